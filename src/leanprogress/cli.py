@@ -1,0 +1,351 @@
+"""The ``leanprogress`` command line: a thin layer over the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from . import __version__
+
+logger = logging.getLogger("leanprogress")
+
+
+def _fail(message: str) -> int:
+    print(f"leanprogress: error: {message}", file=sys.stderr)
+    return 2
+
+
+# ---------------------------------------------------------------- build-dataset
+def add_build_parser(sub) -> None:
+    p = sub.add_parser(
+        "build-dataset",
+        help="convert LeanDojo traces into progress records (JSONL)",
+        description="Convert LeanDojo Benchmark 4 JSON (a file or a folder of them) into progress records.",
+    )
+    p.add_argument("inputs", nargs="*", metavar="TRACE", help="LeanDojo JSON file or folder (repeatable)")
+    p.add_argument("--from-leandojo", action="append", default=[], metavar="PATH", help="same as TRACE")
+    p.add_argument("--output", required=True, help="JSONL file to write (written atomically)")
+    p.add_argument("--source", default=None, help="source name stored in every record (default: input file stem)")
+    p.add_argument(
+        "--balance",
+        default=None,
+        metavar="SPEC",
+        help="keep theorems by proof-length bucket: 'published' (1-5:0.01,6-10:0.3,11-15:0.5,16-20:0.7,21+:1.0) "
+        "or your own 'LO-HI:RATIO,...,LO+:RATIO'; off by default",
+    )
+    p.add_argument("--seed", type=int, default=42, help="seed for --balance (default 42)")
+    p.set_defaults(func=cmd_build_dataset)
+
+
+def cmd_build_dataset(args) -> int:
+    from .data.dataset import balance_by_length, parse_balance
+    from .data.leandojo import BuildStats, TraceFormatError, iter_leandojo_records
+    from .data.records import write_records
+
+    inputs = list(args.inputs) + list(args.from_leandojo)
+    if not inputs:
+        return _fail("build-dataset needs at least one LeanDojo trace file or folder")
+    ratios = parse_balance(args.balance) if args.balance else None
+    stats = BuildStats()
+    source = args.source or Path(inputs[0]).stem
+    try:
+        records = iter_leandojo_records(inputs, stats=stats, source=source)
+        if ratios is not None:
+            records = list(records)
+            kept = balance_by_length(records, ratios, seed=args.seed)
+            stats.dropped_by_balance = len(records) - len(kept)
+            records = kept
+        n = write_records(records, args.output)
+    except (TraceFormatError, FileNotFoundError) as exc:
+        return _fail(str(exc))
+    print(
+        f"read {stats.files} file(s), {stats.theorems} theorem(s); skipped {stats.empty_theorems} with no tactics"
+    )
+    if ratios is not None:
+        print(f"length balancing dropped {stats.dropped_by_balance} record(s)")
+    print(f"wrote {n} record(s) to {args.output}")
+    return 0
+
+
+# ---------------------------------------------------------------- split
+def add_split_parser(sub) -> None:
+    p = sub.add_parser("split", help="split records into train/eval by theorem")
+    p.add_argument("--dataset", required=True, help="JSONL records")
+    p.add_argument("--output-dir", required=True, help="writes train.jsonl and eval.jsonl here")
+    p.add_argument("--eval-ratio", type=float, default=0.2, help="fraction of theorems held out (default 0.2)")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--skip-invalid", action="store_true", help="skip malformed lines (they are counted)")
+    p.set_defaults(func=cmd_split)
+
+
+def cmd_split(args) -> int:
+    from .data.dataset import ProgressDataset
+    from .data.records import write_records
+
+    ds = ProgressDataset(args.dataset, skip_invalid=args.skip_invalid)
+    train, held = ds.split(args.eval_ratio, args.seed)
+    out = Path(args.output_dir)
+    write_records(train, out / "train.jsonl")
+    write_records(held, out / "eval.jsonl")
+    _report_skipped(ds)
+    print(f"train: {len(train)} records, eval: {len(held)} records (split by theorem) in {out}")
+    return 0
+
+
+def _report_skipped(ds) -> None:
+    if ds.stats.skipped:
+        print(f"skipped {ds.stats.skipped} invalid line(s) of {ds.path}; first: {ds.stats.first_errors[0]}")
+
+
+# ---------------------------------------------------------------- train
+def add_train_arguments(p: argparse.ArgumentParser) -> None:
+    from .config import ProgressTrainingArguments as A
+
+    d = A(output_dir="-")
+    p.add_argument("--dataset", required=True, help="JSONL progress records")
+    p.add_argument("--output-dir", required=True, help="folder for the trained model")
+    p.add_argument("--model-name", default=None, help="HF hub id or local folder (default: bundled all-MiniLM-L6-v2)")
+    p.add_argument("--eval-dataset", default=None, help="held-out JSONL; default: split --dataset by theorem")
+    p.add_argument("--max-length", type=int, default=d.max_length, help=f"token budget (default {d.max_length})")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"(default {d.batch_size})")
+    p.add_argument("--epochs", type=float, default=d.epochs, help=f"(default {d.epochs})")
+    p.add_argument("--learning-rate", type=float, default=d.learning_rate, help=f"(default {d.learning_rate})")
+    p.add_argument("--eval-ratio", type=float, default=0.2, help="theorems held out when no --eval-dataset (default 0.2)")
+    p.add_argument("--seed", type=int, default=d.seed, help=f"(default {d.seed})")
+    p.add_argument("--template", default=d.template, help="prompt format with {goal}, {prefix}, {tactic}")
+    p.add_argument("--label-transform", choices=["log1p", "none"], default=d.label_transform,
+                   help=f"regression target (default {d.label_transform})")
+    p.add_argument("--normalize-symbols", choices=["auto", "yes", "no"], default=d.normalize_symbols,
+                   help="rewrite Lean notation for word-piece vocabularies (default auto)")
+    p.add_argument("--truncation", choices=["structured", "right"], default=d.truncation,
+                   help="how over-long prompts are cut (default structured: tactic and target survive)")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default=d.precision, help="(default auto)")
+    p.add_argument("--pad-to-max-length", action="store_true", help="pad every example to --max-length (original)")
+    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --output-dir")
+    p.add_argument("--skip-invalid", action="store_true", help="skip malformed lines (they are counted)")
+
+
+def cmd_train(args) -> int:
+    from .config import ProgressTrainingArguments
+    from .data.dataset import ProgressDataset
+    from .data.records import write_records
+    from .training import ProgressTrainer
+
+    try:
+        targs = ProgressTrainingArguments(
+            output_dir=args.output_dir,
+            model_name=args.model_name,
+            max_length=args.max_length,
+            batch_size=args.batch_size,
+            epochs=args.epochs,
+            learning_rate=args.learning_rate,
+            seed=args.seed,
+            template=args.template,
+            label_transform=args.label_transform,
+            normalize_symbols=args.normalize_symbols,
+            truncation=args.truncation,
+            precision=args.precision,
+            pad_to_max_length=args.pad_to_max_length,
+            resume=args.resume,
+        )
+    except ValueError as exc:
+        return _fail(str(exc))
+    data = ProgressDataset(args.dataset, skip_invalid=args.skip_invalid)
+    _report_skipped(data)
+    if args.eval_dataset:
+        train, held = data, ProgressDataset(args.eval_dataset, skip_invalid=args.skip_invalid)
+    else:
+        train, held = data.split(args.eval_ratio, args.seed)
+    print(f"training on {len(train)} records, evaluating on {len(held)} (split by theorem)")
+    if len(held):
+        write_records(held.records, Path(args.output_dir) / "eval_split.jsonl")
+    metrics = ProgressTrainer(targs, train, held if len(held) else None).train()
+    t = metrics["train"]
+    print(f"trained in {t.get('train_runtime', 0):.0f}s ({t.get('train_samples_per_second', 0):.2f} examples/s)")
+    if "eval" in metrics:
+        e = metrics["eval"]
+        print(
+            f"held-out: MAE {e['eval_mae']:.3f} (best constant {e['eval_constant_mae']:.3f}), "
+            f"accuracy {e['eval_accuracy']:.3f} (best constant {e['eval_constant_accuracy']:.3f}), "
+            f"Spearman {e['eval_spearman']:.3f}"
+        )
+        print(f"full report: leanprogress evaluate --model {args.output_dir} --dataset {args.output_dir}/eval_split.jsonl")
+    print(f"model saved to {args.output_dir}")
+    return 0
+
+
+def add_train_parser(sub) -> None:
+    p = sub.add_parser("train", help="fine-tune an encoder to predict steps remaining (train_steps_model)")
+    add_train_arguments(p)
+    p.set_defaults(func=cmd_train)
+
+
+# ---------------------------------------------------------------- evaluate
+def add_evaluate_parser(sub) -> None:
+    p = sub.add_parser("evaluate", help="MAE, accuracy, Spearman and per-bucket figures beside the best constant")
+    p.add_argument("--model", required=True, help="trained model folder")
+    p.add_argument("--dataset", required=True, help="JSONL records to evaluate on")
+    p.add_argument("--json", action="store_true", help="print metrics as JSON")
+    p.add_argument("--plot", default=None, metavar="PNG", help="write predicted-vs-true scatter plot here")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--skip-invalid", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
+
+
+def cmd_evaluate(args) -> int:
+    from .evaluation import evaluate_model, format_report, plot_predictions
+
+    metrics, preds, labels = evaluate_model(
+        args.model, args.dataset, device=args.device, batch_size=args.batch_size, skip_invalid=args.skip_invalid
+    )
+    if args.plot:
+        plot_predictions(preds, labels, args.plot, title=f"{Path(args.model).name} on {Path(args.dataset).name}")
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+    else:
+        print(format_report(metrics, title=f"{args.model} on {args.dataset}"))
+        if args.plot:
+            print(f"plot written to {args.plot}")
+    return 0
+
+
+# ---------------------------------------------------------------- score
+def add_score_parser(sub) -> None:
+    p = sub.add_parser("score", help="rank candidate tactics for one proof state")
+    p.add_argument("--model", required=True, help="trained model folder")
+    p.add_argument("--goal", required=True, help="the proof state (use $'...\\n...' for newlines)")
+    p.add_argument("--tactic", action="append", required=True, help="candidate tactic (repeatable)")
+    p.add_argument("--prefix", default="", help="tactics already written, one a line")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_score)
+
+
+def cmd_score(args) -> int:
+    from .scoring import LeanProgressScorer, reward
+
+    ranking = LeanProgressScorer(args.model, device=args.device).rank(args.goal, args.tactic, args.prefix)
+    if args.json:
+        print(json.dumps([{"tactic": t, "steps_remaining": s, "reward": reward(s)} for t, s in ranking]))
+    else:
+        _print_ranking(ranking)
+    return 0
+
+
+def _print_ranking(ranking) -> None:
+    width = max(len(t.splitlines()[0]) for t, _ in ranking)
+    print(f"{'rank':<5}{'steps left':>11}  tactic")
+    for i, (tactic, steps) in enumerate(ranking, start=1):
+        print(f"{i:<5}{steps:>11.2f}  {tactic.splitlines()[0]:<{width}}")
+
+
+# ---------------------------------------------------------------- quickstart
+QUICKSTART_GOAL = "a b c : ℕ\nhab : a ∣ b\nhbc : b ∣ c\n⊢ a ∣ c"
+QUICKSTART_TACTICS = [
+    "exact Nat.dvd_trans hab hbc",
+    "obtain ⟨k, rfl⟩ := hab",
+    "induction c with\n| zero => simp\n| succ n ih => sorry",
+    "rw [Nat.dvd_iff_mod_eq_zero]",
+    "simp",
+]
+
+
+def add_quickstart_parser(sub) -> None:
+    p = sub.add_parser(
+        "quickstart",
+        help="build data from the bundled example traces, train briefly, evaluate, rank candidates",
+    )
+    p.add_argument("--output-dir", default="runs/quickstart", help="(default runs/quickstart)")
+    p.add_argument("--epochs", type=float, default=4.0, help="(default 4)")
+    p.add_argument("--model-name", default=None, help="encoder (default: bundled all-MiniLM-L6-v2)")
+    p.set_defaults(func=cmd_quickstart)
+
+
+def cmd_quickstart(args) -> int:
+    from .data.examples import example_traces_path
+
+    out = Path(args.output_dir)
+    data = out / "example_records.jsonl"
+    model = out / "model"
+    print(f"== 1/4 build-dataset from the bundled example traces -> {data}")
+    rc = main(["build-dataset", str(example_traces_path()), "--output", str(data), "--source", "examples"])
+    if rc:
+        return rc
+    print(f"\n== 2/4 train the default encoder for {args.epochs:g} epochs -> {model}")
+    train_argv = ["train", "--dataset", str(data), "--output-dir", str(model), "--epochs", str(args.epochs),
+                  "--batch-size", "8", "--learning-rate", "1e-4", "--eval-ratio", "0.25"]
+    if args.model_name:
+        train_argv += ["--model-name", args.model_name]
+    rc = main(train_argv)
+    if rc:
+        return rc
+    print(f"\n== 3/4 evaluate with a plot -> {out / 'eval.png'}")
+    rc = main(["evaluate", "--model", str(model), "--dataset", str(model / "eval_split.jsonl"),
+               "--plot", str(out / "eval.png")])
+    if rc:
+        return rc
+    print("\n== 4/4 rank candidate tactics for a goal:")
+    print("   " + QUICKSTART_GOAL.replace("\n", "\n   "))
+    from .scoring import LeanProgressScorer
+
+    _print_ranking(LeanProgressScorer(str(model)).rank(QUICKSTART_GOAL, QUICKSTART_TACTICS))
+    print(
+        "\nThis model saw 48 steps; its ranking shows the pipeline, not a useful prover."
+        "\nTrain on real traces: leanprogress build-dataset <LeanDojo JSON> --output data.jsonl && "
+        "leanprogress train --dataset data.jsonl --output-dir runs/model"
+    )
+    return 0
+
+
+# ---------------------------------------------------------------- create-sample
+def add_sample_parser(sub) -> None:
+    p = sub.add_parser("create-sample", help="write three illustrative records")
+    p.add_argument("--output", required=True)
+    p.set_defaults(func=lambda a: __import__("leanprogress.create_sample_dataset", fromlist=["main"]).main(
+        ["--output", a.output]))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="leanprogress", description="Predict steps remaining in Lean 4 proofs.")
+    parser.add_argument("--version", action="version", version=f"leanprogress {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="more logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (add_build_parser, add_split_parser, add_train_parser, add_evaluate_parser, add_score_parser,
+                add_quickstart_parser, add_sample_parser):
+        add(sub)
+    for add in _extra_parsers():
+        add(sub)
+    return parser
+
+
+def _extra_parsers():
+    """Subcommands of the optional parts (serving, search), registered lazily."""
+    adders = []
+    for module, name in (("leanprogress.serve.cli", "add_parser"), ("leanprogress.search.cli", "add_parsers")):
+        try:
+            mod = __import__(module, fromlist=[name])
+        except ImportError:
+            continue
+        adders.append(getattr(mod, name))
+    return adders
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from .data.records import RecordError
+    from .encoder import ModelLoadError
+
+    try:
+        return args.func(args) or 0
+    except (RecordError, ModelLoadError, FileNotFoundError, ValueError) as exc:
+        return _fail(str(exc))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,161 @@
+"""Configuration: training arguments and the settings saved with a model.
+
+Everything that decides how a record becomes a number lives in
+:class:`ModelSettings` and is written to ``leanprogress_config.json`` next to
+the weights, so a scorer reproduces the trainer's input exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from .prompt import DEFAULT_TEMPLATE, TRUNCATIONS, PromptBuilder, PromptTemplate
+
+SETTINGS_FILE = "leanprogress_config.json"
+LABEL_TRANSFORMS = ("none", "log1p")
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def encode_label(steps: float, transform: str) -> float:
+    """Map ``steps_remaining`` to the regression target."""
+    return math.log1p(steps) if transform == "log1p" else float(steps)
+
+
+def decode_prediction(value: float, transform: str) -> float:
+    """Map a raw model output back to steps (non-negative)."""
+    steps = math.expm1(value) if transform == "log1p" else value
+    return max(0.0, steps)
+
+
+@dataclass
+class ModelSettings:
+    """How a trained model reads its input; saved as ``leanprogress_config.json``."""
+
+    template: str = DEFAULT_TEMPLATE
+    """Prompt format string with ``{goal}``, ``{prefix}``, ``{tactic}``."""
+    max_length: int = 512
+    """Token budget the prompt was fitted to."""
+    normalize_symbols: bool = True
+    """Whether Lean notation was rewritten for a word-piece vocabulary."""
+    label_transform: str = "log1p"
+    """Target the head regresses: ``none`` (steps) or ``log1p`` (log(1 + steps))."""
+    truncation: str = "structured"
+    """How over-long prompts were cut: ``structured`` or ``right`` (see PromptBuilder)."""
+    base_model: str = ""
+    """The encoder the model was fine-tuned from (informational)."""
+    format_version: int = 1
+
+    def __post_init__(self) -> None:
+        PromptTemplate(self.template)
+        if self.label_transform not in LABEL_TRANSFORMS:
+            raise ValueError(f"label_transform must be one of {LABEL_TRANSFORMS}, got {self.label_transform!r}")
+        if self.max_length < 16:
+            raise ValueError(f"max_length must be >= 16, got {self.max_length}")
+        if self.truncation not in TRUNCATIONS:
+            raise ValueError(f"truncation must be one of {TRUNCATIONS}, got {self.truncation!r}")
+
+    def prompt_builder(self, tokenizer, template: str | None = None) -> PromptBuilder:
+        """The builder that turns records into this model's input text."""
+        return PromptBuilder(
+            tokenizer,
+            PromptTemplate(template or self.template),
+            max_length=self.max_length,
+            normalize=self.normalize_symbols,
+            truncation=self.truncation,
+        )
+
+    def save(self, folder: str | os.PathLike) -> Path:
+        path = Path(folder) / SETTINGS_FILE
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike) -> "ModelSettings | None":
+        path = Path(folder) / SETTINGS_FILE
+        if not path.is_file():
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: not valid JSON ({exc.msg})") from None
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class ProgressTrainingArguments:
+    """Arguments of :class:`leanprogress.training.ProgressTrainer`.
+
+    Defaults are this project's measured recipe (see README, "Training
+    defaults"); the original LeanProgress recipe is ``max_length=512,
+    learning_rate=1e-5, pad_to_max_length=True, label_transform="none"``.
+    """
+
+    output_dir: str
+    """Folder for the trained model (``checkpoints/`` inside it holds epoch checkpoints)."""
+    model_name: str | None = None
+    """HF hub id or local folder of the encoder; None uses the bundled all-MiniLM-L6-v2."""
+    max_length: int = 512
+    """Token budget per prompt. Prompts are fitted structurally, never cut from the right."""
+    batch_size: int = 8
+    """Per-device training batch size."""
+    epochs: float = 3.0
+    """Training epochs."""
+    learning_rate: float = 5e-5
+    """Peak learning rate (linear decay after warm-up)."""
+    warmup_ratio: float = 0.1
+    """Fraction of steps spent warming the learning rate up."""
+    weight_decay: float = 0.01
+    """AdamW weight decay."""
+    seed: int = 42
+    """Seed for shuffling, head initialisation and the theorem split."""
+    template: str = DEFAULT_TEMPLATE
+    """Prompt format (see :class:`leanprogress.prompt.PromptTemplate`)."""
+    normalize_symbols: str = "auto"
+    """``auto`` (rewrite Lean notation only if the tokenizer maps it to [UNK]), ``yes`` or ``no``."""
+    label_transform: str = "log1p"
+    """Regression target: ``log1p`` or ``none`` (raw steps, the original)."""
+    precision: str = "auto"
+    """``auto`` (bf16 where the hardware runs it fast), ``fp32`` or ``bf16``."""
+    truncation: str = "structured"
+    """``structured`` keeps tactic and target; ``right`` cuts from the end like the original."""
+    pad_to_max_length: bool = False
+    """Pad every example to ``max_length`` as the original did (slow; for comparison)."""
+    group_by_length: bool = True
+    """Batch prompts of similar length together so padding stays small."""
+    resume: bool = False
+    """Continue from the newest checkpoint in ``output_dir/checkpoints``."""
+    logging_steps: int = 10
+    """Log training loss every this many steps."""
+    eval_batch_size: int = 32
+    """Batch size for evaluation."""
+    extra: dict = field(default_factory=dict)
+    """Extra keyword arguments passed to ``transformers.TrainingArguments``."""
+
+    def __post_init__(self) -> None:
+        if not self.output_dir:
+            raise ValueError("output_dir is required")
+        checks = [
+            (self.max_length >= 16, f"max_length must be >= 16, got {self.max_length}"),
+            (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
+            (self.eval_batch_size >= 1, f"eval_batch_size must be >= 1, got {self.eval_batch_size}"),
+            (self.epochs > 0, f"epochs must be > 0, got {self.epochs}"),
+            (self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}"),
+            (0 <= self.warmup_ratio < 1, f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}"),
+            (self.normalize_symbols in ("auto", "yes", "no"),
+             f"normalize_symbols must be auto, yes or no, got {self.normalize_symbols!r}"),
+            (self.label_transform in LABEL_TRANSFORMS,
+             f"label_transform must be one of {LABEL_TRANSFORMS}, got {self.label_transform!r}"),
+            (self.truncation in TRUNCATIONS, f"truncation must be one of {TRUNCATIONS}, got {self.truncation!r}"),
+            (self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}, got {self.precision!r}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+        PromptTemplate(self.template)

@@ -1,0 +1,266 @@
+"""The one place where a record becomes model input.
+
+A record ``(goal, prefix, tactic)`` is formatted with a :class:`PromptTemplate`
+and, when a tokenizer is known, fitted into ``max_length`` tokens by a
+:class:`PromptBuilder`. Trainer and scorer both go through the builder, with
+the settings saved next to the model, so a model is always scored on text laid
+out exactly as it was trained on.
+
+Fitting keeps what tells candidates apart. Cutting a long prompt from the
+right, as plain tokenizer truncation does, removes the candidate tactic first:
+the only part that differs between candidates for the same state. The builder
+instead drops, in this order, until the prompt fits:
+
+1. the oldest lines of the proof prefix,
+2. goals after the first one,
+3. hypotheses of the first goal, from the middle of the list outwards,
+4. the middle of the ``⊢`` target itself (only if it alone does not fit),
+
+and keeps the tactic whole unless it alone takes more than half the budget.
+Each dropped run is replaced by one ``...`` line so the model can tell.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from .leantext import LeanTextNormalizer
+
+DEFAULT_TEMPLATE = "Goal:\n{goal}\n\nPrefix:\n{prefix}\n\nCandidate tactic:\n{tactic}"
+"""The original LeanProgress layout: goal, proof so far, candidate tactic."""
+
+TEMPLATE_FIELDS = ("goal", "prefix", "tactic")
+ELLIPSIS = "..."
+TRUNCATIONS = ("structured", "right")
+
+
+class PromptTemplate:
+    """A format string with ``{goal}``, ``{tactic}`` and optionally ``{prefix}``.
+
+    Args:
+        template: Python format string. ``{goal}`` and ``{tactic}`` are
+            required; ``{prefix}`` may be left out to train without proof
+            history. No other fields are allowed.
+
+    Example:
+        >>> t = PromptTemplate("{goal}\\n[SEP] {tactic}")
+        >>> t.format(goal="⊢ 1 = 1", tactic="rfl")
+        '⊢ 1 = 1\\n[SEP] rfl'
+    """
+
+    def __init__(self, template: str = DEFAULT_TEMPLATE):
+        if not isinstance(template, str):
+            raise TypeError(f"template must be a str, got {type(template).__name__}")
+        try:
+            fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+        except ValueError as exc:
+            raise ValueError(f"template is not a valid format string ({exc}): {template!r}") from None
+        unknown = sorted({f for f in fields if f not in TEMPLATE_FIELDS})
+        if unknown:
+            raise ValueError(
+                f"template has unknown field(s) {unknown}; allowed: {{goal}}, {{prefix}}, {{tactic}}"
+            )
+        missing = [f for f in ("goal", "tactic") if f not in fields]
+        if missing:
+            raise ValueError(f"template must contain {{{missing[0]}}}: {template!r}")
+        self.template = template
+        self.uses_prefix = "prefix" in fields
+
+    def format(self, goal: str, tactic: str, prefix: str = "") -> str:
+        return self.template.format(goal=goal, tactic=tactic, prefix=prefix or "")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PromptTemplate) and other.template == self.template
+
+    def __repr__(self) -> str:
+        return f"PromptTemplate({self.template!r})"
+
+
+@dataclass
+class _Goal:
+    head: list[str]  # "case ..." line(s) before the hypotheses
+    hyps: list[str]
+    target: list[str]  # the ⊢ line and its continuation lines
+    rest: list[str]  # later goals
+
+
+def split_goal(goal: str) -> _Goal:
+    """Split a pretty-printed Lean state into hypotheses, target and later goals."""
+    lines = goal.split("\n")
+    first_end = len(lines)
+    for i, line in enumerate(lines):
+        if not line.strip() and any(l.lstrip().startswith("⊢") for l in lines[:i]):
+            first_end = i
+            break
+    first, rest = lines[:first_end], lines[first_end:]
+    turnstile = next((i for i, l in enumerate(first) if l.lstrip().startswith("⊢")), None)
+    if turnstile is None:  # not a Lean state: treat every line as droppable context
+        return _Goal([], first[:-1], first[-1:], rest)
+    head = [l for l in first[:1] if l.startswith("case ")]
+    return _Goal(head, first[len(head):turnstile], first[turnstile:], rest)
+
+
+class PromptBuilder:
+    """Turn records into prompt strings that fit a tokenizer's budget.
+
+    Args:
+        tokenizer: the HuggingFace tokenizer of the model.
+        template: the :class:`PromptTemplate` (default layout if None).
+        max_length: token budget including special tokens.
+        normalize: rewrite Lean notation for word-piece vocabularies (see
+            :mod:`leanprogress.leantext`).
+        truncation: ``structured`` (drop prefix lines and hypotheses, keep the
+            tactic and target) or ``right`` (plain tokenizer truncation, as
+            the original LeanProgress did; for comparisons only).
+    """
+
+    def __init__(
+        self,
+        tokenizer: Any,
+        template: PromptTemplate | None = None,
+        max_length: int = 512,
+        normalize: bool = True,
+        truncation: str = "structured",
+    ):
+        if truncation not in TRUNCATIONS:
+            raise ValueError(f"truncation must be one of {TRUNCATIONS}, got {truncation!r}")
+        if max_length < 16:
+            raise ValueError(f"max_length must be at least 16 tokens, got {max_length}")
+        self.tokenizer = tokenizer
+        self.template = template or PromptTemplate()
+        self.max_length = max_length
+        self.normalize = normalize
+        self.truncation = truncation
+        self._normalizer = LeanTextNormalizer(tokenizer) if normalize else None
+        # Counting tokens of over-long text is the point here; mark the HF
+        # "sequence longer than maximum" warning as already shown.
+        warned = getattr(tokenizer, "deprecation_warnings", None)
+        if isinstance(warned, dict):
+            warned["sequence-length-is-longer-than-the-specified-maximum"] = True
+        self._overhead = self._count([self.template.format("", "", "")], special=True)[0]
+
+    def _norm(self, text: str) -> str:
+        return self._normalizer(text) if self._normalizer else text
+
+    def _count(self, texts: Sequence[str], special: bool = False) -> list[int]:
+        if not texts:
+            return []
+        return [len(ids) for ids in self.tokenizer(list(texts), add_special_tokens=special)["input_ids"]]
+
+    def build(self, goal: str, tactic: str, prefix: str = "") -> str:
+        """One prompt string, normalized and fitted to ``max_length``."""
+        return self.build_many([goal], [tactic], [prefix])[0]
+
+    def build_many(
+        self, goals: Sequence[str], tactics: Sequence[str], prefixes: Sequence[str] | None = None
+    ) -> list[str]:
+        """Prompt strings for parallel lists of goals, tactics and prefixes."""
+        if prefixes is None:
+            prefixes = [""] * len(goals)
+        if not (len(goals) == len(tactics) == len(prefixes)):
+            raise ValueError(
+                f"goals, tactics and prefixes differ in length: {len(goals)}, {len(tactics)}, {len(prefixes)}"
+            )
+        texts = [
+            self.template.format(self._norm(g), self._norm(t), self._norm(p or ""))
+            for g, t, p in zip(goals, tactics, prefixes)
+        ]
+        if self.truncation == "right":
+            return texts
+        lengths = self._count(texts, special=True)
+        for i, n in enumerate(lengths):
+            if n > self.max_length:
+                texts[i] = self._fit(goals[i], tactics[i], prefixes[i] or "")
+        return texts
+
+    def _fit(self, goal: str, tactic: str, prefix: str) -> str:
+        budget = self.max_length - self._overhead
+        for _ in range(4):
+            text = self._fit_to(goal, tactic, prefix, budget)
+            excess = self._count([text], special=True)[0] - self.max_length
+            if excess <= 0:
+                return text
+            # Per-line counts are an estimate for tokenizers that merge across
+            # line breaks; shrink the budget by what was missed and refit.
+            budget -= excess
+        return text
+
+    def _fit_to(self, goal: str, tactic: str, prefix: str, budget: int) -> str:
+        tactic_n = self._norm(tactic)
+        tactic_cost = self._count([tactic_n])[0]
+        if tactic_cost > budget // 2:
+            tactic_n = self._cut_tokens(tactic_n, budget // 2, keep_tail=False)
+            tactic_cost = budget // 2
+        budget -= tactic_cost
+
+        parts = split_goal(goal)
+        prefix_lines = prefix.split("\n") if (prefix and self.template.uses_prefix) else []
+        groups = [prefix_lines, parts.head, parts.hyps, parts.target, parts.rest]
+        normed = [[self._norm(l) for l in g] for g in groups]
+        flat = [l for g in normed for l in g]
+        costs_flat = self._count(flat)
+        costs, k = [], 0
+        for g in normed:
+            costs.append(costs_flat[k : k + len(g)])
+            k += len(g)
+        marker = self._count([ELLIPSIS])[0]
+        kept = [[True] * len(g) for g in normed]
+
+        def total() -> int:
+            used = sum(c for cs, ks in zip(costs, kept) for c, keep in zip(cs, ks) if keep)
+            used += marker * sum(1 for ks in kept if not all(ks))
+            return used
+
+        # Drop order: oldest prefix lines, later goals (last first), then
+        # hypotheses from the middle outwards.
+        order = [(0, i) for i in range(len(prefix_lines))]
+        order += [(4, i) for i in reversed(range(len(parts.rest)))]
+        n = len(parts.hyps)
+        order += [(2, i) for i in sorted(range(n), key=lambda i: (abs(i - (n - 1) / 2), -i))]
+        current = total()
+        for g, i in order:
+            if current <= budget:
+                break
+            kept[g][i] = False
+            current = total()
+
+        def render(g: int) -> str:
+            out, gap = [], False
+            for line, keep in zip(normed[g], kept[g]):
+                if keep:
+                    out.append(line)
+                    gap = False
+                elif not gap:
+                    out.append(ELLIPSIS)
+                    gap = True
+            return "\n".join(out)
+
+        target = render(3)
+        if current > budget:  # the target alone is too long: keep its head and tail
+            target_budget = max(8, budget - (current - sum(costs[3])))
+            target = self._cut_tokens(target, target_budget, keep_tail=True)
+        goal_text = "\n".join(x for x in (render(1), render(2), target, render(4)) if x)
+        return self.template.format(goal=goal_text, tactic=tactic_n, prefix=render(0))
+
+    def _cut_tokens(self, text: str, n_tokens: int, keep_tail: bool) -> str:
+        tokens = self.tokenizer.tokenize(text)
+        if len(tokens) <= n_tokens:
+            return text
+        convert = self.tokenizer.convert_tokens_to_string
+        if not keep_tail:
+            return convert(tokens[: max(1, n_tokens - 1)]) + " " + ELLIPSIS
+        head = max(1, (n_tokens - 1) // 2)
+        tail = max(1, n_tokens - 1 - head)
+        return convert(tokens[:head]) + " " + ELLIPSIS + " " + convert(tokens[-tail:])
+
+    def encode(self, texts: Sequence[str], padding: bool | str = False, return_tensors: str | None = None):
+        """Tokenize prompt strings from :meth:`build_many` (with a safety truncation)."""
+        return self.tokenizer(
+            list(texts),
+            truncation=True,
+            max_length=self.max_length,
+            padding=padding,
+            return_tensors=return_tensors,
+        )

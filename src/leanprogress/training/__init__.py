@@ -1,0 +1,5 @@
+"""Training: :class:`ProgressTrainer` on the HuggingFace ``Trainer``."""
+
+from .trainer import ProgressTrainer
+
+__all__ = ["ProgressTrainer"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -94,7 +95,9 @@ class LeanProgressScorer:
         if precision == "int8":
             if self.device.type != "cpu":
                 raise ValueError("precision 'int8' (dynamic quantization) runs on the CPU only")
-            self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
+            with warnings.catch_warnings():  # torch.ao's deprecation notice; the API still works
+                warnings.simplefilter("ignore")
+                self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
             self.precision = "int8"
         else:
             self.precision = resolve_precision(precision, self.device)

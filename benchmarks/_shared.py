@@ -1,0 +1,38 @@
+"""Helpers for benchmarks: where the real data lies, and skipping without it."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+SHARED = Path(os.environ.get("LEANPROGRESS_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+MATHLIB_SAMPLE = SHARED / "mathlib4-leandojo-sample" / "random_test.json"
+MINIF2F_PROOFS = SHARED / "minif2f-valid-proofs" / "proofs.jsonl"
+WORKBOOK_PROOFS = SHARED / "lean-workbook-plus-proofs" / "proofs.jsonl"
+
+
+def require(*paths: Path) -> None:
+    """Exit 0 with a message if the shared data is missing."""
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        print(f"SKIPPED: shared data not found ({', '.join(map(str, missing))}); "
+              "set LEANPROGRESS_SHARED_DATA to the folder holding it")
+        sys.exit(0)
+
+
+def machine() -> str:
+    import platform
+
+    import torch
+
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), {gpu}, {platform.python_version()}"

@@ -1,0 +1,146 @@
+"""Original LeanProgress recipe against this project's default, on real Mathlib traces.
+
+Both train the same encoder (bundled all-MiniLM-L6-v2) and are evaluated on
+the same held-out theorems (20% of the Mathlib4 LeanDojo sample, split by
+theorem). The original recipe pads every prompt to 512 tokens, cuts long
+prompts from the right, reads Lean symbols as [UNK], trains on raw steps with
+lr 1e-5 for 3 epochs and picks its best epoch on a row-level random split (of
+the training theorems here, so it never sees the held-out ones).
+
+Prints MAE, accuracy, Spearman beside the best constant, training examples/s
+and scoring throughput for 32 candidates of one state.
+
+    python benchmarks/bench_training.py [--only ours|original] [--epochs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import tempfile
+import time
+
+from _shared import MATHLIB_SAMPLE, machine, require
+
+
+def load_records():
+    from leanprogress.data.leandojo import iter_leandojo_records
+
+    return list(iter_leandojo_records([MATHLIB_SAMPLE], source="mathlib4"))
+
+
+def train(name, train_recs, inner_eval, out, **overrides):
+    from leanprogress import ProgressTrainer, ProgressTrainingArguments
+
+    args = ProgressTrainingArguments(output_dir=out, **overrides)
+    metrics = ProgressTrainer(args, train_recs, inner_eval).train()
+    return metrics["train"]["train_samples_per_second"], metrics
+
+
+def score_throughput(model_dir, goal, prefix, tactics, mode, repeats=3):
+    import torch
+
+    from leanprogress import LeanProgressScorer
+
+    precision = {"one-by-one fp32": "fp32", "batched fp32": "fp32"}.get(mode, mode.split()[-1])
+    scorer = LeanProgressScorer(model_dir, device="cpu", precision=precision)
+    if mode.startswith("one-by-one"):
+        fn = lambda: [scorer.predict(goal, t, prefix) for t in tactics]  # noqa: E731
+    else:
+        fn = lambda: scorer.predict_batch(goal, tactics, prefix)  # noqa: E731
+    fn()  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        preds = fn()
+        best = min(best, time.perf_counter() - t0)
+    del scorer
+    torch.set_num_threads(torch.get_num_threads())
+    return len(tactics) / best, preds
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", choices=["ours", "original"], default=None)
+    ap.add_argument("--epochs", type=float, default=3.0)
+    ap.add_argument("--lr", type=float, default=None, help="override our learning rate")
+    ap.add_argument("--label-transform", default=None)
+    ap.add_argument("--max-length", type=int, default=None)
+    ap.add_argument("--json", default=None, help="also write results here")
+    opts = ap.parse_args()
+    require(MATHLIB_SAMPLE)
+    from leanprogress.data.dataset import split_by_theorem
+    from leanprogress.evaluation import evaluate_model, format_report
+
+    print(f"machine: {machine()}")
+    records = load_records()
+    train_recs, held_out = split_by_theorem(records, eval_ratio=0.2, seed=42)
+    print(f"{len(records)} records; train {len(train_recs)} / held-out {len(held_out)} (split by theorem)")
+    inner_train, inner_eval = split_by_theorem(train_recs, eval_ratio=0.2, seed=1)
+    rows = list(train_recs)
+    random.Random(1).shuffle(rows)
+    cut = int(0.8 * len(rows))
+    row_train, row_eval = rows[:cut], rows[cut:]
+
+    # Candidates for one state: the recorded tactic among tactics of other proofs.
+    state = max(held_out, key=lambda r: len(r["prefix"]) if len(r["goal"]) < 1200 else 0)
+    others = sorted({r["tactic"] for r in records if r["tactic"] != state["tactic"]})
+    random.Random(0).shuffle(others)
+    tactics = [state["tactic"]] + others[:31]
+
+    configs = {
+        "original": dict(
+            train=row_train, inner=row_eval,
+            args=dict(max_length=512, pad_to_max_length=True, truncation="right", normalize_symbols="no",
+                      label_transform="none", learning_rate=1e-5, precision="fp32", group_by_length=False,
+                      epochs=3.0, batch_size=8),
+        ),
+        "ours": dict(train=inner_train, inner=inner_eval, args=dict(epochs=opts.epochs)),
+    }
+    if opts.lr:
+        configs["ours"]["args"]["learning_rate"] = opts.lr
+    if opts.label_transform:
+        configs["ours"]["args"]["label_transform"] = opts.label_transform
+    if opts.max_length:
+        configs["ours"]["args"]["max_length"] = opts.max_length
+    results = {}
+    for name, cfg in configs.items():
+        if opts.only and name != opts.only:
+            continue
+        with tempfile.TemporaryDirectory() as out:
+            print(f"\n=== {name}: {cfg['args']}")
+            t0 = time.perf_counter()
+            speed, _ = train(name, cfg["train"], cfg["inner"], out, **cfg["args"])
+            wall = time.perf_counter() - t0
+            metrics, _, _ = evaluate_model(out, held_out, device="cpu", precision="fp32")
+            print(format_report(metrics, title=f"{name}: held-out Mathlib theorems"))
+            modes = ["one-by-one fp32"] if name == "original" else ["batched fp32", "batched bf16", "batched int8"]
+            throughput = {}
+            for mode in modes:
+                cps, _ = score_throughput(out, state["goal"], state["prefix"], tactics, mode)
+                throughput[mode] = cps
+                print(f"scoring 32 candidates, {mode}: {cps:.1f} candidates/s")
+            results[name] = {
+                "train_examples_per_s": speed, "train_wall_s": wall,
+                "mae": metrics["mae"], "accuracy": metrics["accuracy"], "spearman": metrics["spearman"],
+                "constant_mae": metrics["best_constant"]["mae"]["value"],
+                "constant_accuracy": metrics["best_constant"]["accuracy"]["value"],
+                "scoring": throughput,
+            }
+            print(f"training: {speed:.2f} examples/s ({wall:.0f} s wall)")
+    print("\n=== summary")
+    print(json.dumps(results, indent=2))
+    if "original" in results and "ours" in results:
+        o, u = results["original"], results["ours"]
+        print(f"training throughput: {u['train_examples_per_s'] / o['train_examples_per_s']:.1f}x the original")
+        best_ours = max(u["scoring"].values())
+        print(f"scoring throughput: {best_ours / o['scoring']['one-by-one fp32']:.1f}x the original")
+        print(f"MAE: original {o['mae']:.3f}, ours {u['mae']:.3f}, best constant {u['constant_mae']:.3f}")
+    if opts.json:
+        with open(opts.json, "w") as f:
+            json.dump(results, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+import json
+import os
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+STATE_1 = "a b : ℕ\nh₀ : a ≤ b\n⊢ a < b + 1"
+
+
+def make_theorem(name, n, file_path="Test/File.lean"):
+    """A LeanDojo-style theorem with n traced tactics and distinct states."""
+    steps = []
+    for i in range(n):
+        before = f"x y : ℕ\nh{i} : x + {i} ≤ y\n⊢ x * {i} ≤ y ∧ ∀ z : ℕ, z ∣ {name.count('a') + i}"
+        after = "no goals" if i == n - 1 else f"x y : ℕ\n⊢ step {i + 1}"
+        steps.append({"tactic": f"tac_{name}_{i} [lemma{i}]", "state_before": before, "state_after": after})
+    return {"full_name": name, "file_path": file_path, "traced_tactics": steps}
+
+
+@pytest.fixture
+def traces(tmp_path):
+    """A LeanDojo Benchmark 4 style file: 12 theorems of lengths 1..6 and one with no tactics."""
+    theorems = [make_theorem(f"T.thm{i}", 1 + i % 6) for i in range(12)]
+    theorems.append({"full_name": "T.empty", "file_path": "Test/File.lean", "traced_tactics": []})
+    path = tmp_path / "traces.json"
+    path.write_text(json.dumps(theorems, ensure_ascii=False, indent=1), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def bundled_tokenizer_path():
+    from leanprogress.encoder import default_encoder_path
+
+    return default_encoder_path()
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory, bundled_tokenizer_path):
+    """A randomly initialised 2-layer BERT with the bundled MiniLM tokenizer (fast tests)."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(0)
+    tok = AutoTokenizer.from_pretrained(bundled_tokenizer_path)
+    config = BertConfig(
+        vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=512, num_labels=1, problem_type="regression",
+    )
+    model = BertForSequenceClassification(config)
+    out = tmp_path_factory.mktemp("tiny-bert")
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def trained_tiny(tmp_path_factory, tiny_model):
+    """The tiny model trained for two epochs on generated records, as ProgressTrainer saves it."""
+    from leanprogress import ProgressTrainer, ProgressTrainingArguments
+    from leanprogress.data.leandojo import records_from_theorem
+
+    records = [r for i in range(10) for r in records_from_theorem(make_theorem(f"T.t{i}", 1 + i % 4), source="gen")]
+    held = [r for i in range(10, 13) for r in records_from_theorem(make_theorem(f"T.t{i}", 1 + i % 4), source="gen")]
+    out = tmp_path_factory.mktemp("trained")
+    args = ProgressTrainingArguments(output_dir=str(out), model_name=str(tiny_model), epochs=2, batch_size=4,
+                                     learning_rate=1e-3, max_length=128, precision="fp32")
+    metrics = ProgressTrainer(args, records, held).train()
+    return out, metrics, held

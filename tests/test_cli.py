@@ -1,0 +1,90 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from leanprogress.cli import main
+
+
+def test_create_sample_dataset_module(tmp_path):
+    out = tmp_path / "new" / "folder" / "sample.jsonl"
+    subprocess.run([sys.executable, "-m", "leanprogress.create_sample_dataset", "--output", str(out)], check=True)
+    rows = [json.loads(l) for l in out.read_text().splitlines()]
+    assert len(rows) == 3 and {"goal", "prefix", "tactic", "steps_remaining"} <= set(rows[0])
+
+
+def test_build_dataset_reports_and_writes(traces, tmp_path, capsys):
+    out = tmp_path / "recs.jsonl"
+    assert main(["build-dataset", str(traces), "--output", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "13 theorem(s); skipped 1 with no tactics" in text and "wrote 42 record(s)" in text
+    rows = [json.loads(l) for l in out.read_text().splitlines()]
+    assert len(rows) == 42 and rows[0]["source"] == "traces"
+
+
+def test_build_dataset_balance_is_seeded(traces, tmp_path):
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    for out in (a, b):
+        assert main(["build-dataset", str(traces), "--output", str(out), "--balance", "1-3:0.0,4+:1.0"]) == 0
+    assert a.read_text() == b.read_text()
+    assert all(json.loads(l)["proof_length"] >= 4 for l in a.read_text().splitlines())
+
+
+def test_build_dataset_bad_input_is_an_error_not_a_traceback(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"not": "a list"}')
+    assert main(["build-dataset", str(bad), "--output", str(tmp_path / "o.jsonl")]) == 2
+    assert f"{bad}:1: expected a JSON list" in capsys.readouterr().err
+    assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_split_by_theorem_files(traces, tmp_path, capsys):
+    recs = tmp_path / "recs.jsonl"
+    main(["build-dataset", str(traces), "--output", str(recs)])
+    assert main(["split", "--dataset", str(recs), "--output-dir", str(tmp_path / "s"), "--eval-ratio", "0.25"]) == 0
+    train = [json.loads(l)["theorem"] for l in (tmp_path / "s" / "train.jsonl").read_text().splitlines()]
+    held = [json.loads(l)["theorem"] for l in (tmp_path / "s" / "eval.jsonl").read_text().splitlines()]
+    assert set(train).isdisjoint(held) and len(set(held)) == 3
+
+
+def test_invalid_dataset_line_is_reported_with_file_and_line(tmp_path, capsys, tiny_model):
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"goal": "g", "tactic": "t", "steps_remaining": 0, "theorem": "a"}\n{"goal": "g"}\n')
+    rc = main(["train", "--dataset", str(data), "--output-dir", str(tmp_path / "m"), "--model-name", str(tiny_model)])
+    assert rc == 2 and f"{data}:2: missing key 'tactic'" in capsys.readouterr().err
+
+
+def test_train_then_evaluate_json_and_plot(traces, tmp_path, capsys, tiny_model):
+    recs = tmp_path / "recs.jsonl"
+    main(["build-dataset", str(traces), "--output", str(recs)])
+    model = tmp_path / "model"
+    rc = main(["train", "--dataset", str(recs), "--output-dir", str(model), "--model-name", str(tiny_model),
+               "--epochs", "1", "--batch-size", "8", "--max-length", "96", "--precision", "fp32"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "split by theorem" in out and "held-out: MAE" in out and "best constant" in out
+    assert main(["evaluate", "--model", str(model), "--dataset", str(model / "eval_split.jsonl"), "--json",
+                 "--plot", str(tmp_path / "plot.png")]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert {"mae", "accuracy", "within_one", "spearman", "buckets", "best_constant"} <= set(metrics)
+    assert (tmp_path / "plot.png").stat().st_size > 1000
+    assert main(["score", "--model", str(model), "--goal", "⊢ True", "--tactic", "trivial", "--tactic", "simp",
+                 "--json"]) == 0
+    ranked = json.loads(capsys.readouterr().out)
+    assert [r["reward"] for r in ranked] == [-r["steps_remaining"] for r in ranked]
+
+
+def test_train_steps_model_module_has_the_original_flags():
+    out = subprocess.run([sys.executable, "-m", "leanprogress.train_steps_model", "--help"],
+                         capture_output=True, text=True, check=True).stdout
+    for flag in ("--dataset", "--output-dir", "--model-name", "--max-length", "--batch-size", "--epochs",
+                 "--learning-rate", "--eval-ratio", "--seed", "--resume"):
+        assert flag in out
+
+
+def test_bad_argument_value_is_a_clear_error(tmp_path, capsys):
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"goal": "g", "tactic": "t", "steps_remaining": 0}\n')
+    assert main(["train", "--dataset", str(data), "--output-dir", str(tmp_path), "--learning-rate", "-1"]) == 2
+    assert "learning_rate must be > 0" in capsys.readouterr().err

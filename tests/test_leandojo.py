@@ -1,0 +1,65 @@
+import json
+
+import pytest
+
+from conftest import make_theorem
+from leanprogress.data import leandojo
+from leanprogress.data.leandojo import BuildStats, TraceFormatError, iter_json_array, iter_leandojo_records, records_from_theorem
+
+
+def test_labels_prefix_and_ids_follow_the_trace():
+    thm = make_theorem("Foo.bar", 3)
+    recs = records_from_theorem(thm, source="mathlib")
+    assert [r["steps_remaining"] for r in recs] == [2, 1, 0]
+    assert [r["goal"] for r in recs] == [s["state_before"] for s in thm["traced_tactics"]]
+    assert recs[0]["prefix"] == ""
+    assert recs[2]["prefix"] == "\n".join(s["tactic"] for s in thm["traced_tactics"][:2])
+    assert all(r["theorem"] == "Foo.bar" and r["source"] == "mathlib" for r in recs)
+
+
+def test_streaming_reader_matches_json_load_with_tiny_chunks(traces, monkeypatch):
+    monkeypatch.setattr(leandojo, "_CHUNK", 7)  # force objects to straddle many reads
+    streamed = [obj for _, obj in iter_json_array(traces)]
+    assert streamed == json.loads(traces.read_text(encoding="utf-8"))
+
+
+def test_empty_theorems_are_skipped_and_counted(traces):
+    stats = BuildStats()
+    recs = list(iter_leandojo_records([traces], stats=stats))
+    assert stats.theorems == 13 and stats.empty_theorems == 1
+    assert stats.records == len(recs) == sum(1 + i % 6 for i in range(12))
+
+
+def test_folder_input_reads_every_json_file(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.json").write_text(json.dumps([make_theorem("A", 2)]))
+    (tmp_path / "sub" / "b.json").write_text(json.dumps([make_theorem("B", 1)]))
+    stats = BuildStats()
+    recs = list(iter_leandojo_records([tmp_path], stats=stats))
+    assert stats.files == 2 and {r["theorem"] for r in recs} == {"A", "B"}
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ('{"a": 1}', "expected a JSON list"),
+        ('[{"full_name": "x", "traced_tactics": []},\n {"full_name": "y", ', "not valid JSON"),
+        ('[{"full_name": "x"}]', "no 'traced_tactics'"),
+        ('[{"full_name": "x", "traced_tactics": [{"tactic": 3, "state_before": "s"}]}]', "traced tactic 0"),
+    ],
+)
+def test_bad_trace_files_name_file_and_line(tmp_path, content, message):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(TraceFormatError, match=message) as err:
+        list(iter_leandojo_records([path]))
+    assert str(path) in str(err.value)
+
+
+def test_error_line_points_at_the_broken_theorem(tmp_path):
+    path = tmp_path / "bad.json"
+    good = json.dumps(make_theorem("ok", 1))
+    path.write_text("[\n" + good + ",\n" + good + ",\n" + '{"full_name": "bad"}' + "\n]")
+    with pytest.raises(TraceFormatError) as err:
+        list(iter_leandojo_records([path]))
+    assert f"{path}:4" in str(err.value)

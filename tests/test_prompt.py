@@ -1,0 +1,80 @@
+import pytest
+
+from leanprogress.prompt import DEFAULT_TEMPLATE, PromptBuilder, PromptTemplate, split_goal
+
+
+@pytest.fixture(scope="module")
+def tok(bundled_tokenizer_path):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(bundled_tokenizer_path)
+
+
+def test_template_validation():
+    assert PromptTemplate("{goal} {tactic}").uses_prefix is False
+    with pytest.raises(ValueError, match="must contain \\{tactic\\}"):
+        PromptTemplate("{goal} {prefix}")
+    with pytest.raises(ValueError, match="unknown field"):
+        PromptTemplate("{goal} {tactic} {state}")
+    with pytest.raises(ValueError, match="not a valid format string"):
+        PromptTemplate("{goal {tactic}")
+
+
+def test_default_template_layout():
+    text = PromptTemplate().format(goal="⊢ p", tactic="exact h", prefix="intro h")
+    assert text == "Goal:\n⊢ p\n\nPrefix:\nintro h\n\nCandidate tactic:\nexact h"
+    assert DEFAULT_TEMPLATE == PromptTemplate().template
+
+
+def test_split_goal_finds_hypotheses_target_and_later_goals():
+    g = split_goal("case h\nx : ℕ\nhx : 0 < x\n⊢ x ≠ 0\n  ∧ True\n\ncase h2\ny : ℕ\n⊢ y = y")
+    assert g.head == ["case h"] and g.hyps == ["x : ℕ", "hx : 0 < x"]
+    assert g.target == ["⊢ x ≠ 0", "  ∧ True"] and g.rest[1:] == ["case h2", "y : ℕ", "⊢ y = y"]
+
+
+def long_state(n_hyps=120):
+    hyps = "\n".join(f"h{i} : f {i} (g {i}) ≤ f {i + 1} (g {i + 1}) + {i}" for i in range(n_hyps))
+    return f"{hyps}\n⊢ SpecialTarget (F 0) ≤ F 1000"
+
+
+def test_fitting_keeps_tactic_and_target_and_drops_oldest_prefix_first(tok):
+    builder = PromptBuilder(tok, max_length=128)
+    prefix = "\n".join(f"old_step_{i} [lemma_{i}]" for i in range(40)) + "\nnewest_step"
+    text = builder.build(goal="x : ℕ\n⊢ x = x", tactic="exact candidate_lemma x", prefix=prefix)
+    assert len(tok(text).input_ids) <= 128
+    assert text.endswith("exact candidate_lemma x")
+    assert "|- x = x" in text and "newest_step" in text and "old_step_0 " not in text
+
+
+def test_fitting_drops_middle_hypotheses_not_the_target(tok):
+    builder = PromptBuilder(tok, max_length=200)
+    text = builder.build(goal=long_state(), tactic="nlinarith [sq_nonneg (a - b)]", prefix="")
+    assert len(tok(text).input_ids) <= 200
+    assert "SpecialTarget" in text and text.endswith("nlinarith [sq_nonneg (a - b)]")
+    assert "h0 :" in text and "h119 :" in text and "h60 :" not in text and "..." in text
+
+
+def test_right_truncation_loses_the_tactic(tok):
+    # What the original did, and why this project does not.
+    builder = PromptBuilder(tok, max_length=200, truncation="right")
+    enc = builder.encode(builder.build_many([long_state()], ["nlinarith [sq_nonneg (a - b)]"]))
+    assert "nlinarith" not in tok.decode(enc["input_ids"][0])
+
+
+def test_short_prompts_are_untouched(tok):
+    builder = PromptBuilder(tok, max_length=512, normalize=False)
+    assert builder.build("⊢ True", "trivial", "") == PromptTemplate().format("⊢ True", "trivial", "")
+
+
+def test_even_a_huge_target_and_tactic_fit(tok):
+    builder = PromptBuilder(tok, max_length=64)
+    goal = "⊢ " + " + ".join(f"term{i}" for i in range(300))
+    tactic = "simp only [" + ", ".join(f"lemma{i}" for i in range(200)) + "]"
+    text = builder.build(goal, tactic, "")
+    assert len(tok(text).input_ids) <= 64
+    assert "simp only" in text and "term0" in text and "term299" in text
+
+
+def test_builder_rejects_mismatched_lists(tok):
+    with pytest.raises(ValueError, match="differ in length"):
+        PromptBuilder(tok).build_many(["a", "b"], ["t"], None)

@@ -37,6 +37,9 @@ def add_build_parser(sub) -> None:
         "or your own 'LO-HI:RATIO,...,LO+:RATIO'; off by default",
     )
     p.add_argument("--seed", type=int, default=42, help="seed for --balance (default 42)")
+    p.add_argument("--goal-from", choices=["state_before", "state_after"], default="state_before",
+                   help="state each record reads: before the tactic (scores candidates, default) or after it "
+                   "(scores reached states, for prove --score-mode state)")
     p.set_defaults(func=cmd_build_dataset)
 
 
@@ -52,7 +55,7 @@ def cmd_build_dataset(args) -> int:
     stats = BuildStats()
     source = args.source or Path(inputs[0]).stem
     try:
-        records = iter_leandojo_records(inputs, stats=stats, source=source)
+        records = iter_leandojo_records(inputs, stats=stats, source=source, goal_from=args.goal_from)
         if ratios is not None:
             records = list(records)
             kept = balance_by_length(records, ratios, seed=args.seed)

@@ -101,13 +101,14 @@ class ProgressTrainingArguments:
     """Folder for the trained model (``checkpoints/`` inside it holds epoch checkpoints)."""
     model_name: str | None = None
     """HF hub id or local folder of the encoder; None uses the bundled all-MiniLM-L6-v2."""
-    max_length: int = 512
-    """Token budget per prompt. Prompts are fitted structurally, never cut from the right."""
+    max_length: int = 256
+    """Token budget per prompt (the original used 512). Prompts are fitted structurally, dropping old
+    prefix lines and middle hypotheses first, so the tactic and target survive at 256 too."""
     batch_size: int = 8
     """Per-device training batch size."""
     epochs: float = 3.0
     """Training epochs."""
-    learning_rate: float = 5e-5
+    learning_rate: float = 1e-4
     """Peak learning rate (linear decay after warm-up)."""
     warmup_ratio: float = 0.1
     """Fraction of steps spent warming the learning rate up."""

@@ -98,8 +98,20 @@ def trace_files(path: str | os.PathLike) -> list[Path]:
     return [path]
 
 
-def records_from_theorem(theorem: dict, source: str | None = None, where: str = "theorem") -> list[dict]:
-    """The progress records of one traced theorem (empty if it has no tactics)."""
+GOAL_FROM = ("state_before", "state_after")
+
+
+def records_from_theorem(
+    theorem: dict, source: str | None = None, where: str = "theorem", goal_from: str = "state_before"
+) -> list[dict]:
+    """The progress records of one traced theorem (empty if it has no tactics).
+
+    ``goal_from="state_after"`` makes each record read the state the tactic
+    produced (same label: tactics still needed after it), for models that
+    score states after they are reached, as progress-guided search does.
+    """
+    if goal_from not in GOAL_FROM:
+        raise ValueError(f"goal_from must be one of {GOAL_FROM}, got {goal_from!r}")
     if not isinstance(theorem, dict):
         raise TraceFormatError(f"{where}: expected a theorem object, got {type(theorem).__name__}")
     tactics = theorem.get("traced_tactics")
@@ -113,13 +125,11 @@ def records_from_theorem(theorem: dict, source: str | None = None, where: str = 
     history: list[str] = []
     for i, step in enumerate(tactics):
         if not isinstance(step, dict) or not isinstance(step.get("tactic"), str) or not isinstance(
-            step.get("state_before"), str
+            step.get(goal_from), str
         ):
-            raise TraceFormatError(
-                f"{where} ({name}): traced tactic {i} needs string 'tactic' and 'state_before'"
-            )
+            raise TraceFormatError(f"{where} ({name}): traced tactic {i} needs string 'tactic' and {goal_from!r}")
         record = {
-            "goal": step["state_before"],
+            "goal": step[goal_from],
             "prefix": "\n".join(history),
             "tactic": step["tactic"],
             "steps_remaining": n - 1 - i,
@@ -146,7 +156,10 @@ class BuildStats:
 
 
 def iter_leandojo_records(
-    paths: Iterable[str | os.PathLike], stats: BuildStats | None = None, source: str | None = None
+    paths: Iterable[str | os.PathLike],
+    stats: BuildStats | None = None,
+    source: str | None = None,
+    goal_from: str = "state_before",
 ) -> Iterator[dict]:
     """Stream records from LeanDojo files or folders, counting what was read."""
     stats = stats if stats is not None else BuildStats()
@@ -154,7 +167,7 @@ def iter_leandojo_records(
         for path in trace_files(given):
             stats.files += 1
             for line, theorem in iter_json_array(path):
-                recs = records_from_theorem(theorem, source=source, where=f"{path}:{line}")
+                recs = records_from_theorem(theorem, source=source, where=f"{path}:{line}", goal_from=goal_from)
                 stats.theorems += 1
                 if not recs:
                     stats.empty_theorems += 1

@@ -12,11 +12,11 @@ STATE_1 = "a b : ℕ\nh₀ : a ≤ b\n⊢ a < b + 1"
 
 def make_theorem(name, n, file_path="Test/File.lean"):
     """A LeanDojo-style theorem with n traced tactics and distinct states."""
+    states = [f"x y : ℕ\nh{i} : x + {i} ≤ y\n⊢ {name} x * {i} ≤ y ∧ ∀ z : ℕ, z ∣ {i}" for i in range(n)]
     steps = []
     for i in range(n):
-        before = f"x y : ℕ\nh{i} : x + {i} ≤ y\n⊢ x * {i} ≤ y ∧ ∀ z : ℕ, z ∣ {name.count('a') + i}"
-        after = "no goals" if i == n - 1 else f"x y : ℕ\n⊢ step {i + 1}"
-        steps.append({"tactic": f"tac_{name}_{i} [lemma{i}]", "state_before": before, "state_after": after})
+        after = "no goals" if i == n - 1 else states[i + 1]
+        steps.append({"tactic": f"tac_{name}_{i} [lemma{i}]", "state_before": states[i], "state_after": after})
     return {"full_name": name, "file_path": file_path, "traced_tactics": steps}
 
 

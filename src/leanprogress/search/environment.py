@@ -50,28 +50,22 @@ def _norm_tactic(tactic: str) -> str:
 class ReplayEnvironment:
     """Replays LeanDojo traced theorems: real states and real transitions, offline.
 
-    A tactic recorded on a state leads to the recorded next state (or
-    finishes the proof when the trace says ``no goals``); any other tactic is
-    a Lean error, since there is no Lean to try it. Theorems are started by
-    ``full_name``.
+    The recorded tactic of step ``i`` moves the search to step ``i + 1``,
+    whose state is the ``state_before`` LeanDojo recorded for it (the state
+    the next tactic really ran in: inside nested ``by`` blocks it is the
+    focused goal, not the whole ``state_after``), and the last recorded
+    tactic finishes the proof. Any other tactic is a Lean error, since there
+    is no Lean to try it. Theorems are started by ``full_name``.
 
     Args:
         theorems: LeanDojo theorem dicts (``full_name``, ``traced_tactics``).
     """
 
     def __init__(self, theorems: Iterable[dict]):
-        self._starts: dict[str, str] = {}
-        self._moves: dict[tuple[str, str, str], str] = {}
         self.theorems: dict[str, dict] = {}
         for thm in theorems:
-            steps = thm.get("traced_tactics") or []
-            if not steps:
-                continue
-            name = thm["full_name"]
-            self.theorems[name] = thm
-            self._starts[name] = steps[0]["state_before"]
-            for step in steps:
-                self._moves[(name, step["state_before"], _norm_tactic(step["tactic"]))] = step["state_after"]
+            if thm.get("traced_tactics"):
+                self.theorems[thm["full_name"]] = thm
 
     @classmethod
     def from_path(cls, path: str | os.PathLike) -> "ReplayEnvironment":
@@ -79,19 +73,18 @@ class ReplayEnvironment:
 
     def start(self, theorem: Any) -> tuple[str, Any]:
         name = theorem if isinstance(theorem, str) else theorem.get("full_name")
-        if name not in self._starts:
+        if name not in self.theorems:
             raise KeyError(f"theorem {name!r} is not in the replayed traces")
-        state = self._starts[name]
-        return state, (name, state)
+        return self.theorems[name]["traced_tactics"][0]["state_before"], (name, 0)
 
     def run_tactic(self, handle: Any, tactic: str) -> TacticResult:
-        name, state = handle
-        after = self._moves.get((name, state, _norm_tactic(tactic)))
-        if after is None:
+        name, i = handle
+        steps = self.theorems[name]["traced_tactics"]
+        if _norm_tactic(tactic) != _norm_tactic(steps[i]["tactic"]):
             return TacticResult("error", message="tactic not in the replayed trace (replay cannot run new tactics)")
-        if after.strip() == NO_GOALS:
+        if i + 1 == len(steps):
             return TacticResult("finished")
-        return TacticResult("state", state=after, handle=(name, after))
+        return TacticResult("state", state=steps[i + 1]["state_before"], handle=(name, i + 1))
 
     def close(self) -> None:
         pass

@@ -64,9 +64,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", choices=["ours", "original"], default=None)
     ap.add_argument("--epochs", type=float, default=3.0)
-    ap.add_argument("--lr", type=float, default=None, help="override our learning rate")
-    ap.add_argument("--label-transform", default=None)
-    ap.add_argument("--max-length", type=int, default=None)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override one of our ProgressTrainingArguments (ablations), e.g. --set label_transform=none")
+    ap.add_argument("--split-seed", type=int, default=42, help="seed of the held-out theorem split")
     ap.add_argument("--json", default=None, help="also write results here")
     opts = ap.parse_args()
     require(MATHLIB_SAMPLE)
@@ -75,7 +75,7 @@ def main() -> None:
 
     print(f"machine: {machine()}")
     records = load_records()
-    train_recs, held_out = split_by_theorem(records, eval_ratio=0.2, seed=42)
+    train_recs, held_out = split_by_theorem(records, eval_ratio=0.2, seed=opts.split_seed)
     print(f"{len(records)} records; train {len(train_recs)} / held-out {len(held_out)} (split by theorem)")
     inner_train, inner_eval = split_by_theorem(train_recs, eval_ratio=0.2, seed=1)
     rows = list(train_recs)
@@ -98,12 +98,9 @@ def main() -> None:
         ),
         "ours": dict(train=inner_train, inner=inner_eval, args=dict(epochs=opts.epochs)),
     }
-    if opts.lr:
-        configs["ours"]["args"]["learning_rate"] = opts.lr
-    if opts.label_transform:
-        configs["ours"]["args"]["label_transform"] = opts.label_transform
-    if opts.max_length:
-        configs["ours"]["args"]["max_length"] = opts.max_length
+    for item in opts.set:
+        key, _, value = item.partition("=")
+        configs["ours"]["args"][key] = json.loads(value) if value[:1] in "0123456789-[{tf" else value
     results = {}
     for name, cfg in configs.items():
         if opts.only and name != opts.only:

@@ -88,3 +88,36 @@ def test_bad_argument_value_is_a_clear_error(tmp_path, capsys):
     data.write_text('{"goal": "g", "tactic": "t", "steps_remaining": 0}\n')
     assert main(["train", "--dataset", str(data), "--output-dir", str(tmp_path), "--learning-rate", "-1"]) == 2
     assert "learning_rate must be > 0" in capsys.readouterr().err
+
+
+def test_build_dataset_from_proofs_and_lean_source(tmp_path, capsys):
+    proofs = tmp_path / "proofs.jsonl"
+    proofs.write_text(json.dumps({"name": "t1", "goal": "x : ℕ\n⊢ x + 0 = x",
+                                  "proof": "theorem t1 (x : ℕ) : x + 0 = x := by\n  simp\n"}) + "\n")
+    src = tmp_path / "Proj"
+    src.mkdir()
+    (src / "A.lean").write_text("theorem a (p : Prop) (hp : p) : p := by\n  have h := hp\n  exact h\n"
+                                "theorem b : 1 = 1 := rfl\n")
+    out = tmp_path / "mixed.jsonl"
+    assert main(["build-dataset", "--from-proofs", str(proofs), "--from-lean-source", str(src),
+                 "--output", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "whole proofs: read 1 file(s), 1 declaration(s); used 1, wrote 1 record(s)" in text
+    assert "skipped 1: term-mode proof" in text and "wrote 3 record(s)" in text
+    rows = [json.loads(l) for l in out.read_text().splitlines()]
+    assert {r["source"] for r in rows} == {"proofs", "Proj"}
+    assert [r["steps_remaining"] for r in rows if r["theorem"] == "a"] == [1, 0]
+
+
+def test_train_on_a_weighted_mixture(traces, tmp_path, capsys, tiny_model):
+    a = tmp_path / "a.jsonl"
+    main(["build-dataset", str(traces), "--output", str(a)])
+    b = tmp_path / "b.jsonl"
+    b.write_text("".join(json.dumps({"goal": f"⊢ P{i}", "tactic": "simp", "steps_remaining": 0, "theorem": f"w{i}"}) + "\n"
+                         for i in range(8)))
+    model = tmp_path / "m"
+    assert main(["train", "--dataset", str(a), "--dataset", f"{b}:0.5", "--output-dir", str(model),
+                 "--model-name", str(tiny_model), "--epochs", "1", "--max-length", "64", "--precision", "fp32"]) == 0
+    held = [json.loads(l) for l in (model / "eval_split.jsonl").read_text().splitlines()]
+    assert {r["source"] for r in held} <= {"traces", "b"}
+    assert main(["evaluate", "--model", str(model), "--dataset", str(model / "eval_split.jsonl"), "--json"]) == 0

@@ -61,3 +61,45 @@ def test_parse_balance():
         parse_balance("1to5:0.1")
     with pytest.raises(ValueError, match="in \\[0, 1\\]"):
         parse_balance("1-5:2")
+
+
+def write(path, records):
+    import json
+
+    path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    return str(path)
+
+
+def test_mixture_splits_on_the_union_and_weights_training_only(tmp_path):
+    from leanprogress.data.dataset import load_mixture, parse_dataset_spec
+
+    a = [dict(r, source="traced") for r in corpus(20)]
+    b = [r for i in range(20) for r in records_from_theorem(make_theorem(f"W{i}", 2))]
+    shared = records_from_theorem(make_theorem("T3", 4))  # the same theorem in both files
+    pa, pb = write(tmp_path / "a.jsonl", a), write(tmp_path / "whole.jsonl", b + shared)
+    assert parse_dataset_spec(pb + ":0.5") == (pb, 0.5) and parse_dataset_spec(pa) == (pa, 1.0)
+    train, held, loaded = load_mixture([pa, pb + ":2"], eval_ratio=0.25, seed=0)
+    train_thms = {r["theorem"] for r in train}
+    held_thms = {r["theorem"] for r in held}
+    assert train_thms.isdisjoint(held_thms)
+    assert {r["source"] for r in held} == {"traced", "whole"}  # file stem fills a missing source
+    n_whole_train = sum(1 for r in train if r["source"] == "whole")
+    n_whole_total = len([r for r in b + shared if r["theorem"] not in held_thms])
+    assert n_whole_train == 2 * n_whole_total  # weight 2 repeats, on the training side only
+    assert len(held) == len({(r["theorem"], r["step"], r["source"]) for r in held})
+    with pytest.raises(ValueError, match="weight must be >= 0"):
+        parse_dataset_spec("x.jsonl:-1")
+
+
+def test_weight_by_theorem_keeps_whole_theorems():
+    from leanprogress.data.dataset import weight_by_theorem
+
+    recs = corpus(40)
+    half = weight_by_theorem(recs, 0.5, seed=1)
+    groups = {}
+    for r in half:
+        groups.setdefault(r["theorem"], 0)
+        groups[r["theorem"]] += 1
+    assert 5 < len(groups) < 35
+    assert all(n == 1 + int(t[1:]) % 7 for t, n in groups.items())
+    assert weight_by_theorem(recs, 0.0) == []

@@ -44,6 +44,8 @@ def test_fitting_keeps_tactic_and_target_and_drops_oldest_prefix_first(tok):
     assert len(tok(text).input_ids) <= 128
     assert text.endswith("exact candidate_lemma x")
     assert "|- x = x" in text and "newest_step" in text and "old_step_0 " not in text
+    dropped = int(text.split("... (")[1].split(" earlier tactics)")[0])
+    assert 0 < dropped < 41 and f"old_step_{dropped} " in text and f"old_step_{dropped - 1} " not in text
 
 
 def test_fitting_drops_middle_hypotheses_not_the_target(tok):

@@ -27,13 +27,18 @@ def add_build_parser(sub) -> None:
     )
     p.add_argument("inputs", nargs="*", metavar="TRACE", help="LeanDojo JSON file or folder (repeatable)")
     p.add_argument("--from-leandojo", action="append", default=[], metavar="PATH", help="same as TRACE")
+    p.add_argument("--from-proofs", action="append", default=[], metavar="JSONL",
+                   help="whole proofs {name, goal, proof}: steps split from the proof text, goal = initial state")
+    p.add_argument("--from-lean-source", action="append", default=[], metavar="PATH",
+                   help="a folder of .lean files, a .lean file, or a JSONL of {name, text} declarations")
     p.add_argument("--output", required=True, help="JSONL file to write (written atomically)")
     p.add_argument("--source", default=None, help="source name stored in every record (default: input file stem)")
     p.add_argument(
         "--balance",
         default=None,
         metavar="SPEC",
-        help="keep theorems by proof-length bucket: 'published' (1-5:0.01,6-10:0.3,11-15:0.5,16-20:0.7,21+:1.0) "
+        help="keep theorems by proof-length bucket (LeanDojo input only): 'published' "
+        "(1-5:0.01,6-10:0.3,11-15:0.5,16-20:0.7,21+:1.0) "
         "or your own 'LO-HI:RATIO,...,LO+:RATIO'; off by default",
     )
     p.add_argument("--seed", type=int, default=42, help="seed for --balance (default 42)")
@@ -44,31 +49,48 @@ def add_build_parser(sub) -> None:
 
 
 def cmd_build_dataset(args) -> int:
+    import itertools
+
     from .data.dataset import balance_by_length, parse_balance
+    from .data.lean_source import iter_source_records
     from .data.leandojo import BuildStats, TraceFormatError, iter_leandojo_records
+    from .data.proofs import SourceStats, iter_proof_records
     from .data.records import write_records
 
-    inputs = list(args.inputs) + list(args.from_leandojo)
-    if not inputs:
-        return _fail("build-dataset needs at least one LeanDojo trace file or folder")
+    traces = list(args.inputs) + list(args.from_leandojo)
+    if not (traces or args.from_proofs or args.from_lean_source):
+        return _fail("build-dataset needs LeanDojo traces, --from-proofs or --from-lean-source")
     ratios = parse_balance(args.balance) if args.balance else None
     stats = BuildStats()
-    source = args.source or Path(inputs[0]).stem
-    try:
-        records = iter_leandojo_records(inputs, stats=stats, source=source, goal_from=args.goal_from)
+    proof_stats, source_stats = SourceStats(), SourceStats()
+
+    def name(path: str) -> str:
+        return args.source or Path(path).stem
+
+    streams = []
+    if traces:
+        dojo = iter_leandojo_records(traces, stats=stats, source=name(traces[0]), goal_from=args.goal_from)
         if ratios is not None:
-            records = list(records)
+            records = list(dojo)
             kept = balance_by_length(records, ratios, seed=args.seed)
             stats.dropped_by_balance = len(records) - len(kept)
-            records = kept
-        n = write_records(records, args.output)
+            dojo = iter(kept)
+        streams.append(dojo)
+    streams += [iter_proof_records(p, proof_stats, source=name(p)) for p in args.from_proofs]
+    streams += [iter_source_records(p, source_stats, source=name(p)) for p in args.from_lean_source]
+    try:
+        n = write_records(itertools.chain(*streams), args.output)
     except (TraceFormatError, FileNotFoundError) as exc:
         return _fail(str(exc))
-    print(
-        f"read {stats.files} file(s), {stats.theorems} theorem(s); skipped {stats.empty_theorems} with no tactics"
-    )
-    if ratios is not None:
-        print(f"length balancing dropped {stats.dropped_by_balance} record(s)")
+    if traces:
+        print(f"LeanDojo: read {stats.files} file(s), {stats.theorems} theorem(s); "
+              f"skipped {stats.empty_theorems} with no tactics")
+        if ratios is not None:
+            print(f"length balancing dropped {stats.dropped_by_balance} record(s)")
+    if args.from_proofs:
+        print("whole proofs: " + proof_stats.summary())
+    if args.from_lean_source:
+        print("Lean source: " + source_stats.summary())
     print(f"wrote {n} record(s) to {args.output}")
     return 0
 
@@ -108,7 +130,9 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     from .config import ProgressTrainingArguments as A
 
     d = A(output_dir="-")
-    p.add_argument("--dataset", required=True, help="JSONL progress records")
+    p.add_argument("--dataset", required=True, action="append",
+                   help="JSONL progress records; repeat to mix sources, PATH:WEIGHT to weight one "
+                   "(e.g. --dataset mathlib.jsonl --dataset workbook.jsonl:0.3)")
     p.add_argument("--output-dir", required=True, help="folder for the trained model")
     p.add_argument("--model-name", default=None, help="HF hub id or local folder (default: bundled all-MiniLM-L6-v2)")
     p.add_argument("--eval-dataset", default=None, help="held-out JSONL; default: split --dataset by theorem")
@@ -156,12 +180,14 @@ def cmd_train(args) -> int:
         )
     except ValueError as exc:
         return _fail(str(exc))
-    data = ProgressDataset(args.dataset, skip_invalid=args.skip_invalid)
-    _report_skipped(data)
+    from .data.dataset import load_mixture
+
+    ratio = 0.0 if args.eval_dataset else args.eval_ratio
+    train, held, loaded = load_mixture(args.dataset, eval_ratio=ratio, seed=args.seed, skip_invalid=args.skip_invalid)
+    for ds in loaded:
+        _report_skipped(ds)
     if args.eval_dataset:
-        train, held = data, ProgressDataset(args.eval_dataset, skip_invalid=args.skip_invalid)
-    else:
-        train, held = data.split(args.eval_ratio, args.seed)
+        held = ProgressDataset(args.eval_dataset, skip_invalid=args.skip_invalid)
     print(f"training on {len(train)} records, evaluating on {len(held)} (split by theorem)")
     if len(held):
         write_records(held.records, Path(args.output_dir) / "eval_split.jsonl")

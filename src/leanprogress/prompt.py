@@ -17,7 +17,9 @@ instead drops, in this order, until the prompt fits:
 4. the middle of the ``⊢`` target itself (only if it alone does not fit),
 
 and keeps the tactic whole unless it alone takes more than half the budget.
-Each dropped run is replaced by one ``...`` line so the model can tell.
+Each dropped run is replaced by one ``...`` line so the model can tell; for
+the prefix the line also says how many tactics were dropped, since how far a
+proof has come is a strong cue for how far it has to go.
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ DEFAULT_TEMPLATE = "Goal:\n{goal}\n\nPrefix:\n{prefix}\n\nCandidate tactic:\n{ta
 TEMPLATE_FIELDS = ("goal", "prefix", "tactic")
 ELLIPSIS = "..."
 TRUNCATIONS = ("structured", "right")
+
+
+def _prefix_marker(n_dropped: int) -> str:
+    return f"{ELLIPSIS} ({n_dropped} earlier tactics)"
 
 
 class PromptTemplate:
@@ -205,12 +211,12 @@ class PromptBuilder:
         for g in normed:
             costs.append(costs_flat[k : k + len(g)])
             k += len(g)
-        marker = self._count([ELLIPSIS])[0]
+        marker, prefix_marker = self._count([ELLIPSIS, _prefix_marker(len(prefix_lines))])
         kept = [[True] * len(g) for g in normed]
 
         def total() -> int:
             used = sum(c for cs, ks in zip(costs, kept) for c, keep in zip(cs, ks) if keep)
-            used += marker * sum(1 for ks in kept if not all(ks))
+            used += sum(prefix_marker if g == 0 else marker for g, ks in enumerate(kept) if not all(ks))
             return used
 
         # Drop order: oldest prefix lines, later goals (last first), then
@@ -228,12 +234,15 @@ class PromptBuilder:
 
         def render(g: int) -> str:
             out, gap = [], False
+            # How far the proof has come is a strong cue for how far it has
+            # to go: dropped prefix lines leave their count behind.
+            dropped = _prefix_marker(kept[0].count(False)) if g == 0 else ELLIPSIS
             for line, keep in zip(normed[g], kept[g]):
                 if keep:
                     out.append(line)
                     gap = False
                 elif not gap:
-                    out.append(ELLIPSIS)
+                    out.append(dropped)
                     gap = True
             return "\n".join(out)
 

@@ -186,3 +186,64 @@ def balance_by_length(
         if rng.random() < ratio:
             kept.extend(records[i] for i in idx)
     return kept
+
+
+def parse_dataset_spec(spec: str) -> tuple[str, float]:
+    """``PATH`` or ``PATH:WEIGHT`` (weight >= 0, default 1)."""
+    path, sep, weight = spec.rpartition(":")
+    if sep and path:
+        try:
+            w = float(weight)
+        except ValueError:
+            return spec, 1.0
+        if w < 0:
+            raise ValueError(f"dataset weight must be >= 0, got {w} in {spec!r}")
+        return path, w
+    return spec, 1.0
+
+
+def weight_by_theorem(records: Sequence[dict], weight: float, seed: int = 42) -> list[dict]:
+    """Repeat each theorem ``floor(weight)`` times and once more with probability ``frac(weight)``.
+
+    Whole theorems are repeated or dropped, so proof histories stay intact.
+    """
+    rng = random.Random(seed)
+    whole, frac = int(weight), weight - int(weight)
+    groups = _groups(records)
+    out: list[dict] = []
+    for key in sorted(groups):
+        copies = whole + (1 if frac and rng.random() < frac else 0)
+        for _ in range(copies):
+            out.extend(records[i] for i in groups[key])
+    return out
+
+
+def load_mixture(
+    specs: Sequence[str], eval_ratio: float = 0.2, seed: int = 42, skip_invalid: bool = False
+) -> tuple[ProgressDataset, ProgressDataset, list[ProgressDataset]]:
+    """Train and eval sets from several files, each with a weight (``PATH:WEIGHT``).
+
+    The split by theorem is made on the union, so a theorem present in two
+    files is held out from both; weights then apply to the training side
+    only (evaluation stays one row per step). Records without a ``source``
+    get the file's stem, so figures can be reported per source.
+
+    Returns:
+        ``(train, eval, loaded)``, ``loaded`` being the files as read.
+    """
+    loaded, weights = [], []
+    for spec in specs:
+        path, w = parse_dataset_spec(spec)
+        ds = ProgressDataset(path, skip_invalid=skip_invalid)
+        for r in ds.records:
+            r.setdefault("source", Path(path).stem)
+        loaded.append(ds)
+        weights.append(w)
+    union = [r for ds in loaded for r in ds.records]
+    train, held = split_by_theorem(union, eval_ratio=eval_ratio, seed=seed)
+    if len(loaded) > 1 or weights[0] != 1.0:
+        held_ids = {id(r) for r in held}
+        train = []
+        for ds, w in zip(loaded, weights):
+            train += weight_by_theorem([r for r in ds.records if id(r) not in held_ids], w, seed=seed)
+    return ProgressDataset(train), ProgressDataset(held), loaded

@@ -1,0 +1,314 @@
+"""Records from Lean 4 source: theorems and lemmas proved by tactics.
+
+Reads a folder of ``.lean`` files (a Lake project) or a JSONL of
+declarations ``{name, text}``. For each ``theorem``/``lemma``/``example``
+proved by ``by``, the statement is rendered as the state Lean would show at
+the start (binders as hypotheses, then ``⊢`` type), and the proof is split
+into steps by :func:`~leanprogress.data.lean_syntax.split_tactic_steps`.
+
+Rendering, as close as text allows: explicit, implicit and strict-implicit
+binders become ``x y : T`` lines (``Type*``/``Sort*`` become ``Type u_1``,
+``Sort u_2``, ...); instance binders ``[Group G]`` become ``inst✝ : Group G``
+(the last one unnumbered, earlier ones ``inst✝¹``, ``inst✝²``, as Lean names
+them); ``variable``\\ s in scope are included when the statement mentions them
+(and instance variables when they mention an included name). Namespaces
+qualify names. Term-mode proofs, ``sorry``, and declarations the scanner
+cannot read are skipped and counted by reason; a file never stops the scan.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from .lean_syntax import split_tactic_steps, strip_comments
+from .proofs import SourceStats, find_top_level, records_from_steps
+
+_MODIFIERS = r"(?:(?:private|protected|noncomputable|nonrec|unsafe|partial)\s+)*"
+_DECL_START = re.compile(rf"^(?:@\[[^\]]*\]\s*)*{_MODIFIERS}(theorem|lemma|example)\b(.*)$", re.S)
+_OPEN = {"(": ")", "{": "}", "[": "]", "⦃": "⦄"}
+_SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+_STARRED = re.compile(r"\b(Type|Sort)\*")
+_COMMAND_RE = re.compile(
+    r"^(@\[|/-|#|theorem|lemma|def|example|instance|structure|class|inductive|abbrev|namespace|section|end|"
+    r"variable|open|universe|attribute|set_option|noncomputable|private|protected|macro|syntax|notation|"
+    r"infix|infixl|infixr|prefix|postfix|elab|axiom|opaque|mutual|import|export|deriving|initialize)\b"
+)
+_END_OF_TACTICS = re.compile(r"^\s*(where|termination_by|decreasing_by)\b", re.M)
+
+
+@dataclass
+class Binder:
+    names: list[str]
+    type: str
+    kind: str  # explicit, implicit, strict, instance
+
+
+def parse_binders(text: str) -> tuple[list[Binder], str]:
+    """Leading bracketed binders of a signature, and what follows them."""
+    binders: list[Binder] = []
+    i = 0
+    while True:
+        while i < len(text) and text[i].isspace():
+            i += 1
+        if i >= len(text) or text[i] not in _OPEN:
+            return binders, text[i:]
+        opener = text[i]
+        double = opener == "{" and text.startswith("{{", i)
+        depth, j = 0, i
+        while j < len(text):
+            c = text[j]
+            if c in "([{⟨⦃":
+                depth += 1
+            elif c in ")]}⟩⦄":
+                depth -= 1
+                if depth == 0:
+                    break
+            j += 1
+        if j >= len(text):
+            raise ValueError("unbalanced binder brackets")
+        inner = text[i + (2 if double else 1) : j - (1 if double else 0)].strip()
+        kind = {"(": "explicit", "{": "strict" if double else "implicit", "⦃": "strict", "[": "instance"}[opener]
+        colon = find_top_level(inner, ":")
+        if kind == "instance":
+            if colon >= 0 and re.fullmatch(r"[\w✝'.]+", inner[:colon].strip()):
+                binders.append(Binder([inner[:colon].strip()], inner[colon + 1 :].strip(), kind))
+            else:
+                binders.append(Binder([], inner, kind))
+        elif colon < 0:
+            binders.append(Binder(inner.split(), "_", kind))  # `(x)`: type left to inference
+        else:
+            default = find_top_level(inner, ":=", colon)
+            type_ = inner[colon + 1 : default if default >= 0 else None].strip()
+            binders.append(Binder(inner[:colon].split(), type_, kind))
+        i = j + 1
+
+
+def render_state(binders: list[Binder], statement: str) -> str:
+    """The initial proof state Lean would print for these binders and statement."""
+    universe = iter(range(1, 1000))
+
+    def fix(t: str) -> str:
+        return _STARRED.sub(lambda m: f"{m.group(1)} u_{next(universe)}", " ".join(t.split()))
+
+    lines: list[tuple[list[str], str]] = []
+    n_inst = sum(1 for b in binders if b.kind == "instance" and not b.names)
+    seen_inst = 0
+    for b in binders:
+        if b.kind == "instance" and not b.names:
+            seen_inst += 1
+            k = n_inst - seen_inst
+            names = ["inst✝" + (str(k).translate(_SUPERSCRIPTS) if k else "")]
+        else:
+            names = b.names
+        type_ = fix(b.type)
+        if lines and lines[-1][1] == type_ and b.kind != "instance":
+            lines[-1][0].extend(names)
+        else:
+            lines.append((list(names), type_))
+    hyps = [f"{' '.join(n)} : {t}" for n, t in lines]
+    return "\n".join(hyps + [f"⊢ {fix(statement)}"])
+
+
+@dataclass
+class _Scope:
+    kind: str  # namespace, section, file
+    name: str
+    variables: list[Binder]
+
+
+def _select_variables(variables: list[Binder], header: str) -> list[Binder]:
+    """The variables Lean would include: those the statement mentions, what their
+    types mention in turn, and instance variables about included names."""
+
+    def words(text: str) -> set[str]:
+        return set(re.findall(r"[\w'.✝]+", text))
+
+    single = [Binder([n], v.type, v.kind) for v in variables for n in v.names]
+    wanted, chosen = words(header), set()
+    changed = True
+    while changed:
+        changed = False
+        for i, v in enumerate(single):
+            if i not in chosen and v.kind != "instance" and v.names[0] in wanted:
+                chosen.add(i)
+                wanted |= words(v.type)
+                changed = True
+    names = {single[i].names[0] for i in chosen}
+    keep = iter(single)
+    out = []
+    for v in variables:  # source order, each name on its own
+        if v.names:
+            for _ in v.names:
+                b = next(keep)
+                i = single.index(b)
+                if i in chosen or (b.kind == "instance" and words(b.type) & names):
+                    out.append(b)
+        elif words(v.type) & names:
+            out.append(v)
+    return out
+
+
+def _declarations(text: str) -> Iterator[tuple[int, str]]:
+    """(line number, text) of each top-level command: a command starts at column 0."""
+    lines = text.split("\n")
+    start, buf = None, []
+    for lineno, line in enumerate(lines, 1):
+        starts_command = line and not line[0].isspace() and not line.startswith((")", "]", "}", "|", "⟩"))
+        # A statement may wrap to column 0; a declaration goes on until its ':='.
+        if (starts_command and buf and _DECL_START.match(buf[0]) and not _COMMAND_RE.match(line)
+                and find_top_level("\n".join(buf), ":=") < 0):
+            starts_command = False
+        if starts_command:
+            if buf:
+                yield start, "\n".join(buf)
+            start, buf = lineno, [line]
+        elif buf:
+            buf.append(line)
+    if buf:
+        yield start, "\n".join(buf)
+
+
+def scan_lean_text(text: str, where: str, stats: SourceStats, source: str | None = None,
+                   default_name: str | None = None) -> Iterator[dict]:
+    """Records from one Lean file's (or declaration's) text; problems are counted, never raised."""
+    clean = strip_comments(text)
+    scopes = [_Scope("file", "", [])]
+    for lineno, cmd in _declarations(clean):
+        head = cmd.split(None, 1)
+        word = head[0] if head else ""
+        rest = head[1].strip() if len(head) > 1 else ""
+        if word in ("namespace", "section", "noncomputable") and not _DECL_START.match(cmd):
+            if word == "noncomputable" and not rest.startswith("section"):
+                continue
+            scopes.append(_Scope("namespace" if word == "namespace" else "section",
+                                 rest.split()[0] if word == "namespace" and rest else "", []))
+            continue
+        if word == "end":
+            if len(scopes) > 1:
+                scopes.pop()
+            continue
+        if word == "variable":
+            try:
+                binders, tail = parse_binders(rest)
+                scopes[-1].variables.extend(binders)
+            except ValueError:
+                stats.skip("unreadable variable block", f"{where}:{lineno}")
+            continue
+        m = _DECL_START.match(cmd)
+        if m is None:
+            continue
+        stats.declarations += 1
+        loc = f"{where}:{lineno}"
+        try:
+            yield from _declaration(m.group(1), m.group(2), scopes, loc, lineno, stats, source, default_name)
+        except Exception as exc:  # a scanner bug must not stop a corpus
+            stats.skip(f"unreadable declaration ({type(exc).__name__})", loc)
+
+
+def _declaration(keyword, body, scopes, loc, lineno, stats, source, default_name):
+    body = body.strip()
+    if keyword == "example":
+        name = f"example@{loc}"
+        sig = body
+    else:
+        parts = body.split(None, 1)
+        if not parts:
+            stats.skip("declaration without a name", loc)
+            return
+        name, sig = parts[0], (parts[1] if len(parts) > 1 else "")
+        m = re.match(r"^([^\s(\[{⦃:]+)(.*)$", body, re.S)
+        if m:
+            name, sig = m.group(1), m.group(2)
+    assign = find_top_level(sig, ":=")
+    if assign < 0:
+        opened = sum(sig.count(c) for c in "([{⦃") - sum(sig.count(c) for c in ")]}⦄")
+        stats.skip("unbalanced brackets in statement" if opened else "no ':=' (pattern-matching or missing proof)", loc)
+        return
+    header, proof = sig[:assign], sig[assign + 2 :]
+    try:
+        binders, tail = parse_binders(header)
+    except ValueError:
+        stats.skip("unbalanced brackets in statement", loc)
+        return
+    tail = tail.strip()
+    if not tail.startswith(":"):
+        stats.skip("statement without ': type'", loc)
+        return
+    statement = tail[1:].strip()
+    proof = proof.lstrip()
+    if not re.match(r"by(\s|$)", proof):
+        stats.skip("term-mode proof", loc)
+        return
+    block = proof[2:]
+    end = _END_OF_TACTICS.search(block)
+    if end is not None:
+        block = block[: end.start()]
+    if re.search(r"\b(sorry|admit)\b", block):
+        stats.skip("proof uses sorry", loc)
+        return
+    steps = split_tactic_steps(block)
+    if not steps:
+        stats.skip("empty tactic block", loc)
+        return
+    variables = [v for s in scopes for v in s.variables]
+    state = render_state(_select_variables(variables, header) + binders, statement)
+    namespace = ".".join(s.name for s in scopes if s.kind == "namespace" and s.name)
+    if name.startswith("_root_."):
+        full = name[len("_root_."):]
+    elif keyword == "example":
+        full = name
+    else:
+        full = f"{namespace}.{name}" if namespace else name
+    if default_name and keyword == "example":
+        full = default_name
+    stats.used += 1
+    recs = records_from_steps(steps, state, full, source, file_line=loc)
+    stats.records += len(recs)
+    yield from recs
+
+
+def iter_source_records(path: str | os.PathLike, stats: SourceStats | None = None,
+                        source: str | None = None) -> Iterator[dict]:
+    """Records from a folder of ``.lean`` files, one ``.lean`` file, or a ``{name, text}`` JSONL."""
+    stats = stats if stats is not None else SourceStats()
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*.lean") if p.is_file() and ".lake" not in p.parts)
+        if not files:
+            raise FileNotFoundError(f"no .lean files under {path}")
+        for f in files:
+            stats.files += 1
+            try:
+                text = f.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                stats.skip(f"unreadable file ({type(exc).__name__})", str(f))
+                continue
+            yield from scan_lean_text(text, str(f.relative_to(path)), stats, source)
+        return
+    if not path.is_file():
+        raise FileNotFoundError(f"Lean source not found: {path}")
+    stats.files += 1
+    if path.suffix == ".lean":
+        yield from scan_lean_text(path.read_text(encoding="utf-8"), str(path), stats, source)
+        return
+    with path.open(encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                stats.declarations += 1
+                stats.skip(f"not valid JSON ({exc.msg})", where)
+                continue
+            if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+                stats.declarations += 1
+                stats.skip("needs a string 'text'", where)
+                continue
+            yield from scan_lean_text(obj["text"], where, stats, source, default_name=obj.get("name"))

@@ -1,0 +1,132 @@
+import json
+
+from leanprogress.data.lean_source import iter_source_records, parse_binders, render_state
+from leanprogress.data.proofs import SourceStats
+
+PROJECT_FILE = '''/-
+Copyright (c) 2026 Someone. All rights reserved.
+-/
+import Mathlib.Algebra.Group.Basic
+
+/-!
+# Module docstring with `theorem fake : False := by trivial` inside
+-/
+
+open Function
+
+namespace MyLib
+
+variable {G : Type*} [Group G] (a b : G)
+variable {n : ℕ}
+
+/-- A docstring. -/
+@[simp]
+theorem mul_inv_cancel' : a * a⁻¹ = 1 := by
+  simp
+
+section Helpers
+
+variable (hn : 0 < n)
+
+protected lemma pos_succ (m : ℕ)
+    (hm : m ≤ n) :
+    0 < n + 1 := by
+  have : 0 ≤ n := Nat.zero_le _
+  omega
+
+theorem term_mode : (1 : ℕ) = 1 := rfl
+
+theorem term_mode_multiline : (2 : ℕ) = 2 :=
+  rfl
+
+lemma uses_sorry : n = n := by
+  sorry
+
+end Helpers
+
+theorem with_where (x : ℕ) : aux x = x := by
+  unfold aux
+  rfl
+where
+  aux (y : ℕ) : ℕ := y
+
+theorem _root_.top_level {α : Type*} ⦃s t : Set α⦄ (h : s ⊆ t) [DecidableEq α] : s ∩ t = s := by
+  ext x
+  simp
+  tauto
+
+theorem decreasing (k : ℕ) : k ≤ k + 1 := by
+  omega
+termination_by k
+
+def notATheorem : ℕ := 3
+
+example : 2 + 2 = 4 := by norm_num
+
+theorem broken (x : ℕ : x = x := by rfl
+
+end MyLib
+'''
+
+
+def scan(tmp_path, text, name="Lib.lean"):
+    (tmp_path / "proj").mkdir(exist_ok=True)
+    (tmp_path / "proj" / name).write_text(text, encoding="utf-8")
+    stats = SourceStats()
+    recs = list(iter_source_records(tmp_path / "proj", stats, source="proj"))
+    return recs, stats
+
+
+def test_scanner_reads_real_project_constructs(tmp_path):
+    recs, stats = scan(tmp_path, PROJECT_FILE)
+    by_thm = {}
+    for r in recs:
+        by_thm.setdefault(r["theorem"], []).append(r)
+    assert set(by_thm) == {"MyLib.mul_inv_cancel'", "MyLib.pos_succ", "MyLib.with_where", "top_level",
+                           "MyLib.decreasing", f"example@Lib.lean:{PROJECT_FILE.split(chr(10)).index('example : 2 + 2 = 4 := by norm_num') + 1}"}
+    assert by_thm["MyLib.mul_inv_cancel'"][0]["goal"] == "G : Type u_1\ninst✝ : Group G\na : G\n⊢ a * a⁻¹ = 1"
+    pos = by_thm["MyLib.pos_succ"]
+    assert pos[0]["goal"] == "n m : ℕ\nhm : m ≤ n\n⊢ 0 < n + 1"
+    assert [r["tactic"] for r in pos] == ["have : 0 ≤ n := Nat.zero_le _", "omega"]
+    assert [r["tactic"] for r in by_thm["MyLib.with_where"]] == ["unfold aux", "rfl"]
+    assert [r["tactic"] for r in by_thm["MyLib.decreasing"]] == ["omega"]
+    top = by_thm["top_level"][0]
+    assert top["goal"] == "α : Type u_1\ns t : Set α\nh : s ⊆ t\ninst✝ : DecidableEq α\n⊢ s ∩ t = s"
+    assert top["file_line"].startswith("Lib.lean:")
+    assert stats.skipped["term-mode proof"] == 2 and stats.skipped["proof uses sorry"] == 1
+    assert stats.skipped["unbalanced brackets in statement"] == 1
+    assert stats.declarations == 10 and stats.used == 6
+
+
+def test_instance_names_follow_lean(tmp_path):
+    binders, rest = parse_binders("{R : Type*} [CommRing R] [IsDomain R] (x : R) : x = x")
+    assert rest == ": x = x"
+    assert render_state(binders, "x = x") == "R : Type u_1\ninst✝¹ : CommRing R\ninst✝ : IsDomain R\nx : R\n⊢ x = x"
+
+
+def test_a_bad_file_never_stops_the_scan(tmp_path):
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "proj" / "Bad.lean").write_bytes(b"\xff\xfe not utf-8 theorem")
+    (tmp_path / "proj" / "Good.lean").write_text("theorem ok (p : Prop) (hp : p) : p := by\n  exact hp\n")
+    stats = SourceStats()
+    recs = list(iter_source_records(tmp_path / "proj", stats))
+    assert [r["theorem"] for r in recs] == ["ok"] and stats.files == 2
+    assert stats.skipped == {"unreadable file (UnicodeDecodeError)": 1}
+
+
+def test_jsonl_declarations(tmp_path):
+    path = tmp_path / "decls.jsonl"
+    rows = [
+        {"name": "wb_1", "text": "theorem wb_1 (a b : ℝ) (hab : a > 0 ∧ b > 0) : a * b > 0   := by\n  nlinarith [hab.1,\n    hab.2]"},
+        {"name": "wb_2", "text": "theorem wb_2 (x : ℝ) (h : 2 * x = 4) :\nx = 2 := by\n  linarith"},
+        {"name": "wb_3", "text": "theorem wb_3 : True := trivial"},
+        {"name": "wb_4"},
+    ]
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n")
+    stats = SourceStats()
+    recs = list(iter_source_records(path, stats, source="workbook"))
+    assert [(r["theorem"], r["tactic"], r["steps_remaining"]) for r in recs] == [
+        ("wb_1", "nlinarith [hab.1, hab.2]", 0), ("wb_2", "linarith", 0)]
+    assert recs[0]["goal"] == "a b : ℝ\nhab : a > 0 ∧ b > 0\n⊢ a * b > 0"
+    assert recs[1]["goal"] == "x : ℝ\nh : 2 * x = 4\n⊢ x = 2"
+    assert stats.skipped == {"term-mode proof": 1, "needs a string 'text'": 1}

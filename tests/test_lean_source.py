@@ -55,6 +55,9 @@ theorem _root_.top_level {α : Type*} ⦃s t : Set α⦄ (h : s ⊆ t) [Decidabl
   simp
   tauto
 
+theorem shadows (a : ℕ) : a = a := by
+  rfl
+
 theorem decreasing (k : ℕ) : k ≤ k + 1 := by
   omega
 termination_by k
@@ -83,19 +86,20 @@ def test_scanner_reads_real_project_constructs(tmp_path):
     for r in recs:
         by_thm.setdefault(r["theorem"], []).append(r)
     assert set(by_thm) == {"MyLib.mul_inv_cancel'", "MyLib.pos_succ", "MyLib.with_where", "top_level",
-                           "MyLib.decreasing", f"example@Lib.lean:{PROJECT_FILE.split(chr(10)).index('example : 2 + 2 = 4 := by norm_num') + 1}"}
+                           "MyLib.decreasing", "MyLib.shadows", f"example@Lib.lean:{PROJECT_FILE.split(chr(10)).index('example : 2 + 2 = 4 := by norm_num') + 1}"}
     assert by_thm["MyLib.mul_inv_cancel'"][0]["goal"] == "G : Type u_1\ninst✝ : Group G\na : G\n⊢ a * a⁻¹ = 1"
     pos = by_thm["MyLib.pos_succ"]
     assert pos[0]["goal"] == "n m : ℕ\nhm : m ≤ n\n⊢ 0 < n + 1"
     assert [r["tactic"] for r in pos] == ["have : 0 ≤ n := Nat.zero_le _", "omega"]
     assert [r["tactic"] for r in by_thm["MyLib.with_where"]] == ["unfold aux", "rfl"]
     assert [r["tactic"] for r in by_thm["MyLib.decreasing"]] == ["omega"]
+    assert by_thm["MyLib.shadows"][0]["goal"] == "a : ℕ\n⊢ a = a"  # the binder shadows `variable (a b : G)`
     top = by_thm["top_level"][0]
     assert top["goal"] == "α : Type u_1\ns t : Set α\nh : s ⊆ t\ninst✝ : DecidableEq α\n⊢ s ∩ t = s"
     assert top["file_line"].startswith("Lib.lean:")
     assert stats.skipped["term-mode proof"] == 2 and stats.skipped["proof uses sorry"] == 1
     assert stats.skipped["unbalanced brackets in statement"] == 1
-    assert stats.declarations == 10 and stats.used == 6
+    assert stats.declarations == 11 and stats.used == 7
 
 
 def test_instance_names_follow_lean(tmp_path):

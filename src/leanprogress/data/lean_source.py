@@ -121,7 +121,7 @@ class _Scope:
     variables: list[Binder]
 
 
-def _select_variables(variables: list[Binder], header: str) -> list[Binder]:
+def _select_variables(variables: list[Binder], header: str, shadowed: set[str] = frozenset()) -> list[Binder]:
     """The variables Lean would include: those the statement mentions, what their
     types mention in turn, and instance variables about included names."""
 
@@ -134,7 +134,7 @@ def _select_variables(variables: list[Binder], header: str) -> list[Binder]:
     while changed:
         changed = False
         for i, v in enumerate(single):
-            if i not in chosen and v.kind != "instance" and v.names[0] in wanted:
+            if i not in chosen and v.kind != "instance" and v.names[0] in wanted and v.names[0] not in shadowed:
                 chosen.add(i)
                 wanted |= words(v.type)
                 changed = True
@@ -256,7 +256,8 @@ def _declaration(keyword, body, scopes, loc, lineno, stats, source, default_name
         stats.skip("empty tactic block", loc)
         return
     variables = [v for s in scopes for v in s.variables]
-    state = render_state(_select_variables(variables, header) + binders, statement)
+    own = {n for b in binders for n in b.names}  # a binder of the theorem shadows a variable
+    state = render_state(_select_variables(variables, header, shadowed=own) + binders, statement)
     namespace = ".".join(s.name for s in scopes if s.kind == "namespace" and s.name)
     if name.startswith("_root_."):
         full = name[len("_root_."):]

@@ -22,8 +22,9 @@ def _fail(message: str) -> int:
 def add_build_parser(sub) -> None:
     p = sub.add_parser(
         "build-dataset",
-        help="convert LeanDojo traces into progress records (JSONL)",
-        description="Convert LeanDojo Benchmark 4 JSON (a file or a folder of them) into progress records.",
+        help="build progress records (JSONL) from LeanDojo traces, whole proofs or Lean source",
+        description="Build progress records from LeanDojo Benchmark 4 JSON (a file or a folder of them), "
+        "whole-proof JSONL (--from-proofs) and Lean 4 source (--from-lean-source).",
     )
     p.add_argument("inputs", nargs="*", metavar="TRACE", help="LeanDojo JSON file or folder (repeatable)")
     p.add_argument("--from-leandojo", action="append", default=[], metavar="PATH", help="same as TRACE")

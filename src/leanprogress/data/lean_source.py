@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from .lean_syntax import split_tactic_steps, strip_comments
-from .proofs import SourceStats, find_top_level, records_from_steps
+from .lean_syntax import bracket_balance, find_top_level, strip_comments
+from .proofs import SourceStats, records_from_steps, tactic_steps
 
 _MODIFIERS = r"(?:(?:private|protected|noncomputable|nonrec|unsafe|partial)\s+)*"
 _DECL_START = re.compile(rf"^(?:@\[[^\]]*\]\s*)*{_MODIFIERS}(theorem|lemma|example)\b(.*)$", re.S)
@@ -226,8 +226,7 @@ def _declaration(keyword, body, scopes, loc, lineno, stats, source, default_name
             name, sig = m.group(1), m.group(2)
     assign = find_top_level(sig, ":=")
     if assign < 0:
-        opened = sum(sig.count(c) for c in "([{⦃") - sum(sig.count(c) for c in ")]}⦄")
-        stats.skip("unbalanced brackets in statement" if opened else "no ':=' (pattern-matching or missing proof)", loc)
+        stats.skip("unbalanced brackets in statement" if bracket_balance(sig) else "no ':=' (pattern-matching or missing proof)", loc)
         return
     header, proof = sig[:assign], sig[assign + 2 :]
     try:
@@ -248,12 +247,9 @@ def _declaration(keyword, body, scopes, loc, lineno, stats, source, default_name
     end = _END_OF_TACTICS.search(block)
     if end is not None:
         block = block[: end.start()]
-    if re.search(r"\b(sorry|admit)\b", block):
-        stats.skip("proof uses sorry", loc)
-        return
-    steps = split_tactic_steps(block)
-    if not steps:
-        stats.skip("empty tactic block", loc)
+    steps, reason = tactic_steps(block)
+    if reason:
+        stats.skip(reason, loc)
         return
     variables = [v for s in scopes for v in s.variables]
     own = {n for b in binders for n in b.names}  # a binder of the theorem shadows a variable

@@ -87,25 +87,40 @@ def _indent(line: str) -> int:
     return len(line) - len(line.lstrip(" \t"))
 
 
-def _split_semicolons(text: str) -> list[str]:
-    """Split on top-level ``;`` (not inside brackets, not part of ``<;>``)."""
-    parts, depth, start, i = [], 0, 0, 0
+def find_top_level(text: str, token: str, start: int = 0) -> int:
+    """Index of ``token`` outside brackets, or -1."""
+    depth = 0
+    i = start
     while i < len(text):
         c = text[i]
-        if c in "([{⟨":
+        if c in "([{⟨⦃":
             depth += 1
-        elif c in ")]}⟩":
+        elif c in ")]}⟩⦄":
             depth = max(0, depth - 1)
-        elif c == ";" and depth == 0 and text[i - 1 : i + 2] != "<;>":
+        elif depth == 0 and text.startswith(token, i):
+            if token == ":" and text.startswith(":=", i):
+                i += 2
+                continue
+            return i
+        i += 1
+    return -1
+
+
+def _split_semicolons(text: str) -> list[str]:
+    """Split on top-level ``;`` (not inside brackets, not part of ``<;>``)."""
+    parts, start, pos = [], 0, 0
+    while (i := find_top_level(text, ";", pos)) >= 0:
+        pos = i + 1
+        if text[i - 1 : i + 2] != "<;>":
             parts.append(text[start:i])
             start = i + 1
-        i += 1
     parts.append(text[start:])
     return [p.strip() for p in parts if p.strip()]
 
 
-def _bracket_delta(line: str) -> int:
-    return sum(line.count(c) for c in "([{⟨") - sum(line.count(c) for c in ")]}⟩")
+def bracket_balance(text: str) -> int:
+    """Opening minus closing brackets in ``text``."""
+    return sum(text.count(c) for c in "([{⟨⦃") - sum(text.count(c) for c in ")]}⟩⦄")
 
 
 def _open_calc(group: list[str], line: str) -> bool:
@@ -136,7 +151,7 @@ def _group(lines: list[str]) -> list[list[str]]:
         else:
             groups.append([line])
             depth = 0
-        depth = max(0, depth + _bracket_delta(stripped))
+        depth = max(0, depth + bracket_balance(stripped))
     return groups
 
 
@@ -180,7 +195,7 @@ def _steps(lines: list[str]) -> list[str]:
             for arm in arms:
                 m = _ARM_RE.match(arm[0].strip())
                 steps += _sub_block(arm[0], m.group(1) if m else "", arm[1:])
-        elif _ENDS_WITH_BY_RE.search(head) and body and _bracket_delta(head) <= 0:
+        elif _ENDS_WITH_BY_RE.search(head) and body and bracket_balance(head) <= 0:
             steps.append(head)
             steps += _steps(body)
         else:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from .lean_syntax import split_tactic_steps, strip_comments
+from .lean_syntax import find_top_level, split_tactic_steps, strip_comments
 
 _DECL_RE = r"(?:theorem|lemma|example)"
 
@@ -41,25 +41,6 @@ class SourceStats:
         for reason, n in sorted(self.skipped.items(), key=lambda kv: -kv[1]):
             lines.append(f"  skipped {n}: {reason} (e.g. {self.examples[reason]})")
         return "\n".join(lines)
-
-
-def find_top_level(text: str, token: str, start: int = 0) -> int:
-    """Index of ``token`` outside brackets, or -1."""
-    depth = 0
-    i = start
-    while i < len(text):
-        c = text[i]
-        if c in "([{⟨⦃":
-            depth += 1
-        elif c in ")]}⟩⦄":
-            depth = max(0, depth - 1)
-        elif depth == 0 and text.startswith(token, i):
-            if token == ":" and text.startswith(":=", i):
-                i += 2
-                continue
-            return i
-        i += 1
-    return -1
 
 
 def proof_block(proof: str, name: str | None = None) -> str | None:
@@ -92,6 +73,14 @@ def proof_block(proof: str, name: str | None = None) -> str | None:
     if end is not None and end.start() > 0:
         body = body[: end.start()]
     return body
+
+
+def tactic_steps(block: str) -> tuple[list[str], str | None]:
+    """Steps of a tactic block, or why the block gives no records (``sorry``, empty)."""
+    if re.search(r"\b(sorry|admit)\b", block):
+        return [], "proof uses sorry"
+    steps = split_tactic_steps(block)
+    return steps, (None if steps else "empty tactic block")
 
 
 def records_from_steps(steps: list[str], goal: str, theorem: str, source: str | None, **extra) -> list[dict]:
@@ -132,12 +121,9 @@ def iter_proof_records(path: str | os.PathLike, stats: SourceStats | None = None
             if block is None:
                 stats.skip("term-mode proof (no tactic block)", where)
                 continue
-            if re.search(r"\b(sorry|admit)\b", block):
-                stats.skip("proof uses sorry", where)
-                continue
-            steps = split_tactic_steps(block)
-            if not steps:
-                stats.skip("empty tactic block", where)
+            steps, reason = tactic_steps(block)
+            if reason:
+                stats.skip(reason, where)
                 continue
             stats.used += 1
             recs = records_from_steps(steps, obj["goal"], obj["name"], source)

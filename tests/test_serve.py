@@ -62,6 +62,18 @@ def test_generate_with_reward_is_sorted_and_complete(server):
         assert math.isfinite(o["model_score"]) and o["model_score"] <= 0
 
 
+def test_target_prefix_filters_and_history_reaches_the_scorer(server):
+    plain = httpx.post(server.url + "/generate", json={"name": "retrieval", "input": GOAL, "use_reward": True}).json()
+    wanted = plain["outputs"][0]["output"][:5]
+    outs = httpx.post(server.url + "/generate", json={"name": "retrieval", "input": GOAL, "prefix": wanted,
+                                                      "use_reward": True}).json()["outputs"]
+    assert outs and all(o["output"].startswith(wanted) for o in outs)
+    with_history = httpx.post(server.url + "/generate", json={"name": "retrieval", "input": GOAL, "use_reward": True,
+                                                              "history": "intro x\nsimp at h"}).json()["outputs"]
+    first = {o["output"]: o["steps_remaining"] for o in plain["outputs"]}
+    assert any(abs(first[o["output"]] - o["steps_remaining"]) > 1e-6 for o in with_history)
+
+
 def test_generate_with_alpha_uses_the_published_mix(server):
     outs = httpx.post(server.url + "/generate",
                       json={"name": "retrieval", "input": GOAL, "use_reward": True, "alpha": 0.2}).json()["outputs"]

@@ -32,6 +32,9 @@ class GenerateRequest(BaseModel):
     name: str
     input: str
     prefix: str | None = ""
+    """LeanCopilot's target prefix: generated tactics must start with it."""
+    history: str | None = ""
+    """Tactics already written in this proof, one a line (the scorer's proof prefix)."""
     use_reward: bool | None = None
     alpha: float | None = Field(default=None, ge=0.0, le=1.0)
     num_candidates: int | None = Field(default=None, ge=1)
@@ -165,7 +168,7 @@ def create_app(config: ServerConfig, scorer: Any = None, generators: dict[str, A
         gen = generators.get(req.name)
         if gen is None:
             raise HTTPProblem(404, f"unknown model {req.name!r}; known: {sorted(generators)}")
-        check_size(input=req.input, prefix=req.prefix)
+        check_size(input=req.input, prefix=req.prefix, history=req.history)
         n = req.num_candidates or config.num_candidates
         if n > config.max_candidates:
             raise HTTPProblem(413, f"num_candidates {n} exceeds the limit of {config.max_candidates}")
@@ -181,7 +184,7 @@ def create_app(config: ServerConfig, scorer: Any = None, generators: dict[str, A
         if not use_reward or not candidates:
             return {"outputs": [{"output": t, "score": _finite(s)} for t, s in candidates]}
         tactics = [t for t, _ in candidates]
-        steps = await run_in_threadpool(score, req.input, tactics, req.prefix or "")
+        steps = await run_in_threadpool(score, req.input, tactics, req.history or "")
         alpha = req.alpha if req.alpha is not None else config.alpha
         outputs = []
         for (tactic, model_score), s in zip(candidates, steps):

@@ -1,0 +1,32 @@
+import json
+
+import pytest
+
+from leanprogress.config import SETTINGS_FILE, ModelSettings, decode_prediction, encode_label
+
+
+def test_settings_round_trip_and_unknown_keys(tmp_path):
+    s = ModelSettings(template="{goal} || {tactic}", max_length=128, normalize_symbols=False, label_transform="none")
+    s.save(tmp_path)
+    data = json.loads((tmp_path / SETTINGS_FILE).read_text())
+    data["added_in_a_later_version"] = 1
+    (tmp_path / SETTINGS_FILE).write_text(json.dumps(data))
+    assert ModelSettings.load(tmp_path) == s
+    assert ModelSettings.load(tmp_path / "missing") is None
+
+
+def test_settings_reject_bad_values(tmp_path):
+    with pytest.raises(ValueError, match="label_transform"):
+        ModelSettings(label_transform="sqrt")
+    with pytest.raises(ValueError, match="truncation"):
+        ModelSettings(truncation="left")
+    (tmp_path / SETTINGS_FILE).write_text("{broken")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        ModelSettings.load(tmp_path)
+
+
+def test_label_transform_round_trip():
+    for steps in (0, 1, 7, 45):
+        for t in ("none", "log1p"):
+            assert decode_prediction(encode_label(steps, t), t) == pytest.approx(steps)
+    assert decode_prediction(-0.3, "none") == 0.0 and decode_prediction(-0.3, "log1p") == 0.0

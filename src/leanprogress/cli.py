@@ -324,7 +324,7 @@ def cmd_quickstart(args) -> int:
 
     _print_ranking(LeanProgressScorer(str(model)).rank(QUICKSTART_GOAL, QUICKSTART_TACTICS))
     print(
-        "\nThis model saw 48 steps; its ranking shows the pipeline, not a useful prover."
+        "\nThis model was trained on a few dozen example steps: the ranking shows the pipeline, not a useful prover."
         "\nTrain on real traces: leanprogress build-dataset <LeanDojo JSON> --output data.jsonl && "
         "leanprogress train --dataset data.jsonl --output-dir runs/model"
     )

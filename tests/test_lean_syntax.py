@@ -35,6 +35,9 @@ def test_comments_are_removed_but_strings_and_lines_kept():
         # tactics spanning lines: open brackets and deeper indentation
         ("  nlinarith [sq_nonneg (a - b),\n  sq_nonneg (a + b)]\n  simp only [foo,\n      bar] at h",
          ["nlinarith [sq_nonneg (a - b), sq_nonneg (a + b)]", "simp only [foo, bar] at h"]),
+        # `open ... in` / `set_option ... in` scope the next tactic
+        ("  open Real in\n  simp [pi_pos]\n  set_option maxRecDepth 1000 in\n  decide",
+         ["open Real in simp [pi_pos]", "set_option maxRecDepth 1000 in decide"]),
         # `fun h =>` continued on the next line
         ("  exact fun h =>\n  by linarith", ["exact fun h => by linarith"]),
         # comments anywhere

@@ -9,7 +9,8 @@ after ``by``) with comments removed:
   and lines starting with ``|`` or ``<;>`` continue it (multi-line
   arguments, ``induction ... with`` arms at the same indentation).
 - ``tac1; tac2`` on one line is two steps; ``t1 <;> t2`` is one.
-- A step that ends in ``<;>`` or ``=>`` continues on the next line, and
+- A step that ends in ``<;>`` or ``=>``, and ``open ... in`` or
+  ``set_option ... in``, continue on the next line, and
   ``calc`` steps (``_ = ...``) continue a ``calc`` at the same indentation.
 - Nested blocks are flattened in source order, as LeanDojo lists traced
   tactics, so labels match traced data:
@@ -30,6 +31,7 @@ import re
 _BLOCK_OPENERS = ("calc", "conv", "conv_lhs", "conv_rhs")
 _CASE_RE = re.compile(r"^(case\b[^=]*|next\b[^=]*)=>\s*(.*)$", re.S)
 _ARM_RE = re.compile(r"^\|\s*[^=]*?=>\s*(.*)$", re.S)
+_SCOPED_IN_RE = re.compile(r"^(open|set_option)\b.*\bin$")
 _ENDS_WITH_BY_RE = re.compile(r"(:=|=>|\bfrom|\bexact|\brefine|\bapply|\bhave|\bshow|\(|\s|^)\s*by$")
 
 
@@ -142,6 +144,7 @@ def _group(lines: list[str]) -> list[list[str]]:
             or _indent(line) > base
             or stripped.startswith(("|", "<;>"))
             or groups[-1][-1].rstrip().endswith("<;>")
+            or _SCOPED_IN_RE.match(groups[-1][-1].strip()) is not None
             or _open_calc(groups[-1], stripped)
             or (groups[-1][-1].rstrip().endswith("=>") and not _CASE_RE.match(groups[-1][0].strip())
                 and not groups[-1][-1].strip().startswith("|"))

@@ -128,6 +128,8 @@ class ProgressTrainingArguments:
     """``structured`` keeps tactic and target; ``right`` cuts from the end like the original."""
     pad_to_max_length: bool = False
     """Pad every example to ``max_length`` as the original did (slow; for comparison)."""
+    init_head_bias: bool = True
+    """Start the regression head at the mean training target instead of 0."""
     group_by_length: bool = True
     """Batch prompts of similar length together so padding stays small."""
     resume: bool = False

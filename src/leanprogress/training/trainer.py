@@ -40,6 +40,21 @@ def _as_dataset(data: ProgressDataset | str | os.PathLike | Iterable[dict] | Non
     return ProgressDataset(data)
 
 
+def _start_at_the_mean(model, labels) -> None:
+    """Set the scalar head's bias to the mean training target.
+
+    A fresh head starts near 0 whatever the data; starting at the mean makes
+    the untrained model the best constant (for MSE) and leaves training to
+    learn only deviations from it, which matters with a few hundred examples.
+    """
+    import torch
+
+    heads = [m for m in model.modules() if isinstance(m, torch.nn.Linear) and m.out_features == 1]
+    if heads and heads[-1].bias is not None:
+        with torch.no_grad():
+            heads[-1].bias.fill_(float(np.mean(labels)))
+
+
 class ProgressTrainer:
     """Train a steps-remaining regressor.
 
@@ -135,6 +150,8 @@ class ProgressTrainer:
         train_tok = self._tokenize(self.train_dataset, "Tokenizing train")
         eval_tok = self._tokenize(self.eval_dataset, "Tokenizing eval") if self.eval_dataset else None
         model = load_regression_model(args.model_name)
+        if args.init_head_bias and resume_from is None:
+            _start_at_the_mean(model, train_tok["labels"])
         device = resolve_device("auto")
         precision = resolve_precision(args.precision, device)
         has_eval = eval_tok is not None

@@ -41,12 +41,33 @@ def run(url, path, bodies, concurrency):
     return len(bodies) / wall, statistics.median(lat) * 1000, lat[int(0.99 * (len(lat) - 1))] * 1000
 
 
+def time_retrieval(path):
+    from leanprogress.data.dataset import ProgressDataset
+    from leanprogress.serve import RetrievalGenerator
+
+    records = ProgressDataset(path, skip_invalid=True).records
+    t0 = time.perf_counter()
+    gen = RetrievalGenerator(records)
+    build = time.perf_counter() - t0
+    queries = [r["goal"] for r in records[:: max(1, len(records) // 200)]][:200]
+    t0 = time.perf_counter()
+    for q in queries:
+        gen.generate(q, n=32)
+    per = (time.perf_counter() - t0) / len(queries) * 1000
+    print(f"retrieval over {len(records)} records: index built in {build:.1f}s, {per:.1f} ms per query (32 candidates)")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=None)
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--concurrency", type=int, default=4)
+    ap.add_argument("--retrieval-corpus", default=None, metavar="JSONL",
+                    help="only time the retrieval index (build and query) over this records file")
     opts = ap.parse_args()
+    if opts.retrieval_corpus:
+        time_retrieval(opts.retrieval_corpus)
+        return
     require(MATHLIB_SAMPLE)
     from serve_util import RunningServer
 

@@ -12,6 +12,8 @@ def test_create_sample_dataset_module(tmp_path):
     subprocess.run([sys.executable, "-m", "leanprogress.create_sample_dataset", "--output", str(out)], check=True)
     rows = [json.loads(l) for l in out.read_text().splitlines()]
     assert len(rows) == 3 and {"goal", "prefix", "tactic", "steps_remaining"} <= set(rows[0])
+    again = tmp_path / "again.jsonl"
+    assert main(["create-sample", "--output", str(again)]) == 0 and again.read_text() == out.read_text()
 
 
 def test_build_dataset_reports_and_writes(traces, tmp_path, capsys):

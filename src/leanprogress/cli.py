@@ -335,8 +335,13 @@ def cmd_quickstart(args) -> int:
 def add_sample_parser(sub) -> None:
     p = sub.add_parser("create-sample", help="write three illustrative records")
     p.add_argument("--output", required=True)
-    p.set_defaults(func=lambda a: __import__("leanprogress.create_sample_dataset", fromlist=["main"]).main(
-        ["--output", a.output]))
+    p.set_defaults(func=cmd_create_sample)
+
+
+def cmd_create_sample(args) -> int:
+    from .create_sample_dataset import main as create_sample
+
+    return create_sample(["--output", args.output])
 
 
 def build_parser() -> argparse.ArgumentParser:

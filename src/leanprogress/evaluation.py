@@ -125,12 +125,11 @@ def compute_metrics(
         for i, s in enumerate(sources):
             by_source[s or "unknown"].append(i)
         if len(by_source) > 1:
-            out["per_source"] = {
-                s: {**_point_metrics(preds[idx], labs[idx]), "spearman": _spearman(preds[idx], labs[idx]),
-                    "best_constant": best_constants(labs[idx])}
-                for s, idx in sorted(by_source.items())
-                for idx in [np.asarray(idx)]
-            }
+            out["per_source"] = {}
+            for source, rows in sorted(by_source.items()):
+                p, y = preds[rows], labs[rows]
+                out["per_source"][source] = {**_point_metrics(p, y), "spearman": _spearman(p, y),
+                                             "best_constant": best_constants(y)}
     return out
 
 

@@ -216,14 +216,11 @@ def _declaration(keyword, body, scopes, loc, lineno, stats, source, default_name
         name = f"example@{loc}"
         sig = body
     else:
-        parts = body.split(None, 1)
-        if not parts:
+        m = re.match(r"^([^\s(\[{⦃:]+)(.*)$", body, re.S)
+        if m is None:
             stats.skip("declaration without a name", loc)
             return
-        name, sig = parts[0], (parts[1] if len(parts) > 1 else "")
-        m = re.match(r"^([^\s(\[{⦃:]+)(.*)$", body, re.S)
-        if m:
-            name, sig = m.group(1), m.group(2)
+        name, sig = m.group(1), m.group(2)
     assign = find_top_level(sig, ":=")
     if assign < 0:
         stats.skip("unbalanced brackets in statement" if bracket_balance(sig) else "no ':=' (pattern-matching or missing proof)", loc)
@@ -291,7 +288,12 @@ def iter_source_records(path: str | os.PathLike, stats: SourceStats | None = Non
         raise FileNotFoundError(f"Lean source not found: {path}")
     stats.files += 1
     if path.suffix == ".lean":
-        yield from scan_lean_text(path.read_text(encoding="utf-8"), str(path), stats, source)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            stats.skip(f"unreadable file ({type(exc).__name__})", str(path))
+            return
+        yield from scan_lean_text(text, str(path), stats, source)
         return
     with path.open(encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):

@@ -17,8 +17,6 @@ from typing import Any, Iterable, Protocol
 
 from ..data.leandojo import iter_json_array, trace_files
 
-NO_GOALS = "no goals"
-
 
 @dataclass(frozen=True)
 class TacticResult:

@@ -25,7 +25,8 @@ import numpy as np
 
 from ..config import ModelSettings, ProgressTrainingArguments, decode_prediction, encode_label
 from ..data.dataset import ProgressDataset
-from ..encoder import load_regression_model, load_tokenizer, resolve_device, resolve_model_name, resolve_precision
+from ..encoder import (DEFAULT_ENCODER_NAME, load_regression_model, load_tokenizer, resolve_device,
+                       resolve_model_name, resolve_precision)
 from ..evaluation import compute_metrics
 from ..leantext import tokenizer_needs_normalization
 
@@ -99,7 +100,7 @@ class ProgressTrainer:
             normalize_symbols=normalize,
             label_transform=args.label_transform,
             truncation=args.truncation,
-            base_model=args.model_name or "all-MiniLM-L6-v2 (bundled)",
+            base_model=args.model_name or f"{DEFAULT_ENCODER_NAME} (bundled)",
         )
         self.builder = self.settings.prompt_builder(self.tokenizer)
         self.trainer = None

@@ -54,7 +54,10 @@ def main():
             inner_train, inner_eval = split_by_theorem(recs, 0.1, seed=1)
             out = f"{tmp}/{name}"
             t0 = time.perf_counter()
-            ProgressTrainer(ProgressTrainingArguments(output_dir=out, epochs=opts.epochs), inner_train, inner_eval).train()
+            # The question is what training on a source teaches, so the learned model is kept even where the
+            # default would fall back to the constant it started from.
+            targs = ProgressTrainingArguments(output_dir=out, epochs=opts.epochs, keep_start_if_better=False)
+            ProgressTrainer(targs, inner_train, inner_eval).train()
             wall = time.perf_counter() - t0
             for ev_name, ev in evals.items():
                 m, _, _ = evaluate_model(out, ev, precision=opts.precision)

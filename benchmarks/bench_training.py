@@ -10,11 +10,15 @@ the training theorems here, so it never sees the held-out ones).
 Prints MAE, accuracy, Spearman beside the best constant, training examples/s
 and scoring throughput for 32 candidates of one state.
 
-    python benchmarks/bench_training.py [--split-seeds 42,1,2] [--only ours|original] [--set KEY=VALUE]
+    python benchmarks/bench_training.py [--folds 5] [--only ours|original] [--set KEY=VALUE]
+    python benchmarks/bench_training.py --only original --json original.json      # ~40 min on 2 cores
+    python benchmarks/bench_training.py --only ours --reuse original.json         # ~8 min, full comparison
 
-The held-out part of a 100-theorem sample is small (60-160 rows, a few long
-proofs weigh heavily), so the script repeats the comparison on several
-theorem splits and prints each and the mean.
+A single 20% hold-out of a 100-theorem sample is small (60-160 rows, one long
+proof can double its MAE), so the comparison is a k-fold cross-validation by
+theorem: every theorem is held out exactly once, each recipe is trained k
+times, and the figures are computed on the predictions pooled over all folds
+(all 469 rows), beside the per-fold ones.
 """
 
 from __future__ import annotations
@@ -64,13 +68,23 @@ def score_throughput(model_dir, goal, prefix, tactics, mode, repeats=3):
     return len(tactics) / best, preds
 
 
-def run_split(opts, records, split_seed):
+def theorem_folds(records, k, seed):
+    """Yield (train, held_out) k times; each theorem is held out in exactly one fold."""
+    from leanprogress.data.records import theorem_key
+
+    keys = sorted({theorem_key(r) for r in records})
+    random.Random(seed).shuffle(keys)
+    fold_of = {key: i % k for i, key in enumerate(keys)}
+    for fold in range(k):
+        yield ([r for r in records if fold_of[theorem_key(r)] != fold],
+               [r for r in records if fold_of[theorem_key(r)] == fold])
+
+
+def run_fold(opts, records, fold, train_recs, held_out):
     from leanprogress.data.dataset import split_by_theorem
     from leanprogress.evaluation import evaluate_model, format_report
 
-    train_recs, held_out = split_by_theorem(records, eval_ratio=0.2, seed=split_seed)
-    print(f"\n##### split seed {split_seed}: train {len(train_recs)} / held-out {len(held_out)} records "
-          f"(split by theorem)")
+    print(f"\n##### fold {fold}: train {len(train_recs)} / held-out {len(held_out)} records (split by theorem)")
     inner_train, inner_eval = split_by_theorem(train_recs, eval_ratio=0.2, seed=1)
     rows = list(train_recs)
     random.Random(1).shuffle(rows)
@@ -88,7 +102,7 @@ def run_split(opts, records, split_seed):
             train=row_train, inner=row_eval,
             args=dict(max_length=512, pad_to_max_length=True, truncation="right", normalize_symbols="no",
                       label_transform="none", learning_rate=1e-5, precision="fp32", group_by_length=False,
-                      init_head_bias=False, epochs=3.0, batch_size=8),
+                      init_head_bias=False, keep_start_if_better=False, epochs=3.0, batch_size=8),
         ),
         "ours": dict(train=inner_train, inner=inner_eval, args=dict(epochs=opts.epochs)),
     }
@@ -104,70 +118,99 @@ def run_split(opts, records, split_seed):
             t0 = time.perf_counter()
             speed, _ = train(name, cfg["train"], cfg["inner"], out, **cfg["args"])
             wall = time.perf_counter() - t0
-            metrics, _, _ = evaluate_model(out, held_out, device="cpu", precision="fp32")
-            print(format_report(metrics, title=f"{name}: held-out Mathlib theorems (split seed {split_seed})"))
-            modes = ["one-by-one fp32"] if name == "original" else ["batched fp32", "batched bf16", "batched int8"]
+            metrics, preds, labels = evaluate_model(out, held_out, device="cpu", precision="fp32")
+            print(format_report(metrics, title=f"{name}: held-out Mathlib theorems (fold {fold})"))
             throughput = {}
-            for mode in modes:
-                cps, _ = score_throughput(out, state["goal"], state["prefix"], tactics, mode)
-                throughput[mode] = cps
-                print(f"scoring 32 candidates, {mode}: {cps:.1f} candidates/s")
+            if fold == 0:  # one state's candidates are enough to time the scorer
+                modes = ["one-by-one fp32"] if name == "original" else ["batched fp32", "batched bf16", "batched int8"]
+                for mode in modes:
+                    cps, _ = score_throughput(out, state["goal"], state["prefix"], tactics, mode)
+                    throughput[mode] = cps
+                    print(f"scoring 32 candidates, {mode}: {cps:.1f} candidates/s")
             results[name] = {
                 "train_examples_per_s": speed, "train_wall_s": wall, "rows": metrics["n"],
                 "mae": metrics["mae"], "accuracy": metrics["accuracy"], "spearman": metrics["spearman"],
                 "constant_mae": metrics["best_constant"]["mae"]["value"],
                 "constant_accuracy": metrics["best_constant"]["accuracy"]["value"],
-                "scoring": throughput,
+                "scoring": throughput, "predictions": list(map(float, preds)), "labels": list(map(int, labels)),
             }
             print(f"training: {speed:.2f} examples/s ({wall:.0f} s wall)")
     return results
 
 
+def fmt(x):
+    return "n/a" if x is None else f"{x:.3f}"
+
+
 def main() -> None:
+    from leanprogress.evaluation import compute_metrics
+
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", choices=["ours", "original"], default=None)
     ap.add_argument("--epochs", type=float, default=3.0)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override one of our ProgressTrainingArguments (ablations), e.g. --set label_transform=none")
-    ap.add_argument("--split-seeds", default="42,1,2", help="seeds of the held-out theorem splits, comma-separated")
-    ap.add_argument("--json", default=None, help="also write results here")
+    ap.add_argument("--folds", type=int, default=5, help="cross-validation folds (theorems held out once each)")
+    ap.add_argument("--fold-seed", type=int, default=0, help="seed that assigns theorems to folds")
+    ap.add_argument("--json", default=None, help="also write results (with per-row predictions) here")
+    ap.add_argument("--reuse", default=None, metavar="JSON",
+                    help="take the recipes this run skips (see --only) from an earlier run's --json, e.g. the "
+                    "original recipe, which never changes and costs most of the time")
     opts = ap.parse_args()
     require(MATHLIB_SAMPLE)
+    earlier = None
+    if opts.reuse:
+        with open(opts.reuse) as f:
+            earlier = json.load(f)
+        if (earlier.get("folds_k"), earlier.get("fold_seed")) != (opts.folds, opts.fold_seed):
+            raise SystemExit(f"{opts.reuse} was run with --folds {earlier.get('folds_k')} --fold-seed "
+                             f"{earlier.get('fold_seed')}; rerun it or pass the same")
 
     print(f"machine: {machine()}")
     records = load_records()
-    print(f"{len(records)} records from {MATHLIB_SAMPLE.name}")
-    seeds = [int(s) for s in opts.split_seeds.split(",")]
-    per_seed = {seed: run_split(opts, records, seed) for seed in seeds}
+    print(f"{len(records)} records from {MATHLIB_SAMPLE.name}; {opts.folds}-fold cross-validation by theorem")
+    per_fold = {fold: run_fold(opts, records, fold, tr, ho)
+                for fold, (tr, ho) in enumerate(theorem_folds(records, opts.folds, opts.fold_seed))}
+    if earlier:
+        for fold, res in per_fold.items():
+            for name, r in earlier["folds"][str(fold)].items():
+                if name not in res:
+                    res[name] = r | {"reused": opts.reuse}
+        print(f"\nrecipes not run here are taken from {opts.reuse}")
 
-    print("\n=== summary (held-out theorems; 'const' is the best constant predictor on the same rows)")
-    print(f"{'seed':>5}{'rows':>6}  {'recipe':9}{'MAE':>7}{'const':>7}{'acc':>7}{'const':>7}{'Spearman':>10}"
-          f"{'train ex/s':>12}{'score cand/s':>14}")
-    for seed, res in per_seed.items():
+    print("\n=== per fold (held-out theorems; 'const' is the best constant predictor on the same rows)")
+    print(f"{'fold':>5}{'rows':>6}  {'recipe':9}{'MAE':>7}{'const':>7}{'acc':>7}{'const':>7}{'Spearman':>10}"
+          f"{'train ex/s':>12}")
+    for fold, res in per_fold.items():
         for name, r in res.items():
-            sp = r["spearman"]
-            print(f"{seed:>5}{r['rows']:>6}  {name:9}{r['mae']:>7.3f}{r['constant_mae']:>7.3f}{r['accuracy']:>7.3f}"
-                  f"{r['constant_accuracy']:>7.3f}{(f'{sp:.3f}' if sp is not None else 'n/a'):>10}"
-                  f"{r['train_examples_per_s']:>12.2f}{max(r['scoring'].values()):>14.1f}")
-    names = sorted({n for res in per_seed.values() for n in res})
-    if len(seeds) > 1:
-        for name in names:
-            rs = [res[name] for res in per_seed.values() if name in res]
-            mean = lambda k: sum(r[k] for r in rs) / len(rs)  # noqa: E731
-            sps = [r["spearman"] for r in rs if r["spearman"] is not None]
-            print(f"mean over {len(rs)} splits, {name}: MAE {mean('mae'):.3f} (const {mean('constant_mae'):.3f}), "
-                  f"accuracy {mean('accuracy'):.3f} (const {mean('constant_accuracy'):.3f}), "
-                  f"Spearman {sum(sps) / len(sps) if sps else float('nan'):.3f}")
+            print(f"{fold:>5}{r['rows']:>6}  {name:9}{r['mae']:>7.3f}{r['constant_mae']:>7.3f}{r['accuracy']:>7.3f}"
+                  f"{r['constant_accuracy']:>7.3f}{fmt(r['spearman']):>10}{r['train_examples_per_s']:>12.2f}")
+    names = sorted({n for res in per_fold.values() for n in res})
+    print(f"\n=== pooled over all {opts.folds} folds (every row predicted by the model that never saw its theorem)")
+    summary = {}
+    for name in names:
+        preds = [p for res in per_fold.values() for p in res[name]["predictions"]]
+        labels = [y for res in per_fold.values() for y in res[name]["labels"]]
+        m = compute_metrics(preds, labels)
+        speed = sum(res[name]["train_examples_per_s"] for res in per_fold.values()) / len(per_fold)
+        summary[name] = {"mae": m["mae"], "mse": m["mse"], "accuracy": m["accuracy"], "within_one": m["within_one"],
+                         "spearman": m["spearman"], "constant_mae": m["best_constant"]["mae"]["value"],
+                         "constant_accuracy": m["best_constant"]["accuracy"]["value"],
+                         "train_examples_per_s": speed, "scoring": per_fold[0][name]["scoring"]}
+        s = summary[name]
+        print(f"{name:9} rows {m['n']}: MAE {s['mae']:.3f} (const {s['constant_mae']:.3f}), "
+              f"accuracy {s['accuracy']:.3f} (const {s['constant_accuracy']:.3f}), within one {s['within_one']:.3f}, "
+              f"Spearman {fmt(s['spearman'])}, training {speed:.2f} examples/s")
     if set(names) == {"original", "ours"}:
-        o = [res["original"] for res in per_seed.values()]
-        u = [res["ours"] for res in per_seed.values()]
-        tr = sum(x["train_examples_per_s"] for x in u) / sum(x["train_examples_per_s"] for x in o)
-        sc = sum(max(x["scoring"].values()) for x in u) / sum(x["scoring"]["one-by-one fp32"] for x in o)
+        o, u = summary["original"], summary["ours"]
+        tr = u["train_examples_per_s"] / o["train_examples_per_s"]
+        sc = max(u["scoring"].values()) / o["scoring"]["one-by-one fp32"]
         print(f"training throughput: {tr:.1f}x the original; scoring throughput (32 candidates of one state, "
               f"best batched mode against one pass per candidate): {sc:.1f}x")
     if opts.json:
         with open(opts.json, "w") as f:
-            json.dump({str(k): v for k, v in per_seed.items()}, f, indent=2)
+            json.dump({"folds_k": opts.folds, "fold_seed": opts.fold_seed,
+                       "folds": {str(k): v for k, v in per_fold.items()}, "pooled": summary}, f, indent=2)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 import json
+import random
 
 import pytest
 
@@ -6,6 +7,7 @@ from conftest import make_theorem
 from leanprogress import ProgressTrainer, ProgressTrainingArguments
 from leanprogress.config import SETTINGS_FILE, ModelSettings
 from leanprogress.data.leandojo import records_from_theorem
+from leanprogress.training.trainer import START_EVAL
 
 
 def last_state(folder):
@@ -39,6 +41,57 @@ def test_best_epoch_is_the_one_kept(trained_tiny):
     evals = [h["eval_mse"] for h in state["log_history"] if "eval_mse" in h]
     assert len(evals) == 2
     assert metrics["eval"]["eval_mse"] == pytest.approx(min(evals), rel=1e-4)
+    assert metrics["kept"] == "best epoch"
+
+
+def learnable_records(names, seed=0):
+    # The tactic alone gives the answer: "finish" closes the goal, "work" leaves five steps.
+    rng = random.Random(seed)
+    return [{"goal": f"⊢ p{rng.randrange(9)}", "prefix": "", "tactic": tactic, "steps_remaining": steps,
+             "theorem": f"{name}{tactic}"} for name in names for tactic, steps in (("finish", 0), ("work", 5))]
+
+
+def test_trained_model_replaces_the_start_when_it_is_better(tmp_path, tiny_model):
+    train, held = learnable_records([f"L{i}" for i in range(24)]), learnable_records(["H0", "H1", "H2"], seed=1)
+    args = ProgressTrainingArguments(output_dir=str(tmp_path), model_name=str(tiny_model), epochs=8, batch_size=8,
+                                     max_length=32, precision="fp32", learning_rate=1e-2)
+    metrics = ProgressTrainer(args, train, held).train()
+    start = json.loads((tmp_path / "checkpoints" / START_EVAL).read_text())
+    assert metrics["kept"] == "best epoch"
+    assert metrics["eval"]["eval_mse"] < 0.5 * start["eval_mse"]
+
+
+def diverging_run(tmp_path, tiny_model, **overrides):
+    train = [r for i in range(8) for r in records_from_theorem(make_theorem(f"D{i}", 1 + i % 4))]
+    held = [r for i in range(8, 11) for r in records_from_theorem(make_theorem(f"D{i}", 1 + i % 4))]
+    # A learning rate this large wrecks the model in the first steps.
+    args = ProgressTrainingArguments(output_dir=str(tmp_path), model_name=str(tiny_model), epochs=1, batch_size=4,
+                                     max_length=64, precision="fp32", learning_rate=50.0, warmup_ratio=0.0,
+                                     **overrides)
+    return train, held, ProgressTrainer(args, train, held).train()
+
+
+def test_untrained_constant_is_kept_when_no_epoch_beats_it(tmp_path, tiny_model, caplog):
+    import math
+
+    from leanprogress import LeanProgressScorer
+
+    with caplog.at_level("WARNING"):
+        train, _, metrics = diverging_run(tmp_path, tiny_model)
+    assert metrics["kept"] == "start"
+    assert "no epoch beat the untrained model" in caplog.text
+    constant = math.expm1(sum(math.log1p(r["steps_remaining"]) for r in train) / len(train))
+    preds = LeanProgressScorer(str(tmp_path), device="cpu").predict_batch(
+        [r["goal"] for r in train[:5]], [r["tactic"] for r in train[:5]], [r["prefix"] for r in train[:5]])
+    assert len(set(preds)) == 1 and preds[0] == pytest.approx(constant, rel=1e-3)  # float32 bias
+
+
+def test_best_epoch_is_kept_when_asked_even_if_worse(tmp_path, tiny_model):
+    _, _, metrics = diverging_run(tmp_path, tiny_model, keep_start_if_better=False)
+    assert metrics["kept"] == "best epoch"
+    assert not (tmp_path / "checkpoints" / START_EVAL).exists()
+    with pytest.raises(ValueError, match="needs init_head_bias"):
+        ProgressTrainingArguments(output_dir="x", init_head_bias=False)
 
 
 def test_resume_continues_from_checkpoint(tmp_path, tiny_model):

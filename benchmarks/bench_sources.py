@@ -56,7 +56,7 @@ def main():
             t0 = time.perf_counter()
             # The question is what training on a source teaches, so the learned model is kept even where the
             # default would fall back to the constant it started from.
-            targs = ProgressTrainingArguments(output_dir=out, epochs=opts.epochs, keep_start_if_better=False)
+            targs = ProgressTrainingArguments(output_dir=out, epochs=opts.epochs, fallback_to_constant=False)
             ProgressTrainer(targs, inner_train, inner_eval).train()
             wall = time.perf_counter() - t0
             for ev_name, ev in evals.items():

@@ -13,6 +13,7 @@ and scoring throughput for 32 candidates of one state.
     python benchmarks/bench_training.py [--folds 5] [--only ours|original] [--set KEY=VALUE]
     python benchmarks/bench_training.py --only original --json original.json      # ~40 min on 2 cores
     python benchmarks/bench_training.py --only ours --reuse original.json         # ~8 min, full comparison
+    python benchmarks/bench_training.py --throughput-only                          # ~7 min, speed only
 
 A single 20% hold-out of a 100-theorem sample is small (60-160 rows, one long
 proof can double its MAE), so the comparison is a k-fold cross-validation by
@@ -102,13 +103,15 @@ def run_fold(opts, records, fold, train_recs, held_out):
             train=row_train, inner=row_eval,
             args=dict(max_length=512, pad_to_max_length=True, truncation="right", normalize_symbols="no",
                       label_transform="none", learning_rate=1e-5, precision="fp32", group_by_length=False,
-                      init_head_bias=False, keep_start_if_better=False, epochs=3.0, batch_size=8),
+                      init_head_bias=False, fallback_to_constant=False, epochs=3.0, batch_size=8),
         ),
         "ours": dict(train=inner_train, inner=inner_eval, args=dict(epochs=opts.epochs)),
     }
     for item in opts.set:
         key, _, value = item.partition("=")
         configs["ours"]["args"][key] = json.loads(value) if value[:1] in "0123456789-[{tf" else value
+    if opts.throughput_only:
+        return measure_throughput(opts, configs, state, tactics)
     results = {}
     for name, cfg in configs.items():
         if opts.only and name != opts.only:
@@ -138,6 +141,35 @@ def run_fold(opts, records, fold, train_recs, held_out):
     return results
 
 
+def measure_throughput(opts, configs, state, tactics):
+    """Time both recipes back to back (one epoch each, no evaluation), alternating, so that both see the
+    machine in the same state; a cross-validation run takes an hour, long enough for the machine to change."""
+    speeds = {name: [] for name in configs}
+    scoring = {name: {} for name in configs}
+    for round_ in range(opts.rounds):
+        order = list(configs) if round_ % 2 == 0 else list(configs)[::-1]
+        for name in order:
+            cfg = configs[name]
+            with tempfile.TemporaryDirectory() as out:
+                speed, _ = train(name, cfg["train"], None, out, **(cfg["args"] | {"epochs": 1.0}))
+                speeds[name].append(speed)
+                print(f"round {round_}, {name}: {speed:.2f} training examples/s")
+                modes = ["one-by-one fp32"] if name == "original" else ["batched fp32", "batched bf16", "batched int8"]
+                for mode in modes:
+                    cps, _ = score_throughput(out, state["goal"], state["prefix"], tactics, mode)
+                    scoring[name][mode] = max(cps, scoring[name].get(mode, 0.0))
+                    print(f"round {round_}, {name}: scoring 32 candidates, {mode}: {cps:.1f} candidates/s")
+    print("\n=== throughput (best of the rounds)")
+    for name in configs:
+        print(f"{name:9} training {max(speeds[name]):.2f} examples/s (rounds: "
+              f"{', '.join(f'{v:.2f}' for v in speeds[name])}); scoring "
+              + ", ".join(f"{m} {v:.1f}/s" for m, v in scoring[name].items()))
+    tr = max(speeds["ours"]) / max(speeds["original"])
+    sc = max(scoring["ours"].values()) / scoring["original"]["one-by-one fp32"]
+    print(f"training throughput: {tr:.1f}x the original; scoring throughput: {sc:.1f}x")
+    return None
+
+
 def fmt(x):
     return "n/a" if x is None else f"{x:.3f}"
 
@@ -152,6 +184,9 @@ def main() -> None:
                     help="override one of our ProgressTrainingArguments (ablations), e.g. --set label_transform=none")
     ap.add_argument("--folds", type=int, default=5, help="cross-validation folds (theorems held out once each)")
     ap.add_argument("--fold-seed", type=int, default=0, help="seed that assigns theorems to folds")
+    ap.add_argument("--throughput-only", action="store_true",
+                    help="only time training (one epoch) and scoring of both recipes on fold 0, alternating")
+    ap.add_argument("--rounds", type=int, default=2, help="rounds of --throughput-only (default 2)")
     ap.add_argument("--json", default=None, help="also write results (with per-row predictions) here")
     ap.add_argument("--reuse", default=None, metavar="JSON",
                     help="take the recipes this run skips (see --only) from an earlier run's --json, e.g. the "
@@ -169,6 +204,10 @@ def main() -> None:
     print(f"machine: {machine()}")
     records = load_records()
     print(f"{len(records)} records from {MATHLIB_SAMPLE.name}; {opts.folds}-fold cross-validation by theorem")
+    if opts.throughput_only:
+        train_recs, held_out = next(theorem_folds(records, opts.folds, opts.fold_seed))
+        run_fold(opts, records, 0, train_recs, held_out)
+        return
     per_fold = {fold: run_fold(opts, records, fold, tr, ho)
                 for fold, (tr, ho) in enumerate(theorem_folds(records, opts.folds, opts.fold_seed))}
     if earlier:

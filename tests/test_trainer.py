@@ -1,4 +1,5 @@
 import json
+import math
 import random
 
 import pytest
@@ -7,7 +8,6 @@ from conftest import make_theorem
 from leanprogress import ProgressTrainer, ProgressTrainingArguments
 from leanprogress.config import SETTINGS_FILE, ModelSettings
 from leanprogress.data.leandojo import records_from_theorem
-from leanprogress.training.trainer import START_EVAL
 
 
 def last_state(folder):
@@ -51,14 +51,19 @@ def learnable_records(names, seed=0):
              "theorem": f"{name}{tactic}"} for name in names for tactic, steps in (("finish", 0), ("work", 5))]
 
 
-def test_trained_model_replaces_the_start_when_it_is_better(tmp_path, tiny_model):
+def constant_of(records):
+    return math.expm1(sum(math.log1p(r["steps_remaining"]) for r in records) / len(records))
+
+
+def test_trained_model_is_kept_when_it_beats_the_constant(tmp_path, tiny_model):
     train, held = learnable_records([f"L{i}" for i in range(24)]), learnable_records(["H0", "H1", "H2"], seed=1)
     args = ProgressTrainingArguments(output_dir=str(tmp_path), model_name=str(tiny_model), epochs=8, batch_size=8,
                                      max_length=32, precision="fp32", learning_rate=1e-2)
     metrics = ProgressTrainer(args, train, held).train()
-    start = json.loads((tmp_path / "checkpoints" / START_EVAL).read_text())
+    c = constant_of(train)
+    constant_mse = sum((r["steps_remaining"] - c) ** 2 for r in held) / len(held)
     assert metrics["kept"] == "best epoch"
-    assert metrics["eval"]["eval_mse"] < 0.5 * start["eval_mse"]
+    assert metrics["eval"]["eval_mse"] < 0.5 * constant_mse
 
 
 def diverging_run(tmp_path, tiny_model, **overrides):
@@ -71,27 +76,39 @@ def diverging_run(tmp_path, tiny_model, **overrides):
     return train, held, ProgressTrainer(args, train, held).train()
 
 
-def test_untrained_constant_is_kept_when_no_epoch_beats_it(tmp_path, tiny_model, caplog):
-    import math
-
+def test_constant_is_saved_when_no_epoch_beats_it(tmp_path, tiny_model, caplog):
     from leanprogress import LeanProgressScorer
 
     with caplog.at_level("WARNING"):
-        train, _, metrics = diverging_run(tmp_path, tiny_model)
-    assert metrics["kept"] == "start"
-    assert "no epoch beat the untrained model" in caplog.text
-    constant = math.expm1(sum(math.log1p(r["steps_remaining"]) for r in train) / len(train))
+        train, held, metrics = diverging_run(tmp_path, tiny_model)
+    assert metrics["kept"] == "constant"
+    assert "no epoch beat the constant predictor" in caplog.text
+    c = constant_of(train)
+    assert metrics["eval"]["eval_mae"] == pytest.approx(sum(abs(r["steps_remaining"] - c) for r in held) / len(held),
+                                                        rel=1e-6)
     preds = LeanProgressScorer(str(tmp_path), device="cpu").predict_batch(
         [r["goal"] for r in train[:5]], [r["tactic"] for r in train[:5]], [r["prefix"] for r in train[:5]])
-    assert len(set(preds)) == 1 and preds[0] == pytest.approx(constant, rel=1e-3)  # float32 bias
+    assert len(set(preds)) == 1 and preds[0] == pytest.approx(c, rel=1e-3)  # float32 bias
+    assert json.loads((tmp_path / "training_metrics.json").read_text())["kept"] == "constant"
 
 
 def test_best_epoch_is_kept_when_asked_even_if_worse(tmp_path, tiny_model):
-    _, _, metrics = diverging_run(tmp_path, tiny_model, keep_start_if_better=False)
+    _, _, metrics = diverging_run(tmp_path, tiny_model, fallback_to_constant=False)
     assert metrics["kept"] == "best epoch"
-    assert not (tmp_path / "checkpoints" / START_EVAL).exists()
-    with pytest.raises(ValueError, match="needs init_head_bias"):
-        ProgressTrainingArguments(output_dir="x", init_head_bias=False)
+
+
+def test_a_head_without_bias_cannot_become_the_constant():
+    import torch
+
+    from leanprogress.training.trainer import _make_constant
+
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Linear(3, 1, bias=False))
+    before = model[1].weight.detach().clone()
+    assert _make_constant(model, 2.0) is False
+    assert torch.equal(model[1].weight, before)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Linear(3, 1))
+    assert _make_constant(model, 2.0) is True
+    assert torch.equal(model(torch.randn(5, 4)), torch.full((5, 1), 2.0))
 
 
 def test_resume_continues_from_checkpoint(tmp_path, tiny_model):

@@ -152,8 +152,9 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help="how over-long prompts are cut (default structured: tactic and target survive)")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default=d.precision, help="(default auto)")
     p.add_argument("--pad-to-max-length", action="store_true", help="pad every example to --max-length (original)")
-    p.add_argument("--keep-start-if-better", action=argparse.BooleanOptionalAction, default=d.keep_start_if_better,
-                   help="keep the untrained constant predictor if no epoch beats it on the eval set (default on)")
+    p.add_argument("--fallback-to-constant", action=argparse.BooleanOptionalAction, default=d.fallback_to_constant,
+                   help="save the constant predictor of the mean target if no epoch beats it on the eval set "
+                   "(default on)")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --output-dir")
     p.add_argument("--skip-invalid", action="store_true", help="skip malformed lines (they are counted)")
 
@@ -179,7 +180,7 @@ def cmd_train(args) -> int:
             truncation=args.truncation,
             precision=args.precision,
             pad_to_max_length=args.pad_to_max_length,
-            keep_start_if_better=args.keep_start_if_better,
+            fallback_to_constant=args.fallback_to_constant,
             resume=args.resume,
         )
     except ValueError as exc:
@@ -205,9 +206,9 @@ def cmd_train(args) -> int:
             f"accuracy {e['eval_accuracy']:.3f} (best constant {e['eval_constant_accuracy']:.3f}), "
             f"Spearman {e['eval_spearman']:.3f}"
         )
-        if metrics["kept"] == "start":
-            print("no epoch beat the untrained model on the held-out theorems: the saved model predicts one constant "
-                  "(see the warning above)")
+        if metrics["kept"] == "constant":
+            print("no epoch beat the constant predictor on the held-out theorems: the saved model predicts that "
+                  "constant (see the warning above)")
         print(f"full report: leanprogress evaluate --model {args.output_dir} --dataset {args.output_dir}/eval_split.jsonl")
     print(f"model saved to {args.output_dir}")
     return 0
@@ -314,9 +315,9 @@ def cmd_quickstart(args) -> int:
     print(f"\n== 2/4 train the default encoder for {args.epochs:g} epochs -> {model}")
     train_argv = ["train", "--dataset", str(data), "--output-dir", str(model), "--epochs", str(args.epochs),
                   "--batch-size", "8", "--learning-rate", "1e-4", "--eval-ratio", "0.25",
-                  # A handful of held-out rows cannot tell a trained model from the constant it started
-                  # as; the demo shows what training produced (the caveat below says what it is worth).
-                  "--no-keep-start-if-better"]
+                  # A handful of held-out rows cannot tell a trained model from a constant; the demo shows
+                  # what training produced (the caveat printed below says what it is worth).
+                  "--no-fallback-to-constant"]
     if args.model_name:
         train_argv += ["--model-name", args.model_name]
     rc = main(train_argv)

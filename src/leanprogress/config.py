@@ -129,11 +129,11 @@ class ProgressTrainingArguments:
     pad_to_max_length: bool = False
     """Pad every example to ``max_length`` as the original did (slow; for comparison)."""
     init_head_bias: bool = True
-    """Start the regression head as the constant mean predictor (bias at the mean target, weights 0)."""
-    keep_start_if_better: bool = True
-    """With an eval set: evaluate the untrained model too, and keep it (with a warning) if no epoch beats its
-    eval MSE, so that a run on too little data never ships a model worse than the constant it started from.
-    Needs ``init_head_bias``."""
+    """Start the regression head's bias at the mean training target instead of 0."""
+    fallback_to_constant: bool = True
+    """With an eval set: if no epoch beats the constant predictor of the mean training target on eval MSE,
+    save that constant instead (with a warning), so that a run on too little data never ships a model that is
+    worse than predicting one number."""
     group_by_length: bool = True
     """Batch prompts of similar length together so padding stays small."""
     resume: bool = False
@@ -161,8 +161,6 @@ class ProgressTrainingArguments:
              f"label_transform must be one of {LABEL_TRANSFORMS}, got {self.label_transform!r}"),
             (self.truncation in TRUNCATIONS, f"truncation must be one of {TRUNCATIONS}, got {self.truncation!r}"),
             (self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}, got {self.precision!r}"),
-            (self.init_head_bias or not self.keep_start_if_better,
-             "keep_start_if_better needs init_head_bias (the start it keeps is the constant mean predictor)"),
         ]
         for ok, message in checks:
             if not ok:

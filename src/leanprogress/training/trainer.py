@@ -33,7 +33,6 @@ from ..leantext import tokenizer_needs_normalization
 logger = logging.getLogger(__name__)
 
 CHECKPOINTS = "checkpoints"
-START_EVAL = "start_eval.json"
 
 
 def _as_dataset(data: ProgressDataset | str | os.PathLike | Iterable[dict] | None) -> ProgressDataset | None:
@@ -42,22 +41,42 @@ def _as_dataset(data: ProgressDataset | str | os.PathLike | Iterable[dict] | Non
     return ProgressDataset(data)
 
 
-def _start_at_the_mean(model, labels) -> None:
-    """Make the untrained model the constant predictor of the mean training target.
-
-    A fresh head outputs noise around 0 whatever the data; with its bias at the
-    mean target and its weights at zero, the untrained model is the best
-    constant (for MSE) and training learns only deviations from it, which
-    matters with a few hundred examples. The zero weights get gradient from
-    the first step and the encoder from the second, so nothing is frozen.
-    """
+def _output_head(model):
     import torch
 
     heads = [m for m in model.modules() if isinstance(m, torch.nn.Linear) and m.out_features == 1]
-    if heads and heads[-1].bias is not None:
+    return heads[-1] if heads and heads[-1].bias is not None else None
+
+
+def _start_at_the_mean(model, labels) -> None:
+    """Set the scalar head's bias to the mean training target.
+
+    A fresh head starts near 0 whatever the data; starting at the mean leaves
+    training to learn only deviations from it, which matters with a few
+    hundred examples.
+    """
+    import torch
+
+    head = _output_head(model)
+    if head is not None:
         with torch.no_grad():
-            heads[-1].weight.zero_()
-            heads[-1].bias.fill_(float(np.mean(labels)))
+            head.bias.fill_(float(np.mean(labels)))
+
+
+def _make_constant(model, value: float) -> bool:
+    """Turn the model into the constant predictor of ``value`` (head weights 0, bias ``value``).
+
+    Returns False, changing nothing, for a model whose scalar output layer has no bias.
+    """
+    import torch
+
+    head = _output_head(model)
+    if head is None:
+        return False
+    with torch.no_grad():
+        head.weight.zero_()
+        head.bias.fill_(value)
+    return True
 
 
 class ProgressTrainer:
@@ -197,44 +216,44 @@ class ProgressTrainer:
             processing_class=self.tokenizer,
             compute_metrics=self._compute_metrics if has_eval else None,
         )
-        start_eval = self._evaluate_start(ckpt_dir, resume_from) if has_eval and args.keep_start_if_better else None
         result = self.trainer.train(resume_from_checkpoint=resume_from)
         metrics = {"train": dict(result.metrics), "precision": precision, "device": str(device), "kept": "best epoch"}
         if has_eval:
             metrics["eval"] = self.trainer.evaluate()
-            # "not <" so that a diverged (NaN) run also falls back to the start.
-            if start_eval is not None and not metrics["eval"]["eval_mse"] < start_eval["eval_mse"]:
-                self._restore_start(labels, start_eval, metrics["eval"])
-                metrics["eval"], metrics["kept"] = start_eval, "start"
+            if args.fallback_to_constant:
+                constant = self._constant_eval(labels, eval_tok["labels"])
+                # "not <" so that a diverged (NaN) run falls back too.
+                if not metrics["eval"]["eval_mse"] < constant["eval_mse"] and self._fall_back_to_constant(
+                        labels, constant, metrics["eval"]):
+                    metrics["eval"], metrics["kept"] = constant, "constant"
         self.save(out, metrics)
         return metrics
 
-    def _evaluate_start(self, ckpt_dir: Path, resume_from: str | None) -> dict | None:
-        """Eval metrics of the untrained model; kept on disk so a resumed run still compares with it."""
-        path = ckpt_dir / START_EVAL
-        if resume_from is not None:
-            return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-        start = self.trainer.evaluate()
-        ckpt_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(start, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-        return start
+    def _constant_eval(self, train_labels, eval_labels) -> dict:
+        """Eval metrics of the constant predictor of the mean training target, as the trainer reports them."""
+        from types import SimpleNamespace
 
-    def _restore_start(self, labels, start_eval: dict, best_eval: dict) -> None:
-        # The start is reproducible (encoder weights + constant head), so it is
-        # rebuilt rather than copied before training.
-        constant = decode_prediction(float(np.mean(labels)), self.settings.label_transform)
+        mean = float(np.mean(train_labels))
+        pred = SimpleNamespace(predictions=np.full(len(eval_labels), mean), label_ids=np.asarray(eval_labels))
+        return {f"eval_{k}": v for k, v in self._compute_metrics(pred).items()}
+
+    def _fall_back_to_constant(self, train_labels, constant_eval: dict, best_eval: dict) -> bool:
+        mean = float(np.mean(train_labels))
+        steps = decode_prediction(mean, self.settings.label_transform)
+        if not _make_constant(self.trainer.model, mean):
+            logger.warning(
+                "no epoch beat the constant predictor of %.2f steps on the eval set (eval MSE %.4g against %.4g), "
+                "but %s has no output bias to make it one: keeping the best epoch",
+                steps, best_eval["eval_mse"], constant_eval["eval_mse"], type(self.trainer.model).__name__,
+            )
+            return False
         logger.warning(
-            "no epoch beat the untrained model on the eval set (eval MSE %.4g at the start, %.4g after the best "
-            "epoch): keeping the untrained model, which predicts %.2f steps for every input. Train on more "
-            "theorems, or set keep_start_if_better=False to keep the best epoch anyway.",
-            start_eval["eval_mse"], best_eval["eval_mse"], constant,
+            "no epoch beat the constant predictor of %.2f steps on the eval set (eval MSE %.4g against %.4g after "
+            "the best epoch): saving that constant, which gives every input the same score. Train on more "
+            "theorems, or pass fallback_to_constant=False (--no-fallback-to-constant) to keep the best epoch.",
+            steps, constant_eval["eval_mse"], best_eval["eval_mse"],
         )
-        model = load_regression_model(self.args.model_name)
-        _start_at_the_mean(model, labels)
-        self.trainer.model = model
-
+        return True
 
     def save(self, out: Path, metrics: dict | None = None) -> None:
         """Write model, tokenizer and settings so a reader never sees a half-written model."""

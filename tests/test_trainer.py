@@ -86,7 +86,11 @@ def test_constant_is_saved_when_no_epoch_beats_it(tmp_path, tiny_model, caplog):
     c = constant_of(train)
     assert metrics["eval"]["eval_mae"] == pytest.approx(sum(abs(r["steps_remaining"] - c) for r in held) / len(held),
                                                         rel=1e-6)
-    preds = LeanProgressScorer(str(tmp_path), device="cpu").predict_batch(
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        scorer = LeanProgressScorer(str(tmp_path), device="cpu")
+    assert "predicts the same steps for every input" in caplog.text
+    preds = scorer.predict_batch(
         [r["goal"] for r in train[:5]], [r["tactic"] for r in train[:5]], [r["prefix"] for r in train[:5]])
     assert len(set(preds)) == 1 and preds[0] == pytest.approx(c, rel=1e-3)  # float32 bias
     assert json.loads((tmp_path / "training_metrics.json").read_text())["kept"] == "constant"
@@ -100,6 +104,7 @@ def test_best_epoch_is_kept_when_asked_even_if_worse(tmp_path, tiny_model):
 def test_a_head_without_bias_cannot_become_the_constant():
     import torch
 
+    from leanprogress.encoder import is_constant_model
     from leanprogress.training.trainer import _make_constant
 
     model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Linear(3, 1, bias=False))
@@ -107,7 +112,9 @@ def test_a_head_without_bias_cannot_become_the_constant():
     assert _make_constant(model, 2.0) is False
     assert torch.equal(model[1].weight, before)
     model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Linear(3, 1))
+    assert not is_constant_model(model)
     assert _make_constant(model, 2.0) is True
+    assert is_constant_model(model)
     assert torch.equal(model(torch.randn(5, 4)), torch.full((5, 1), 2.0))
 
 

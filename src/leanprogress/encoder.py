@@ -91,6 +91,18 @@ def load_regression_model(model_name: str | None) -> torch.nn.Module:
     return model
 
 
+def output_head(model: torch.nn.Module) -> torch.nn.Linear | None:
+    """The scalar output layer of a regression model (the last ``Linear`` to one unit, with a bias)."""
+    heads = [m for m in model.modules() if isinstance(m, torch.nn.Linear) and m.out_features == 1]
+    return heads[-1] if heads and heads[-1].bias is not None else None
+
+
+def is_constant_model(model: torch.nn.Module) -> bool:
+    """True for a model whose output layer has all-zero weights: it predicts its bias for every input."""
+    head = output_head(model)
+    return head is not None and not bool(head.weight.detach().any())
+
+
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """``auto`` picks CUDA, then Apple MPS, then CPU; names are checked."""
     if isinstance(device, torch.device):

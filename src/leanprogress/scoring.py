@@ -24,7 +24,7 @@ from typing import Sequence
 import torch
 
 from .config import SETTINGS_FILE, ModelSettings, decode_prediction
-from .encoder import load_regression_model, load_tokenizer, resolve_device, resolve_precision
+from .encoder import is_constant_model, load_regression_model, load_tokenizer, resolve_device, resolve_precision
 from .leantext import tokenizer_needs_normalization
 from .prompt import PromptTemplate
 
@@ -92,6 +92,11 @@ class LeanProgressScorer:
         self.device = resolve_device(device)
         self.model = load_regression_model(name)
         self.model.eval()
+        if is_constant_model(self.model):
+            logger.warning(
+                "%s predicts the same steps for every input (its output weights are zero: the trainer saved the "
+                "constant predictor because no epoch beat it); rankings from it are ties", name
+            )
         if precision == "int8":
             if self.device.type != "cpu":
                 raise ValueError("precision 'int8' (dynamic quantization) runs on the CPU only")

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..config import ModelSettings, ProgressTrainingArguments, decode_prediction, encode_label
 from ..data.dataset import ProgressDataset
-from ..encoder import (DEFAULT_ENCODER_NAME, load_regression_model, load_tokenizer, resolve_device,
+from ..encoder import (DEFAULT_ENCODER_NAME, load_regression_model, load_tokenizer, output_head, resolve_device,
                        resolve_model_name, resolve_precision)
 from ..evaluation import compute_metrics
 from ..leantext import tokenizer_needs_normalization
@@ -41,13 +41,6 @@ def _as_dataset(data: ProgressDataset | str | os.PathLike | Iterable[dict] | Non
     return ProgressDataset(data)
 
 
-def _output_head(model):
-    import torch
-
-    heads = [m for m in model.modules() if isinstance(m, torch.nn.Linear) and m.out_features == 1]
-    return heads[-1] if heads and heads[-1].bias is not None else None
-
-
 def _start_at_the_mean(model, labels) -> None:
     """Set the scalar head's bias to the mean training target.
 
@@ -57,7 +50,7 @@ def _start_at_the_mean(model, labels) -> None:
     """
     import torch
 
-    head = _output_head(model)
+    head = output_head(model)
     if head is not None:
         with torch.no_grad():
             head.bias.fill_(float(np.mean(labels)))
@@ -70,7 +63,7 @@ def _make_constant(model, value: float) -> bool:
     """
     import torch
 
-    head = _output_head(model)
+    head = output_head(model)
     if head is None:
         return False
     with torch.no_grad():

@@ -242,9 +242,10 @@ class ProgressTrainer:
             return False
         logger.warning(
             "no epoch beat the constant predictor of %.2f steps on the eval set (eval MSE %.4g against %.4g after "
-            "the best epoch): saving that constant, which gives every input the same score. Train on more "
-            "theorems, or pass fallback_to_constant=False (--no-fallback-to-constant) to keep the best epoch.",
-            steps, constant_eval["eval_mse"], best_eval["eval_mse"],
+            "the best epoch, whose eval Spearman was %.2f): saving that constant, which gives every input the same "
+            "score. Train on more theorems, or pass fallback_to_constant=False (--no-fallback-to-constant) to keep "
+            "the best epoch, for example when only the ranking of candidates matters.",
+            steps, constant_eval["eval_mse"], best_eval["eval_mse"], best_eval.get("eval_spearman", float("nan")),
         )
         return True
 

@@ -54,8 +54,8 @@ def main():
             inner_train, inner_eval = split_by_theorem(recs, 0.1, seed=1)
             out = f"{tmp}/{name}"
             t0 = time.perf_counter()
-            # The question is what training on a source teaches, so the learned model is kept even where the
-            # default would fall back to the constant it started from.
+            # The question is what training on a source teaches, so the trained model is kept even where the
+            # default would save the constant predictor instead.
             targs = ProgressTrainingArguments(output_dir=out, epochs=opts.epochs, fallback_to_constant=False)
             ProgressTrainer(targs, inner_train, inner_eval).train()
             wall = time.perf_counter() - t0

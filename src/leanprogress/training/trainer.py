@@ -214,24 +214,23 @@ class ProgressTrainer:
         if has_eval:
             metrics["eval"] = self.trainer.evaluate()
             if args.fallback_to_constant:
-                constant = self._constant_eval(labels, eval_tok["labels"])
+                mean = float(np.mean(labels))
+                constant = self._constant_eval(mean, eval_tok["labels"])
                 # "not <" so that a diverged (NaN) run falls back too.
                 if not metrics["eval"]["eval_mse"] < constant["eval_mse"] and self._fall_back_to_constant(
-                        labels, constant, metrics["eval"]):
+                        mean, constant, metrics["eval"]):
                     metrics["eval"], metrics["kept"] = constant, "constant"
         self.save(out, metrics)
         return metrics
 
-    def _constant_eval(self, train_labels, eval_labels) -> dict:
-        """Eval metrics of the constant predictor of the mean training target, as the trainer reports them."""
+    def _constant_eval(self, mean: float, eval_labels) -> dict:
+        """Eval metrics of the constant predictor of ``mean`` (a target), as the trainer reports them."""
         from types import SimpleNamespace
 
-        mean = float(np.mean(train_labels))
         pred = SimpleNamespace(predictions=np.full(len(eval_labels), mean), label_ids=np.asarray(eval_labels))
         return {f"eval_{k}": v for k, v in self._compute_metrics(pred).items()}
 
-    def _fall_back_to_constant(self, train_labels, constant_eval: dict, best_eval: dict) -> bool:
-        mean = float(np.mean(train_labels))
+    def _fall_back_to_constant(self, mean: float, constant_eval: dict, best_eval: dict) -> bool:
         steps = decode_prediction(mean, self.settings.label_transform)
         if not _make_constant(self.trainer.model, mean):
             logger.warning(

@@ -38,7 +38,8 @@ def main():
     from leanprogress import LeanProgressScorer, ProgressTrainer, ProgressTrainingArguments
     from leanprogress.data.dataset import split_by_theorem
     from leanprogress.data.leandojo import records_from_theorem
-    from leanprogress.search import BestFirstProver, ReplayEnvironment, ReplayGenerator, SearchConfig
+    from leanprogress.generators import ReplayGenerator
+    from leanprogress.search import BestFirstProver, ReplayEnvironment, SearchConfig
 
     print(f"machine: {machine()}")
     theorems = [t for t in json.load(open(MATHLIB_SAMPLE, encoding="utf-8")) if t["traced_tactics"]]

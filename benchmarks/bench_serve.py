@@ -43,7 +43,7 @@ def run(url, path, bodies, concurrency):
 
 def time_retrieval(path):
     from leanprogress.data.dataset import ProgressDataset
-    from leanprogress.serve import RetrievalGenerator
+    from leanprogress.generators import RetrievalGenerator
 
     records = ProgressDataset(path, skip_invalid=True).records
     t0 = time.perf_counter()
@@ -73,7 +73,8 @@ def main():
 
     from leanprogress import LeanProgressScorer, ProgressTrainer, ProgressTrainingArguments
     from leanprogress.data.leandojo import iter_leandojo_records
-    from leanprogress.serve import RetrievalGenerator, ServerConfig, create_app
+    from leanprogress.generators import RetrievalGenerator
+    from leanprogress.serve import ServerConfig, create_app
 
     print(f"machine: {machine()}")
     records = list(iter_leandojo_records([MATHLIB_SAMPLE], source="mathlib4"))

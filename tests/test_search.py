@@ -6,7 +6,8 @@ import pytest
 from conftest import make_theorem
 from fake_lean import AFTER_CONSTRUCTOR, START, install_lean_dojo, install_lean_interact
 from leanprogress.cli import main
-from leanprogress.search import BestFirstProver, ReplayEnvironment, ReplayGenerator, SearchConfig, proof_records
+from leanprogress.generators import ReplayGenerator
+from leanprogress.search import BestFirstProver, ReplayEnvironment, SearchConfig, proof_records
 from leanprogress.search.backends import BackendUnavailable, LeanDojoEnvironment, LeanInteractEnvironment
 
 

@@ -91,10 +91,10 @@ def _generator(args, env):
     if kind == "replay":
         if args.backend != "replay":
             raise ValueError("the replay generator works with the replay backend only")
-        from .generators import ReplayGenerator
+        from ..generators import ReplayGenerator
 
         return ReplayGenerator(env)
-    from ..serve.generators import build_generator
+    from ..generators import build_generator
 
     if kind == "retrieval":
         if not args.corpus:

@@ -2,6 +2,5 @@
 
 from .app import create_app
 from .config import ServerConfig
-from .generators import HFGenerator, OpenAIGenerator, RetrievalGenerator, build_generator
 
-__all__ = ["HFGenerator", "OpenAIGenerator", "RetrievalGenerator", "ServerConfig", "build_generator", "create_app"]
+__all__ = ["ServerConfig", "create_app"]

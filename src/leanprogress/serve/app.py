@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 
 from ..ranking import mixed_priority
 from .config import ServerConfig
-from .generators import GeneratorError, GeneratorTimeout, build_generator
+from ..generators import GeneratorError, GeneratorTimeout, build_generator
 
 logger = logging.getLogger(__name__)
 

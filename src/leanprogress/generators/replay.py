@@ -1,11 +1,10 @@
-"""A generator for replayed traces: the recorded tactic hidden among distractors."""
+"""``replay``: for a replayed trace state, its recorded tactic(s) hidden among tactics of other proofs."""
 
 from __future__ import annotations
 
 import math
 import random
-
-from .environment import ReplayEnvironment
+from typing import Any
 
 
 class ReplayGenerator:
@@ -13,18 +12,18 @@ class ReplayGenerator:
 
     Log-probabilities are drawn at random (seeded per state), so the recorded
     tactic is the generator's top choice only sometimes, as with a real
-    model. Only the recorded tactic can succeed in a
-    :class:`ReplayEnvironment`.
+    model. Only recorded tactics can succeed in a replay environment.
 
     Args:
-        env: the replay environment (its theorems supply the tactics).
+        env: a replay environment (anything with ``theorems``: name -> LeanDojo
+            theorem dict with ``traced_tactics``), which supplies the tactics.
         distractors: other-proof tactics per state.
         seed: makes candidate lists and scores repeatable.
     """
 
     kind = "replay"
 
-    def __init__(self, env: ReplayEnvironment, distractors: int = 15, seed: int = 0):
+    def __init__(self, env: Any, distractors: int = 15, seed: int = 0):
         self.distractors = distractors
         self.seed = seed
         self._recorded: dict[str, list[tuple[str, str]]] = {}

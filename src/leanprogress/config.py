@@ -13,11 +13,14 @@ import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from .heads import HEADS, POINT_ESTIMATES
 from .prompt import DEFAULT_TEMPLATE, TRUNCATIONS, PromptBuilder, PromptTemplate
 
 SETTINGS_FILE = "leanprogress_config.json"
 LABEL_TRANSFORMS = ("none", "log1p")
 PRECISIONS = ("auto", "fp32", "bf16")
+SELECTION_METRICS = ("mae", "accuracy", "mse", "loss")
+"""Figures the best epoch (and the constant fallback) can be chosen on; see ``ProgressTrainingArguments``."""
 
 
 def encode_label(steps: float, transform: str) -> float:
@@ -47,6 +50,15 @@ class ModelSettings:
     """How over-long prompts were cut: ``structured`` or ``right`` (see PromptBuilder)."""
     base_model: str = ""
     """The encoder the model was fine-tuned from (informational)."""
+    head: str = "regression"
+    """``regression`` (one number; every model saved before this field) or ``distribution`` (classes 0..K and
+    "more"; see :mod:`leanprogress.heads`)."""
+    head_max_steps: int = 0
+    """K of the distribution head (its classes are 0..K and "more than K"); 0 for regression."""
+    head_more_steps: float = 0.0
+    """Steps the distribution head's "more than K" class stands for (mean training label above K)."""
+    point_estimate: str = "median"
+    """How the distribution head's prediction becomes one number: ``median``, ``mode`` or ``mean``."""
     format_version: int = 1
 
     def __post_init__(self) -> None:
@@ -57,6 +69,17 @@ class ModelSettings:
             raise ValueError(f"max_length must be >= 16, got {self.max_length}")
         if self.truncation not in TRUNCATIONS:
             raise ValueError(f"truncation must be one of {TRUNCATIONS}, got {self.truncation!r}")
+        if self.head not in HEADS:
+            raise ValueError(f"head must be one of {HEADS}, got {self.head!r}")
+        if self.head == "distribution" and self.head_max_steps < 1:
+            raise ValueError(f"head_max_steps must be >= 1 for the distribution head, got {self.head_max_steps}")
+        if self.point_estimate not in POINT_ESTIMATES:
+            raise ValueError(f"point_estimate must be one of {POINT_ESTIMATES}, got {self.point_estimate!r}")
+
+    @property
+    def num_labels(self) -> int:
+        """Outputs of the model's head."""
+        return 1 if self.head == "regression" else self.head_max_steps + 2
 
     def prompt_builder(self, tokenizer, template: str | None = None) -> PromptBuilder:
         """The builder that turns records into this model's input text."""
@@ -131,9 +154,23 @@ class ProgressTrainingArguments:
     init_head_bias: bool = True
     """Start the regression head's bias at the mean training target instead of 0."""
     fallback_to_constant: bool = True
-    """With an eval set: if no epoch beats the constant predictor of the mean training target on eval MSE,
-    save that constant instead (with a warning), so that a run on too little data never ships a model that is
-    worse than predicting one number."""
+    """With an eval set: if no epoch beats the constant predictor (the mean training target; for the
+    distribution head, the training labels' class frequencies) on ``selection_metric``, save that constant
+    instead (with a warning), so that a run on too little data never ships a model that is worse than
+    predicting one number."""
+    head: str = "regression"
+    """``regression`` (one number, MSE on ``label_transform``) or ``distribution`` (cross-entropy over
+    0..``head_max_steps`` and "more"; see :mod:`leanprogress.heads`)."""
+    head_max_steps: int = 10
+    """K of the distribution head: classes 0..K and "more than K"."""
+    point_estimate: str = "median"
+    """Distribution head: the number ``predict`` returns (``median`` for MAE, ``mode`` for exact-match,
+    ``mean``); saved with the model, and the scorer can override it."""
+    selection_metric: str = "mae"
+    """The held-out figure that picks the best epoch and decides the constant fallback: ``mae`` (steps,
+    default: what a steps-remaining estimate is judged on, and robust to a few long proofs), ``accuracy``
+    (exact-match), ``mse`` (steps; what the trainer used before, dominated by long proofs) or ``loss``
+    (the training loss on the eval set)."""
     group_by_length: bool = True
     """Batch prompts of similar length together so padding stays small."""
     resume: bool = False
@@ -161,6 +198,12 @@ class ProgressTrainingArguments:
              f"label_transform must be one of {LABEL_TRANSFORMS}, got {self.label_transform!r}"),
             (self.truncation in TRUNCATIONS, f"truncation must be one of {TRUNCATIONS}, got {self.truncation!r}"),
             (self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}, got {self.precision!r}"),
+            (self.head in HEADS, f"head must be one of {HEADS}, got {self.head!r}"),
+            (self.head_max_steps >= 1, f"head_max_steps must be >= 1, got {self.head_max_steps}"),
+            (self.point_estimate in POINT_ESTIMATES,
+             f"point_estimate must be one of {POINT_ESTIMATES}, got {self.point_estimate!r}"),
+            (self.selection_metric in SELECTION_METRICS,
+             f"selection_metric must be one of {SELECTION_METRICS}, got {self.selection_metric!r}"),
         ]
         for ok, message in checks:
             if not ok:

@@ -69,16 +69,17 @@ def load_tokenizer(model_name: str | None) -> Any:
         raise _explain(name, "tokenizer", exc) from exc
 
 
-def load_regression_model(model_name: str | None) -> torch.nn.Module:
-    """An encoder with one scalar regression head (MSE) from safetensors weights."""
+def load_regression_model(model_name: str | None, num_labels: int = 1) -> torch.nn.Module:
+    """An encoder with a head from safetensors weights: one scalar (regression, MSE) for ``num_labels=1``,
+    else ``num_labels`` classes (the distribution head, see :mod:`leanprogress.heads`)."""
     from transformers import AutoModelForSequenceClassification
 
     name = resolve_model_name(model_name)
     try:
         model = AutoModelForSequenceClassification.from_pretrained(
             name,
-            num_labels=1,
-            problem_type="regression",
+            num_labels=num_labels,
+            problem_type="regression" if num_labels == 1 else "single_label_classification",
             use_safetensors=True,
             trust_remote_code=False,
         )
@@ -92,8 +93,9 @@ def load_regression_model(model_name: str | None) -> torch.nn.Module:
 
 
 def output_head(model: torch.nn.Module) -> torch.nn.Linear | None:
-    """The scalar output layer of a regression model (the last ``Linear`` to one unit, with a bias)."""
-    heads = [m for m in model.modules() if isinstance(m, torch.nn.Linear) and m.out_features == 1]
+    """The output layer (the last ``Linear`` to the model's ``num_labels`` units, with a bias)."""
+    n = getattr(getattr(model, "config", None), "num_labels", 1)
+    heads = [m for m in model.modules() if isinstance(m, torch.nn.Linear) and m.out_features == n]
     return heads[-1] if heads and heads[-1].bias is not None else None
 
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from typing import Sequence
+from pathlib import Path
+from typing import Hashable, Sequence
 
 import numpy as np
 
@@ -159,6 +160,240 @@ def format_report(metrics: dict, title: str = "") -> str:
             f"source {source}: rows {m['n']}, MAE {m['mae']:.3f} (constant {sbc['mae']['value']:.3f}), "
             f"accuracy {m['accuracy']:.3f} (constant {sbc['accuracy']['value']:.3f})"
         )
+    if "comparison" in metrics:
+        lines += ["", format_comparison(metrics["comparison"], "beside the baselines:")]
+        if metrics["comparison"].get("lookup", "").startswith("none"):
+            lines.append("(no tactic lookup: the model was saved without tactic_lookup.json, by an older version)")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- ranking, bootstrap, baselines side by side
+def ranking_pairs(goals: Sequence[str], tactics: Sequence[str], labels: Sequence[int]) -> list[tuple[int, int]]:
+    """Pairs of rows ``(i, j)`` on the same state whose tactics differ and whose labels differ, ``label_i < label_j``.
+
+    A state is the ``goal`` text (what search compares candidates on); several proofs of one theorem share
+    states, which is where such pairs come from.
+    """
+    by_state: dict[str, list[int]] = defaultdict(list)
+    for i, g in enumerate(goals):
+        by_state[g].append(i)
+    pairs = []
+    for rows in by_state.values():
+        for a in range(len(rows)):
+            for b in range(a + 1, len(rows)):
+                i, j = rows[a], rows[b]
+                if tactics[i] == tactics[j] or labels[i] == labels[j]:
+                    continue
+                pairs.append((i, j) if labels[i] < labels[j] else (j, i))
+    return pairs
+
+
+def pair_agreement(scores: Sequence[float], pairs: Sequence[tuple[int, int]]) -> np.ndarray:
+    """Per pair ``(i, j)`` (``i`` has fewer steps left): 1 if ``scores[i] < scores[j]``, 0.5 on a tie, else 0."""
+    s = np.asarray(scores, dtype=float)
+    if not len(pairs):
+        return np.zeros(0)
+    i, j = np.asarray(pairs).T
+    return np.where(s[i] < s[j], 1.0, np.where(s[i] == s[j], 0.5, 0.0))
+
+
+def ranking_figure(scores: Sequence[float], goals: Sequence[str], tactics: Sequence[str],
+                   labels: Sequence[int]) -> dict:
+    """How often ``scores`` order two tactics on the same state the way their labels do.
+
+    Returns ``{"pairs", "states", "agreement"}``; ``agreement`` is None without pairs. Ties count half, so
+    a predictor that cannot tell the tactics apart scores 0.5.
+
+    Example:
+        >>> ranking_figure([0.1, 2.0, 1.0], ["s", "s", "s"], ["simp", "intro x", "ring"], [0, 2, 1])["agreement"]
+        1.0
+    """
+    pairs = ranking_pairs(goals, tactics, labels)
+    agree = pair_agreement(scores, pairs)
+    states = len({goals[i] for i, _ in pairs})
+    return {"pairs": len(pairs), "states": states, "agreement": float(agree.mean()) if len(pairs) else None}
+
+
+def bootstrap_intervals(
+    figures: dict[str, tuple[Sequence[Hashable], Sequence[float], Sequence[float]]],
+    n_resamples: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> dict[str, tuple[float, float] | None]:
+    """Percentile bootstrap intervals for ratio figures, resampling theorems (groups), not rows.
+
+    Steps of one proof are not independent: a model that gets one step of a long proof wrong tends to get
+    its neighbours wrong too. Resampling whole theorems keeps that, so intervals are honest for the small,
+    proof-structured dev sets this field uses.
+
+    Args:
+        figures: per name, ``(groups, numerators, denominators)`` per row: the figure is
+            ``sum(numerators) / sum(denominators)`` over the rows of the resampled theorems (for a mean
+            over rows, the denominators are 1). Every figure is resampled with the same theorem draws,
+            so differences between predictors are paired.
+        n_resamples: bootstrap draws.
+        level: interval coverage.
+        seed: seed of the draws.
+
+    Returns:
+        per name ``(low, high)``, or None for a figure with no rows.
+
+    Example:
+        >>> lo, hi = bootstrap_intervals({"mae": (["a", "a", "b"], [1.0, 0.0, 2.0], [1, 1, 1])})["mae"]
+        >>> 0.0 <= lo <= 1.0 <= hi <= 2.0
+        True
+    """
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    if n_resamples < 1:
+        raise ValueError(f"n_resamples must be >= 1, got {n_resamples}")
+    keys: dict[Hashable, int] = {}
+    for groups, _, _ in figures.values():
+        for g in groups:
+            keys.setdefault(g, len(keys))
+    out: dict[str, tuple[float, float] | None] = {}
+    if not keys:
+        return {name: None for name in figures}
+    rng = np.random.default_rng(seed)
+    counts = rng.multinomial(len(keys), np.full(len(keys), 1.0 / len(keys)), size=n_resamples).astype(float)
+    tail = (1 - level) / 2 * 100
+    for name, (groups, num, den) in figures.items():
+        if len(groups) == 0:
+            out[name] = None
+            continue
+        idx = np.fromiter((keys[g] for g in groups), dtype=int, count=len(groups))
+        s_num = np.bincount(idx, weights=np.asarray(num, dtype=float), minlength=len(keys))
+        s_den = np.bincount(idx, weights=np.asarray(den, dtype=float), minlength=len(keys))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            values = (counts @ s_num) / (counts @ s_den)
+        values = values[np.isfinite(values)]
+        out[name] = (float(np.percentile(values, tail)), float(np.percentile(values, 100 - tail))) if len(values) else None
+    return out
+
+
+def compare_predictors(
+    predictions: dict[str, Sequence[float]],
+    labels: Sequence[int],
+    groups: Sequence[Hashable],
+    goals: Sequence[str] | None = None,
+    tactics: Sequence[str] | None = None,
+    reference: str | None = None,
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> dict:
+    """MAE, exact-match and the ranking figure of several predictors on the same rows, with bootstrap intervals.
+
+    The best constant (the median of these labels for MAE, their mode for exact-match, chosen knowing the
+    labels) is added as ``"best constant"``; its ranking figure is 0.5 by definition and left out.
+
+    Args:
+        predictions: per predictor name, predicted steps for every row.
+        labels: true steps remaining.
+        groups: the theorem of every row (what the bootstrap resamples).
+        goals, tactics: the state and tactic of every row, for the ranking figure (skipped without them).
+        reference: a predictor name; adds ``differences`` (reference minus each other predictor, with
+            paired intervals).
+        n_resamples: bootstrap draws (0: no intervals).
+
+    Returns:
+        ``{"rows", "theorems", "ranking_pairs", "ranking_states", "predictors": {name: {"mae", "mae_ci",
+        "accuracy", "accuracy_ci", "ranking", "ranking_ci"}}, "differences": {...}}``; intervals are
+        ``[low, high]`` or None.
+    """
+    labs = np.asarray(labels, dtype=float)
+    n = len(labs)
+    if n == 0:
+        raise ValueError("no rows to compare on")
+    if len(groups) != n:
+        raise ValueError(f"{len(groups)} groups for {n} labels")
+    if reference is not None and reference not in predictions:
+        raise ValueError(f"reference {reference!r} is not one of the predictors {sorted(predictions)}")
+    consts = best_constants(labs)
+    pairs = ranking_pairs(goals, tactics, list(labels)) if goals is not None and tactics is not None else []
+    pair_groups = [groups[i] for i, _ in pairs]
+    ones = np.ones(n)
+    per_row: dict[str, dict[str, np.ndarray]] = {}
+    for name, preds in predictions.items():
+        p = np.asarray(preds, dtype=float)
+        if p.shape != labs.shape:
+            raise ValueError(f"predictor {name!r}: {len(p)} predictions for {n} labels")
+        per_row[name] = {
+            "mae": np.abs(p - labs),
+            "accuracy": (np.maximum(np.rint(p), 0) == labs).astype(float),
+            "ranking": pair_agreement(p, pairs),
+        }
+    per_row["best constant"] = {
+        "mae": np.abs(labs - consts["mae"]["constant"]),
+        "accuracy": (labs == consts["accuracy"]["constant"]).astype(float),
+    }
+    figures: dict[str, tuple] = {}
+    for name, rows in per_row.items():
+        for fig, values in rows.items():
+            figures[f"{name}\0{fig}"] = (pair_groups if fig == "ranking" else groups, values,
+                                         np.ones(len(values)))
+    if reference is not None:
+        for name, rows in per_row.items():
+            if name == reference:
+                continue
+            for fig, values in rows.items():
+                figures[f"{reference} - {name}\0{fig}"] = (pair_groups if fig == "ranking" else groups,
+                                                           per_row[reference][fig] - values, np.ones(len(values)))
+    intervals = bootstrap_intervals(figures, n_resamples, seed=seed) if n_resamples else {}
+
+    def block(prefix: str, rows: dict[str, np.ndarray]) -> dict:
+        out = {}
+        for fig, values in rows.items():
+            ci = intervals.get(f"{prefix}\0{fig}")
+            out[fig] = float(values.mean()) if len(values) else None
+            out[f"{fig}_ci"] = list(ci) if ci else None
+        return out
+
+    result = {
+        "rows": n,
+        "theorems": len(set(groups)),
+        "ranking_pairs": len(pairs),
+        "ranking_states": len({goals[i] for i, _ in pairs}) if pairs else 0,
+        "best_constant": {"mae": consts["mae"]["constant"], "accuracy": consts["accuracy"]["constant"]},
+        "predictors": {name: block(name, rows) for name, rows in per_row.items()},
+    }
+    if reference is not None:
+        result["differences"] = {
+            f"{reference} - {name}": block(f"{reference} - {name}",
+                                           {fig: per_row[reference][fig] - v for fig, v in rows.items()})
+            for name, rows in per_row.items() if name != reference
+        }
+    return result
+
+
+def _fmt(value, ci, percent: bool, signed: bool = False) -> str:
+    if value is None:
+        return "n/a"
+    scale, unit = (100.0, "%") if percent else (1.0, "")
+    sign = "+" if signed else ""
+    text = f"{value * scale:{sign}.1f}{unit}" if percent else f"{value:{sign}.3f}"
+    if ci:
+        lo, hi = ci[0] * scale, ci[1] * scale
+        text += f" [{lo:.1f}, {hi:.1f}]" if percent else f" [{lo:.3f}, {hi:.3f}]"
+    return text
+
+
+def format_comparison(comparison: dict, title: str = "") -> str:
+    """A table of :func:`compare_predictors` output (intervals in brackets)."""
+    lines = [title] if title else []
+    bc = comparison["best_constant"]
+    lines.append(f"rows: {comparison['rows']} of {comparison['theorems']} theorems; ranking: "
+                 f"{comparison['ranking_pairs']} pairs of tactics on {comparison['ranking_states']} shared states")
+    lines.append(f"{'predictor':24}{'MAE':>24}{'exact-match':>24}{'ranking':>24}")
+    for name, f in comparison["predictors"].items():
+        label = name if name != "best constant" else f"best constant ({bc['mae']}/{bc['accuracy']})"
+        lines.append(f"{label:24}{_fmt(f['mae'], f['mae_ci'], False):>24}{_fmt(f['accuracy'], f['accuracy_ci'], True):>24}"
+                     f"{_fmt(f.get('ranking'), f.get('ranking_ci'), False):>24}")
+    for name, f in comparison.get("differences", {}).items():
+        lines.append(f"{name:24}{_fmt(f['mae'], f['mae_ci'], False, True):>24}"
+                     f"{_fmt(f['accuracy'], f['accuracy_ci'], True, True):>24}"
+                     f"{_fmt(f.get('ranking'), f.get('ranking_ci'), False, True):>24}")
+    lines.append("(95% bootstrap intervals over theorems; best constant: median for MAE, mode for exact-match, "
+                 "chosen knowing these labels; ranking: ties count half)")
     return "\n".join(lines)
 
 
@@ -201,20 +436,27 @@ def evaluate_model(
     precision: str = "fp32",
     batch_size: int = 32,
     skip_invalid: bool = False,
+    n_resamples: int = 1000,
 ) -> tuple[dict, list[float], list[int]]:
-    """Score every record of a dataset with a trained model.
+    """Score every record of a dataset with a trained model, beside the tactic-name lookup and the best constant.
 
     Args:
         model: model folder or a :class:`~leanprogress.scoring.LeanProgressScorer`.
         dataset: JSONL path or :class:`~leanprogress.data.ProgressDataset`.
         precision: scorer precision; fp32 by default so reported figures do
             not depend on the hardware.
+        n_resamples: bootstrap draws for the intervals of ``comparison`` (0: none).
 
     Returns:
         ``(metrics, predictions, labels)``; metrics as :func:`compute_metrics`,
-        with ``per_source`` when records carry a ``source``.
+        with ``per_source`` when records carry a ``source``, and ``comparison``
+        (:func:`compare_predictors`: model, the tactic-name lookup saved with the
+        model when it has one, and the best constant; MAE, exact-match and the
+        ranking figure with bootstrap intervals over theorems).
     """
+    from .baselines import TacticLookup
     from .data.dataset import ProgressDataset
+    from .data.records import theorem_key
     from .scoring import LeanProgressScorer
 
     scorer = model if isinstance(model, LeanProgressScorer) else LeanProgressScorer(
@@ -223,10 +465,18 @@ def evaluate_model(
     data = dataset if isinstance(dataset, ProgressDataset) else ProgressDataset(dataset, skip_invalid=skip_invalid)
     if len(data) == 0:
         raise ValueError("the evaluation dataset has no records")
-    preds = scorer.predict_batch(
-        [r["goal"] for r in data], [r["tactic"] for r in data], [r["prefix"] for r in data]
-    )
+    goals, tactics = [r["goal"] for r in data], [r["tactic"] for r in data]
+    preds = scorer.predict_batch(goals, tactics, [r["prefix"] for r in data])
     labels = data.labels
     sources = [r.get("source") for r in data]
     metrics = compute_metrics(preds, labels, sources=sources if any(sources) else None)
+    candidates = {"model": preds}
+    lookup = TacticLookup.load(scorer.model_name) if Path(scorer.model_name).is_dir() else None
+    if lookup is not None:
+        candidates["lookup median"] = lookup.predict(tactics, "median")
+        candidates["lookup mode"] = lookup.predict(tactics, "mode")
+    groups = [theorem_key(r) or f"\0row{i}" for i, r in enumerate(data)]
+    metrics["comparison"] = compare_predictors(
+        candidates, labels, groups, goals, tactics, reference="model", n_resamples=n_resamples)
+    metrics["comparison"]["lookup"] = "saved with the model" if lookup is not None else "none saved with the model"
     return metrics, preds, labels

@@ -23,7 +23,10 @@ from typing import Sequence
 
 import torch
 
-from .config import SETTINGS_FILE, ModelSettings, decode_prediction
+import numpy as np
+
+from . import heads
+from .config import SETTINGS_FILE, ModelSettings
 from .encoder import is_constant_model, load_regression_model, load_tokenizer, resolve_device, resolve_precision
 from .leantext import tokenizer_needs_normalization
 from .prompt import PromptTemplate
@@ -51,10 +54,15 @@ class LeanProgressScorer:
         precision: ``auto`` (bf16 on GPUs and CPUs with bf16 units, else
             fp32), ``fp32``, ``bf16``, or ``int8`` (dynamic quantization, CPU).
         batch_size: candidates per forward pass.
+        point_estimate: distribution-head models only: override the saved
+            choice of the number :meth:`predict` returns (``median``, ``mode``
+            or ``mean``; see :mod:`leanprogress.heads`).
 
     Inputs: ``goal`` is the Lean state as Lean prints it (hypotheses, then
     ``⊢ target``), ``prefix`` the tactics already written (one a line),
-    ``tactic`` the candidate. Predictions are floats >= 0.
+    ``tactic`` the candidate. Predictions are floats >= 0 whatever the head.
+    Models with the ``distribution`` head also give
+    :meth:`predict_distribution` and :meth:`close_probability`.
     """
 
     def __init__(
@@ -64,6 +72,7 @@ class LeanProgressScorer:
         template: str | PromptTemplate | None = None,
         precision: str = "auto",
         batch_size: int = 32,
+        point_estimate: str | None = None,
     ):
         if precision not in SCORER_PRECISIONS:
             raise ValueError(f"precision must be one of {SCORER_PRECISIONS}, got {precision!r}")
@@ -84,13 +93,17 @@ class LeanProgressScorer:
             )
             settings = ModelSettings(normalize_symbols=tokenizer_needs_normalization(self.tokenizer),
                                      label_transform="none", base_model=name)
+        if point_estimate is not None:
+            if point_estimate not in heads.POINT_ESTIMATES:
+                raise ValueError(f"point_estimate must be one of {heads.POINT_ESTIMATES}, got {point_estimate!r}")
+            settings.point_estimate = point_estimate
         self.settings = settings
         if isinstance(template, PromptTemplate):
             template = template.template
         self.template = PromptTemplate(template or settings.template)
         self.builder = settings.prompt_builder(self.tokenizer, self.template.template)
         self.device = resolve_device(device)
-        self.model = load_regression_model(name)
+        self.model = load_regression_model(name, num_labels=settings.num_labels)
         self.model.eval()
         if is_constant_model(self.model):
             logger.warning(
@@ -113,18 +126,26 @@ class LeanProgressScorer:
         self.model_name = name
 
     @torch.inference_mode()
-    def _forward(self, prompts: list[str]) -> list[float]:
+    def _logits(self, prompts: list[str]) -> np.ndarray:
+        """Raw head outputs, one row per prompt (``num_labels`` columns), in float64."""
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]), reverse=True)
-        raw = [0.0] * len(prompts)
+        raw = np.zeros((len(prompts), self.settings.num_labels))
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
             enc = self.builder.encode([prompts[i] for i in idx], padding=True, return_tensors="pt")
             enc = {k: v.to(self.device) for k, v in enc.items()}
-            logits = self.model(**enc).logits.float().reshape(-1).tolist()
-            for i, v in zip(idx, logits):
-                raw[i] = v
-        transform = self.settings.label_transform
-        return [decode_prediction(v, transform) for v in raw]
+            logits = self.model(**enc).logits.float().reshape(len(idx), -1).cpu().numpy()
+            raw[idx] = logits
+        return raw
+
+    def _forward(self, prompts: list[str]) -> list[float]:
+        raw = self._logits(prompts)
+        s = self.settings
+        if s.head == "distribution":
+            steps = heads.point_estimate(heads.softmax(raw), s.point_estimate, s.head_more_steps)
+        else:
+            steps = heads.decode_regression(raw, s.label_transform)
+        return [float(v) for v in steps]
 
     def predict(self, goal: str, tactic: str, prefix: str | None = None) -> float:
         """Predicted steps remaining after ``tactic`` on ``goal`` (>= 0)."""
@@ -161,6 +182,62 @@ class LeanProgressScorer:
         if n == 0:
             return []
         return self._forward(self.builder.build_many(goals, tactics, prefixes))
+
+    def _prompts(self, goals, tactics, prefixes) -> list[str]:
+        if isinstance(tactics, str):
+            raise TypeError("tactics must be a list of strings")
+        tactics = list(tactics)
+        n = len(tactics)
+        goals = [goals] * n if isinstance(goals, str) else list(goals)
+        if prefixes is None or isinstance(prefixes, str):
+            prefixes = [prefixes or ""] * n
+        if not (len(goals) == len(prefixes) == n):
+            raise ValueError(f"{len(goals)} goals and {len(prefixes)} prefixes for {n} tactics")
+        return self.builder.build_many(goals, tactics, [p or "" for p in prefixes]) if n else []
+
+    def predict_distribution(
+        self,
+        goals: str | Sequence[str],
+        tactics: Sequence[str],
+        prefixes: str | Sequence[str] | None = None,
+    ) -> np.ndarray:
+        """Probabilities of 0, 1, ..., K and more than K steps remaining (distribution head only).
+
+        Returns:
+            an array of shape ``(len(tactics), K + 2)``, rows summing to 1; column ``j <= K`` is
+            P(steps = j), the last column P(steps > K). ``self.step_values`` gives the steps each
+            column stands for. Arguments as for :meth:`predict_batch`.
+
+        Raises:
+            ValueError: for a model with the regression head (it predicts one number, no distribution).
+        """
+        if self.settings.head != "distribution":
+            raise ValueError(f"{self.model_name} has a {self.settings.head} head: it predicts one number, "
+                             "not a distribution (train with --head distribution)")
+        prompts = self._prompts(goals, tactics, prefixes)
+        if not prompts:
+            return np.zeros((0, self.settings.num_labels))
+        return heads.softmax(self._logits(prompts))
+
+    def close_probability(
+        self,
+        goals: str | Sequence[str],
+        tactics: Sequence[str],
+        prefixes: str | Sequence[str] | None = None,
+    ) -> list[float]:
+        """Probability that each tactic closes the goal (0 steps remaining; distribution head only).
+
+        A search can rank candidates on one state by it (highest first) when what matters is finishing now.
+        """
+        return [float(p) for p in self.predict_distribution(goals, tactics, prefixes)[:, 0]]
+
+    @property
+    def step_values(self) -> np.ndarray:
+        """Steps each column of :meth:`predict_distribution` stands for: 0..K, then the mean above K."""
+        s = self.settings
+        if s.head != "distribution":
+            raise ValueError(f"{self.model_name} has a {s.head} head: no distribution")
+        return heads.class_values(s.head_max_steps, s.head_more_steps)
 
     def rank(self, goal: str, tactics: Sequence[str], prefix: str | None = None) -> list[tuple[str, float]]:
         """Candidates sorted by predicted steps remaining, fewest first."""

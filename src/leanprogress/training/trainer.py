@@ -1,9 +1,12 @@
-"""``ProgressTrainer``: fine-tune an encoder with a scalar head on progress records.
+"""``ProgressTrainer``: fine-tune an encoder to predict steps remaining on progress records.
 
 Data -> prompts (:class:`~leanprogress.prompt.PromptBuilder`) -> tokens ->
-``AutoModelForSequenceClassification(num_labels=1, problem_type="regression")``
-trained with MSE by the HuggingFace ``Trainer``; evaluated after every epoch
-(MSE, MAE, exact-match accuracy, Spearman); the lowest-eval-MSE epoch is kept.
+``AutoModelForSequenceClassification``: one output trained with MSE (the
+``regression`` head) or ``K + 2`` classes trained with cross-entropy (the
+``distribution`` head, :mod:`leanprogress.heads`), by the HuggingFace
+``Trainer``; evaluated after every epoch (MSE, MAE, exact-match accuracy,
+Spearman); the best epoch on ``selection_metric`` (eval MAE in steps by
+default) is kept. Works unchanged under ``torchrun`` / ``accelerate launch``.
 
 Example:
     >>> from leanprogress import ProgressDataset, ProgressTrainer, ProgressTrainingArguments
@@ -23,6 +26,8 @@ from typing import Iterable
 
 import numpy as np
 
+from .. import heads
+from ..baselines import TacticLookup
 from ..config import ModelSettings, ProgressTrainingArguments, decode_prediction, encode_label
 from ..data.dataset import ProgressDataset
 from ..encoder import (DEFAULT_ENCODER_NAME, load_regression_model, load_tokenizer, output_head, resolve_device,
@@ -56,10 +61,11 @@ def _start_at_the_mean(model, labels) -> None:
             head.bias.fill_(float(np.mean(labels)))
 
 
-def _make_constant(model, value: float) -> bool:
-    """Turn the model into the constant predictor of ``value`` (head weights 0, bias ``value``).
+def _make_constant(model, value) -> bool:
+    """Turn the model into the constant predictor of ``value`` (head weights 0, bias ``value``: a number, or
+    one logit per class for the distribution head).
 
-    Returns False, changing nothing, for a model whose scalar output layer has no bias.
+    Returns False, changing nothing, for a model whose output layer has no bias.
     """
     import torch
 
@@ -68,8 +74,45 @@ def _make_constant(model, value: float) -> bool:
         return False
     with torch.no_grad():
         head.weight.zero_()
-        head.bias.fill_(value)
+        head.bias.copy_(torch.tensor(np.broadcast_to(np.asarray(value, dtype=np.float32), head.bias.shape).copy()))
     return True
+
+
+def _distribution_loss(max_steps: int):
+    """Cross-entropy over step classes for the HF Trainer's ``compute_loss_func``; labels are raw steps."""
+    import torch
+
+    def loss(outputs, labels, num_items_in_batch=None):
+        logits = outputs["logits"] if isinstance(outputs, dict) else outputs[0]
+        classes = labels.round().clamp(0, max_steps + 1).long()
+        total = torch.nn.functional.cross_entropy(logits.float(), classes, reduction="sum")
+        # Gradient accumulation and DDP: the Trainer passes the items of the whole optimizer step.
+        return total / (num_items_in_batch if num_items_in_batch is not None else len(classes))
+
+    return loss
+
+
+def _selection(metric: str) -> tuple[str, bool]:
+    """HF ``metric_for_best_model`` and ``greater_is_better`` for a selection metric."""
+    return metric, metric == "accuracy"
+
+
+class PromptCache:
+    """Token ids of prompts, shared between trainers of one process.
+
+    Building a prompt (symbol rewriting, structural fitting) costs more than a training step on a GPU;
+    a sweep that trains several recipes on the same records with the same prompt settings builds each
+    prompt once. Entries are keyed by the settings that shape a prompt (tokenizer, template, length,
+    normalization, truncation) and the record's goal, prefix and tactic.
+    """
+
+    def __init__(self):
+        self._entries: dict[tuple, np.ndarray] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 class ProgressTrainer:
@@ -80,12 +123,22 @@ class ProgressTrainer:
         train_dataset: records to train on (a :class:`ProgressDataset`, a
             JSONL path or a list of record dicts).
         eval_dataset: held-out records, evaluated after every epoch; the best
-            epoch (lowest MSE) is the one saved. Split it off by theorem
-            (:meth:`ProgressDataset.split`), never by row.
+            epoch on ``args.selection_metric`` is the one saved. Split it off by
+            theorem (:meth:`ProgressDataset.split`), never by row.
+        callbacks: extra ``transformers.TrainerCallback`` objects (for example to
+            score other held-out sets after every epoch).
+        prompt_cache: a :class:`PromptCache` shared with other trainers, so
+            prompts are built once per record and prompt settings.
+
+    Under ``torchrun`` or ``accelerate launch`` (one process per device) it
+    runs unchanged: every process builds the same split, lookup and tokens,
+    the HF Trainer shards batches, and only the main process writes files.
 
     After :meth:`train`, ``args.output_dir`` holds ``model.safetensors``, the
-    tokenizer, ``config.json`` and ``leanprogress_config.json`` (template,
-    length, normalization and label settings). The settings file is written
+    tokenizer, ``config.json``, ``tactic_lookup.json`` (the tactic-name
+    baseline fit on the training records, see :mod:`leanprogress.baselines`)
+    and ``leanprogress_config.json`` (template, length, normalization, label
+    and head settings). The settings file is written
     last: a folder without it is an interrupted run, and
     :class:`~leanprogress.scoring.LeanProgressScorer` refuses it.
     """
@@ -95,6 +148,8 @@ class ProgressTrainer:
         args: ProgressTrainingArguments,
         train_dataset: ProgressDataset | str | os.PathLike | Iterable[dict],
         eval_dataset: ProgressDataset | str | os.PathLike | Iterable[dict] | None = None,
+        callbacks: list | None = None,
+        prompt_cache: PromptCache | None = None,
     ):
         if not isinstance(args, ProgressTrainingArguments):
             raise TypeError(f"args must be ProgressTrainingArguments, got {type(args).__name__}")
@@ -110,6 +165,8 @@ class ProgressTrainer:
         normalize = {"yes": True, "no": False}.get(args.normalize_symbols)
         if normalize is None:
             normalize = tokenizer_needs_normalization(self.tokenizer)
+        train_labels = self.train_dataset.labels
+        distribution = args.head == "distribution"
         self.settings = ModelSettings(
             template=args.template,
             max_length=args.max_length,
@@ -117,35 +174,92 @@ class ProgressTrainer:
             label_transform=args.label_transform,
             truncation=args.truncation,
             base_model=args.model_name or f"{DEFAULT_ENCODER_NAME} (bundled)",
+            head=args.head,
+            head_max_steps=args.head_max_steps if distribution else 0,
+            head_more_steps=heads.more_steps_of(train_labels, args.head_max_steps) if distribution else 0.0,
+            point_estimate=args.point_estimate,
         )
         self.builder = self.settings.prompt_builder(self.tokenizer)
+        # Fit on the records as trained on (weights included), the same on every process.
+        self.lookup = TacticLookup.fit(self.train_dataset.records)
+        self.callbacks = list(callbacks or [])
+        self.prompt_cache = prompt_cache
         self.trainer = None
 
+    def _cache_key(self) -> tuple:
+        s = self.settings
+        return (self.model_name, s.template, s.max_length, s.normalize_symbols, s.truncation)
+
+    def _encode_prompts(self, goals, tactics, prefixes) -> list[np.ndarray]:
+        """Token ids of each record's prompt, from the prompt cache where it has them."""
+        cache = self.prompt_cache
+        if cache is None:
+            return [np.asarray(ids, dtype=np.int32) for ids in
+                    self.builder.encode(self.builder.build_many(goals, tactics, prefixes))["input_ids"]]
+        base = self._cache_key()
+        keys = [base + (g, p, t) for g, t, p in zip(goals, tactics, prefixes)]
+        missing = [i for i, k in enumerate(keys) if k not in cache._entries]
+        cache.hits += len(keys) - len(missing)
+        cache.misses += len(missing)
+        if missing:
+            built = self.builder.encode(self.builder.build_many(
+                [goals[i] for i in missing], [tactics[i] for i in missing], [prefixes[i] for i in missing]))
+            for i, ids in zip(missing, built["input_ids"]):
+                cache._entries[keys[i]] = np.asarray(ids, dtype=np.int32)
+        return [cache._entries[k] for k in keys]
+
     def _tokenize(self, data: ProgressDataset, desc: str):
-        builder, transform = self.builder, self.settings.label_transform
+        transform, distribution = self.settings.label_transform, self.settings.head == "distribution"
+        uses_token_types = "token_type_ids" in self.tokenizer.model_input_names
 
         def encode(batch: dict) -> dict:
-            prompts = builder.build_many(batch["goal"], batch["tactic"], batch["prefix"])
-            enc = builder.encode(prompts)
-            enc["labels"] = [encode_label(s, transform) for s in batch["steps_remaining"]]
-            enc["length"] = [len(ids) for ids in enc["input_ids"]]
-            return dict(enc)
+            ids = self._encode_prompts(batch["goal"], batch["tactic"], batch["prefix"])
+            enc = {"input_ids": [x.tolist() for x in ids], "attention_mask": [[1] * len(x) for x in ids]}
+            if uses_token_types:
+                enc["token_type_ids"] = [[0] * len(x) for x in ids]
+            # The distribution head's loss reads raw steps (classes are cut at K inside it), so that eval
+            # figures stay in steps for labels above K too.
+            enc["labels"] = [float(s) if distribution else encode_label(s, transform)
+                             for s in batch["steps_remaining"]]
+            enc["length"] = [len(x) for x in ids]
+            return enc
 
         hf = data.dataset.select_columns(["goal", "tactic", "prefix", "steps_remaining"])
-        return hf.map(encode, batched=True, batch_size=256, remove_columns=hf.column_names, desc=desc)
+        import uuid
+
+        # new_fingerprint: hashing the closure (and the prompt cache in it) is slow and means nothing here.
+        return hf.map(encode, batched=True, batch_size=256, remove_columns=hf.column_names, desc=desc,
+                      new_fingerprint=uuid.uuid4().hex)
+
+    def decode(self, raw) -> np.ndarray:
+        """Model outputs (one row per example) to predicted steps, as the scorer computes them."""
+        s = self.settings
+        if s.head == "distribution":
+            return heads.point_estimate(heads.softmax(np.asarray(raw).reshape(-1, s.num_labels)),
+                                        s.point_estimate, s.head_more_steps)
+        return heads.decode_regression(raw, s.label_transform)
+
+    def _label_steps(self, label_ids) -> list[int]:
+        labels = np.asarray(label_ids, dtype=float).reshape(-1)
+        if self.settings.head == "distribution":
+            return [int(round(v)) for v in labels]
+        return [round(decode_prediction(float(v), self.settings.label_transform)) for v in labels]
 
     def _compute_metrics(self, eval_pred) -> dict:
-        raw = np.asarray(eval_pred.predictions).reshape(-1)
-        labels = np.asarray(eval_pred.label_ids).reshape(-1)
-        transform = self.settings.label_transform
-        preds = [decode_prediction(float(v), transform) for v in raw]
-        steps = [round(decode_prediction(float(v), transform)) for v in labels]
+        preds = self.decode(eval_pred.predictions)
+        steps = self._label_steps(eval_pred.label_ids)
         m = compute_metrics(preds, steps)
         return {k: m[k] for k in ("mse", "mae", "accuracy", "within_one")} | {
             "spearman": m["spearman"] if m["spearman"] is not None else float("nan"),
             "constant_mae": m["best_constant"]["mae"]["value"],
             "constant_accuracy": m["best_constant"]["accuracy"]["value"],
         }
+
+    def _constant(self, train_labels):
+        """The constant predictor's output: the mean target (regression) or the class log-frequencies."""
+        if self.settings.head == "distribution":
+            return heads.prior_logits(self.train_dataset.labels, self.settings.head_max_steps)
+        return float(np.mean(train_labels))
 
     def train(self) -> dict:
         """Train, keep the best epoch, save it atomically; returns final metrics."""
@@ -167,12 +281,24 @@ class ProgressTrainer:
         train_tok = self._tokenize(self.train_dataset, "Tokenizing train")
         eval_tok = self._tokenize(self.eval_dataset, "Tokenizing eval") if self.eval_dataset else None
         labels = train_tok["labels"]
-        model = load_regression_model(args.model_name)
+        distribution = self.settings.head == "distribution"
+        model = load_regression_model(args.model_name, num_labels=self.settings.num_labels)
+        constant = self._constant(labels)
         if args.init_head_bias and resume_from is None:
-            _start_at_the_mean(model, labels)
+            if distribution:
+                # Start at the training prior: the head learns how this input differs from it.
+                head = output_head(model)
+                if head is not None:
+                    import torch
+
+                    with torch.no_grad():
+                        head.bias.copy_(torch.as_tensor(constant, dtype=head.bias.dtype))
+            else:
+                _start_at_the_mean(model, labels)
         device = resolve_device("auto")
         precision = resolve_precision(args.precision, device)
         has_eval = eval_tok is not None
+        metric, greater = _selection(args.selection_metric)
         hf_args = TrainingArguments(
             output_dir=str(ckpt_dir),
             num_train_epochs=args.epochs,
@@ -186,8 +312,8 @@ class ProgressTrainer:
             save_strategy="epoch",
             save_total_limit=2,
             load_best_model_at_end=has_eval,
-            metric_for_best_model="mse" if has_eval else None,
-            greater_is_better=False if has_eval else None,
+            metric_for_best_model=metric if has_eval else None,
+            greater_is_better=greater if has_eval else None,
             logging_steps=args.logging_steps,
             bf16=precision == "bf16",
             use_cpu=device.type == "cpu",
@@ -208,43 +334,61 @@ class ProgressTrainer:
             eval_dataset=eval_tok,
             processing_class=self.tokenizer,
             compute_metrics=self._compute_metrics if has_eval else None,
+            compute_loss_func=_distribution_loss(self.settings.head_max_steps) if distribution else None,
+            callbacks=self.callbacks or None,
         )
         result = self.trainer.train(resume_from_checkpoint=resume_from)
-        metrics = {"train": dict(result.metrics), "precision": precision, "device": str(device), "kept": "best epoch"}
+        metrics = {"train": dict(result.metrics), "precision": precision, "device": str(device), "kept": "best epoch",
+                   "selection_metric": args.selection_metric, "head": self.settings.head,
+                   "world_size": self.trainer.args.world_size}
         if has_eval:
             metrics["eval"] = self.trainer.evaluate()
             if args.fallback_to_constant:
-                mean = float(np.mean(labels))
-                constant = self._constant_eval(mean, eval_tok["labels"])
-                # "not <" so that a diverged (NaN) run falls back too.
-                if not metrics["eval"]["eval_mse"] < constant["eval_mse"] and self._fall_back_to_constant(
-                        mean, constant, metrics["eval"]):
-                    metrics["eval"], metrics["kept"] = constant, "constant"
-        self.save(out, metrics)
+                const_eval = self._constant_eval(constant, eval_tok["labels"])
+                key = f"eval_{metric}"
+                model_value, const_value = metrics["eval"][key], const_eval[key]
+                # "not better" so that a diverged (NaN) run falls back too.
+                better = model_value > const_value if greater else model_value < const_value
+                if not better and self._fall_back_to_constant(constant, const_eval, metrics["eval"], key):
+                    metrics["eval"], metrics["kept"] = const_eval, "constant"
+        if self.trainer.is_world_process_zero():
+            self.save(out, metrics)
+        # Other processes return once the model is on disk.
+        self.trainer.accelerator.wait_for_everyone()
         return metrics
 
-    def _constant_eval(self, mean: float, eval_labels) -> dict:
-        """Eval metrics of the constant predictor of ``mean`` (a target), as the trainer reports them."""
+    def _constant_eval(self, constant, eval_labels) -> dict:
+        """Eval metrics of the constant predictor (a target, or class logits), as the trainer reports them."""
         from types import SimpleNamespace
 
-        pred = SimpleNamespace(predictions=np.full(len(eval_labels), mean), label_ids=np.asarray(eval_labels))
-        return {f"eval_{k}": v for k, v in self._compute_metrics(pred).items()}
+        labels = np.asarray(eval_labels, dtype=float)
+        n = len(labels)
+        if self.settings.head == "distribution":
+            raw = np.tile(np.asarray(constant, dtype=float), (n, 1))
+            classes = np.minimum(np.rint(labels), self.settings.head_max_steps + 1).astype(int)
+            logp = raw - np.log(np.exp(raw).sum(axis=1, keepdims=True))
+            loss = float(-logp[np.arange(n), classes].mean())
+        else:
+            raw = np.full(n, float(constant))
+            loss = float(np.mean((labels - float(constant)) ** 2))
+        pred = SimpleNamespace(predictions=raw, label_ids=labels)
+        return {f"eval_{k}": v for k, v in self._compute_metrics(pred).items()} | {"eval_loss": loss}
 
-    def _fall_back_to_constant(self, mean: float, constant_eval: dict, best_eval: dict) -> bool:
-        steps = decode_prediction(mean, self.settings.label_transform)
-        if not _make_constant(self.trainer.model, mean):
+    def _fall_back_to_constant(self, constant, constant_eval: dict, best_eval: dict, key: str = "eval_mse") -> bool:
+        steps = float(self.decode(np.atleast_2d(np.asarray(constant, dtype=float)))[0])
+        if not _make_constant(self.trainer.model, constant):
             logger.warning(
-                "no epoch beat the constant predictor of %.2f steps on the eval set (eval MSE %.4g against %.4g), "
+                "no epoch beat the constant predictor of %.2f steps on the eval set (%s %.4g against %.4g), "
                 "but %s has no output bias to make it one: keeping the best epoch",
-                steps, best_eval["eval_mse"], constant_eval["eval_mse"], type(self.trainer.model).__name__,
+                steps, key, best_eval[key], constant_eval[key], type(self.trainer.model).__name__,
             )
             return False
         logger.warning(
-            "no epoch beat the constant predictor of %.2f steps on the eval set (eval MSE %.4g against %.4g after "
+            "no epoch beat the constant predictor of %.2f steps on the eval set (%s %.4g against %.4g after "
             "the best epoch, whose eval Spearman was %.2f): saving that constant, which gives every input the same "
             "score. Train on more theorems, or pass fallback_to_constant=False (--no-fallback-to-constant) to keep "
             "the best epoch, for example when only the ranking of candidates matters.",
-            steps, constant_eval["eval_mse"], best_eval["eval_mse"], best_eval.get("eval_spearman", float("nan")),
+            steps, key, constant_eval[key], best_eval[key], best_eval.get("eval_spearman", float("nan")),
         )
         return True
 
@@ -263,6 +407,7 @@ class ProgressTrainer:
         for item in staging.iterdir():
             os.replace(item, out / item.name)
         staging.rmdir()
+        self.lookup.save(out)
         if metrics is not None:
             tmp = out / "training_metrics.json.tmp"
             tmp.write_text(json.dumps(metrics, indent=2, default=str) + "\n", encoding="utf-8")

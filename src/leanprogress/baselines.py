@@ -1,0 +1,124 @@
+"""The tactic-name lookup: the baseline a progress model has to beat by reading the state.
+
+A table keyed on the tactic's first word (``linarith``, ``have``, ``norm_num``)
+already knows that ``linarith`` usually closes a goal and ``have`` usually does
+not. A model that only learns that much adds nothing for search, which compares
+candidates on the same state. :class:`TacticLookup` is that table: the median
+and the mode of ``steps_remaining`` per tactic name, fit on a model's training
+records, with the overall median and mode for names it never saw.
+
+The trainer fits it on the records it trains on and saves it with the model as
+``tactic_lookup.json``, so ``leanprogress evaluate`` can show it beside the model
+on any dataset.
+
+Example:
+    >>> lookup = TacticLookup.fit([{"tactic": "linarith", "steps_remaining": 0},
+    ...                            {"tactic": "have h : 0 < 1 := by norm_num", "steps_remaining": 3}])
+    >>> lookup.predict(["linarith [h]", "have h2 : x = 1", "omega"], "median")
+    [0.0, 3.0, 1.5]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+LOOKUP_FILE = "tactic_lookup.json"
+LOOKUP_STATISTICS = ("median", "mode")
+
+# Focusing dots and case bullets come before the tactic proper; the name ends at a space or an opening
+# bracket (``rw[h]``, ``simp(config := ...)``, ``nlinarith[sq_nonneg x]``).
+_LEAD = re.compile(r"^[\s·.•]+")
+_NAME = re.compile(r"[^\s\[\(\{⟨;,]+")
+
+
+def tactic_name(tactic: str) -> str:
+    """The first word of a tactic: ``"nlinarith [sq_nonneg (a - b)]"`` -> ``"nlinarith"``.
+
+    Leading focusing dots are skipped; a tactic with no word (only brackets) is its first character.
+    """
+    text = _LEAD.sub("", tactic)
+    m = _NAME.match(text)
+    if m:
+        return m.group(0)
+    return text[:1] if text else ""
+
+
+def _mode(values: Sequence[int]) -> int:
+    counts = Counter(values)
+    best = max(counts.values())
+    return min(v for v, c in counts.items() if c == best)  # ties: the smaller count of steps
+
+
+class TacticLookup:
+    """Median and mode of ``steps_remaining`` per tactic name, with an overall fallback.
+
+    Args:
+        table: ``{name: {"n": rows, "median": float, "mode": int}}``.
+        fallback: the same statistics over all training rows, used for names not in ``table``.
+
+    Build it with :meth:`fit`; save and load it with :meth:`save` and :meth:`load`.
+    """
+
+    def __init__(self, table: dict[str, dict], fallback: dict):
+        for name, entry in [("fallback", fallback), *table.items()]:
+            missing = [k for k in ("n", "median", "mode") if k not in entry]
+            if missing:
+                raise ValueError(f"tactic lookup entry {name!r} lacks {missing}")
+        self.table = table
+        self.fallback = fallback
+
+    @classmethod
+    def fit(cls, records: Iterable[dict]) -> "TacticLookup":
+        """Fit on records with ``tactic`` and ``steps_remaining`` (as many times as each appears)."""
+        by_name: dict[str, list[int]] = defaultdict(list)
+        everything: list[int] = []
+        for r in records:
+            steps = int(r["steps_remaining"])
+            by_name[tactic_name(r["tactic"])].append(steps)
+            everything.append(steps)
+        if not everything:
+            raise ValueError("cannot fit a tactic lookup on no records")
+
+        def stats(values: list[int]) -> dict:
+            return {"n": len(values), "median": float(np.median(values)), "mode": _mode(values)}
+
+        return cls({name: stats(v) for name, v in sorted(by_name.items())}, stats(everything))
+
+    def predict(self, tactics: Sequence[str], statistic: str = "median") -> list[float]:
+        """Predicted steps remaining for each tactic: its name's ``median`` or ``mode``."""
+        if statistic not in LOOKUP_STATISTICS:
+            raise ValueError(f"statistic must be one of {LOOKUP_STATISTICS}, got {statistic!r}")
+        return [float(self.table.get(tactic_name(t), self.fallback)[statistic]) for t in tactics]
+
+    def to_dict(self) -> dict:
+        return {"format_version": 1, "key": "tactic first word", "fallback": self.fallback, "tactics": self.table}
+
+    def save(self, folder: str | os.PathLike) -> Path:
+        """Write ``tactic_lookup.json`` into ``folder`` (atomically)."""
+        path = Path(folder) / LOOKUP_FILE
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike) -> "TacticLookup | None":
+        """The lookup saved in a model folder, or None if the model has none (trained before it existed)."""
+        path = Path(folder) / LOOKUP_FILE
+        if not path.is_file():
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(data["tactics"], data["fallback"])
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: not a tactic lookup ({exc})") from None
+
+    def __len__(self) -> int:
+        return len(self.table)

@@ -1,0 +1,104 @@
+"""Output heads: what the model predicts and how that becomes steps remaining.
+
+Two heads, recorded in :class:`~leanprogress.config.ModelSettings` (``head``):
+
+- ``regression`` (the default, and every model saved before heads existed): one
+  number, trained with MSE on ``log1p(steps)`` (or raw steps); the prediction is
+  ``expm1`` of the output, clamped at 0.
+- ``distribution``: a classifier over remaining steps ``0, 1, ..., K`` and
+  "more than K" (``K = head_max_steps``), trained with cross-entropy. It says how
+  sure it is, which a search can use (the probability that this tactic closes
+  the goal), and gives a point estimate by ``point_estimate``:
+
+  * ``median`` (default): the interpolated median, ``c - 0.5 + (0.5 - F(c-1)) / p(c)``
+    for the class ``c`` where the cumulative probability ``F`` passes 0.5 (each class
+    spread uniformly over ``[c - 0.5, c + 0.5]``). It rounds to the median class, so
+    exact-match is the median's, it is what MAE rewards, and it is continuous, so
+    candidates on one state rarely tie;
+  * ``mode``: the most probable count (exact-match's choice; candidates often tie);
+  * ``mean``: the expected steps (MSE's choice).
+
+  The class "more than K" stands for ``head_more_steps``, the mean label above K
+  in the training data.
+
+Example:
+    >>> import numpy as np
+    >>> p = np.array([[0.7, 0.2, 0.1, 0.0]])   # K = 2: P(0), P(1), P(2), P(more)
+    >>> [round(float(x), 3) for x in (point_estimate(p, "median", 5.0)[0], point_estimate(p, "mode", 5.0)[0])]
+    [0.214, 0.0]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+HEADS = ("regression", "distribution")
+POINT_ESTIMATES = ("median", "mode", "mean")
+
+
+def num_labels(head: str, max_steps: int) -> int:
+    """Outputs of the head: 1 for regression, ``max_steps + 2`` for the distribution (0..K and more)."""
+    if head not in HEADS:
+        raise ValueError(f"head must be one of {HEADS}, got {head!r}")
+    return 1 if head == "regression" else max_steps + 2
+
+
+def step_class(steps: int, max_steps: int) -> int:
+    """The distribution head's class of a label: ``steps`` itself up to K, ``K + 1`` ("more") above."""
+    return min(int(steps), max_steps + 1)
+
+
+def class_values(max_steps: int, more_steps: float) -> np.ndarray:
+    """The steps each class stands for: ``0, 1, ..., K, more_steps``."""
+    return np.append(np.arange(max_steps + 1, dtype=float), float(more_steps))
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax in float64 (stable for any finite logits)."""
+    z = np.asarray(logits, dtype=np.float64)
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def point_estimate(probs: np.ndarray, how: str, more_steps: float) -> np.ndarray:
+    """Steps remaining from class probabilities (rows: 0..K, more), by ``how`` (see the module doc)."""
+    if how not in POINT_ESTIMATES:
+        raise ValueError(f"point_estimate must be one of {POINT_ESTIMATES}, got {how!r}")
+    probs = np.asarray(probs, dtype=np.float64)
+    k_more = probs.shape[1] - 1
+    values = class_values(k_more - 1, more_steps)
+    if how == "mean":
+        return probs @ values
+    if how == "mode":
+        return values[np.argmax(probs, axis=1)]
+    cdf = np.cumsum(probs, axis=1)
+    c = np.minimum((cdf < 0.5).sum(axis=1), k_more)
+    rows = np.arange(len(probs))
+    below = np.where(c > 0, cdf[rows, np.maximum(c - 1, 0)], 0.0)
+    p_c = np.maximum(probs[rows, c], 1e-12)
+    interpolated = np.clip(c - 0.5 + (0.5 - below) / p_c, np.maximum(c - 0.5, 0.0), c + 0.5)
+    return np.where(c == k_more, float(more_steps), interpolated)
+
+
+def prior_logits(labels, max_steps: int, smoothing: float = 1.0) -> np.ndarray:
+    """Log class frequencies of training labels (add-``smoothing``): the constant predictor's logits."""
+    counts = np.bincount([step_class(s, max_steps) for s in labels], minlength=max_steps + 2).astype(float)
+    counts += smoothing
+    return np.log(counts / counts.sum())
+
+
+def more_steps_of(labels, max_steps: int) -> float:
+    """Mean label above ``max_steps`` (what the "more" class stands for); ``K + 1`` if none is."""
+    above = [s for s in labels if s > max_steps]
+    return float(np.mean(above)) if above else float(max_steps + 1)
+
+
+def decode_regression(values, transform: str) -> np.ndarray:
+    """Regression outputs to steps (``expm1`` for log1p targets), clamped at 0."""
+    v = np.asarray(values, dtype=np.float64).reshape(-1)
+    if transform == "log1p":
+        with np.errstate(over="ignore"):
+            v = np.expm1(v)
+    return np.maximum(v, 0.0)
+

@@ -10,6 +10,7 @@ SHARED = Path(os.environ.get("LEANPROGRESS_SHARED_DATA", Path(__file__).resolve(
 MATHLIB_SAMPLE = SHARED / "mathlib4-leandojo-sample" / "random_test.json"
 MINIF2F_PROOFS = SHARED / "minif2f-valid-proofs" / "proofs.jsonl"
 WORKBOOK_PROOFS = SHARED / "lean-workbook-plus-proofs" / "proofs.jsonl"
+SEARCH_TRACES = SHARED / "minif2f-valid-search-traces" / "traces.json"
 
 
 def require(*paths: Path) -> None:

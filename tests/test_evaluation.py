@@ -55,3 +55,60 @@ def test_plot_writes_png(tmp_path):
     path = plot_predictions([0.1, 2.0, 3.5], [0, 2, 4], str(tmp_path / "p" / "plot.png"))
     data = open(path, "rb").read()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 2000
+
+
+def test_ranking_pairs_need_a_shared_state_and_different_tactics_and_labels():
+    from leanprogress.evaluation import ranking_figure, ranking_pairs
+
+    goals = ["s1", "s1", "s1", "s1", "s2", "s3"]
+    tactics = ["simp", "ring", "simp", "intro x", "simp", "ring"]
+    labels = [0, 2, 1, 2, 0, 3]
+    # (simp 0, ring 2), (simp 0, intro 2), (ring 2, simp 1) -> (2, 1), (simp 1, intro 2); not simp/simp,
+    # not ring/intro (same label), nothing across states.
+    pairs = ranking_pairs(goals, tactics, labels)
+    assert sorted(pairs) == [(0, 1), (0, 3), (2, 1), (2, 3)]
+    fig = ranking_figure([0.1, 3.0, 0.5, 0.5], goals[:4], tactics[:4], labels[:4])
+    # pairs (0,1) right, (0,3) right, (2,1) right, (2,3): tie -> half
+    assert fig == {"pairs": 4, "states": 1, "agreement": (3 + 0.5) / 4}
+    assert ranking_figure([1, 2], ["a", "b"], ["x", "y"], [0, 1])["agreement"] is None
+
+
+def test_bootstrap_resamples_theorems_not_rows():
+    import numpy as np
+
+    from leanprogress.evaluation import bootstrap_intervals
+
+    # One theorem with 50 perfect rows and one with 50 wrong rows: resampling rows would give a narrow interval
+    # around 0.5; resampling the two theorems gives 0, 0.5 or 1.
+    groups = ["a"] * 50 + ["b"] * 50
+    values = [1.0] * 50 + [0.0] * 50
+    lo, hi = bootstrap_intervals({"acc": (groups, values, np.ones(100))}, n_resamples=400, seed=1)["acc"]
+    assert lo == 0.0 and hi == 1.0
+    rows = bootstrap_intervals({"acc": (list(range(100)), values, np.ones(100))}, n_resamples=400, seed=1)["acc"]
+    assert 0.3 < rows[0] < 0.5 < rows[1] < 0.7
+    assert bootstrap_intervals({"none": ([], [], [])})["none"] is None
+    with pytest.raises(ValueError, match="level"):
+        bootstrap_intervals({"acc": (groups, values, np.ones(100))}, level=1.5)
+
+
+def test_compare_predictors_table():
+    from leanprogress.evaluation import compare_predictors, format_comparison
+
+    labels = [0, 0, 1, 2, 0, 3]
+    groups = ["t1", "t1", "t2", "t2", "t3", "t3"]
+    goals = ["s", "s", "u", "u", "v", "w"]
+    tactics = ["simp", "ring", "a", "b", "c", "d"]
+    comp = compare_predictors({"model": [0.2, 0.1, 1.2, 2.4, 0.0, 3.6], "lookup": [0, 0, 0, 0, 0, 0]},
+                              labels, groups, goals, tactics, reference="model", n_resamples=200)
+    m, lk, bc = comp["predictors"]["model"], comp["predictors"]["lookup"], comp["predictors"]["best constant"]
+    assert m["accuracy"] == pytest.approx(5 / 6) and lk["accuracy"] == pytest.approx(3 / 6)
+    assert m["mae"] == pytest.approx((0.2 + 0.1 + 0.2 + 0.4 + 0 + 0.6) / 6)
+    assert bc["accuracy"] == pytest.approx(3 / 6) and comp["best_constant"] == {"mae": 0, "accuracy": 0}
+    assert comp["ranking_pairs"] == 1 and m["ranking"] == 1.0 and lk["ranking"] == 0.5
+    assert m["accuracy_ci"][0] <= m["accuracy"] <= m["accuracy_ci"][1]
+    diff = comp["differences"]["model - lookup"]
+    assert diff["accuracy"] == pytest.approx(2 / 6) and diff["accuracy_ci"][0] >= 0
+    text = format_comparison(comp)
+    assert "lookup" in text and "best constant (0/0)" in text and "+33.3%" in text
+    with pytest.raises(ValueError, match="reference"):
+        compare_predictors({"model": [0] * 6}, labels, groups, reference="nope")

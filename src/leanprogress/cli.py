@@ -155,8 +155,24 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fallback-to-constant", action=argparse.BooleanOptionalAction, default=d.fallback_to_constant,
                    help="save the constant predictor of the mean target if no epoch beats it on the eval set "
                    "(default on)")
+    p.add_argument("--head", choices=["regression", "distribution"], default=d.head,
+                   help="regression: one number (default); distribution: probabilities of 0..K and more steps")
+    p.add_argument("--head-max-steps", type=int, default=d.head_max_steps,
+                   help=f"K of the distribution head (default {d.head_max_steps})")
+    p.add_argument("--point-estimate", choices=["median", "mode", "mean"], default=d.point_estimate,
+                   help="distribution head: the number predict returns (default median: MAE; mode: exact-match)")
+    p.add_argument("--selection-metric", choices=["mae", "accuracy", "mse", "loss"], default=d.selection_metric,
+                   help=f"held-out figure that picks the best epoch and the constant fallback "
+                   f"(default {d.selection_metric})")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --output-dir")
     p.add_argument("--skip-invalid", action="store_true", help="skip malformed lines (they are counted)")
+
+
+def _is_main_process() -> bool:
+    """False on the non-zero ranks of a torchrun / accelerate launch (they must not write files)."""
+    import os
+
+    return int(os.environ.get("RANK", "0")) == 0
 
 
 def cmd_train(args) -> int:
@@ -181,6 +197,10 @@ def cmd_train(args) -> int:
             precision=args.precision,
             pad_to_max_length=args.pad_to_max_length,
             fallback_to_constant=args.fallback_to_constant,
+            head=args.head,
+            head_max_steps=args.head_max_steps,
+            point_estimate=args.point_estimate,
+            selection_metric=args.selection_metric,
             resume=args.resume,
         )
     except ValueError as exc:
@@ -194,9 +214,11 @@ def cmd_train(args) -> int:
     if args.eval_dataset:
         held = ProgressDataset(args.eval_dataset, skip_invalid=args.skip_invalid)
     print(f"training on {len(train)} records, evaluating on {len(held)} (split by theorem)")
-    if len(held):
+    if len(held) and _is_main_process():
         write_records(held.records, Path(args.output_dir) / "eval_split.jsonl")
     metrics = ProgressTrainer(targs, train, held if len(held) else None).train()
+    if not _is_main_process():
+        return 0
     t = metrics["train"]
     print(f"trained in {t.get('train_runtime', 0):.0f}s ({t.get('train_samples_per_second', 0):.2f} examples/s)")
     if "eval" in metrics:

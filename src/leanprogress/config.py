@@ -173,6 +173,9 @@ class ProgressTrainingArguments:
     (the training loss on the eval set)."""
     group_by_length: bool = True
     """Batch prompts of similar length together so padding stays small."""
+    device: str = "auto"
+    """``auto`` (CUDA, MPS, else CPU) or ``cpu`` to train on the CPU on a machine with a GPU. Under
+    ``torchrun`` / ``accelerate launch`` each process takes its own GPU."""
     resume: bool = False
     """Continue from the newest checkpoint in ``output_dir/checkpoints``."""
     logging_steps: int = 10

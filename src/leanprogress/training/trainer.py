@@ -295,11 +295,11 @@ class ProgressTrainer:
                         head.bias.copy_(torch.as_tensor(constant, dtype=head.bias.dtype))
             else:
                 _start_at_the_mean(model, labels)
-        device = resolve_device("auto")
+        device = resolve_device(args.device)
         precision = resolve_precision(args.precision, device)
         has_eval = eval_tok is not None
         metric, greater = _selection(args.selection_metric)
-        hf_args = TrainingArguments(
+        hf_kwargs = dict(
             output_dir=str(ckpt_dir),
             num_train_epochs=args.epochs,
             per_device_train_batch_size=args.batch_size,
@@ -319,8 +319,10 @@ class ProgressTrainer:
             use_cpu=device.type == "cpu",
             train_sampling_strategy="group_by_length" if args.group_by_length else "random",
             report_to=[],
-            **args.extra,
+            # Every parameter gets a gradient (encoder, pooler, head): skip DDP's search for unused ones.
+            ddp_find_unused_parameters=False,
         )
+        hf_args = TrainingArguments(**(hf_kwargs | args.extra))
         collator = DataCollatorWithPadding(
             self.tokenizer,
             padding="max_length" if args.pad_to_max_length else "longest",

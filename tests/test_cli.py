@@ -69,8 +69,15 @@ def test_train_then_evaluate_json_and_plot(traces, tmp_path, capsys, tiny_model)
     assert main(["evaluate", "--model", str(model), "--dataset", str(model / "eval_split.jsonl"), "--json",
                  "--plot", str(tmp_path / "plot.png")]) == 0
     metrics = json.loads(capsys.readouterr().out)
-    assert {"mae", "accuracy", "within_one", "spearman", "buckets", "best_constant"} <= set(metrics)
+    assert {"mae", "accuracy", "within_one", "spearman", "buckets", "best_constant", "comparison"} <= set(metrics)
+    comparison = metrics["comparison"]
+    assert set(comparison["predictors"]) == {"model", "lookup median", "lookup mode", "best constant"}
+    lo, hi = comparison["predictors"]["model"]["mae_ci"]
+    assert lo <= metrics["mae"] <= hi and comparison["predictors"]["model"]["mae"] == pytest.approx(metrics["mae"])
     assert (tmp_path / "plot.png").stat().st_size > 1000
+    assert main(["evaluate", "--model", str(model), "--dataset", str(model / "eval_split.jsonl")]) == 0
+    report = capsys.readouterr().out
+    assert "lookup median" in report and "lookup mode" in report and "model - lookup mode" in report
     assert main(["score", "--model", str(model), "--goal", "⊢ True", "--tactic", "trivial", "--tactic", "simp",
                  "--json"]) == 0
     ranked = json.loads(capsys.readouterr().out)

@@ -30,3 +30,26 @@ def test_label_transform_round_trip():
         for t in ("none", "log1p"):
             assert decode_prediction(encode_label(steps, t), t) == pytest.approx(steps)
     assert decode_prediction(-0.3, "none") == 0.0 and decode_prediction(-0.3, "log1p") == 0.0
+
+
+def test_settings_saved_before_heads_load_as_regression(tmp_path):
+    (tmp_path / SETTINGS_FILE).write_text(json.dumps({"template": "{goal} {tactic}", "max_length": 256,
+                                                      "normalize_symbols": True, "label_transform": "log1p"}))
+    s = ModelSettings.load(tmp_path)
+    assert s.head == "regression" and s.num_labels == 1
+
+
+def test_head_settings_are_checked():
+    from leanprogress.config import ProgressTrainingArguments
+
+    assert ModelSettings(head="distribution", head_max_steps=10).num_labels == 12
+    with pytest.raises(ValueError, match="head must be one of"):
+        ModelSettings(head="ordinal")
+    with pytest.raises(ValueError, match="head_max_steps"):
+        ModelSettings(head="distribution")
+    with pytest.raises(ValueError, match="point_estimate"):
+        ModelSettings(point_estimate="max")
+    with pytest.raises(ValueError, match="selection_metric"):
+        ProgressTrainingArguments(output_dir="x", selection_metric="spearman")
+    with pytest.raises(ValueError, match="head_max_steps"):
+        ProgressTrainingArguments(output_dir="x", head_max_steps=0)

@@ -133,3 +133,129 @@ def test_resume_continues_from_checkpoint(tmp_path, tiny_model):
 def test_empty_training_set_is_refused(tmp_path, tiny_model):
     with pytest.raises(ValueError, match="no records"):
         ProgressTrainer(ProgressTrainingArguments(output_dir=str(tmp_path), model_name=str(tiny_model)), [])
+
+
+def test_lookup_is_fit_on_the_training_records_and_saved(trained_tiny):
+    from leanprogress.baselines import TacticLookup
+
+    out, _, _ = trained_tiny
+    records = [r for i in range(10) for r in records_from_theorem(make_theorem(f"T.t{i}", 1 + i % 4), source="gen")]
+    assert TacticLookup.load(out).to_dict() == TacticLookup.fit(records).to_dict()
+
+
+def test_distribution_head_trains_and_scores(tmp_path, tiny_model):
+    import numpy as np
+
+    from leanprogress import LeanProgressScorer
+
+    train, held = learnable_records([f"L{i}" for i in range(24)]), learnable_records(["H0", "H1", "H2"], seed=1)
+    args = ProgressTrainingArguments(output_dir=str(tmp_path), model_name=str(tiny_model), epochs=8, batch_size=8,
+                                     max_length=32, precision="fp32", learning_rate=1e-2, head="distribution",
+                                     head_max_steps=3)
+    metrics = ProgressTrainer(args, train, held).train()
+    settings = ModelSettings.load(tmp_path)
+    # Labels 5 are above K = 3: the "more" class stands for their mean.
+    assert (settings.head, settings.head_max_steps, settings.head_more_steps) == ("distribution", 3, 5.0)
+    assert metrics["kept"] == "best epoch" and metrics["eval"]["eval_accuracy"] == 1.0
+    scorer = LeanProgressScorer(str(tmp_path), device="cpu", precision="fp32")
+    dist = scorer.predict_distribution("⊢ p1", ["finish", "work"])
+    assert dist.shape == (2, 5) and np.allclose(dist.sum(axis=1), 1.0)
+    assert scorer.step_values.tolist() == [0, 1, 2, 3, 5.0]
+    close = scorer.close_probability("⊢ p1", ["finish", "work"])
+    assert close[0] > 0.5 > close[1]
+    finish, work = scorer.predict_batch("⊢ p1", ["finish", "work"])
+    assert round(finish) == 0 and round(work) == 5 and finish >= 0
+    mode = LeanProgressScorer(str(tmp_path), device="cpu", precision="fp32", point_estimate="mode")
+    assert mode.predict_batch("⊢ p1", ["finish", "work"]) == [0.0, 5.0]
+
+
+def test_regression_scorer_has_no_distribution(trained_tiny):
+    from leanprogress import LeanProgressScorer
+
+    scorer = LeanProgressScorer(str(trained_tiny[0]), device="cpu", precision="fp32")
+    with pytest.raises(ValueError, match="regression head"):
+        scorer.predict_distribution("⊢ p", ["simp"])
+
+
+def test_constant_fallback_of_the_distribution_head_is_the_training_prior(tmp_path, tiny_model):
+    import numpy as np
+
+    from leanprogress import LeanProgressScorer
+
+    train, held, metrics = diverging_run(tmp_path, tiny_model, head="distribution", head_max_steps=2)
+    assert metrics["kept"] == "constant"
+    scorer = LeanProgressScorer(str(tmp_path), device="cpu", precision="fp32")
+    dist = scorer.predict_distribution(["⊢ a", "x : ℕ\n⊢ b"], ["simp", "ring"])
+    counts = np.bincount([min(r["steps_remaining"], 3) for r in train], minlength=4) + 1.0
+    assert np.allclose(dist, counts / counts.sum(), atol=1e-5)
+
+
+@pytest.mark.parametrize("metric,pick", [("accuracy", max), ("mse", min), ("mae", min)])
+def test_best_epoch_follows_the_selection_metric(tmp_path, tiny_model, metric, pick):
+    records = [r for i in range(10) for r in records_from_theorem(make_theorem(f"S{i}", 1 + i % 4))]
+    held = [r for i in range(10, 14) for r in records_from_theorem(make_theorem(f"S{i}", 1 + i % 4))]
+    args = ProgressTrainingArguments(output_dir=str(tmp_path), model_name=str(tiny_model), epochs=3, batch_size=4,
+                                     learning_rate=3e-3, max_length=64, precision="fp32", selection_metric=metric,
+                                     fallback_to_constant=False, extra={"save_total_limit": None})
+    metrics = ProgressTrainer(args, records, held).train()
+    history = [h for h in last_state(tmp_path)["log_history"] if f"eval_{metric}" in h]
+    assert len(history) == 3
+    assert metrics["eval"][f"eval_{metric}"] == pytest.approx(pick(h[f"eval_{metric}"] for h in history), rel=1e-4)
+    assert metrics["selection_metric"] == metric
+
+
+def test_prompt_cache_builds_each_prompt_once(tmp_path, tiny_model):
+    from leanprogress.training.trainer import PromptCache
+
+    records = [r for i in range(4) for r in records_from_theorem(make_theorem(f"C{i}", 3))]
+    cache = PromptCache()
+    common = dict(model_name=str(tiny_model), max_length=64, precision="fp32")
+    first = ProgressTrainer(ProgressTrainingArguments(output_dir=str(tmp_path / "a"), **common), records,
+                            prompt_cache=cache)
+    ids = first._tokenize(first.train_dataset, "t")["input_ids"]
+    assert cache.misses == len(records) and cache.hits == 0
+    second = ProgressTrainer(ProgressTrainingArguments(output_dir=str(tmp_path / "b"), head="distribution", **common),
+                             records, prompt_cache=cache)
+    assert second._tokenize(second.train_dataset, "t")["input_ids"] == ids
+    assert cache.hits == len(records) and len(cache) == len(records)
+    uncached = ProgressTrainer(ProgressTrainingArguments(output_dir=str(tmp_path / "c"), **common), records)
+    assert uncached._tokenize(uncached.train_dataset, "t")["input_ids"] == ids
+    other_length = ProgressTrainer(ProgressTrainingArguments(output_dir=str(tmp_path / "d"), **{**common,
+                                   "max_length": 32}), records, prompt_cache=cache)
+    other_length._tokenize(other_length.train_dataset, "t")
+    assert len(cache) == 2 * len(records)
+
+
+@pytest.mark.parametrize("launcher", ["torchrun", "accelerate"])
+def test_two_processes_train_one_model(tmp_path, tiny_model, launcher):
+    """DDP with 2 CPU processes (gloo): same split and lookup on both ranks, only rank 0 writes."""
+    import os
+    import subprocess
+    import sys
+
+    from leanprogress.baselines import TacticLookup
+    from leanprogress.data.dataset import load_mixture
+
+    data = tmp_path / "data.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in learnable_records([f"P{i}" for i in range(20)])))
+    out = tmp_path / "model"
+    train_args = ["--dataset", str(data), "--model-name", str(tiny_model), "--output-dir", str(out), "--epochs", "1",
+                  "--max-length", "32", "--batch-size", "4", "--precision", "fp32"]
+    if launcher == "torchrun":
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
+    else:
+        cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(sys.path))
+    run = subprocess.run(cmd + ["-m", "leanprogress.train_steps_model", *train_args], env=env, capture_output=True,
+                         text=True, timeout=240)
+    assert run.returncode == 0, run.stderr[-3000:]
+    metrics = json.loads((out / "training_metrics.json").read_text())
+    assert metrics["world_size"] == 2
+    assert run.stdout.count("model saved to") == 1  # the report comes from rank 0 only
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".saving")]
+    train, held, _ = load_mixture([str(data)], eval_ratio=0.2, seed=42)
+    assert [json.loads(l) for l in (out / "eval_split.jsonl").read_text().splitlines()] == held.records
+    assert TacticLookup.load(out).to_dict() == TacticLookup.fit(train.records).to_dict()
+    # 32 training records, 2 processes x batch 4: 4 optimizer steps, not 8.
+    assert last_state(out)["global_step"] == 4

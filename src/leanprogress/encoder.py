@@ -69,9 +69,13 @@ def load_tokenizer(model_name: str | None) -> Any:
         raise _explain(name, "tokenizer", exc) from exc
 
 
-def load_regression_model(model_name: str | None, num_labels: int = 1) -> torch.nn.Module:
+def load_regression_model(model_name: str | None, num_labels: int = 1, new_head: bool = False) -> torch.nn.Module:
     """An encoder with a head from safetensors weights: one scalar (regression, MSE) for ``num_labels=1``,
-    else ``num_labels`` classes (the distribution head, see :mod:`leanprogress.heads`)."""
+    else ``num_labels`` classes (the distribution head, see :mod:`leanprogress.heads`).
+
+    ``new_head=True`` (training) starts a fresh head where the folder's head has another size; a trained
+    model is loaded with ``False``, so a size mismatch is an error there.
+    """
     from transformers import AutoModelForSequenceClassification
 
     name = resolve_model_name(model_name)
@@ -80,6 +84,7 @@ def load_regression_model(model_name: str | None, num_labels: int = 1) -> torch.
             name,
             num_labels=num_labels,
             problem_type="regression" if num_labels == 1 else "single_label_classification",
+            ignore_mismatched_sizes=new_head,
             use_safetensors=True,
             trust_remote_code=False,
         )

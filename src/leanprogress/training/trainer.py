@@ -282,7 +282,7 @@ class ProgressTrainer:
         eval_tok = self._tokenize(self.eval_dataset, "Tokenizing eval") if self.eval_dataset else None
         labels = train_tok["labels"]
         distribution = self.settings.head == "distribution"
-        model = load_regression_model(args.model_name, num_labels=self.settings.num_labels)
+        model = load_regression_model(args.model_name, num_labels=self.settings.num_labels, new_head=True)
         constant = self._constant(labels)
         if args.init_head_bias and resume_from is None:
             if distribution:

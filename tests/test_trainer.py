@@ -212,14 +212,14 @@ def test_prompt_cache_builds_each_prompt_once(tmp_path, tiny_model):
     common = dict(model_name=str(tiny_model), max_length=64, precision="fp32")
     first = ProgressTrainer(ProgressTrainingArguments(output_dir=str(tmp_path / "a"), **common), records,
                             prompt_cache=cache)
-    ids = first._tokenize(first.train_dataset, "t")["input_ids"]
+    ids = [r["input_ids"] for r in first._tokenize(first.train_dataset, "t").rows]
     assert cache.misses == len(records) and cache.hits == 0
     second = ProgressTrainer(ProgressTrainingArguments(output_dir=str(tmp_path / "b"), head="distribution", **common),
                              records, prompt_cache=cache)
-    assert second._tokenize(second.train_dataset, "t")["input_ids"] == ids
+    assert [r["input_ids"] for r in second._tokenize(second.train_dataset, "t").rows] == ids
     assert cache.hits == len(records) and len(cache) == len(records)
     uncached = ProgressTrainer(ProgressTrainingArguments(output_dir=str(tmp_path / "c"), **common), records)
-    assert uncached._tokenize(uncached.train_dataset, "t")["input_ids"] == ids
+    assert [r["input_ids"] for r in uncached._tokenize(uncached.train_dataset, "t").rows] == ids
     other_length = ProgressTrainer(ProgressTrainingArguments(output_dir=str(tmp_path / "d"), **{**common,
                                    "max_length": 32}), records, prompt_cache=cache)
     other_length._tokenize(other_length.train_dataset, "t")
@@ -259,3 +259,26 @@ def test_two_processes_train_one_model(tmp_path, tiny_model, launcher):
     assert TacticLookup.load(out).to_dict() == TacticLookup.fit(train.records).to_dict()
     # 32 training records, 2 processes x batch 4: 4 optimizer steps, not 8.
     assert last_state(out)["global_step"] == 4
+
+
+def test_training_does_not_need_the_datasets_package(tmp_path, tiny_model):
+    """GPU images often ship torch and transformers only; training and scoring run without ``datasets``."""
+    import subprocess
+    import sys
+
+    code = f"""
+import sys
+sys.modules["datasets"] = None  # import datasets now fails, as where it is not installed
+from leanprogress import ProgressTrainer, ProgressTrainingArguments, LeanProgressScorer
+records = [{{"goal": "⊢ p", "tactic": t, "steps_remaining": s, "theorem": f"T{{i}}{{t}}"}}
+           for i in range(6) for t, s in (("finish", 0), ("work", 2))]
+args = ProgressTrainingArguments(output_dir={str(tmp_path)!r}, model_name={str(tiny_model)!r}, epochs=1,
+                                 max_length=32, precision="fp32")
+ProgressTrainer(args, records[:8], records[8:]).train()
+print(LeanProgressScorer({str(tmp_path)!r}, device="cpu").predict("⊢ p", "work") >= 0)
+assert "datasets" not in sys.modules or sys.modules["datasets"] is None
+"""
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240,
+                         env={**__import__("os").environ, "PYTHONPATH": __import__("os").pathsep.join(sys.path)})
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.strip().endswith("True")

@@ -97,6 +97,31 @@ def _selection(metric: str) -> tuple[str, bool]:
     return metric, metric == "accuracy"
 
 
+class TokenizedRecords:
+    """Tokenized training or eval rows for the HF Trainer: a plain map-style dataset of dicts.
+
+    Plain lists rather than a ``datasets.Dataset``, so training runs where ``datasets`` is not installed
+    (GPU images often ship torch and transformers only); the Trainer's length-grouped sampler reads the
+    lengths from ``input_ids``.
+    """
+
+    def __init__(self, rows: list[dict]):
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> dict:
+        return self.rows[i]
+
+    def __getstate__(self):  # dataloader workers get the rows, nothing else
+        return {"rows": self.rows}
+
+    @property
+    def labels(self) -> list[float]:
+        return [r["labels"] for r in self.rows]
+
+
 class PromptCache:
     """Token ids of prompts, shared between trainers of one process.
 
@@ -208,28 +233,31 @@ class ProgressTrainer:
                 cache._entries[keys[i]] = np.asarray(ids, dtype=np.int32)
         return [cache._entries[k] for k in keys]
 
-    def _tokenize(self, data: ProgressDataset, desc: str):
+    def _tokenize(self, data: ProgressDataset, desc: str) -> "TokenizedRecords":
         transform, distribution = self.settings.label_transform, self.settings.head == "distribution"
         uses_token_types = "token_type_ids" in self.tokenizer.model_input_names
+        from tqdm.auto import tqdm
 
-        def encode(batch: dict) -> dict:
-            ids = self._encode_prompts(batch["goal"], batch["tactic"], batch["prefix"])
-            enc = {"input_ids": [x.tolist() for x in ids], "attention_mask": [[1] * len(x) for x in ids]}
-            if uses_token_types:
-                enc["token_type_ids"] = [[0] * len(x) for x in ids]
-            # The distribution head's loss reads raw steps (classes are cut at K inside it), so that eval
-            # figures stay in steps for labels above K too.
-            enc["labels"] = [float(s) if distribution else encode_label(s, transform)
-                             for s in batch["steps_remaining"]]
-            enc["length"] = [len(x) for x in ids]
-            return enc
-
-        hf = data.dataset.select_columns(["goal", "tactic", "prefix", "steps_remaining"])
-        import uuid
-
-        # new_fingerprint: hashing the closure (and the prompt cache in it) is slow and means nothing here.
-        return hf.map(encode, batched=True, batch_size=256, remove_columns=hf.column_names, desc=desc,
-                      new_fingerprint=uuid.uuid4().hex)
+        records = data.records
+        rows: list[dict] = []
+        step = 256
+        with tqdm(total=len(records), desc=desc, unit=" records", disable=len(records) < 2 * step,
+                  mininterval=5.0) as bar:
+            for start in range(0, len(records), step):
+                batch = records[start:start + step]
+                ids = self._encode_prompts([r["goal"] for r in batch], [r["tactic"] for r in batch],
+                                           [r["prefix"] for r in batch])
+                for r, x in zip(batch, ids):
+                    row = {"input_ids": x.tolist(), "attention_mask": [1] * len(x)}
+                    if uses_token_types:
+                        row["token_type_ids"] = [0] * len(x)
+                    # The distribution head's loss reads raw steps (classes are cut at K inside it), so that
+                    # eval figures stay in steps for labels above K too.
+                    steps = r["steps_remaining"]
+                    row["labels"] = float(steps) if distribution else encode_label(steps, transform)
+                    rows.append(row)
+                bar.update(len(batch))
+        return TokenizedRecords(rows)
 
     def decode(self, raw) -> np.ndarray:
         """Model outputs (one row per example) to predicted steps, as the scorer computes them."""
@@ -280,7 +308,7 @@ class ProgressTrainer:
 
         train_tok = self._tokenize(self.train_dataset, "Tokenizing train")
         eval_tok = self._tokenize(self.eval_dataset, "Tokenizing eval") if self.eval_dataset else None
-        labels = train_tok["labels"]
+        labels = train_tok.labels
         distribution = self.settings.head == "distribution"
         model = load_regression_model(args.model_name, num_labels=self.settings.num_labels, new_head=True)
         constant = self._constant(labels)
@@ -346,7 +374,7 @@ class ProgressTrainer:
         if has_eval:
             metrics["eval"] = self.trainer.evaluate()
             if args.fallback_to_constant:
-                const_eval = self._constant_eval(constant, eval_tok["labels"])
+                const_eval = self._constant_eval(constant, eval_tok.labels)
                 key = f"eval_{metric}"
                 model_value, const_value = metrics["eval"][key], const_eval[key]
                 # "not better" so that a diverged (NaN) run falls back too.

@@ -343,14 +343,15 @@ def run_variant(variant: dict, sources: dict, split: dict, opts, cache, workdir:
         labels = [r["steps_remaining"] for r in recs]
         # Bare theorem names for search traces (proofs of one theorem from several runs are one theorem).
         groups = [r["theorem"] if name == "search" else theorem_key(r) for r in recs]
-        goals, tactics = [r["goal"] for r in recs], [r["tactic"] for r in recs]
+        goals, tactics, prefixes = [r["goal"] for r in recs], [r["tactic"] for r in recs], [r["prefix"] for r in recs]
         model_preds = {k: v for k, v in p["preds"].items() if k != "p_close"}
         reference = "model" if "model" in model_preds else f"model ({variant['point']})"
         comp = compare_predictors({**model_preds, "lookup median": p["lookup_median"], "lookup mode": p["lookup_mode"]},
                                   labels, groups, goals, tactics, reference=reference, n_resamples=opts.bootstrap,
-                                  seed=opts.seed)
+                                  seed=opts.seed, prefixes=prefixes)
         if "p_close" in p["preds"]:
-            comp["ranking_by_p_close"] = ranking_figure([1 - x for x in p["preds"]["p_close"]], goals, tactics, labels)
+            comp["ranking_by_p_close"] = ranking_figure([1 - x for x in p["preds"]["p_close"]], goals, tactics, labels,
+                                                        prefixes)
         results[name] = comp
     return {"variant": variant, "folds": fold_reports, "held_out": results, "epochs": epochs_all,
             "train_seconds": train_seconds, "prompt_and_setup_seconds": tokenize_seconds,

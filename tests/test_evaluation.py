@@ -112,3 +112,12 @@ def test_compare_predictors_table():
     assert "lookup" in text and "best constant (0/0)" in text and "+33.3%" in text
     with pytest.raises(ValueError, match="reference"):
         compare_predictors({"model": [0] * 6}, labels, groups, reference="nope")
+
+
+def test_steps_of_one_whole_proof_are_not_candidates_on_one_state():
+    from leanprogress.evaluation import ranking_pairs
+
+    # Records built from a whole proof repeat the initial goal; the prefix tells the steps apart.
+    goals, tactics, labels = ["⊢ p"] * 3, ["intro x", "simp", "ring"], [2, 1, 0]
+    assert ranking_pairs(goals, tactics, labels, ["", "intro x", "intro x\nsimp"]) == []
+    assert len(ranking_pairs(goals, tactics, labels, ["", "", ""])) == 3

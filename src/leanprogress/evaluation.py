@@ -168,15 +168,18 @@ def format_report(metrics: dict, title: str = "") -> str:
 
 
 # ---------------------------------------------------------------- ranking, bootstrap, baselines side by side
-def ranking_pairs(goals: Sequence[str], tactics: Sequence[str], labels: Sequence[int]) -> list[tuple[int, int]]:
+def ranking_pairs(goals: Sequence[str], tactics: Sequence[str], labels: Sequence[int],
+                  prefixes: Sequence[str] | None = None) -> list[tuple[int, int]]:
     """Pairs of rows ``(i, j)`` on the same state whose tactics differ and whose labels differ, ``label_i < label_j``.
 
-    A state is the ``goal`` text (what search compares candidates on); several proofs of one theorem share
-    states, which is where such pairs come from.
+    A state is the ``goal`` text together with the ``prefix`` (what search compares candidates on); several
+    proofs of one theorem share states, which is where such pairs come from. The prefix is part of the state
+    because records built from whole proofs repeat the initial goal at every step: without it, two steps of
+    one proof would pass for two candidates on one state.
     """
-    by_state: dict[str, list[int]] = defaultdict(list)
+    by_state: dict[tuple[str, str], list[int]] = defaultdict(list)
     for i, g in enumerate(goals):
-        by_state[g].append(i)
+        by_state[(g, prefixes[i] if prefixes is not None else "")].append(i)
     pairs = []
     for rows in by_state.values():
         for a in range(len(rows)):
@@ -198,7 +201,7 @@ def pair_agreement(scores: Sequence[float], pairs: Sequence[tuple[int, int]]) ->
 
 
 def ranking_figure(scores: Sequence[float], goals: Sequence[str], tactics: Sequence[str],
-                   labels: Sequence[int]) -> dict:
+                   labels: Sequence[int], prefixes: Sequence[str] | None = None) -> dict:
     """How often ``scores`` order two tactics on the same state the way their labels do.
 
     Returns ``{"pairs", "states", "agreement"}``; ``agreement`` is None without pairs. Ties count half, so
@@ -208,9 +211,9 @@ def ranking_figure(scores: Sequence[float], goals: Sequence[str], tactics: Seque
         >>> ranking_figure([0.1, 2.0, 1.0], ["s", "s", "s"], ["simp", "intro x", "ring"], [0, 2, 1])["agreement"]
         1.0
     """
-    pairs = ranking_pairs(goals, tactics, labels)
+    pairs = ranking_pairs(goals, tactics, labels, prefixes)
     agree = pair_agreement(scores, pairs)
-    states = len({goals[i] for i, _ in pairs})
+    states = len({(goals[i], prefixes[i] if prefixes is not None else "") for i, _ in pairs})
     return {"pairs": len(pairs), "states": states, "agreement": float(agree.mean()) if len(pairs) else None}
 
 
@@ -280,6 +283,7 @@ def compare_predictors(
     reference: str | None = None,
     n_resamples: int = 1000,
     seed: int = 0,
+    prefixes: Sequence[str] | None = None,
 ) -> dict:
     """MAE, exact-match and the ranking figure of several predictors on the same rows, with bootstrap intervals.
 
@@ -291,6 +295,7 @@ def compare_predictors(
         labels: true steps remaining.
         groups: the theorem of every row (what the bootstrap resamples).
         goals, tactics: the state and tactic of every row, for the ranking figure (skipped without them).
+        prefixes: the proof prefix of every row (part of the state, see :func:`ranking_pairs`).
         reference: a predictor name; adds ``differences`` (reference minus each other predictor, with
             paired intervals).
         n_resamples: bootstrap draws (0: no intervals).
@@ -309,7 +314,7 @@ def compare_predictors(
     if reference is not None and reference not in predictions:
         raise ValueError(f"reference {reference!r} is not one of the predictors {sorted(predictions)}")
     consts = best_constants(labs)
-    pairs = ranking_pairs(goals, tactics, list(labels)) if goals is not None and tactics is not None else []
+    pairs = ranking_pairs(goals, tactics, list(labels), prefixes) if goals is not None and tactics is not None else []
     pair_groups = [groups[i] for i, _ in pairs]
     ones = np.ones(n)
     per_row: dict[str, dict[str, np.ndarray]] = {}
@@ -352,7 +357,7 @@ def compare_predictors(
         "rows": n,
         "theorems": len(set(groups)),
         "ranking_pairs": len(pairs),
-        "ranking_states": len({goals[i] for i, _ in pairs}) if pairs else 0,
+        "ranking_states": len({(goals[i], prefixes[i] if prefixes is not None else "") for i, _ in pairs}),
         "best_constant": {"mae": consts["mae"]["constant"], "accuracy": consts["accuracy"]["constant"]},
         "predictors": {name: block(name, rows) for name, rows in per_row.items()},
     }
@@ -477,6 +482,7 @@ def evaluate_model(
         candidates["lookup mode"] = lookup.predict(tactics, "mode")
     groups = [theorem_key(r) or f"\0row{i}" for i, r in enumerate(data)]
     metrics["comparison"] = compare_predictors(
-        candidates, labels, groups, goals, tactics, reference="model", n_resamples=n_resamples)
+        candidates, labels, groups, goals, tactics, reference="model", n_resamples=n_resamples,
+        prefixes=[r["prefix"] for r in data])
     metrics["comparison"]["lookup"] = "saved with the model" if lookup is not None else "none saved with the model"
     return metrics, preds, labels

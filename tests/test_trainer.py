@@ -38,9 +38,9 @@ def test_trained_folder_is_complete_and_records_settings(trained_tiny):
 def test_best_epoch_is_the_one_kept(trained_tiny):
     out, metrics, _ = trained_tiny
     state = last_state(out)
-    evals = [h["eval_mse"] for h in state["log_history"] if "eval_mse" in h]
+    evals = [h["eval_mae"] for h in state["log_history"] if "eval_mae" in h]
     assert len(evals) == 2
-    assert metrics["eval"]["eval_mse"] == pytest.approx(min(evals), rel=1e-4)
+    assert metrics["eval"]["eval_mae"] == pytest.approx(min(evals), rel=1e-4)
     assert metrics["kept"] == "best epoch"
 
 

@@ -72,7 +72,7 @@ RECIPE = {
     "epochs": 3.0,
     "lr": 1e-4,
     "max_length": 256,
-    "batch_size": 8,
+    "batch_size": 64,
     "warmup": 0.1,
     "label_transform": "log1p",
     "selection": "mae",

@@ -211,9 +211,16 @@ class ProgressTrainer:
         self.prompt_cache = prompt_cache
         self.trainer = None
 
+    # Settings that do not change a prompt's tokens; every other field (including ones added later) is in the
+    # prompt cache's key, so a new prompt setting can never reuse stale tokens.
+    _NOT_PROMPT = frozenset({"head", "head_max_steps", "head_more_steps", "point_estimate", "label_transform",
+                             "base_model", "format_version"})
+
     def _cache_key(self) -> tuple:
-        s = self.settings
-        return (self.model_name, s.template, s.max_length, s.normalize_symbols, s.truncation)
+        from dataclasses import asdict
+
+        prompt = sorted((k, repr(v)) for k, v in asdict(self.settings).items() if k not in self._NOT_PROMPT)
+        return (self.model_name, *prompt)
 
     def _encode_prompts(self, goals, tactics, prefixes) -> list[np.ndarray]:
         """Token ids of each record's prompt, from the prompt cache where it has them."""

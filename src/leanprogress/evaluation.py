@@ -388,13 +388,13 @@ def format_comparison(comparison: dict, title: str = "") -> str:
     bc = comparison["best_constant"]
     lines.append(f"rows: {comparison['rows']} of {comparison['theorems']} theorems; ranking: "
                  f"{comparison['ranking_pairs']} pairs of tactics on {comparison['ranking_states']} shared states")
-    lines.append(f"{'predictor':24}{'MAE':>24}{'exact-match':>24}{'ranking':>24}")
+    lines.append(f"{'predictor':32}{'MAE':>24}{'exact-match':>24}{'ranking':>24}")
     for name, f in comparison["predictors"].items():
         label = name if name != "best constant" else f"best constant ({bc['mae']}/{bc['accuracy']})"
-        lines.append(f"{label:24}{_fmt(f['mae'], f['mae_ci'], False):>24}{_fmt(f['accuracy'], f['accuracy_ci'], True):>24}"
+        lines.append(f"{label:32}{_fmt(f['mae'], f['mae_ci'], False):>24}{_fmt(f['accuracy'], f['accuracy_ci'], True):>24}"
                      f"{_fmt(f.get('ranking'), f.get('ranking_ci'), False):>24}")
     for name, f in comparison.get("differences", {}).items():
-        lines.append(f"{name:24}{_fmt(f['mae'], f['mae_ci'], False, True):>24}"
+        lines.append(f"{name:32}{_fmt(f['mae'], f['mae_ci'], False, True):>24}"
                      f"{_fmt(f['accuracy'], f['accuracy_ci'], True, True):>24}"
                      f"{_fmt(f.get('ranking'), f.get('ranking_ci'), False, True):>24}")
     lines.append("(95% bootstrap intervals over theorems; best constant: median for MAE, mode for exact-match, "

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from .lean_expr import LeanSyntaxError, render_expr
 from .lean_syntax import bracket_balance, find_top_level, strip_comments
 from .proofs import SourceStats, records_from_steps, tactic_steps
 
@@ -88,30 +89,69 @@ def parse_binders(text: str) -> tuple[list[Binder], str]:
         i = j + 1
 
 
-def render_state(binders: list[Binder], statement: str) -> str:
-    """The initial proof state Lean would print for these binders and statement."""
+def render_state(binders: list[Binder], statement: str, lean_printing: bool = True) -> str:
+    """The initial proof state Lean would print for these binders and statement.
+
+    Binders become hypotheses (consecutive names of one type share a line),
+    anonymous instances are ``inst✝¹``, ``inst✝`` (numbered from the last), a
+    name bound again hides the earlier one as ``h✝`` (``h✝¹``, ... further
+    back), and, with ``lean_printing``, every type and the target are written
+    as Lean prints them (:func:`leanprogress.data.lean_expr.render_expr`).
+    """
     universe = iter(range(1, 1000))
 
     def fix(t: str) -> str:
         return _STARRED.sub(lambda m: f"{m.group(1)} u_{next(universe)}", " ".join(t.split()))
 
-    lines: list[tuple[list[str], str]] = []
+    types: dict[str, str] = {}
+
+    def render(t: str) -> str:
+        if not lean_printing:
+            return t
+        try:
+            return render_expr(t, types)
+        except (LeanSyntaxError, RecursionError):
+            return t
+
+    entries: list[list] = []  # [name, type, kind]
     n_inst = sum(1 for b in binders if b.kind == "instance" and not b.names)
     seen_inst = 0
     for b in binders:
+        type_ = fix(b.type)
+        shown = render(type_)
         if b.kind == "instance" and not b.names:
             seen_inst += 1
             k = n_inst - seen_inst
-            names = ["inst✝" + (str(k).translate(_SUPERSCRIPTS) if k else "")]
+            entries.append(["inst✝" + (str(k).translate(_SUPERSCRIPTS) if k else ""), shown, b.kind])
+            continue
+        for name in b.names:
+            entries.append([name, shown, b.kind])
+            types[name] = type_
+    # A name bound again hides the earlier binding, as Lean shows it: h✝ (the latest hidden), h✝¹, ...
+    hidden: dict[str, int] = {}
+    later: set[str] = set()
+    for i in reversed(range(len(entries))):
+        name = entries[i][0]
+        if name == "_" or name in later:
+            base = "x" if name == "_" else name
+            k = hidden.get(base, 0)
+            hidden[base] = k + 1
+            entries[i][0] = base + "✝" + (str(k).translate(_SUPERSCRIPTS) if k else "")
+            if name != "_":  # the hypotheses up to the next binding of the name mean the hidden one
+                word = re.compile(rf"(?<![\w.'✝]){re.escape(name)}(?![\w'✝])")
+                for later_entry in entries[i + 1 :]:
+                    if later_entry[0] == name:
+                        break
+                    later_entry[1] = word.sub(entries[i][0], later_entry[1])
+        later.add(name)
+    lines: list[tuple[list[str], str]] = []
+    for name, type_, kind in entries:
+        if lines and lines[-1][1] == type_ and kind != "instance" and not lines[-1][0][-1].startswith("inst✝"):
+            lines[-1][0].append(name)
         else:
-            names = b.names
-        type_ = fix(b.type)
-        if lines and lines[-1][1] == type_ and b.kind != "instance":
-            lines[-1][0].extend(names)
-        else:
-            lines.append((list(names), type_))
+            lines.append(([name], type_))
     hyps = [f"{' '.join(n)} : {t}" for n, t in lines]
-    return "\n".join(hyps + [f"⊢ {fix(statement)}"])
+    return "\n".join(hyps + [f"⊢ {render(fix(statement))}"])
 
 
 @dataclass

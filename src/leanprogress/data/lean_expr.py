@@ -728,7 +728,7 @@ def _binder_preds(n: Node) -> Node:
     if (len(last.names) == 1 and last.pred is None and last.bracket in ("", "(") and isinstance(n.body, Binop)
             and n.body.op == joint and isinstance(n.body.left, Binop) and n.body.left.op in _SHOWN_PREDS
             and n.body.left.left == last.names[0] and len(n.binders) == 1):
-        return BinderExpr(n.kind, [Binder(last.names, None, "", (n.body.left.op, n.body.left.right))],
+        return BinderExpr(n.kind, [Binder(last.names, last.type, "", (n.body.left.op, n.body.left.right))],
                           n.body.right)
     return n
 
@@ -1199,7 +1199,7 @@ class _Printer:
         if b.bracket == "[":
             return f"[{names + ' : ' if names else ''}{self.show(b.type, 0, -1)[0]}]"
         text = names
-        if b.type is not None:
+        if b.type is not None and b.pred is None:  # `∀ x > 0, P` shows no type
             text = f"{names} : {self.show(b.type, 0, -1)[0]}"
             if b.bracket or not bare:
                 close = {"(": ")", "{": "}", "⦃": "⦄", "": ")"}[b.bracket]
@@ -1243,9 +1243,9 @@ def render_expr(text: str, types: dict[str, str] | None = None) -> str:
             scope[name] = _notation(parse_expr(t))
         except LeanSyntaxError:
             continue
-    tree = _notation(_split_projections(tree, set(scope)))
+    tree = _binder_preds(_notation(_split_projections(tree, set(scope))))
     tree = _coerce(tree, _Types(scope), _Scope(scope))
-    tree = _show_binders(_binder_preds(tree))
+    tree = _show_binders(tree)
     return _print(tree, "lean")
 
 

@@ -27,7 +27,8 @@ from typing import Iterator
 
 from .lean_expr import LeanSyntaxError, render_expr
 from .lean_syntax import bracket_balance, find_top_level, strip_comments
-from .proofs import SourceStats, records_from_steps, tactic_steps
+from .proofs import SourceStats, iter_step_records, tactic_steps
+from .records import BOM, check_input_file, iter_text_lines, read_text
 
 _MODIFIERS = r"(?:(?:private|protected|noncomputable|nonrec|unsafe|partial)\s+)*"
 _DECL_START = re.compile(rf"^(?:@\[[^\]]*\]\s*)*{_MODIFIERS}(theorem|lemma|example)\b(.*)$", re.S)
@@ -214,9 +215,9 @@ def _declarations(text: str) -> Iterator[tuple[int, str]]:
 
 
 def scan_lean_text(text: str, where: str, stats: SourceStats, source: str | None = None,
-                   default_name: str | None = None) -> Iterator[dict]:
+                   default_name: str | None = None, order: str = "leandojo") -> Iterator[dict]:
     """Records from one Lean file's (or declaration's) text; problems are counted, never raised."""
-    clean = strip_comments(text)
+    clean = strip_comments(text[1:] if text.startswith(BOM) else text)
     scopes = [_Scope("file", "", [])]
     for lineno, cmd in _declarations(clean):
         head = cmd.split(None, 1)
@@ -245,12 +246,12 @@ def scan_lean_text(text: str, where: str, stats: SourceStats, source: str | None
         stats.declarations += 1
         loc = f"{where}:{lineno}"
         try:
-            yield from _declaration(m.group(1), m.group(2), scopes, loc, lineno, stats, source, default_name)
+            yield from _declaration(m.group(1), m.group(2), scopes, loc, lineno, stats, source, default_name, order)
         except Exception as exc:  # a scanner bug must not stop a corpus
             stats.skip(f"unreadable declaration ({type(exc).__name__})", loc)
 
 
-def _declaration(keyword, body, scopes, loc, lineno, stats, source, default_name):
+def _declaration(keyword, body, scopes, loc, lineno, stats, source, default_name, order):
     body = body.strip()
     if keyword == "example":
         name = f"example@{loc}"
@@ -284,7 +285,7 @@ def _declaration(keyword, body, scopes, loc, lineno, stats, source, default_name
     end = _END_OF_TACTICS.search(block)
     if end is not None:
         block = block[: end.start()]
-    steps, reason = tactic_steps(block)
+    steps, reason = tactic_steps(block, order)
     if reason:
         stats.skip(reason, loc)
         return
@@ -301,14 +302,18 @@ def _declaration(keyword, body, scopes, loc, lineno, stats, source, default_name
     if default_name and keyword == "example":
         full = default_name
     stats.used += 1
-    recs = records_from_steps(steps, state, full, source, file_line=loc)
-    stats.records += len(recs)
-    yield from recs
+    for rec in iter_step_records(steps, state, full, source, file_line=loc):
+        stats.records += 1
+        yield rec
 
 
 def iter_source_records(path: str | os.PathLike, stats: SourceStats | None = None,
-                        source: str | None = None) -> Iterator[dict]:
-    """Records from a folder of ``.lean`` files, one ``.lean`` file, or a ``{name, text}`` JSONL."""
+                        source: str | None = None, order: str = "leandojo") -> Iterator[dict]:
+    """Records from a folder of ``.lean`` files, one ``.lean`` file, or a ``{name, text}`` JSONL.
+
+    A file or line that is not valid UTF-8 is skipped and counted (with
+    where); a byte-order mark at the start of a file is ignored.
+    """
     stats = stats if stats is not None else SourceStats()
     path = Path(path)
     if path.is_dir():
@@ -316,38 +321,43 @@ def iter_source_records(path: str | os.PathLike, stats: SourceStats | None = Non
         if not files:
             raise FileNotFoundError(f"no .lean files under {path}")
         for f in files:
-            stats.files += 1
-            try:
-                text = f.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                stats.skip(f"unreadable file ({type(exc).__name__})", str(f))
-                continue
-            yield from scan_lean_text(text, str(f.relative_to(path)), stats, source)
+            yield from _scan_file(f, str(f.relative_to(path)), stats, source, order)
         return
-    if not path.is_file():
-        raise FileNotFoundError(f"Lean source not found: {path}")
-    stats.files += 1
+    path = check_input_file(path, "Lean source")
     if path.suffix == ".lean":
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            stats.skip(f"unreadable file ({type(exc).__name__})", str(path))
-            return
-        yield from scan_lean_text(text, str(path), stats, source)
+        yield from _scan_file(path, str(path), stats, source, order)
         return
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                stats.declarations += 1
-                stats.skip(f"not valid JSON ({exc.msg})", where)
-                continue
-            if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
-                stats.declarations += 1
-                stats.skip("needs a string 'text'", where)
-                continue
-            yield from scan_lean_text(obj["text"], where, stats, source, default_name=obj.get("name"))
+    stats.files += 1
+    for lineno, line, problem in iter_text_lines(path):
+        if line is not None and not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        if problem:
+            stats.declarations += 1
+            stats.skip("not valid UTF-8", where)
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            stats.declarations += 1
+            stats.skip(f"not valid JSON ({exc.msg})", where)
+            continue
+        if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+            stats.declarations += 1
+            stats.skip("needs a string 'text'", where)
+            continue
+        name = obj.get("name") if isinstance(obj.get("name"), str) else None
+        yield from scan_lean_text(obj["text"], where, stats, source, default_name=name, order=order)
+
+
+def _scan_file(path: Path, where: str, stats: SourceStats, source: str | None, order: str) -> Iterator[dict]:
+    stats.files += 1
+    try:
+        text = read_text(path)
+    except UnicodeDecodeError as exc:
+        stats.skip(f"unreadable file ({exc.reason.split(' at line')[0]})", f"{where} ({exc.reason})")
+        return
+    except OSError as exc:
+        stats.skip(f"unreadable file ({type(exc).__name__})", where)
+        return
+    yield from scan_lean_text(text, where, stats, source, order=order)

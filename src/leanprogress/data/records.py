@@ -75,7 +75,7 @@ class RecordError(ValueError):
         super().__init__(f"{where}: {reason}")
 
 
-def _surrogate(value: Any, field: str) -> str | None:
+def surrogate_problem(value: Any, field: str) -> str | None:
     """Where ``value`` (or a string inside it) holds a lone surrogate, as a message; None if it is valid."""
     if isinstance(value, str):
         if value.isascii():
@@ -93,7 +93,7 @@ def _surrogate(value: Any, field: str) -> str | None:
     else:
         return None
     for key, item in items:
-        found = _surrogate(item, f"{field}[{key!r}]") or (_surrogate(key, f"{field} key") if isinstance(key, str) else None)
+        found = surrogate_problem(item, f"{field}[{key!r}]") or (surrogate_problem(key, f"{field} key") if isinstance(key, str) else None)
         if found:
             return found
     return None
@@ -133,7 +133,7 @@ def validate_record(obj: Any, path: str | os.PathLike | None = None, line: int |
         raise RecordError(path, line, f"'steps_remaining' is {steps}, above the limit of {MAX_STEPS_REMAINING:,} "
                                       "(no proof is that long: a corrupt value?)")
     for key, value in obj.items():
-        problem = _surrogate(value, key)
+        problem = surrogate_problem(value, key)
         if problem:
             raise RecordError(path, line, problem)
     out = dict(obj)
@@ -313,6 +313,31 @@ def write_records(records: Iterable[dict], path: str | os.PathLike) -> int:
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
             n += 1
     return n
+
+
+def default_source_names(paths: Iterable[str | os.PathLike]) -> list[str]:
+    """Distinct, descriptive ``source`` names for inputs that do not name their source.
+
+    Each name is the input's folder and file name without extension
+    (``minif2f-valid-proofs/proofs``, ``lean-workbook-plus-proofs/proofs``),
+    with more parent folders where two inputs would otherwise share a name.
+
+    Example:
+        >>> default_source_names(["/d/minif2f-valid-proofs/proofs.jsonl", "/d/lean-workbook-plus-proofs/proofs.jsonl"])
+        ['minif2f-valid-proofs/proofs', 'lean-workbook-plus-proofs/proofs']
+    """
+    parts = []
+    for p in paths:
+        resolved = Path(os.path.abspath(p))
+        parts.append([*resolved.parent.parts[1:], resolved.stem if resolved.suffix else resolved.name])
+    out = []
+    for i, comps in enumerate(parts):
+        k = min(2, len(comps))
+        while k < len(comps) and any(
+                other[-k:] == comps[-k:] and other != comps for j, other in enumerate(parts) if j != i):
+            k += 1
+        out.append("/".join(comps[-k:]))
+    return out
 
 
 _SPACES = re.compile(r"\s+")

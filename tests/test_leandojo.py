@@ -83,8 +83,9 @@ def test_a_benchmark_folder_skips_non_list_json_and_reads_each_theorem_once(tmp_
         list(iter_leandojo_records([tmp_path / "metadata.json"]))  # named explicitly, it is an error
 
 
-def test_syntax_errors_report_the_line_they_are_on(tmp_path, monkeypatch):
-    monkeypatch.setattr(leandojo, "_CHUNK", 64)
+@pytest.mark.parametrize("chunk", [64, 1 << 20])
+def test_syntax_errors_report_the_line_they_are_on(tmp_path, monkeypatch, chunk):
+    monkeypatch.setattr(leandojo, "_CHUNK", chunk)
     good = [make_theorem(f"ok{i}", 3) for i in range(4)]
     text = json.dumps(good, indent=1)
     lines = text.split("\n")

@@ -92,7 +92,7 @@ def test_the_stored_prefix_is_capped_and_says_what_it_dropped():
     last = None
     for i, rec in enumerate(recs):
         assert rec["steps_remaining"] == 4999 - i
-        assert len(rec["prefix"]) <= MAX_PREFIX_CHARS + 40
+        assert len(rec["prefix"]) <= MAX_PREFIX_CHARS
         last = rec
     head, _, rest = last["prefix"].partition("\n")
     kept = rest.split("\n")

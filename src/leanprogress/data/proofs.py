@@ -25,6 +25,7 @@ from .records import (BOM, MAX_PREFIX_CHARS, MAX_STEPS_REMAINING, check_input_fi
                       surrogate_problem)
 
 ELLIPSIS = "..."
+_MARKER_ROOM = 40  # room left for the `... (N earlier tactics)` line, so a prefix never exceeds the cap
 
 _DECL_RE = r"(?:theorem|lemma|example)"
 
@@ -107,10 +108,10 @@ def iter_step_records(steps: list[str], goal: str, theorem: str, source: str | N
                       max_prefix_chars: int = MAX_PREFIX_CHARS, **extra) -> Iterator[dict]:
     """The records of one proof's steps: label ``n - 1 - i``, prefix = the steps before, capped.
 
-    The prefix keeps the newest steps that fit in ``max_prefix_chars``
-    characters; if older ones are dropped, its first line says how many
-    (``... (N earlier tactics)``). Memory and output stay linear in the proof
-    length.
+    The prefix keeps the newest steps that fit, with the line that says how
+    many older ones were dropped (``... (N earlier tactics)``), in
+    ``max_prefix_chars`` characters. Memory and output stay linear in the
+    proof length.
     """
     n = len(steps)
     window: deque[str] = deque()
@@ -127,7 +128,7 @@ def iter_step_records(steps: list[str], goal: str, theorem: str, source: str | N
         yield rec
         window.append(step)
         size += len(step) + (1 if len(window) > 1 else 0)
-        while window and size > max_prefix_chars:
+        while window and size > max_prefix_chars - _MARKER_ROOM:
             size -= len(window.popleft()) + (1 if window else 0)
 
 

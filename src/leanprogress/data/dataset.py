@@ -132,14 +132,13 @@ def group_by_theorem(records: Sequence[dict], warn: bool = True) -> dict[str, li
     missing = 0
     for r in records:
         name = theorem_key(r)
-        state = "\0state:" + canonical_state(r.get("goal") or "")
         if name is None:
             missing += 1
-            key = state
+            key = "\0state:" + canonical_state(r.get("goal") or "")
         else:
             key = name
-            if not (r.get("prefix") or ""):
-                uf.union(key, state)
+            if not (r.get("prefix") or ""):  # the first step: its goal is the theorem's initial state
+                uf.union(key, "\0state:" + canonical_state(r.get("goal") or ""))
         keys.append(key)
     groups: dict[str, list[int]] = defaultdict(list)
     for i, key in enumerate(keys):

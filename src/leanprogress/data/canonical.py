@@ -32,11 +32,13 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import re
 from functools import lru_cache
 
 from .lean_expr import LeanSyntaxError, canonical_expr
 
+logger = logging.getLogger(__name__)
 _HYP_RE = re.compile(r"^((?:[^\s:]+ )*[^\s:]+) : (.*)$", re.S)
 _COERCION_RE = re.compile(r"[↑⇑↥]")
 _BIGOP_IN_RE = re.compile(r"([∑∏][^,]*?)\bin\b")
@@ -52,6 +54,9 @@ def _expr(text: str) -> str:
     try:
         return canonical_expr(text)
     except (LeanSyntaxError, RecursionError):
+        return _fallback(text)
+    except Exception:  # noqa: BLE001 - a gap in the printer must never stop training or scoring
+        logger.debug("canonical form failed on %r", text[:200], exc_info=True)
         return _fallback(text)
 
 

@@ -443,6 +443,8 @@ class _Parser:
         if self.at("}"):
             self.i += 1
             return Seq("{", [])
+        if self.peek() is None:
+            raise LeanSyntaxError("unclosed {")
         if self.peek().kind == "ident" and self.peek(1) is not None and self.peek(1).text == ":=":
             fields = []
             while True:
@@ -634,7 +636,10 @@ def _map_children(n: Node, f: Callable[[Node], Node], into_parens: bool = True) 
 
 def parse_expr(text: str) -> Node:
     """The syntax tree of a term. Raises :class:`LeanSyntaxError` on text the parser does not read."""
-    return _Parser(text).parse()
+    try:
+        return _Parser(text).parse()
+    except (AttributeError, IndexError, KeyError, TypeError) as exc:  # a parser gap is unreadable text
+        raise LeanSyntaxError(f"unreadable term ({type(exc).__name__})") from None
 
 
 # ---------------------------------------------------------------- rewriting

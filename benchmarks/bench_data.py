@@ -68,7 +68,7 @@ def measure() -> dict:
     from leanprogress.data.lean_source import iter_source_records, scan_lean_text
     from leanprogress.data.lean_syntax import split_tactic_steps
     from leanprogress.data.leandojo import TraceFormatError, iter_leandojo_records
-    from leanprogress.data.proofs import SourceStats, iter_proof_records, proof_block
+    from leanprogress.data.proofs import SourceStats, iter_proof_records
     from leanprogress.data.records import write_records
 
     try:

@@ -246,7 +246,8 @@ _infix(["×ˢ"], 82, "right")
 _infix(["∘"], 90, "right")
 _infix(["∆"], 100, "left")
 # prefix operator: (precedence of the node, precedence of its argument)
-_PREFIX = {"⋂₀": (110, 110), "⋃₀": (110, 110), "¬": (MAX, 40), "-": (75, 75), "↑": (MAX, MAX), "⇑": (MAX, MAX), "↥": (MAX, MAX), "√": (MAX, MAX)}
+_PREFIX = {"⋂₀": (110, 110), "⋃₀": (110, 110), "¬": (MAX, 40), "-": (75, 75), "↑": (MAX, MAX), "⇑": (MAX, MAX),
+           "↥": (MAX, MAX), "√": (MAX, MAX)}
 _POSTFIX = ("⁻¹", "ᶜ", "!")
 _BINDERS = ("∀", "∃", "∃!", "fun", "∑", "∏", "∑'", "∏'", "⋃", "⋂", "⨆", "⨅")
 _BODY_PREC = {"∑": 67, "∏": 67, "∑'": 67, "∏'": 67}
@@ -333,8 +334,6 @@ class _Parser:
             return True
         if t.kind != "op":
             return False
-        if t.text == "|":
-            return not self.abs_depth and False
         return t.text in ("(", "⟨", "[", "{", "⌊", "⌈", "↑", "⇑", "↥", "·", "fun", "√", "⊤", "⊥", "∅", "∞")
 
     def argument(self) -> Node:
@@ -1182,7 +1181,7 @@ class _Printer:
         if isinstance(n, Postfix):
             arg, _ = self.child(n.arg, MAX, MAX)
             # `n !` (a name before `!` would swallow it) but `7!` and `(n + 1)!`
-            space = n.op == "!" and re.search(r"[^\W\d]|[\d'ₐ-ₜᵢ-ᵪ✝⁰-⁹₀-₉][^\W\d]*$", arg) and not _is_numeral(n.arg)
+            space = n.op == "!" and not _is_numeral(n.arg) and re.search(r"[\w'✝⁰-⁹]$", arg)
             return arg + (" " if space else "") + n.op, INF
         if isinstance(n, BinderExpr):
             return self.binder_expr(n, follow)

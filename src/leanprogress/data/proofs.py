@@ -17,7 +17,6 @@ import os
 import re
 from collections import deque
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Iterator
 
 from .lean_syntax import brackets_balanced, find_top_level, split_tactic_steps, strip_comments

@@ -93,7 +93,9 @@ def surrogate_problem(value: Any, field: str) -> str | None:
     else:
         return None
     for key, item in items:
-        found = surrogate_problem(item, f"{field}[{key!r}]") or (surrogate_problem(key, f"{field} key") if isinstance(key, str) else None)
+        found = surrogate_problem(item, f"{field}[{key!r}]")
+        if not found and isinstance(key, str):
+            found = surrogate_problem(key, f"{field} key")
         if found:
             return found
     return None

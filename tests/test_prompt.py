@@ -80,3 +80,15 @@ def test_even_a_huge_target_and_tactic_fit(tok):
 def test_builder_rejects_mismatched_lists(tok):
     with pytest.raises(ValueError, match="differ in length"):
         PromptBuilder(tok).build_many(["a", "b"], ["t"], None)
+
+
+def test_canonical_goals_make_lean_printed_and_rendered_states_read_alike(tok):
+    lean = "n : ℕ\nh₀ : ∀ (k : ℕ), f ↑k = √2\n⊢ ∑ k ∈ Finset.range n, f ↑k = 3"
+    rendered = "n : ℕ\nh₀ : ∀ k, f k = Real.sqrt 2\n⊢ (∑ k in Finset.range n, f k) = 3"
+    on = PromptBuilder(tok, max_length=256, canonicalize=True)
+    assert on.build(lean, "simp", "intro x") == on.build(rendered, "simp", "intro x")
+    off = PromptBuilder(tok, max_length=256)  # the default, and what models saved before the setting read
+    assert off.build(lean, "simp") != off.build(rendered, "simp")
+    # also when the prompt has to be fitted
+    small = PromptBuilder(tok, max_length=48, canonicalize=True)
+    assert small.build(lean, "simp", "a\nb\nc\nd\ne") == small.build(rendered, "simp", "a\nb\nc\nd\ne")

@@ -59,6 +59,9 @@ class ModelSettings:
     """Steps the distribution head's "more than K" class stands for (mean training label above K)."""
     point_estimate: str = "median"
     """How the distribution head's prediction becomes one number: ``median``, ``mode`` or ``mean``."""
+    canonicalize_goals: bool = False
+    """Whether goals were mapped to :func:`leanprogress.data.canonical.canonical_state` before the model read
+    them. False when absent: models saved before the setting existed read goals as they are."""
     format_version: int = 1
 
     def __post_init__(self) -> None:
@@ -89,6 +92,7 @@ class ModelSettings:
             max_length=self.max_length,
             normalize=self.normalize_symbols,
             truncation=self.truncation,
+            canonicalize=self.canonicalize_goals,
         )
 
     def save(self, folder: str | os.PathLike) -> Path:
@@ -153,6 +157,10 @@ class ProgressTrainingArguments:
     """Pad every example to ``max_length`` as the original did (slow; for comparison)."""
     init_head_bias: bool = True
     """Start the regression head's bias at the mean training target instead of 0."""
+    canonicalize_goals: bool = True
+    """Map every goal to one canonical form before the model reads it (see :mod:`leanprogress.data.canonical`),
+    in training and, through the saved settings, in scoring: states Lean printed and states rendered from
+    source text then look alike."""
     fallback_to_constant: bool = True
     """With an eval set: if no epoch beats the constant predictor (the mean training target; for the
     distribution head, the training labels' class frequencies) on ``selection_metric``, save that constant

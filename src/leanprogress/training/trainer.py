@@ -203,6 +203,7 @@ class ProgressTrainer:
             head_max_steps=args.head_max_steps if distribution else 0,
             head_more_steps=heads.more_steps_of(train_labels, args.head_max_steps) if distribution else 0.0,
             point_estimate=args.point_estimate,
+            canonicalize_goals=args.canonicalize_goals,
         )
         self.builder = self.settings.prompt_builder(self.tokenizer)
         # Fit on the records as trained on (weights included), the same on every process.

@@ -257,8 +257,9 @@ def test_two_processes_train_one_model(tmp_path, tiny_model, launcher):
     train, held, _ = load_mixture([str(data)], eval_ratio=0.2, seed=42)
     assert [json.loads(l) for l in (out / "eval_split.jsonl").read_text().splitlines()] == held.records
     assert TacticLookup.load(out).to_dict() == TacticLookup.fit(train.records).to_dict()
-    # 32 training records, 2 processes x batch 4: 4 optimizer steps, not 8.
-    assert last_state(out)["global_step"] == 4
+    # 2 processes x batch 4: each process takes half the records, so half the optimizer steps of one process.
+    n = len(train.records)
+    assert last_state(out)["global_step"] == math.ceil(math.ceil(n / 2) / 4) < math.ceil(n / 4)
 
 
 def test_training_does_not_need_the_datasets_package(tmp_path, tiny_model):

@@ -39,7 +39,8 @@ Variants (``--variant``, repeatable; one process, prompts tokenized once per pro
 
 Variant keys (defaults = ``RECIPE``): ``head`` (regression|distribution), ``k`` (head_max_steps),
 ``point`` (point estimate saved with the model), ``epochs``, ``lr``, ``max_length``, ``batch_size``,
-``warmup``, ``label_transform``, ``selection`` (mae|accuracy|mse|loss), ``seed``, the source weights
+``warmup``, ``label_transform``, ``selection`` (mae|accuracy|mse|loss), ``canonical`` (1: goals in canonical
+form, 0: as printed), ``seed``, the source weights
 ``workbook``, ``minif2f``, ``mathlib``, ``search`` (0 leaves a source out; fractions subsample theorems,
 whole numbers repeat them), ``workbook_theorems`` (use only this many Workbook training theorems, for
 quick runs), ``name``.
@@ -76,6 +77,7 @@ RECIPE = {
     "warmup": 0.1,
     "label_transform": "log1p",
     "selection": "mae",
+    "canonical": 1,
     "seed": 42,
     "workbook": 1.0,
     "minif2f": 0.3,
@@ -301,7 +303,8 @@ def run_variant(variant: dict, sources: dict, split: dict, opts, cache, workdir:
             batch_size=variant["batch_size"], epochs=variant["epochs"], learning_rate=variant["lr"],
             warmup_ratio=variant["warmup"], seed=variant["seed"], label_transform=variant["label_transform"],
             head=variant["head"], head_max_steps=variant["k"], point_estimate=variant["point"],
-            selection_metric=variant["selection"], device=opts.device, precision=opts.precision,
+            selection_metric=variant["selection"], canonicalize_goals=bool(variant["canonical"]),
+            device=opts.device, precision=opts.precision,
             eval_batch_size=64, logging_steps=50,
             extra={"save_total_limit": 1, "dataloader_num_workers": opts.workers, "disable_tqdm": not opts.progress},
         )

@@ -257,6 +257,9 @@ class ProgressTrainer:
         shutil.rmtree(staging, ignore_errors=True)
         self.trainer.model.save_pretrained(staging)
         self.tokenizer.save_pretrained(staging)
+        from ..data.corpus import write_tactic_corpus  # what `leanprogress serve` offers LeanCopilot with this model
+
+        write_tactic_corpus(self.train_dataset.records, staging)
         # The settings file marks a complete model: remove it before swapping
         # files in, write it back last.
         settings_path.unlink(missing_ok=True)

@@ -87,5 +87,9 @@ def cmd_serve(args) -> int:
               f"generators: {', '.join(sorted(app.state.generators)) or 'none'}; "
               f"ranked by the scorer: {', '.join(ranked) or 'none'})", flush=True)
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-        server.run(sockets=[sock])
+        try:
+            server.run(sockets=[sock])
+        except KeyboardInterrupt:  # uvicorn shut down cleanly and re-raised Ctrl-C; as uvicorn.run, stop quietly
+            pass
+    print("LeanProgress server stopped", flush=True)
     return 0

@@ -80,11 +80,14 @@ class WorkLimiter:
         self.in_flight = 0
         self.waiting_for_model = 0
         self.served = self.rejected = self.timed_out = self.failed = 0
-        self._mean_s = 1.0  # moving average of how long work took (for Retry-After)
+        self._mean_s = float(capacity)  # moving average of how long work took (for Retry-After; 1 s a slot at first)
 
     def retry_after(self) -> int:
-        """Whole seconds after which a slot is likely free: the recent mean work time, at least 1."""
-        return max(1, math.ceil(self._mean_s))
+        """Whole seconds after which a slot is likely free, at least 1.
+
+        With every slot taken, one frees about every ``mean work time / capacity`` seconds.
+        """
+        return max(1, math.ceil(self._mean_s / self.capacity))
 
     def _admit(self) -> None:
         with self._lock:

@@ -28,6 +28,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -307,7 +308,9 @@ def _run_in_process(argv: list[str], env: dict[str, str], monkeypatch) -> int:
     if program in ("python", "python3") and argv[1] == "-m":
         monkeypatch.setattr(sys, "argv", [argv[2], *argv[3:]])
         try:
-            runpy.run_module(argv[2], run_name="__main__", alter_sys=True)
+            with warnings.catch_warnings():  # "found in sys.modules": the test process imported it already
+                warnings.simplefilter("ignore", RuntimeWarning)
+                runpy.run_module(argv[2], run_name="__main__", alter_sys=True)
         except SystemExit as exc:
             return exc.code or 0
         return 0

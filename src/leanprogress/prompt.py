@@ -20,6 +20,12 @@ and keeps the tactic whole unless it alone takes more than half the budget.
 Each dropped run is replaced by one ``...`` line so the model can tell; for
 the prefix the line also says how many tactics were dropped, since how far a
 proof has come is a strong cue for how far it has to go.
+
+With ``canonicalize`` (the ``canonicalize_goals`` setting saved with a model;
+off for models saved before it existed), every goal is first mapped to
+:func:`leanprogress.data.canonical.canonical_state`, the one canonical form
+that a state printed by Lean and a state rendered from a statement's text
+share. Prefix and tactic are left as written.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import string
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from .data.canonical import canonical_state
 from .leantext import LeanTextNormalizer
 
 DEFAULT_TEMPLATE = "Goal:\n{goal}\n\nPrefix:\n{prefix}\n\nCandidate tactic:\n{tactic}"
@@ -136,6 +143,9 @@ class PromptBuilder:
         max_length: token budget including special tokens.
         normalize: rewrite Lean notation for word-piece vocabularies (see
             :mod:`leanprogress.leantext`).
+        canonicalize: map each goal to
+            :func:`~leanprogress.data.canonical.canonical_state` first, so a
+            state Lean printed and one rendered from source text read alike.
         truncation: ``structured`` (drop prefix lines and hypotheses, keep the
             tactic and target) or ``right`` (plain tokenizer truncation, as
             the original LeanProgress did; for comparisons only).
@@ -148,6 +158,7 @@ class PromptBuilder:
         max_length: int = 512,
         normalize: bool = True,
         truncation: str = "structured",
+        canonicalize: bool = False,
     ):
         if truncation not in TRUNCATIONS:
             raise ValueError(f"truncation must be one of {TRUNCATIONS}, got {truncation!r}")
@@ -158,6 +169,7 @@ class PromptBuilder:
         self.max_length = max_length
         self.normalize = normalize
         self.truncation = truncation
+        self.canonicalize = canonicalize
         self._normalizer = LeanTextNormalizer(tokenizer) if normalize else None
         # Counting tokens of over-long text is the point here; mark the HF
         # "sequence longer than maximum" warning as already shown.
@@ -195,6 +207,9 @@ class PromptBuilder:
             raise ValueError(
                 f"goals, tactics and prefixes differ in length: {len(goals)}, {len(tactics)}, {len(prefixes)}"
             )
+        if self.canonicalize:  # once per distinct goal: the candidates of a state share it
+            canonical = {g: canonical_state(g) for g in dict.fromkeys(goals)}
+            goals = [canonical[g] for g in goals]
         shared: dict[tuple[str, str], _Shared] = {}
         keys = [(g, p or "") for g, p in zip(goals, prefixes)]
         for key in keys:

@@ -117,6 +117,7 @@ class ProgressTrainer:
             label_transform=args.label_transform,
             truncation=args.truncation,
             base_model=args.model_name or f"{DEFAULT_ENCODER_NAME} (bundled)",
+            canonicalize_goals=args.canonicalize_goals,
         )
         self.builder = self.settings.prompt_builder(self.tokenizer)
         self.trainer = None

@@ -132,6 +132,45 @@ def test_train_on_a_weighted_mixture(traces, tmp_path, capsys, tiny_model):
     assert main(["evaluate", "--model", str(model), "--dataset", str(model / "eval_split.jsonl"), "--json"]) == 0
 
 
+def test_score_takes_state_like_predict_steps_and_goal_as_its_alias(trained_tiny, capsys):
+    model = str(trained_tiny[0])
+    rankings = []
+    for flag in ("--state", "--goal"):
+        assert main(["score", "--model", model, flag, "x : ℕ\n⊢ x = x", "--tactic", "rfl", "--tactic", "simp",
+                     "--json"]) == 0
+        rankings.append(json.loads(capsys.readouterr().out))
+    assert rankings[0] == rankings[1] and sorted(r["tactic"] for r in rankings[0]) == ["rfl", "simp"]
+
+
+def test_score_and_predict_steps_check_arguments_before_loading_the_model(tmp_path, capsys):
+    missing = str(tmp_path / "no-such-model")
+    assert main(["score", "--model", missing, "--state", "  ", "--tactic", "simp"]) == 2
+    assert "--state is empty" in capsys.readouterr().err
+    assert main(["predict-steps", "--model", missing, "--state", "\n"]) == 2
+    assert "--state is empty" in capsys.readouterr().err
+    assert main(["predict-steps", "--model", missing, "--state", "⊢ p", "--tactic", " "]) == 2
+    assert "--tactic is empty" in capsys.readouterr().err
+
+
+def test_predict_steps_scores_an_initial_state(trained_tiny, capsys):
+    model = str(trained_tiny[0])
+    for extra in ([], ["--prefix", ""]):
+        assert main(["predict-steps", "--model", model, "--state", "x : ℕ\n⊢ x = x", *extra]) == 0
+        out = capsys.readouterr().out
+        assert "steps left from this initial state" in out and float(out.split()[0]) >= 0
+    assert main(["predict-steps", "--model", model, "--state", "⊢ p", "--prefix", "intro h\nsimp"]) == 0
+    assert "steps left from this state" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", ["evaluate", "score", "predict-steps", "serve"])
+def test_every_option_has_help(command):
+    from leanprogress.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices[command]
+    silent = [a.option_strings[0] for a in sub._actions if a.option_strings and a.dest != "help" and not a.help]
+    assert not silent, f"{command}: options without help text: {silent}"
+
+
 def test_default_sources_of_two_proofs_files_are_distinct(tmp_path, capsys):
     line = json.dumps({"name": "t", "goal": "⊢ True", "proof": "by trivial"}) + "\n"
     for folder in ("minif2f-valid-proofs", "lean-workbook-plus-proofs"):

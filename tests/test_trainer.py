@@ -283,3 +283,15 @@ assert "datasets" not in sys.modules or sys.modules["datasets"] is None
                          env={**__import__("os").environ, "PYTHONPATH": __import__("os").pathsep.join(sys.path)})
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout.strip().endswith("True")
+
+
+def test_the_tactics_trained_on_are_kept_with_the_model(trained_tiny):
+    from leanprogress.data.corpus import TACTIC_CORPUS_FILE
+    from leanprogress.data.records import read_records
+
+    out, _, held = trained_tiny
+    rows, _ = read_records(out / TACTIC_CORPUS_FILE)
+    pairs = [(r["goal"], r["tactic"]) for r in rows]
+    assert len(pairs) == len(set(pairs)) == 23  # the 23 distinct training steps of conftest's trained_tiny
+    assert {t for _, t in pairs} == {f"tac_T.t{i}_{j} [lemma{j}]" for i in range(10) for j in range(1 + i % 4)}
+    assert not {(r["goal"], r["tactic"]) for r in held} & set(pairs)  # held-out theorems stay out

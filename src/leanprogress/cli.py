@@ -283,9 +283,11 @@ def add_evaluate_parser(sub) -> None:
     p.add_argument("--dataset", required=True, help="JSONL records to evaluate on")
     p.add_argument("--json", action="store_true", help="print metrics as JSON")
     p.add_argument("--plot", default=None, metavar="PNG", help="write predicted-vs-true scatter plot here")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--skip-invalid", action="store_true")
+    p.add_argument("--device", default="auto", help="where the model runs: auto (CUDA, MPS, else CPU), cpu, cuda, "
+                   "cuda:N (default auto)")
+    p.add_argument("--batch-size", type=int, default=32, help="records per forward pass (default 32)")
+    p.add_argument("--skip-invalid", action="store_true",
+                   help="skip malformed lines of --dataset (they are counted) instead of stopping at the first")
     p.set_defaults(func=cmd_evaluate)
 
 
@@ -310,18 +312,24 @@ def cmd_evaluate(args) -> int:
 def add_score_parser(sub) -> None:
     p = sub.add_parser("score", help="rank candidate tactics for one proof state")
     p.add_argument("--model", required=True, help="trained model folder")
-    p.add_argument("--goal", required=True, help="the proof state (use $'...\\n...' for newlines)")
+    p.add_argument("--state", "--goal", dest="state", required=True,
+                   help="the proof state as Lean prints it (use $'...\\n...' for newlines); --goal is the same")
     p.add_argument("--tactic", action="append", required=True, help="candidate tactic (repeatable)")
     p.add_argument("--prefix", default="", help="tactics already written, one a line")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--device", default="auto", help="where the model runs: auto, cpu, cuda, cuda:N (default auto)")
+    p.add_argument("--json", action="store_true", help="print [{tactic, steps_remaining, reward}] as JSON")
     p.set_defaults(func=cmd_score)
 
 
 def cmd_score(args) -> int:
     from .scoring import LeanProgressScorer, reward
 
-    ranking = LeanProgressScorer(args.model, device=args.device).rank(args.goal, args.tactic, args.prefix)
+    if not args.state.strip():
+        return _fail("--state is empty: give the proof state as Lean prints it")
+    blank = [i for i, t in enumerate(args.tactic, 1) if not t.strip()]
+    if blank:
+        return _fail(f"--tactic number {blank[0]} is empty")
+    ranking = LeanProgressScorer(args.model, device=args.device).rank(args.state, args.tactic, args.prefix)
     if args.json:
         print(json.dumps([{"tactic": t, "steps_remaining": s, "reward": reward(s)} for t, s in ranking]))
     else:

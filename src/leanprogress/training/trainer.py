@@ -439,13 +439,16 @@ class ProgressTrainer:
         shutil.rmtree(staging, ignore_errors=True)
         self.trainer.model.save_pretrained(staging)
         self.tokenizer.save_pretrained(staging)
+        from ..data.corpus import write_tactic_corpus  # what `leanprogress serve` offers LeanCopilot with this model
+
+        write_tactic_corpus(self.train_dataset.records, staging)
+        self.lookup.save(staging)  # the tactic-name baseline `evaluate` shows beside this model
         # The settings file marks a complete model: remove it before swapping
         # files in, write it back last.
         settings_path.unlink(missing_ok=True)
         for item in staging.iterdir():
             os.replace(item, out / item.name)
         staging.rmdir()
-        self.lookup.save(out)
         if metrics is not None:
             tmp = out / "training_metrics.json.tmp"
             tmp.write_text(json.dumps(metrics, indent=2, default=str) + "\n", encoding="utf-8")

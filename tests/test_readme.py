@@ -231,6 +231,14 @@ NOT_RUN: dict[str, str] = {
     "--model runs/model --alpha 0.2 --output results.jsonl": "needs Lean (a Lake project with Mathlib)",
     "leanprogress prove --backend lean-dojo --theorems leandojo_benchmark_4/random/test.json --generator retrieval "
     "--corpus data/mathlib.jsonl --model runs/model --alpha 0.2 --output results.jsonl": "needs Lean (LeanDojo)",
+    "torchrun --nproc_per_node 4 -m leanprogress.train_steps_model --dataset data/mathlib.jsonl --output-dir "
+    "runs/model": "needs 4 GPUs; tests/test_trainer.py runs torchrun with 2 CPU processes (gloo)",
+    "accelerate launch --multi_gpu --num_processes 4 -m leanprogress.train_steps_model --dataset data/mathlib.jsonl "
+    "--output-dir runs/model": "needs 4 GPUs; tests/test_trainer.py runs accelerate launch with 2 CPU processes",
+    "python benchmarks/bench_competition.py --variant name=reg --variant name=dist,head=distribution --json "
+    "results.json": "a benchmark on the shared data (hours on a CPU); tests/test_bench_competition.py checks its split",
+    "python benchmarks/bench_competition.py --export-encoder runs/gpu/encoder": "a benchmark helper that writes "
+    "45 MB; the encoder it exports is the bundled one the other tests load",
     "for a in 0 0.2; do leanprogress prove --backend lean-dojo --theorems leandojo_benchmark_4/random/test.json "
     "--generator config --generator-config '{\"kind\": \"hf\", \"model\": \"/models/reprover-tacgen\", "
     "\"num_beams\": 64}' --num-candidates 64 --model runs/state-model --alpha $a --timeout 600 --output "
@@ -245,6 +253,7 @@ PYTHON_BLOCKS: dict[str, dict[str, str]] = {
             'precision="fp32")',
     },
     "from leanprogress import LeanProgressScorer, reward": {},
+    "from leanprogress import LeanProgressScorer": {},
 }
 PYTHON_NAMES = {"goal": README_VARIABLES["STATE"], "candidates": ["simp", "omega", "rfl"]}
 """Names the README's snippets use without defining them."""
@@ -276,6 +285,7 @@ def workspace(tmp_path_factory, trained_tiny):
     write_records([dict(r, theorem=f"W.{r['theorem']}", source="workbook") for r in records], ws / "data/workbook.jsonl")
     write_records([dict(r, source="minif2f") for r in records[:8]], ws / "data/minif2f.jsonl")
     shutil.copytree(trained_tiny[0], ws / "runs/model", ignore=shutil.ignore_patterns("checkpoints"))
+    _distribution_model(trained_tiny[0], ws / "runs/dist-model")
     write_records(trained_tiny[2], ws / "runs/model/eval_split.jsonl")
     t = theorems[2]
     steps = t["traced_tactics"]
@@ -283,6 +293,18 @@ def workspace(tmp_path_factory, trained_tiny):
                           states=[s["state_before"] for s in steps])
     (ws / "results.jsonl").write_text(json.dumps(asdict(proved), ensure_ascii=False) + "\n", encoding="utf-8")
     return ws
+
+
+def _distribution_model(regression_model: Path, out: Path) -> None:
+    """A model folder with the distribution head (untrained head: the README snippet needs its API, not skill)."""
+    from leanprogress.config import ModelSettings
+    from leanprogress.encoder import load_regression_model, load_tokenizer
+
+    load_regression_model(str(regression_model), num_labels=12, new_head=True).save_pretrained(out)
+    load_tokenizer(str(regression_model)).save_pretrained(out)
+    settings = ModelSettings.load(regression_model)
+    settings.head, settings.head_max_steps, settings.head_more_steps = "distribution", 10, 14.0
+    settings.save(out)
 
 
 # ---------------------------------------------------------------- running commands

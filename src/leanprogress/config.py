@@ -17,6 +17,7 @@ from .prompt import DEFAULT_TEMPLATE, TRUNCATIONS, PromptBuilder, PromptTemplate
 
 SETTINGS_FILE = "leanprogress_config.json"
 LABEL_TRANSFORMS = ("none", "log1p")
+GOAL_FROMS = ("", "state_before", "state_after", "mixed")
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
@@ -29,6 +30,31 @@ def decode_prediction(value: float, transform: str) -> float:
     """Map a raw model output back to steps (non-negative)."""
     steps = math.expm1(value) if transform == "log1p" else value
     return max(0.0, steps)
+
+
+def records_goal_from(records) -> str:
+    """The ``goal_from`` a model trained on ``records`` gets (see :attr:`ModelSettings.goal_from`).
+
+    Records built from LeanDojo traces carry ``goal_from``; records without
+    the key (whole proofs, Lean source) read the state before their step, so
+    they count as ``state_before`` beside records that say so, and as unknown
+    (``""``) on their own.
+
+    Example:
+        >>> records_goal_from([{"goal_from": "state_after"}, {"goal_from": "state_after"}])
+        'state_after'
+        >>> records_goal_from([{"goal_from": "state_before"}, {}])
+        'state_before'
+    """
+    kinds = {r.get("goal_from") or "" for r in records}
+    known = kinds - {""}
+    if not known:
+        return ""
+    if known == {"state_before"}:
+        return "state_before"
+    if known == {"state_after"} and "" not in kinds:
+        return "state_after"
+    return "mixed"
 
 
 @dataclass
@@ -47,6 +73,12 @@ class ModelSettings:
     """How over-long prompts were cut: ``structured`` or ``right`` (see PromptBuilder)."""
     base_model: str = ""
     """The encoder the model was fine-tuned from (informational)."""
+    goal_from: str = ""
+    """Which state the training records' ``goal`` was: ``state_before`` (the state a candidate tactic runs in:
+    the model scores candidates before they run, ``prove --score-mode tactic``), ``state_after`` (the state a
+    tactic produced, ``build-dataset --goal-from state_after``: the model scores reached states, ``prove
+    --score-mode state``), ``mixed``, or ``""`` (unknown: records without a ``goal_from`` key, or a model saved
+    before this field existed)."""
     format_version: int = 1
 
     def __post_init__(self) -> None:
@@ -57,6 +89,8 @@ class ModelSettings:
             raise ValueError(f"max_length must be >= 16, got {self.max_length}")
         if self.truncation not in TRUNCATIONS:
             raise ValueError(f"truncation must be one of {TRUNCATIONS}, got {self.truncation!r}")
+        if self.goal_from not in GOAL_FROMS:
+            raise ValueError(f"goal_from must be one of {GOAL_FROMS}, got {self.goal_from!r}")
 
     def prompt_builder(self, tokenizer, template: str | None = None) -> PromptBuilder:
         """The builder that turns records into this model's input text."""

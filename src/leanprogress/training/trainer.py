@@ -23,7 +23,7 @@ from typing import Iterable
 
 import numpy as np
 
-from ..config import ModelSettings, ProgressTrainingArguments, decode_prediction, encode_label
+from ..config import ModelSettings, ProgressTrainingArguments, decode_prediction, encode_label, records_goal_from
 from ..data.dataset import ProgressDataset
 from ..encoder import (DEFAULT_ENCODER_NAME, load_regression_model, load_tokenizer, output_head, resolve_device,
                        resolve_model_name, resolve_precision)
@@ -117,7 +117,11 @@ class ProgressTrainer:
             label_transform=args.label_transform,
             truncation=args.truncation,
             base_model=args.model_name or f"{DEFAULT_ENCODER_NAME} (bundled)",
+            goal_from=records_goal_from(self.train_dataset.records),
         )
+        if self.settings.goal_from == "mixed":
+            logger.warning("the training records mix goal_from kinds (states before and after tactics): prove will "
+                           "need an explicit --score-mode for this model")
         self.builder = self.settings.prompt_builder(self.tokenizer)
         self.trainer = None
 

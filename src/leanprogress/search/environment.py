@@ -149,6 +149,21 @@ class ReplayEnvironment:
         """Every recorded state of ``name`` with its recorded tactics."""
         return {s: list(t) for s, t in self._spelling.get(name, {}).items()}
 
+    def distances(self, name: str) -> dict[str, int]:
+        """Fewest recorded tactics from each state of ``name`` to a finished proof (what a perfect step-count
+        model would predict here)."""
+        moves = self._moves.get(name, {})
+        dist: dict[str, int] = {}
+        changed = True
+        while changed:  # Bellman-Ford on a small graph
+            changed = False
+            for state, out in moves.items():
+                best = min((1 if after is None else dist.get(after, 10**9) + 1 for after in out.values()), default=10**9)
+                if best < dist.get(state, 10**9):
+                    dist[state] = best
+                    changed = True
+        return dist
+
     def start(self, theorem: Any, timeout: float | None = None) -> tuple[str, Any]:
         name = theorem if isinstance(theorem, str) else theorem.get("full_name")
         if name not in self._roots:

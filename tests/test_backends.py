@@ -114,6 +114,25 @@ def test_lean_interact_recreates_states_lost_when_a_timeout_restarts_the_repl(re
         env.close()
 
 
+def test_lean_interact_notices_restarts_it_did_not_cause(lean_env):
+    _, root = lean_env.start(S.AND_STATEMENT)
+    child = lean_env.run_tactic(root, "constructor").handle
+    lean_env.server.restart()  # as AutoLeanServer does on its own when memory runs short
+    assert lean_env.run_tactic(root, "exact ⟨hp, hq⟩").kind == "finished" and lean_env.restarts == 1
+    # A restart inside a request (AutoLeanServer checks memory before sending): the answer is about a dead state.
+    real, calls = lean_env.server.run, []
+
+    def restart_once(request, **kwargs):
+        calls.append(request)
+        if len(calls) == 1:
+            lean_env.server.restart()
+        return real(request, **kwargs)
+
+    lean_env.server.run = restart_once
+    right = lean_env.run_tactic(child, "exact hp")
+    assert right.kind == "state" and right.state == S.AND_RIGHT and lean_env.restarts == 2
+
+
 def test_lean_interact_plain_server_gets_its_header_back_after_a_restart(repl_config):
     server = lean_interact.LeanServer(repl_config)
     spy = Spy(server)

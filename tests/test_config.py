@@ -30,3 +30,15 @@ def test_label_transform_round_trip():
         for t in ("none", "log1p"):
             assert decode_prediction(encode_label(steps, t), t) == pytest.approx(steps)
     assert decode_prediction(-0.3, "none") == 0.0 and decode_prediction(-0.3, "log1p") == 0.0
+
+
+def test_goal_from_of_training_records():
+    from leanprogress.config import records_goal_from
+
+    after, before = {"goal_from": "state_after"}, {"goal_from": "state_before"}
+    assert records_goal_from([after, after]) == "state_after"
+    assert records_goal_from([before, {}]) == "state_before"  # whole-proof records read the state before
+    assert records_goal_from([after, {}]) == records_goal_from([after, before]) == "mixed"
+    assert records_goal_from([{}, {"goal_from": None}]) == ""
+    with pytest.raises(ValueError, match="goal_from"):
+        ModelSettings(goal_from="state_during")

@@ -149,23 +149,20 @@ class _RestartingBackend:
 
     def run_tactic(self, handle: BackendHandle, tactic: str, timeout: float | None = None) -> TacticResult:
         t0 = time.monotonic()
-        for attempt in range(2):
+        for _ in range(3):
             self._before_call()
             try:
                 raw = self._revive(handle, timeout, t0)
+                result = self._run_raw(raw, tactic, self._limit(timeout, t0))
             except _Lost as lost:
                 return TacticResult("timeout" if lost.kind == "timeout" else "error", message=str(lost))
-            try:
-                result = self._run_raw(raw, tactic, self._limit(timeout, t0))
-            except _Retry:
-                if attempt == 0:
-                    continue
-                return TacticResult("error", message=f"the backend restarted twice during one call ({self.last_restart})")
+            except _Retry:  # the process restarted under the call: its state was dead; re-create and run again
+                continue
             if result.kind == "state":
                 return TacticResult("state", state=result.state,
                                     handle=BackendHandle(self._generation, result.handle, handle.path + (tactic,)))
             return result
-        raise AssertionError("unreachable")
+        return TacticResult("error", message=f"the backend restarted during every try ({self.last_restart})")
 
 
 class _Lost(Exception):

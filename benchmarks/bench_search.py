@@ -40,8 +40,8 @@ finding *new* proofs; in ``state`` mode only states of recorded proofs are
 ever scored, so only the 14 theorems with several proofs give the score a
 choice; and the generator is a simulation, not a model.
 
-    python benchmarks/bench_search.py [--budgets 32,64] [--seeds 5] [--folds 2] [--epochs 1]
-    python benchmarks/bench_search.py --ray-speedup [--latency 0.05]     # Ray workers against one process
+    python benchmarks/bench_search.py [--budgets 32,64] [--seeds 5] [--folds 2] [--epochs 1] [--models DIR]
+    python benchmarks/bench_search.py --ray-speedup [--latency 0.05] [--ray-model DIR]   # Ray against one process
 """
 
 from __future__ import annotations
@@ -114,8 +114,14 @@ class OracleStateScorer(OracleScorer):
 
 
 def train_scorers(entries, names, folds, opts, tmp):
-    """Per fold and mode: a scorer trained on every theorem outside the fold (plus the Mathlib sample)."""
+    """Per fold and mode: a scorer trained on every theorem outside the fold (plus the Mathlib sample).
+
+    A model already in ``tmp`` (``--models``, from an earlier run with the same folds) is reused."""
+    import shutil
+    from pathlib import Path
+
     from leanprogress import LeanProgressScorer, ProgressTrainer, ProgressTrainingArguments
+    from leanprogress.config import SETTINGS_FILE
     from leanprogress.data.leandojo import records_from_theorem
 
     mathlib = json.load(open(MATHLIB_SAMPLE, encoding="utf-8")) if opts.mathlib else []
@@ -127,11 +133,13 @@ def train_scorers(entries, names, folds, opts, tmp):
             recs = [r for t in train_thms if t.get("traced_tactics")
                     for r in records_from_theorem(t, goal_from=goal_from)]
             out = f"{tmp}/{mode}{k}"
-            args = ProgressTrainingArguments(output_dir=out, epochs=opts.epochs, max_length=128, batch_size=16,
-                                             seed=opts.train_seed, fallback_to_constant=False)
-            t0 = time.perf_counter()
-            ProgressTrainer(args, recs).train()
-            timings.append((mode, k, len(recs), time.perf_counter() - t0))
+            if not (Path(out) / SETTINGS_FILE).is_file():
+                args = ProgressTrainingArguments(output_dir=out, epochs=opts.epochs, max_length=128, batch_size=16,
+                                                 seed=opts.train_seed, fallback_to_constant=False)
+                t0 = time.perf_counter()
+                ProgressTrainer(args, recs).train()
+                shutil.rmtree(Path(out) / "checkpoints", ignore_errors=True)
+                timings.append((mode, k, len(recs), time.perf_counter() - t0))
             scorers[(mode, k)] = CachedScorer(LeanProgressScorer(out, device="cpu"))
     return scorers, timings
 
@@ -218,7 +226,7 @@ def bench_alpha(opts):
     print(f"baselines and oracle: {time.perf_counter() - t0:.0f}s")
     if not opts.skip_training:
         with tempfile.TemporaryDirectory() as tmp:
-            scorers, timings = train_scorers(entries, names, folds, opts, tmp)
+            scorers, timings = train_scorers(entries, names, folds, opts, opts.models or tmp)
             for mode, k, n, secs in timings:
                 print(f"trained the {mode}-mode scorer of fold {k} on {n} records in {secs:.0f}s")
             for mode in ("tactic", "state"):
@@ -289,14 +297,19 @@ def bench_ray(opts):
     names = list(dict.fromkeys(t["full_name"] for t in entries))
     todo = [(n, n) for n in names]
     print(f"machine: {machine()}")
+    what = (f"a per-worker scorer ({opts.ray_model}, alpha 0.2, tactic mode) doing the work on the CPU" if opts.ray_model
+            else "no scorer")
     print(f"{len(names)} theorems, budget 32 calls, each environment call sleeping {opts.latency:g}s (a stand-in "
-          f"for Lean's time; the replay itself is instantaneous)")
-    factory = SlowReplay(entries, opts.latency)
-    t0 = time.perf_counter()
-    env, gen, scorer, cfg = factory()
-    prover = BestFirstProver(env, gen, scorer, cfg)
-    single = [prover.prove(n) for n in names]
-    one = time.perf_counter() - t0
+          f"for Lean's time; the replay itself is instantaneous), {what}")
+    factory = SlowReplay(entries, opts.latency, opts.ray_model)
+
+    def one_process():
+        t0 = time.perf_counter()
+        env, gen, scorer, cfg = factory()
+        prover = BestFirstProver(env, gen, scorer, cfg)
+        return [prover.prove(n) for n in names], time.perf_counter() - t0
+
+    single, one = one_process()
     print(f"one process: {one:.1f}s, {sum(r.env_calls for r in single)} environment calls, "
           f"{sum(r.proved for r in single)} proved")
     baseline = {r.theorem: (r.status, r.proof) for r in single}
@@ -311,6 +324,9 @@ def bench_ray(opts):
         same = all(baseline[r["theorem"]] == (r["status"], r["proof"]) for r in rows) and len(rows) == len(names)
         print(f"{workers} Ray workers: {run_s:.1f}s proving (workers started inside), ray.init {start:.1f}s; "
               f"speed-up {one / run_s:.2f}x over one process; same results: {same}")
+    # The machine's load drifts: time one process again after the Ray runs, to bracket them.
+    _, again = one_process()
+    print(f"one process again: {again:.1f}s")
 
 
 def main():
@@ -328,10 +344,15 @@ def main():
                     help="a recorded tactic's probability is the best of this many draws (default 3)")
     ap.add_argument("--alphas", default="0.2,0.5,1.0", help="alphas for the trained scorers (default 0.2,0.5,1.0)")
     ap.add_argument("--skip-training", action="store_true", help="baselines and oracle only")
+    ap.add_argument("--models", default=None,
+                    help="keep the trained scorers in this folder and reuse the ones already there (default: a "
+                    "temporary folder)")
     ap.add_argument("--json", default=None, help="also write the table as JSON here")
     ap.add_argument("--ray-speedup", action="store_true", help="measure Ray workers against one process instead")
     ap.add_argument("--latency", type=float, default=0.05, help="--ray-speedup: seconds per environment call")
     ap.add_argument("--workers", default="2,4", help="--ray-speedup: worker counts (default 2,4)")
+    ap.add_argument("--ray-model", default=None,
+                    help="--ray-speedup: a trained model each worker scores with (CPU work; default: none)")
     opts = ap.parse_args()
     require(MINIF2F_SEARCH_TRACES, MATHLIB_SAMPLE)
     if opts.ray_speedup:

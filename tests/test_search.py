@@ -334,7 +334,6 @@ def test_trained_model_records_its_goal_from_and_prove_uses_the_matching_mode(tm
     assert "trained on state_before records" in err and "--goal-from state_after" in err and "Traceback" not in err
     assert main(["predict-steps", "--model", model, "--state", "⊢ p", "--prefix", "intro h"]) == 0
     assert "steps left from this state" in capsys.readouterr().out
-    assert main(["predict-steps", "--model", model, "--state", "⊢ p"]) == 2
 
 
 def test_model_without_goal_from_defaults_to_tactic_mode_with_a_note(tmp_path, capsys, trained_tiny):

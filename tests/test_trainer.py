@@ -133,3 +133,15 @@ def test_resume_continues_from_checkpoint(tmp_path, tiny_model):
 def test_empty_training_set_is_refused(tmp_path, tiny_model):
     with pytest.raises(ValueError, match="no records"):
         ProgressTrainer(ProgressTrainingArguments(output_dir=str(tmp_path), model_name=str(tiny_model)), [])
+
+
+def test_the_tactics_trained_on_are_kept_with_the_model(trained_tiny):
+    from leanprogress.data.corpus import TACTIC_CORPUS_FILE
+    from leanprogress.data.records import read_records
+
+    out, _, held = trained_tiny
+    rows, _ = read_records(out / TACTIC_CORPUS_FILE)
+    pairs = [(r["goal"], r["tactic"]) for r in rows]
+    assert len(pairs) == len(set(pairs)) == 23  # the 23 distinct training steps of conftest's trained_tiny
+    assert {t for _, t in pairs} == {f"tac_T.t{i}_{j} [lemma{j}]" for i in range(10) for j in range(1 + i % 4)}
+    assert not {(r["goal"], r["tactic"]) for r in held} & set(pairs)  # held-out theorems stay out

@@ -118,6 +118,7 @@ class ProgressTrainer:
             truncation=args.truncation,
             base_model=args.model_name or f"{DEFAULT_ENCODER_NAME} (bundled)",
             goal_from=records_goal_from(self.train_dataset.records),
+            canonicalize_goals=args.canonicalize_goals,
         )
         if self.settings.goal_from == "mixed":
             logger.warning("the training records mix goal_from kinds (states before and after tactics): prove will "
@@ -261,6 +262,9 @@ class ProgressTrainer:
         shutil.rmtree(staging, ignore_errors=True)
         self.trainer.model.save_pretrained(staging)
         self.tokenizer.save_pretrained(staging)
+        from ..data.corpus import write_tactic_corpus  # what `leanprogress serve` offers LeanCopilot with this model
+
+        write_tactic_corpus(self.train_dataset.records, staging)
         # The settings file marks a complete model: remove it before swapping
         # files in, write it back last.
         settings_path.unlink(missing_ok=True)

@@ -84,5 +84,7 @@ def test_missing_model_folder_says_so(tmp_path):
 def test_hub_id_offline_explains_what_to_do():
     from leanprogress.encoder import ModelLoadError
 
-    with pytest.raises(ModelLoadError, match="bundled all-MiniLM-L6-v2"):
+    # The scorer's message suits the scorer: it names a trained model folder, not the trainer's --model-name.
+    with pytest.raises(ModelLoadError, match="hub could not provide it") as err:
         LeanProgressScorer("some-org/some-model-that-is-not-here")
+    assert "leanprogress train --output-dir" in str(err.value) and "--model-name" not in str(err.value)

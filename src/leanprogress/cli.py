@@ -201,10 +201,14 @@ def cmd_train(args) -> int:
     print(f"trained in {t.get('train_runtime', 0):.0f}s ({t.get('train_samples_per_second', 0):.2f} examples/s)")
     if "eval" in metrics:
         e = metrics["eval"]
+
+        def fig(key: str) -> str:  # None: undefined (Spearman of a constant) or a diverged run
+            return "n/a" if e.get(key) is None else f"{e[key]:.3f}"
+
         print(
-            f"held-out: MAE {e['eval_mae']:.3f} (best constant {e['eval_constant_mae']:.3f}), "
-            f"accuracy {e['eval_accuracy']:.3f} (best constant {e['eval_constant_accuracy']:.3f}), "
-            f"Spearman {e['eval_spearman']:.3f}"
+            f"held-out: MAE {fig('eval_mae')} (best constant {fig('eval_constant_mae')}), "
+            f"accuracy {fig('eval_accuracy')} (best constant {fig('eval_constant_accuracy')}), "
+            f"Spearman {fig('eval_spearman')}"
         )
         if metrics["kept"] == "constant":
             print("no epoch beat the constant predictor on the held-out theorems: the saved model predicts that "
@@ -390,6 +394,12 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args) or 0
     except (RecordError, ModelLoadError, FileNotFoundError, ValueError) as exc:
         return _fail(str(exc))
+    except RuntimeError as exc:
+        # leanprogress.scoring.ScoringError, looked up lazily: importing the scorer loads torch.
+        scoring = sys.modules.get("leanprogress.scoring")
+        if scoring is not None and isinstance(exc, scoring.ScoringError):
+            return _fail(str(exc))
+        raise
 
 
 if __name__ == "__main__":

@@ -16,8 +16,20 @@ from pathlib import Path
 from .prompt import DEFAULT_TEMPLATE, TRUNCATIONS, PromptBuilder, PromptTemplate
 
 SETTINGS_FILE = "leanprogress_config.json"
+CHECKPOINTS = "checkpoints"
+"""Folder inside a run's output folder that holds its epoch checkpoints (each with its own settings file)."""
 LABEL_TRANSFORMS = ("none", "log1p")
 PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def newest_checkpoint(folder: str | os.PathLike) -> Path | None:
+    """The ``checkpoint-N`` folder with the highest step N in ``folder`` (a run's ``checkpoints``), or None."""
+    steps = []
+    for path in Path(folder).glob("checkpoint-*"):
+        step = path.name.split("-", 1)[1]
+        if path.is_dir() and step.isdigit():
+            steps.append((int(step), path))
+    return max(steps)[1] if steps else None
 
 
 def encode_label(steps: float, transform: str) -> float:
@@ -26,9 +38,20 @@ def encode_label(steps: float, transform: str) -> float:
 
 
 def decode_prediction(value: float, transform: str) -> float:
-    """Map a raw model output back to steps (non-negative)."""
-    steps = math.expm1(value) if transform == "log1p" else value
-    return max(0.0, steps)
+    """Map a raw model output back to steps (non-negative).
+
+    Never raises: an output too large for a float (``expm1`` of more than
+    about 709) becomes ``inf`` and NaN stays NaN, so that callers can reject
+    them by name (NaN would otherwise clamp to 0, "closes the goal").
+    """
+    value = float(value)
+    steps = value
+    if transform == "log1p":
+        try:
+            steps = math.expm1(value)
+        except OverflowError:
+            steps = math.inf
+    return steps if math.isnan(steps) else max(0.0, steps)
 
 
 @dataclass

@@ -30,3 +30,13 @@ def test_label_transform_round_trip():
         for t in ("none", "log1p"):
             assert decode_prediction(encode_label(steps, t), t) == pytest.approx(steps)
     assert decode_prediction(-0.3, "none") == 0.0 and decode_prediction(-0.3, "log1p") == 0.0
+
+
+def test_decode_prediction_never_overflows_and_keeps_nan():
+    import math
+
+    assert decode_prediction(1000.0, "log1p") == math.inf  # expm1 would raise OverflowError
+    assert decode_prediction(-1000.0, "log1p") == 0.0
+    assert math.isnan(decode_prediction(float("nan"), "log1p"))  # not clamped to 0 ("closes the goal")
+    assert math.isnan(decode_prediction(float("nan"), "none"))
+    assert decode_prediction(float("inf"), "none") == math.inf

@@ -325,6 +325,12 @@ class ProgressTrainer:
             result = self.trainer.train(resume_from_checkpoint=resume_from)
         metrics = {"train": dict(result.metrics), "precision": precision, "device": str(device), "kept": "best epoch"}
         if has_eval:
+            if precision == "bf16":
+                # The reported figures come from the kept model in fp32, as `evaluate` computes them on the saved
+                # model (bf16 only chose the epoch): remove accelerate's autocast wrapper from its forward.
+                from accelerate.utils import extract_model_from_parallel
+
+                extract_model_from_parallel(self.trainer.model, keep_fp32_wrapper=False)
             with hf_progress_bars(terminal):
                 metrics["eval"] = self.trainer.evaluate()
             if args.fallback_to_constant:

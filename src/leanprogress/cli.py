@@ -155,7 +155,8 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fallback-to-constant", action=argparse.BooleanOptionalAction, default=d.fallback_to_constant,
                    help="save the constant predictor of the mean target if no epoch beats it on the eval set "
                    "(default on)")
-    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --output-dir")
+    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --output-dir "
+                   "(without it, an earlier run's checkpoints there are removed)")
     p.add_argument("--skip-invalid", action="store_true", help="skip malformed lines (they are counted)")
 
 

@@ -160,7 +160,8 @@ class ProgressTrainingArguments:
     group_by_length: bool = True
     """Batch prompts of similar length together so padding stays small."""
     resume: bool = False
-    """Continue from the newest checkpoint in ``output_dir/checkpoints``."""
+    """Continue from the newest checkpoint in ``output_dir/checkpoints``. Without it, checkpoints of an earlier
+    run there are removed first (with a warning), so that a later resume cannot restore them into this run."""
     logging_steps: int = 10
     """Log training loss every this many steps."""
     eval_batch_size: int = 32

@@ -106,6 +106,7 @@ class LeanProgressScorer:
             (str or :class:`~leanprogress.prompt.PromptTemplate`).
         precision: ``auto`` (bf16 on GPUs and CPUs with bf16 units, else
             fp32), ``fp32``, ``bf16``, or ``int8`` (dynamic quantization, CPU).
+            Reduced precisions apply to the encoder; the head stays fp32.
         batch_size: candidates per forward pass.
 
     Inputs: ``goal`` is the Lean state as Lean prints it (hypotheses, then

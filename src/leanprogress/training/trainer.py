@@ -89,12 +89,13 @@ def json_safe(value):
 
 def _clear_checkpoints(ckpt_dir: Path) -> None:
     """Remove an earlier run's checkpoints, so that a later ``--resume`` cannot restore them into this run."""
-    old = sorted(p.name for p in ckpt_dir.glob("checkpoint-*")) if ckpt_dir.is_dir() else []
+    old = sorted((p for p in ckpt_dir.glob("checkpoint-*") if p.is_dir()), key=lambda p: p.name)
     if not old:
         return
     logger.warning("training without --resume starts a new run: removing %d checkpoint(s) of an earlier run from %s "
-                   "(%s)", len(old), ckpt_dir, ", ".join(old))
-    shutil.rmtree(ckpt_dir)
+                   "(%s)", len(old), ckpt_dir, ", ".join(p.name for p in old))
+    for path in old:
+        shutil.rmtree(path)
 
 
 class SaveSettingsInCheckpoints(TrainerCallback):
@@ -122,12 +123,13 @@ class ProgressLines(TrainerCallback):
     def __init__(self, every: float = 30.0, stream=None):
         self.every, self.stream = every, stream
         self.start = self.last = None
+        self.ended = False  # evaluations after training are of the kept model
 
     def _print(self, line: str) -> None:
         print(line, file=self.stream or sys.stderr, flush=True)
 
     def on_train_begin(self, args, state, control, **kwargs):
-        self.start, self.last = time.monotonic(), None
+        self.start, self.last, self.ended = time.monotonic(), None, False
         if state.is_world_process_zero:
             self._print(f"training: {state.max_steps} steps, {args.num_train_epochs:g} epoch(s)")
 
@@ -141,7 +143,7 @@ class ProgressLines(TrainerCallback):
         if "eval_mse" in logs:
             sp = logs.get("eval_spearman")
             sp = f"{sp:.3f}" if isinstance(sp, float) and math.isfinite(sp) else "n/a"
-            which = "kept model" if getattr(self, "ended", False) else f"epoch {state.epoch:.2f}"
+            which = "kept model" if self.ended else f"epoch {state.epoch:.2f}"
             self._print(f"{which} eval: MSE {logs['eval_mse']:.4g}, "
                         f"MAE {logs.get('eval_mae', float('nan')):.3f}, Spearman {sp}")
         elif "loss" in logs and (self.last is None or now - self.last >= self.every
@@ -176,7 +178,9 @@ class ProgressTrainer:
     tokenizer, ``config.json`` and ``leanprogress_config.json`` (template,
     length, normalization and label settings). The settings file is written
     last: a folder without it is an interrupted run, and
-    :class:`~leanprogress.scoring.LeanProgressScorer` refuses it.
+    :class:`~leanprogress.scoring.LeanProgressScorer` refuses it. Each
+    checkpoint in ``checkpoints/`` carries the same settings file, so it can be
+    scored too. Progress: bars on a terminal, :class:`ProgressLines` otherwise.
     """
 
     def __init__(

@@ -174,7 +174,8 @@ def main() -> None:
     n = len(batches) * opts.candidates
     ref = preds["fp32"]
     results = {}
-    print(f"\n{'precision':38}{'cand/s':>8}{'speed-up':>9}{'Spearman':>10}{'worst':>8}{'distinct':>10}{'tied pairs':>12}")
+    print(f"\n{'precision':38}{'cand/s':>8}{'speed-up':>9}{'Spearman':>10}{'worst':>8}{'distinct':>10}"
+          f"{'tied pairs':>12}")
     base = statistics.median(times["fp32"])
     for name, scores in preds.items():
         rho = [float(spearmanr(a, b).statistic) if len(set(b)) > 1 else float("nan") for a, b in zip(ref, scores)]

@@ -22,7 +22,7 @@ def test_build_dataset_reports_and_writes(traces, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "13 theorem(s); skipped 1 with no tactics" in text and "wrote 42 record(s)" in text
     rows = [json.loads(l) for l in out.read_text().splitlines()]
-    assert len(rows) == 42 and rows[0]["source"] == "traces"
+    assert len(rows) == 42 and rows[0]["source"] == f"{tmp_path.name}/traces"
 
 
 def test_build_dataset_balance_is_seeded(traces, tmp_path):
@@ -107,7 +107,7 @@ def test_build_dataset_from_proofs_and_lean_source(tmp_path, capsys):
     assert "whole proofs: read 1 file(s), 1 declaration(s); used 1, wrote 1 record(s)" in text
     assert "skipped 1: term-mode proof" in text and "wrote 3 record(s)" in text
     rows = [json.loads(l) for l in out.read_text().splitlines()]
-    assert {r["source"] for r in rows} == {"proofs", "Proj"}
+    assert {r["source"] for r in rows} == {f"{tmp_path.name}/proofs", f"{tmp_path.name}/Proj"}
     assert [r["steps_remaining"] for r in rows if r["theorem"] == "a"] == [1, 0]
 
 
@@ -121,5 +121,152 @@ def test_train_on_a_weighted_mixture(traces, tmp_path, capsys, tiny_model):
     assert main(["train", "--dataset", str(a), "--dataset", f"{b}:0.5", "--output-dir", str(model),
                  "--model-name", str(tiny_model), "--epochs", "1", "--max-length", "64", "--precision", "fp32"]) == 0
     held = [json.loads(l) for l in (model / "eval_split.jsonl").read_text().splitlines()]
-    assert {r["source"] for r in held} <= {"traces", "b"}
+    assert {r["source"] for r in held} <= {f"{tmp_path.name}/traces", f"{tmp_path.name}/b"}
     assert main(["evaluate", "--model", str(model), "--dataset", str(model / "eval_split.jsonl"), "--json"]) == 0
+
+
+def test_score_takes_state_like_predict_steps_and_goal_as_its_alias(trained_tiny, capsys):
+    model = str(trained_tiny[0])
+    rankings = []
+    for flag in ("--state", "--goal"):
+        assert main(["score", "--model", model, flag, "x : ℕ\n⊢ x = x", "--tactic", "rfl", "--tactic", "simp",
+                     "--json"]) == 0
+        rankings.append(json.loads(capsys.readouterr().out))
+    assert rankings[0] == rankings[1] and sorted(r["tactic"] for r in rankings[0]) == ["rfl", "simp"]
+
+
+def test_score_and_predict_steps_check_arguments_before_loading_the_model(tmp_path, capsys):
+    missing = str(tmp_path / "no-such-model")
+    assert main(["score", "--model", missing, "--state", "  ", "--tactic", "simp"]) == 2
+    assert "--state is empty" in capsys.readouterr().err
+    assert main(["predict-steps", "--model", missing, "--state", "\n"]) == 2
+    assert "--state is empty" in capsys.readouterr().err
+    assert main(["predict-steps", "--model", missing, "--state", "⊢ p", "--tactic", " "]) == 2
+    assert "--tactic is empty" in capsys.readouterr().err
+
+
+def test_predict_steps_scores_an_initial_state(trained_tiny, capsys):
+    model = str(trained_tiny[0])
+    for extra in ([], ["--prefix", ""]):
+        assert main(["predict-steps", "--model", model, "--state", "x : ℕ\n⊢ x = x", *extra]) == 0
+        out = capsys.readouterr().out
+        assert "steps left from this initial state" in out and float(out.split()[0]) >= 0
+    assert main(["predict-steps", "--model", model, "--state", "⊢ p", "--prefix", "intro h\nsimp"]) == 0
+    assert "steps left from this state" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", ["evaluate", "score", "predict-steps", "serve"])
+def test_every_option_has_help(command):
+    from leanprogress.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices[command]
+    silent = [a.option_strings[0] for a in sub._actions if a.option_strings and a.dest != "help" and not a.help]
+    assert not silent, f"{command}: options without help text: {silent}"
+
+
+def test_default_sources_of_two_proofs_files_are_distinct(tmp_path, capsys):
+    line = json.dumps({"name": "t", "goal": "⊢ True", "proof": "by trivial"}) + "\n"
+    for folder in ("minif2f-valid-proofs", "lean-workbook-plus-proofs"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "proofs.jsonl").write_text(line)
+    out = tmp_path / "o.jsonl"
+    assert main(["build-dataset", "--from-proofs", str(tmp_path / "minif2f-valid-proofs" / "proofs.jsonl"),
+                 "--from-proofs", str(tmp_path / "lean-workbook-plus-proofs" / "proofs.jsonl"), "--output", str(out)]) == 0
+    assert [json.loads(l)["source"] for l in out.read_text().splitlines()] == [
+        "minif2f-valid-proofs/proofs", "lean-workbook-plus-proofs/proofs"]
+    assert "source minif2f-valid-proofs/proofs: 1 record(s)" in capsys.readouterr().out
+
+
+def test_output_that_is_a_folder_is_one_line_before_any_work(traces, tmp_path, capsys):
+    assert main(["build-dataset", str(traces), "--output", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{tmp_path} is a directory" in err
+
+
+def test_split_refuses_an_empty_file_and_a_folder(tmp_path, capsys):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert main(["split", "--dataset", str(empty), "--output-dir", str(tmp_path / "s")]) == 2
+    assert "no records to split" in capsys.readouterr().err and not (tmp_path / "s").exists()
+    assert main(["split", "--dataset", str(tmp_path), "--output-dir", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is a directory; expected a dataset file" in err
+
+
+def test_ctrl_c_during_build_dataset_is_one_line_and_leaves_nothing(traces, tmp_path, capsys, monkeypatch):
+    from leanprogress.data import leandojo
+
+    real = leandojo.records_from_theorem
+    calls = []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(leandojo, "records_from_theorem", interrupted)
+    out = tmp_path / "out" / "recs.jsonl"
+    assert main(["build-dataset", str(traces), "--output", str(out)]) == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "interrupted" in err
+    assert list((tmp_path / "out").iterdir()) == []  # no partial file, no temporary file
+
+
+def _fake_trainer(monkeypatch, interrupt=False):
+    import leanprogress.training as training
+
+    class FakeTrainer:
+        def __init__(self, args, train, held):
+            self.train_records = train
+
+        def train(self):
+            if interrupt:
+                raise KeyboardInterrupt
+            return {"train": {}, "kept": "model"}
+
+    monkeypatch.setattr(training, "ProgressTrainer", FakeTrainer)
+
+
+def test_train_warns_when_the_eval_dataset_shares_theorems(traces, tmp_path, capsys, monkeypatch):
+    recs = tmp_path / "recs.jsonl"
+    main(["build-dataset", str(traces), "--output", str(recs)])
+    rows = [json.loads(l) for l in recs.read_text().splitlines()]
+    # the same theorems as search would export them: no file_path, another source
+    exported = tmp_path / "found.jsonl"
+    exported.write_text("".join(json.dumps({k: v for k, v in r.items() if k not in ("file_path", "source")}) + "\n"
+                                for r in rows if r["theorem"] in ("T.thm1", "T.thm2")))
+    _fake_trainer(monkeypatch)
+    assert main(["train", "--dataset", str(recs), "--eval-dataset", str(exported), "--output-dir", str(tmp_path / "m")]) == 0
+    err = capsys.readouterr().err
+    assert "shares 2 theorem(s) with the training data (e.g. T.thm1, T.thm2)" in err
+    clean = tmp_path / "clean.jsonl"
+    clean.write_text(json.dumps({"goal": "⊢ q", "tactic": "t", "steps_remaining": 0, "theorem": "other"}) + "\n")
+    assert main(["train", "--dataset", str(recs), "--eval-dataset", str(clean), "--output-dir", str(tmp_path / "m")]) == 0
+    assert "shares" not in capsys.readouterr().err
+
+
+def test_ctrl_c_during_train_is_one_line(traces, tmp_path, capsys, monkeypatch):
+    recs = tmp_path / "recs.jsonl"
+    main(["build-dataset", str(traces), "--output", str(recs)])
+    capsys.readouterr()
+    _fake_trainer(monkeypatch, interrupt=True)
+    assert main(["train", "--dataset", str(recs), "--output-dir", str(tmp_path / "m")]) == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "interrupted" in err and "--resume" in err
+
+
+def test_balance_on_a_benchmark_folder_reads_each_theorem_once(tmp_path, capsys):
+    from conftest import make_theorem
+
+    theorems = [make_theorem(f"T{i}", 1 + i % 6) for i in range(12)]
+    for split in ("random", "novel_premises"):
+        (tmp_path / "bench" / split).mkdir(parents=True)
+        (tmp_path / "bench" / split / "test.json").write_text(json.dumps(theorems))
+    (tmp_path / "bench" / "metadata.json").write_text("{}")
+    out = tmp_path / "o.jsonl"
+    assert main(["build-dataset", str(tmp_path / "bench"), "--output", str(out), "--balance", "1-3:0,4+:1"]) == 0
+    text = capsys.readouterr().out
+    assert "skipped 12 theorem(s) already read" in text and "skipped 1 JSON file(s)" in text
+    rows = [json.loads(l) for l in out.read_text().splitlines()]
+    assert len(rows) == 4 + 5 + 6 + 4 + 5 + 6  # lengths 4-6, each theorem once

@@ -40,3 +40,20 @@ def test_decode_prediction_never_overflows_and_keeps_nan():
     assert math.isnan(decode_prediction(float("nan"), "log1p"))  # not clamped to 0 ("closes the goal")
     assert math.isnan(decode_prediction(float("nan"), "none"))
     assert decode_prediction(float("inf"), "none") == math.inf
+
+
+def test_canonical_goals_setting_is_off_for_models_saved_before_it(tmp_path):
+    from leanprogress.config import ProgressTrainingArguments
+
+    old = {k: v for k, v in ModelSettings().__dict__.items() if k != "canonicalize_goals"}
+    (tmp_path / SETTINGS_FILE).write_text(json.dumps(old))
+    assert ModelSettings.load(tmp_path).canonicalize_goals is False
+    assert ProgressTrainingArguments(output_dir="x").canonicalize_goals is True  # new models: on
+
+
+def test_trainer_and_scorer_share_the_canonical_goals_setting(trained_tiny):
+    from leanprogress.scoring import LeanProgressScorer
+
+    folder, _, _ = trained_tiny
+    assert ModelSettings.load(folder).canonicalize_goals is True
+    assert LeanProgressScorer(str(folder), device="cpu").builder.canonicalize is True

@@ -1,7 +1,8 @@
 import pytest
 
 from conftest import make_theorem
-from leanprogress.data.dataset import PUBLISHED_BALANCE, ProgressDataset, balance_by_length, parse_balance, split_by_theorem
+from leanprogress.data.dataset import (PUBLISHED_BALANCE, ProgressDataset, balance_by_length, group_by_theorem,
+                                       parse_balance, shared_theorems, split_by_theorem)
 from leanprogress.data.leandojo import records_from_theorem
 
 
@@ -24,11 +25,41 @@ def test_split_is_seeded_and_seed_changes_it():
     assert {r["theorem"] for r in a} != {r["theorem"] for r in split_by_theorem(recs, 0.2, seed=2)[1]}
 
 
-def test_same_theorem_name_in_two_files_is_two_theorems():
+def test_same_theorem_name_in_two_files_is_one_theorem():
+    # file_path is not part of the identity: a whole proof of a theorem carries none, and a name seen in two
+    # files is merged (never leaks) rather than split (would leak).
     a = records_from_theorem(make_theorem("same", 2, file_path="A.lean"))
-    b = records_from_theorem(make_theorem("same", 2, file_path="B.lean"))
-    train, held = split_by_theorem(a + b, eval_ratio=0.5, seed=0)
-    assert len(train) == len(held) == 2
+    b = records_from_theorem(make_theorem("same", 3, file_path="B.lean"))
+    for seed in range(10):
+        train, held = split_by_theorem(a + b + corpus(6), eval_ratio=0.5, seed=seed)
+        sides = {"train" for r in train if r["theorem"] == "same"} | {"held" for r in held if r["theorem"] == "same"}
+        assert len(sides) == 1
+
+
+def test_proofs_that_start_from_the_same_state_are_one_theorem():
+    first = records_from_theorem(make_theorem("Lib.foo", 3))
+    renamed = [dict(r, theorem="lean_workbook_17") for r in first]  # the same problem restated under another name
+    groups = group_by_theorem(first + renamed + corpus(4))
+    assert next(v for v in groups.values() if 0 in v) == [0, 1, 2, 3, 4, 5] and len(groups) == 5
+    # canonically equal starts merge too: Lean's printing and a rendering of the same statement
+    lean = {"goal": "n : ℕ\nh : ∀ (x : ℕ), f ↑x = 1\n⊢ (∑ k ∈ Finset.range n, k) = 3", "prefix": "", "tactic": "simp",
+            "steps_remaining": 0, "theorem": "a"}
+    rendered = dict(lean, goal="n : ℕ\nh : ∀ x, f x = 1\n⊢ (∑ k in Finset.range n, k) = 3", theorem="b")
+    assert len(group_by_theorem([lean, rendered])) == 1
+
+
+def test_records_without_a_theorem_group_by_their_goal():
+    rows = [{"goal": "⊢ p", "prefix": "", "tactic": "t", "steps_remaining": 1},
+            {"goal": "⊢ p", "prefix": "t", "tactic": "u", "steps_remaining": 0},
+            {"goal": "⊢ q", "prefix": "", "tactic": "t", "steps_remaining": 0}]
+    assert sorted(map(len, group_by_theorem(rows).values())) == [1, 2]
+
+
+def test_shared_theorems_uses_the_same_identity():
+    traced = records_from_theorem(make_theorem("Foo.bar", 2, file_path="Mathlib/Foo.lean"))
+    exported = [{k: v for k, v in r.items() if k != "file_path"} for r in traced]  # what export-proofs writes
+    assert shared_theorems(traced + corpus(3), exported) == ["Foo.bar"]
+    assert shared_theorems(corpus(3), exported) == []
 
 
 def test_split_rejects_bad_ratio():
@@ -66,29 +97,40 @@ def test_parse_balance():
 def write(path, records):
     import json
 
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
     return str(path)
 
 
-def test_mixture_splits_on_the_union_and_weights_training_only(tmp_path):
+def test_mixture_never_puts_a_theorem_on_both_sides_whatever_file_it_came_through(tmp_path):
     from leanprogress.data.dataset import load_mixture, parse_dataset_spec
 
-    a = [dict(r, source="traced") for r in corpus(20)]
-    b = [r for i in range(20) for r in records_from_theorem(make_theorem(f"W{i}", 2))]
-    shared = records_from_theorem(make_theorem("T3", 4))  # the same theorem in both files
-    pa, pb = write(tmp_path / "a.jsonl", a), write(tmp_path / "whole.jsonl", b + shared)
+    # Traced records carry file_path; the same theorems exported from search (or written as whole proofs)
+    # do not. The old key `file_path::theorem` made them two theorems and leaked them into evaluation.
+    traced = [r for i in range(20) for r in records_from_theorem(make_theorem(f"T{i}", 1 + i % 4, "Mathlib/T.lean"))]
+    exported = [{k: v for k, v in r.items() if k != "file_path"} for r in traced if int(r["theorem"][1:]) < 10]
+    extra = [r for i in range(10) for r in records_from_theorem(make_theorem(f"W{i}", 2))]
+    pa = write(tmp_path / "mathlib" / "traced.jsonl", traced)
+    pb = write(tmp_path / "search" / "found.jsonl", [{k: v for k, v in r.items() if k != "source"}
+                                                     for r in exported + extra])
     assert parse_dataset_spec(pb + ":0.5") == (pb, 0.5) and parse_dataset_spec(pa) == (pa, 1.0)
-    train, held, loaded = load_mixture([pa, pb + ":2"], eval_ratio=0.25, seed=0)
-    train_thms = {r["theorem"] for r in train}
+    for seed in range(4):
+        train, held, loaded = load_mixture([pa, pb + ":2"], eval_ratio=0.25, seed=seed)
+        assert {r["theorem"] for r in train}.isdisjoint({r["theorem"] for r in held})
+        assert not {(r["goal"], r["tactic"]) for r in held} & {(r["goal"], r["tactic"]) for r in train}
+    assert {r["source"] for r in loaded[1]} == {"search/found"}  # a missing source is named after the file
     held_thms = {r["theorem"] for r in held}
-    assert train_thms.isdisjoint(held_thms)
-    assert {r["source"] for r in held} == {"traced", "whole"}  # file stem fills a missing source
-    n_whole_train = sum(1 for r in train if r["source"] == "whole")
-    n_whole_total = len([r for r in b + shared if r["theorem"] not in held_thms])
-    assert n_whole_train == 2 * n_whole_total  # weight 2 repeats, on the training side only
-    assert len(held) == len({(r["theorem"], r["step"], r["source"]) for r in held})
+    n_found_train = sum(1 for r in train if r["source"] == "search/found")
+    assert n_found_train == 2 * sum(1 for r in exported + extra if r["theorem"] not in held_thms)  # weight 2
     with pytest.raises(ValueError, match="weight must be >= 0"):
         parse_dataset_spec("x.jsonl:-1")
+
+
+def test_balance_counts_a_theorem_read_several_times_once():
+    long_once = records_from_theorem(make_theorem("L", 3))
+    thrice = long_once * 3  # the same theorem read three times (random/ and novel_premises/, or copies)
+    kept = balance_by_length(thrice + corpus(10), {(1, 5): 1.0, (6, None): 0.0}, seed=0)
+    assert sum(1 for r in kept if r["theorem"] == "L") == 9  # length 3, not 9: kept
 
 
 def test_weight_by_theorem_keeps_whole_theorems():

@@ -115,7 +115,8 @@ def test_a_bad_file_never_stops_the_scan(tmp_path):
     stats = SourceStats()
     recs = list(iter_source_records(tmp_path / "proj", stats))
     assert [r["theorem"] for r in recs] == ["ok"] and stats.files == 2
-    assert stats.skipped == {"unreadable file (UnicodeDecodeError)": 1}
+    assert stats.skipped == {"unreadable file (not valid UTF-8)": 1}
+    assert stats.examples["unreadable file (not valid UTF-8)"].startswith("Bad.lean (not valid UTF-8 at line 1")
 
 
 def test_jsonl_declarations(tmp_path):
@@ -130,7 +131,40 @@ def test_jsonl_declarations(tmp_path):
     stats = SourceStats()
     recs = list(iter_source_records(path, stats, source="workbook"))
     assert [(r["theorem"], r["tactic"], r["steps_remaining"]) for r in recs] == [
-        ("wb_1", "nlinarith [hab.1, hab.2]", 0), ("wb_2", "linarith", 0)]
+        ("wb_1", "nlinarith [hab.1,\n  hab.2]", 0), ("wb_2", "linarith", 0)]
     assert recs[0]["goal"] == "a b : ℝ\nhab : a > 0 ∧ b > 0\n⊢ a * b > 0"
     assert recs[1]["goal"] == "x : ℝ\nh : 2 * x = 4\n⊢ x = 2"
     assert stats.skipped == {"term-mode proof": 1, "needs a string 'text'": 1}
+
+
+def test_a_byte_order_mark_does_not_drop_the_first_declaration(tmp_path):
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "proj" / "A.lean").write_bytes(
+        b"\xef\xbb\xbftheorem first (p : Prop) (hp : p) : p := by\n  exact hp\n"
+        b"theorem second : True := by\n  trivial\n")
+    stats = SourceStats()
+    recs = list(iter_source_records(tmp_path / "proj", stats))
+    assert [r["theorem"] for r in recs] == ["first", "second"] and stats.declarations == 2
+
+
+def test_statements_render_as_lean_prints_them(tmp_path):
+    # Statements in the style of miniF2F, with the state Lean prints for each (from the shared data's
+    # pairs of formal statement and Lean's initial state).
+    cases = [
+        ("theorem t1 (n : ℕ) (a : ℕ → ℝ) (h₀ : ∀ n, abs (a n) < 1)\n"
+         "  (h₁ : (∑ k in Finset.range n, abs (a k)) = 19 + abs (∑ k in Finset.range n, a k)) : 20 ≤ n",
+         "n : ℕ\na : ℕ → ℝ\nh₀ : ∀ (n : ℕ), |a n| < 1\n"
+         "h₁ : ∑ k ∈ Finset.range n, |a k| = 19 + |∑ k ∈ Finset.range n, a k|\n⊢ 20 ≤ n"),
+        ("theorem t2 : IsGreatest { n : ℕ | 0 < n ∧ ∃! k : ℕ, (8 : ℝ) / 15 < n / (n + k) ∧ (n : ℝ) / (n + k) < 7 / 13 } 112",
+         "⊢ IsGreatest {n | 0 < n ∧ ∃! k, 8 / 15 < ↑n / (↑n + ↑k) ∧ ↑n / (↑n + ↑k) < 7 / 13} 112"),
+        ("theorem t3 (x : ℝ) (h₀ : 0 < x ∧ x < Real.pi) : 12 ≤ (9 * (x ^ 2 * Real.sin x ^ 2) + 4) / (x * Real.sin x)",
+         "x : ℝ\nh₀ : 0 < x ∧ x < π\n⊢ 12 ≤ (9 * (x ^ 2 * x.sin ^ 2) + 4) / (x * x.sin)"),
+        ("theorem t4 (f : ℝ → ℝ → ℝ) (h₀ : ∀ x, ∀ (y) (_ : y ≠ 0), f x y = x - y * Int.floor (x / y)) :"
+         " f (3 / 8) (-(2 / 5)) = -(1 / 40)",
+         "f : ℝ → ℝ → ℝ\nh₀ : ∀ (x y : ℝ), y ≠ 0 → f x y = x - y * ↑⌊x / y⌋\n⊢ f (3 / 8) (-(2 / 5)) = -(1 / 40)"),
+        ("theorem t5 (t s : ℝ) (n : ℤ) (h₁ : s = n ^ 2 - 2 ^ n + 1) (n : ℕ) (h : n = 3) : t = 0",
+         "t s : ℝ\nn✝ : ℤ\nh₁ : s = ↑n✝ ^ 2 - 2 ^ n✝ + 1\nn : ℕ\nh : n = 3\n⊢ t = 0"),
+    ]
+    text = "\n".join(stmt + " := by\n  simp\n" for stmt, _ in cases)
+    recs, _ = scan(tmp_path, text)
+    assert [r["goal"] for r in recs] == [goal for _, goal in cases]

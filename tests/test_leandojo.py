@@ -63,3 +63,59 @@ def test_error_line_points_at_the_broken_theorem(tmp_path):
     with pytest.raises(TraceFormatError) as err:
         list(iter_leandojo_records([path]))
     assert f"{path}:4" in str(err.value)
+
+
+def test_a_benchmark_folder_skips_non_list_json_and_reads_each_theorem_once(tmp_path):
+    # The real benchmark ships metadata.json beside random/ and novel_premises/, which hold the same theorems.
+    (tmp_path / "metadata.json").write_text(json.dumps({"commit": "abc", "from_repo": "mathlib4"}))
+    theorems = [make_theorem(f"T{i}", 2 + i) for i in range(3)]
+    for split in ("random", "novel_premises"):
+        (tmp_path / split).mkdir()
+        (tmp_path / split / "test.json").write_text(json.dumps(theorems))
+    other_proof = make_theorem("T0", 1)  # a second, different proof of T0 is kept
+    (tmp_path / "random" / "extra.json").write_text(json.dumps([other_proof]))
+    stats = BuildStats()
+    recs = list(iter_leandojo_records([tmp_path], stats=stats))
+    assert len(recs) == 2 + 3 + 4 + 1
+    assert stats.duplicates == 3 and stats.skipped_files == [str(tmp_path / "metadata.json")]
+    assert "skipped 3 theorem(s) already read" in stats.summary() and "metadata.json" in stats.summary()
+    with pytest.raises(TraceFormatError, match="expected a JSON list"):
+        list(iter_leandojo_records([tmp_path / "metadata.json"]))  # named explicitly, it is an error
+
+
+@pytest.mark.parametrize("chunk", [64, 1 << 20])
+def test_syntax_errors_report_the_line_they_are_on(tmp_path, monkeypatch, chunk):
+    monkeypatch.setattr(leandojo, "_CHUNK", chunk)
+    good = [make_theorem(f"ok{i}", 3) for i in range(4)]
+    text = json.dumps(good, indent=1)
+    lines = text.split("\n")
+    bad_line = len(lines) - 3
+    lines[bad_line - 1] = lines[bad_line - 1] + " oops"  # a syntax error on line `bad_line`
+    path = tmp_path / "bad.json"
+    path.write_text("\n".join(lines))
+    with pytest.raises(TraceFormatError) as err:
+        list(iter_leandojo_records([path]))
+    assert f"{path}:{bad_line}: not valid JSON" in str(err.value)
+
+
+def test_a_byte_order_mark_and_bad_utf8_in_a_trace(tmp_path):
+    path = tmp_path / "bom.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps([make_theorem("A", 2)]).encode())
+    assert len(list(iter_leandojo_records([path]))) == 2
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(b'[\n{"full_name": "x\xff", "traced_tactics": []}\n]')
+    with pytest.raises(TraceFormatError, match=f"{bad}:2: not valid UTF-8"):
+        list(iter_leandojo_records([bad]))
+
+
+def test_streamed_balancing_counts_each_theorem_once(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    theorems = [make_theorem(f"T{i}", 1 + i % 6) for i in range(30)]
+    (tmp_path / "a" / "t.json").write_text(json.dumps(theorems))
+    (tmp_path / "b" / "t.json").write_text(json.dumps(theorems))
+    seen = []
+    stats = BuildStats()
+    recs = list(iter_leandojo_records([tmp_path], stats=stats, keep=lambda key, n: seen.append((key, n)) or n >= 4))
+    assert sorted(seen) == sorted((f"T{i}", 1 + i % 6) for i in range(30))  # asked once per theorem
+    assert {r["proof_length"] for r in recs} == {4, 5, 6} and stats.dropped_by_balance == 15 * 2

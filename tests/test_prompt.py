@@ -80,3 +80,57 @@ def test_even_a_huge_target_and_tactic_fit(tok):
 def test_builder_rejects_mismatched_lists(tok):
     with pytest.raises(ValueError, match="differ in length"):
         PromptBuilder(tok).build_many(["a", "b"], ["t"], None)
+
+
+class CountingTokenizer:
+    """The real tokenizer, counting the characters it is asked to read."""
+
+    def __init__(self, tok):
+        self.tok, self.chars = tok, 0
+
+    def __call__(self, texts, **kwargs):
+        self.chars += sum(len(t) for t in ([texts] if isinstance(texts, str) else texts))
+        return self.tok(texts, **kwargs)
+
+    def tokenize(self, text, **kwargs):
+        self.chars += len(text)
+        return self.tok.tokenize(text, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.tok, name)
+
+
+def test_candidates_of_one_state_share_the_work_on_its_goal(tok):
+    goal = long_state(n_hyps=400)  # about 18,000 characters
+    tactics = [f"simp [h{i}, Nat.add_comm]" if i % 3 else f"nlinarith [sq_nonneg (a{i} - b), h{i}]" for i in range(64)]
+    prefix = "\n".join(f"step_{i}" for i in range(30))
+    counting = CountingTokenizer(tok)
+    builder = PromptBuilder(counting, max_length=128)
+    counting.chars = 0
+    shared = builder.build_many([goal] * 64, tactics, [prefix] * 64)
+    # Goal and prefix are read a few times per request, not once or more per candidate.
+    assert counting.chars < 4 * (len(goal) + len(prefix)) + 64 * 2000
+    alone = [PromptBuilder(tok, max_length=128).build(goal, t, prefix) for t in tactics]
+    assert shared == alone
+    assert all(len(tok(t).input_ids) <= 128 and t.endswith(tactics[i]) for i, t in enumerate(shared))
+
+
+def test_mixed_states_in_one_batch_fit_like_each_alone(tok):
+    goals = [long_state(50), "x : ℕ\n⊢ x = x", long_state(50), long_state(200)]
+    tactics = ["simp", "rfl", "omega", "exact h0"]
+    prefixes = ["intro a", "", "intro a", "\n".join(f"s{i}" for i in range(80))]
+    builder = PromptBuilder(tok, max_length=96)
+    assert builder.build_many(goals, tactics, prefixes) == [builder.build(g, t, p)
+                                                            for g, t, p in zip(goals, tactics, prefixes)]
+
+
+def test_canonical_goals_make_lean_printed_and_rendered_states_read_alike(tok):
+    lean = "n : ℕ\nh₀ : ∀ (k : ℕ), f ↑k = √2\n⊢ ∑ k ∈ Finset.range n, f ↑k = 3"
+    rendered = "n : ℕ\nh₀ : ∀ k, f k = Real.sqrt 2\n⊢ (∑ k in Finset.range n, f k) = 3"
+    on = PromptBuilder(tok, max_length=256, canonicalize=True)
+    assert on.build(lean, "simp", "intro x") == on.build(rendered, "simp", "intro x")
+    off = PromptBuilder(tok, max_length=256)  # the default, and what models saved before the setting read
+    assert off.build(lean, "simp") != off.build(rendered, "simp")
+    # also when the prompt has to be fitted
+    small = PromptBuilder(tok, max_length=48, canonicalize=True)
+    assert small.build(lean, "simp", "a\nb\nc\nd\ne") == small.build(rendered, "simp", "a\nb\nc\nd\ne")

@@ -1,6 +1,7 @@
 import json
 
-from leanprogress.data.proofs import SourceStats, iter_proof_records, proof_block
+from leanprogress.data.proofs import SourceStats, iter_proof_records, iter_step_records, proof_block
+from leanprogress.data.records import MAX_PREFIX_CHARS
 
 WHOLE_FILE = '''import Mathlib
 import Aesop
@@ -41,13 +42,58 @@ def test_records_from_whole_proofs(tmp_path):
     path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\nnot json\n")
     stats = SourceStats()
     recs = list(iter_proof_records(path, stats, source="minif2f"))
-    assert [r["tactic"] for r in recs] == ["have h : x ^ 2 - 2 * x + 1 = (x - 1) ^ 2 := by", "ring", "rw [h]",
-                                           "positivity"]
+    have = "have h : x ^ 2 - 2 * x + 1 = (x - 1) ^ 2 := by\n  ring"
+    assert [r["tactic"] for r in recs] == [have, "rw [h]", "positivity", "ring"]  # as LeanDojo would list them
     assert [r["steps_remaining"] for r in recs] == [3, 2, 1, 0]
     assert all(r["goal"] == rows[0]["goal"] and r["theorem"] == "toy_square" for r in recs)
-    assert recs[2]["prefix"] == "have h : x ^ 2 - 2 * x + 1 = (x - 1) ^ 2 := by\nring"
+    assert recs[3]["prefix"] == have + "\nrw [h]\npositivity"
     assert stats.used == 1 and stats.declarations == 5
     assert stats.skipped == {"term-mode proof (no tactic block)": 1, "proof uses sorry": 1,
                              "needs string 'name', 'goal' and 'proof'": 1, "not valid JSON (Expecting value)": 1}
     assert f"{path}:4" in stats.examples["needs string 'name', 'goal' and 'proof'"]
     assert "skipped 1: proof uses sorry" in stats.summary()
+
+
+def test_a_wrapped_have_counts_its_block(tmp_path):
+    proof = ("theorem t (a b : ℕ) (h0 : a = b) : b = a := by\n  have h :\n      a = b := by\n    simp [h0]\n"
+             "    omega\n  exact h.symm\n")
+    path = tmp_path / "p.jsonl"
+    path.write_text(json.dumps({"name": "t", "goal": "⊢ b = a", "proof": proof}) + "\n")
+    recs = list(iter_proof_records(path))
+    assert [r["tactic"].split("\n")[0] for r in recs] == ["have h :", "exact h.symm", "simp [h0]", "omega"]
+    assert recs[0]["steps_remaining"] == 3
+
+
+def test_unbalanced_brackets_skip_the_proof_and_are_counted(tmp_path):
+    path = tmp_path / "p.jsonl"
+    broken = "theorem b : True := by\n  have h : (1 = 1 := by rfl\n  exact ⟨trivial"
+    good = "theorem g : True := by\n  trivial"
+    path.write_text(json.dumps({"name": "b", "goal": "⊢ True", "proof": broken}) + "\n"
+                    + json.dumps({"name": "g", "goal": "⊢ True", "proof": good}) + "\n")
+    stats = SourceStats()
+    recs = list(iter_proof_records(path, stats))
+    assert [r["theorem"] for r in recs] == ["g"]
+    assert stats.skipped == {"unbalanced brackets in proof": 1} and stats.examples["unbalanced brackets in proof"] == f"{path}:1"
+
+
+def test_bad_utf8_and_a_byte_order_mark_in_proofs_jsonl(tmp_path):
+    path = tmp_path / "p.jsonl"
+    line = json.dumps({"name": "g", "goal": "⊢ True", "proof": "by trivial"})
+    path.write_bytes(b"\xef\xbb\xbf" + line.encode() + b"\n{\"name\": \"\xff\"}\n" + line.encode() + b"\n")
+    stats = SourceStats()
+    recs = list(iter_proof_records(path, stats))
+    assert len(recs) == 2 and stats.skipped == {"not valid UTF-8": 1} and stats.examples["not valid UTF-8"] == f"{path}:2"
+
+
+def test_the_stored_prefix_is_capped_and_says_what_it_dropped():
+    steps = [f"nlinarith [sq_nonneg (x - {i})]" for i in range(5000)]  # a machine-written proof, 140 kB
+    recs = iter_step_records(steps, "⊢ p", "huge", "gen")
+    assert not isinstance(recs, list)  # streamed: memory does not grow with the proof
+    last = None
+    for i, rec in enumerate(recs):
+        assert rec["steps_remaining"] == 4999 - i
+        assert len(rec["prefix"]) <= MAX_PREFIX_CHARS
+        last = rec
+    head, _, rest = last["prefix"].partition("\n")
+    kept = rest.split("\n")
+    assert head == f"... ({4999 - len(kept)} earlier tactics)" and kept[-1] == steps[-2]

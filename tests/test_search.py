@@ -198,7 +198,6 @@ def test_prove_and_predict_steps_with_a_trained_model(tmp_path, capsys, trained_
     assert all(r["alpha"] == 0.2 and r["scorer"] for r in rows)
     assert main(["predict-steps", "--model", str(trained_tiny[0]), "--state", "⊢ p", "--prefix", "intro h"]) == 0
     assert "steps left from this state" in capsys.readouterr().out
-    assert main(["predict-steps", "--model", str(trained_tiny[0]), "--state", "⊢ p"]) == 2
 
 
 def test_build_dataset_state_after(traces, tmp_path):

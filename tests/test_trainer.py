@@ -212,3 +212,15 @@ def test_training_output_suits_a_log_file(tmp_path, bundled_tokenizer_path, capf
     assert "LOAD REPORT" not in text and "\r" not in text and "it/s]" not in text
     assert text.count("has no regression head: starting a new one (classifier.bias, classifier.weight)") == 1
     assert "training: 3 steps, 1 epoch(s)" in err and "epoch 1.00 eval: MSE" in err and "kept model eval" in err
+
+
+def test_the_tactics_trained_on_are_kept_with_the_model(trained_tiny):
+    from leanprogress.data.corpus import TACTIC_CORPUS_FILE
+    from leanprogress.data.records import read_records
+
+    out, _, held = trained_tiny
+    rows, _ = read_records(out / TACTIC_CORPUS_FILE)
+    pairs = [(r["goal"], r["tactic"]) for r in rows]
+    assert len(pairs) == len(set(pairs)) == 23  # the 23 distinct training steps of conftest's trained_tiny
+    assert {t for _, t in pairs} == {f"tac_T.t{i}_{j} [lemma{j}]" for i in range(10) for j in range(1 + i % 4)}
+    assert not {(r["goal"], r["tactic"]) for r in held} & set(pairs)  # held-out theorems stay out

@@ -33,7 +33,12 @@ def add_build_parser(sub) -> None:
     p.add_argument("--from-lean-source", action="append", default=[], metavar="PATH",
                    help="a folder of .lean files, a .lean file, or a JSONL of {name, text} declarations")
     p.add_argument("--output", required=True, help="JSONL file to write (written atomically)")
-    p.add_argument("--source", default=None, help="source name stored in every record (default: input file stem)")
+    p.add_argument("--source", default=None,
+                   help="source name stored in every record (default: each input's folder and file name, "
+                   "e.g. minif2f-valid-proofs/proofs, longer where two inputs would share a name)")
+    p.add_argument("--step-order", choices=["leandojo", "source"], default="leandojo",
+                   help="order of the steps of whole proofs and Lean source: as LeanDojo lists traced tactics "
+                   "(default; same labels as traces) or source order")
     p.add_argument(
         "--balance",
         default=None,
@@ -52,46 +57,50 @@ def add_build_parser(sub) -> None:
 def cmd_build_dataset(args) -> int:
     import itertools
 
-    from .data.dataset import balance_by_length, parse_balance
+    from .data.dataset import keep_by_length, parse_balance
     from .data.lean_source import iter_source_records
-    from .data.leandojo import BuildStats, TraceFormatError, iter_leandojo_records
+    from .data.leandojo import BuildStats, iter_leandojo_records
     from .data.proofs import SourceStats, iter_proof_records
-    from .data.records import write_records
+    from .data.records import check_output_file, default_source_names, write_records
 
     traces = list(args.inputs) + list(args.from_leandojo)
     if not (traces or args.from_proofs or args.from_lean_source):
         return _fail("build-dataset needs LeanDojo traces, --from-proofs or --from-lean-source")
+    check_output_file(args.output)  # before any work: a bad --output must not cost a long build
     ratios = parse_balance(args.balance) if args.balance else None
     stats = BuildStats()
     proof_stats, source_stats = SourceStats(), SourceStats()
-
-    def name(path: str) -> str:
-        return args.source or Path(path).stem
+    inputs = traces + list(args.from_proofs) + list(args.from_lean_source)
+    names = [args.source] * len(inputs) if args.source else default_source_names(inputs)
+    source_of = dict(zip(inputs, names))
 
     streams = []
     if traces:
-        dojo = iter_leandojo_records(traces, stats=stats, source=name(traces[0]), goal_from=args.goal_from)
-        if ratios is not None:
-            records = list(dojo)
-            kept = balance_by_length(records, ratios, seed=args.seed)
-            stats.dropped_by_balance = len(records) - len(kept)
-            dojo = iter(kept)
-        streams.append(dojo)
-    streams += [iter_proof_records(p, proof_stats, source=name(p)) for p in args.from_proofs]
-    streams += [iter_source_records(p, source_stats, source=name(p)) for p in args.from_lean_source]
-    try:
-        n = write_records(itertools.chain(*streams), args.output)
-    except (TraceFormatError, FileNotFoundError) as exc:
-        return _fail(str(exc))
+        keep = (lambda key, length: keep_by_length(key, length, ratios, args.seed)) if ratios is not None else None
+        streams.append(iter_leandojo_records(traces, stats=stats, source=[source_of[t] for t in traces],
+                                             goal_from=args.goal_from, keep=keep))
+    streams += [iter_proof_records(p, proof_stats, source=source_of[p], order=args.step_order)
+                for p in args.from_proofs]
+    streams += [iter_source_records(p, source_stats, source=source_of[p], order=args.step_order)
+                for p in args.from_lean_source]
+    counts: dict[str, int] = {}
+
+    def counted():
+        for record in itertools.chain(*streams):
+            counts[record.get("source", "")] = counts.get(record.get("source", ""), 0) + 1
+            yield record
+
+    n = write_records(counted(), args.output)
     if traces:
-        print(f"LeanDojo: read {stats.files} file(s), {stats.theorems} theorem(s); "
-              f"skipped {stats.empty_theorems} with no tactics")
+        print(stats.summary())
         if ratios is not None:
             print(f"length balancing dropped {stats.dropped_by_balance} record(s)")
     if args.from_proofs:
         print("whole proofs: " + proof_stats.summary())
     if args.from_lean_source:
         print("Lean source: " + source_stats.summary())
+    for name, k in counts.items():
+        print(f"  source {name}: {k} record(s)")
     print(f"wrote {n} record(s) to {args.output}")
     return 0
 
@@ -111,12 +120,18 @@ def cmd_split(args) -> int:
     from .data.dataset import ProgressDataset
     from .data.records import write_records
 
-    ds = ProgressDataset(args.dataset, skip_invalid=args.skip_invalid)
-    train, held = ds.split(args.eval_ratio, args.seed)
     out = Path(args.output_dir)
+    if out.exists() and not out.is_dir():
+        return _fail(f"--output-dir {out} is a file, not a folder")
+    ds = ProgressDataset(args.dataset, skip_invalid=args.skip_invalid)
+    _report_skipped(ds)
+    if not len(ds):
+        return _fail(f"{args.dataset}: no records to split")
+    train, held = ds.split(args.eval_ratio, args.seed)
+    if args.eval_ratio > 0 and not held:
+        print("warning: every record belongs to one theorem, so nothing is held out", file=sys.stderr)
     write_records(train, out / "train.jsonl")
     write_records(held, out / "eval.jsonl")
-    _report_skipped(ds)
     print(f"train: {len(train)} records, eval: {len(held)} records (split by theorem) in {out}")
     return 0
 
@@ -155,6 +170,9 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fallback-to-constant", action=argparse.BooleanOptionalAction, default=d.fallback_to_constant,
                    help="save the constant predictor of the mean target if no epoch beats it on the eval set "
                    "(default on)")
+    p.add_argument("--canonicalize-goals", action=argparse.BooleanOptionalAction, default=d.canonicalize_goals,
+                   help="map every goal to one canonical form before the model reads it, so that states Lean "
+                   "printed and states rendered from source text look alike (default on; saved with the model)")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --output-dir "
                    "(without it, an earlier run's checkpoints there are removed)")
     p.add_argument("--skip-invalid", action="store_true", help="skip malformed lines (they are counted)")
@@ -182,6 +200,7 @@ def cmd_train(args) -> int:
             precision=args.precision,
             pad_to_max_length=args.pad_to_max_length,
             fallback_to_constant=args.fallback_to_constant,
+            canonicalize_goals=args.canonicalize_goals,
             resume=args.resume,
         )
     except ValueError as exc:
@@ -194,6 +213,8 @@ def cmd_train(args) -> int:
         _report_skipped(ds)
     if args.eval_dataset:
         held = ProgressDataset(args.eval_dataset, skip_invalid=args.skip_invalid)
+        _report_skipped(held)
+        _warn_overlap(train.records, held.records, args.eval_dataset)
     print(f"training on {len(train)} records, evaluating on {len(held)} (split by theorem)")
     if len(held):
         write_records(held.records, Path(args.output_dir) / "eval_split.jsonl")
@@ -219,6 +240,19 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _warn_overlap(train: list[dict], held: list[dict], eval_path: str) -> None:
+    """Say so when an explicit eval set shares theorems with the training data (its figures would be leaked)."""
+    from .data.dataset import shared_theorems
+
+    shared = shared_theorems(train, held)
+    if shared:
+        shown = ", ".join(shared[:5]) + (", ..." if len(shared) > 5 else "")
+        print(f"warning: --eval-dataset {eval_path} shares {len(shared)} theorem(s) with the training data "
+              f"(e.g. {shown}); its held-out figures and the best-epoch choice are then measured on theorems the "
+              "model trained on. Remove them from one side (the split by theorem name and initial state is "
+              "described under 'Theorem identity' in the README).", file=sys.stderr)
+
+
 def add_train_parser(sub) -> None:
     p = sub.add_parser("train", help="fine-tune an encoder to predict steps remaining (train_steps_model)")
     add_train_arguments(p)
@@ -232,9 +266,11 @@ def add_evaluate_parser(sub) -> None:
     p.add_argument("--dataset", required=True, help="JSONL records to evaluate on")
     p.add_argument("--json", action="store_true", help="print metrics as JSON")
     p.add_argument("--plot", default=None, metavar="PNG", help="write predicted-vs-true scatter plot here")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--skip-invalid", action="store_true")
+    p.add_argument("--device", default="auto", help="where the model runs: auto (CUDA, MPS, else CPU), cpu, cuda, "
+                   "cuda:N (default auto)")
+    p.add_argument("--batch-size", type=int, default=32, help="records per forward pass (default 32)")
+    p.add_argument("--skip-invalid", action="store_true",
+                   help="skip malformed lines of --dataset (they are counted) instead of stopping at the first")
     p.set_defaults(func=cmd_evaluate)
 
 
@@ -259,18 +295,24 @@ def cmd_evaluate(args) -> int:
 def add_score_parser(sub) -> None:
     p = sub.add_parser("score", help="rank candidate tactics for one proof state")
     p.add_argument("--model", required=True, help="trained model folder")
-    p.add_argument("--goal", required=True, help="the proof state (use $'...\\n...' for newlines)")
+    p.add_argument("--state", "--goal", dest="state", required=True,
+                   help="the proof state as Lean prints it (use $'...\\n...' for newlines); --goal is the same")
     p.add_argument("--tactic", action="append", required=True, help="candidate tactic (repeatable)")
     p.add_argument("--prefix", default="", help="tactics already written, one a line")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--device", default="auto", help="where the model runs: auto, cpu, cuda, cuda:N (default auto)")
+    p.add_argument("--json", action="store_true", help="print [{tactic, steps_remaining, reward}] as JSON")
     p.set_defaults(func=cmd_score)
 
 
 def cmd_score(args) -> int:
     from .scoring import LeanProgressScorer, reward
 
-    ranking = LeanProgressScorer(args.model, device=args.device).rank(args.goal, args.tactic, args.prefix)
+    if not args.state.strip():
+        return _fail("--state is empty: give the proof state as Lean prints it")
+    blank = [i for i, t in enumerate(args.tactic, 1) if not t.strip()]
+    if blank:
+        return _fail(f"--tactic number {blank[0]} is empty")
+    ranking = LeanProgressScorer(args.model, device=args.device).rank(args.state, args.tactic, args.prefix)
     if args.json:
         print(json.dumps([{"tactic": t, "steps_remaining": s, "reward": reward(s)} for t, s in ranking]))
     else:
@@ -393,7 +435,12 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.func(args) or 0
-    except (RecordError, ModelLoadError, FileNotFoundError, ValueError) as exc:
+    except KeyboardInterrupt:
+        # Outputs are written to a temporary name and renamed when complete, so nothing half-written is left.
+        extra = "; finished checkpoints stay for --resume" if getattr(args, "command", "") == "train" else ""
+        print(f"leanprogress: interrupted; no output file was left half-written{extra}", file=sys.stderr)
+        return 130
+    except (RecordError, ModelLoadError, ValueError) as exc:
         return _fail(str(exc))
     except RuntimeError as exc:
         # leanprogress.scoring.ScoringError, looked up lazily: importing the scorer loads torch.
@@ -401,6 +448,8 @@ def main(argv: list[str] | None = None) -> int:
         if scoring is not None and isinstance(exc, scoring.ScoringError):
             return _fail(str(exc))
         raise
+    except OSError as exc:  # missing file, a folder where a file was expected, permissions, full disk
+        return _fail(str(exc) if exc.filename is None else f"{exc.filename}: {exc.strerror}")
 
 
 if __name__ == "__main__":

@@ -70,6 +70,9 @@ class ModelSettings:
     """How over-long prompts were cut: ``structured`` or ``right`` (see PromptBuilder)."""
     base_model: str = ""
     """The encoder the model was fine-tuned from (informational)."""
+    canonicalize_goals: bool = False
+    """Whether goals were mapped to :func:`leanprogress.data.canonical.canonical_state` before the model read
+    them. False when absent: models saved before the setting existed read goals as they are."""
     format_version: int = 1
 
     def __post_init__(self) -> None:
@@ -89,6 +92,7 @@ class ModelSettings:
             max_length=self.max_length,
             normalize=self.normalize_symbols,
             truncation=self.truncation,
+            canonicalize=self.canonicalize_goals,
         )
 
     def save(self, folder: str | os.PathLike) -> Path:
@@ -153,6 +157,10 @@ class ProgressTrainingArguments:
     """Pad every example to ``max_length`` as the original did (slow; for comparison)."""
     init_head_bias: bool = True
     """Start the regression head's bias at the mean training target instead of 0."""
+    canonicalize_goals: bool = True
+    """Map every goal to one canonical form before the model reads it (see :mod:`leanprogress.data.canonical`),
+    in training and, through the saved settings, in scoring: states Lean printed and states rendered from
+    source text then look alike."""
     fallback_to_constant: bool = True
     """With an eval set: if no epoch beats the constant predictor of the mean training target on eval MSE,
     save that constant instead (with a warning), so that a run on too little data never ships a model that is

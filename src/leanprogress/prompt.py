@@ -20,6 +20,12 @@ and keeps the tactic whole unless it alone takes more than half the budget.
 Each dropped run is replaced by one ``...`` line so the model can tell; for
 the prefix the line also says how many tactics were dropped, since how far a
 proof has come is a strong cue for how far it has to go.
+
+With ``canonicalize`` (the ``canonicalize_goals`` setting saved with a model;
+off for models saved before it existed), every goal is first mapped to
+:func:`leanprogress.data.canonical.canonical_state`, the one canonical form
+that a state printed by Lean and a state rendered from a statement's text
+share. Prefix and tactic are left as written.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import string
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from .data.canonical import canonical_state
 from .leantext import LeanTextNormalizer
 
 DEFAULT_TEMPLATE = "Goal:\n{goal}\n\nPrefix:\n{prefix}\n\nCandidate tactic:\n{tactic}"
@@ -92,6 +99,25 @@ class _Goal:
     rest: list[str]  # later goals
 
 
+_COUNT_SLACK = 8
+"""Tokens a tactic appended after a line break could at most merge away (none for word-piece tokenizers)."""
+
+
+class _Shared:
+    """What the candidates of one (goal, prefix) share inside one :meth:`PromptBuilder.build_many` call."""
+
+    def __init__(self, goal: str, prefix: str):
+        self.goal, self.prefix = goal, prefix  # normalized
+        self.members = 1
+        self.surely_over = False  # goal and prefix alone exceed the budget: every candidate needs fitting
+        self.lines: list[list[str]] | None = None  # normalized prefix lines, head, hypotheses, target, later goals
+        self.costs: list[list[int]] | None = None  # their token counts
+        self.markers: tuple[int, int] = (0, 0)  # token counts of the "..." and "... (n earlier tactics)" lines
+        self.order: list[tuple[int, int]] = []  # (group, line) in the order lines are dropped
+        self.target_tokens: list[str] | None = None
+        self.fitted: dict[int, tuple[str, str]] = {}  # token budget left after the tactic -> (goal, prefix) text
+
+
 def split_goal(goal: str) -> _Goal:
     """Split a pretty-printed Lean state into hypotheses, target and later goals."""
     lines = goal.split("\n")
@@ -117,6 +143,9 @@ class PromptBuilder:
         max_length: token budget including special tokens.
         normalize: rewrite Lean notation for word-piece vocabularies (see
             :mod:`leanprogress.leantext`).
+        canonicalize: map each goal to
+            :func:`~leanprogress.data.canonical.canonical_state` first, so a
+            state Lean printed and one rendered from source text read alike.
         truncation: ``structured`` (drop prefix lines and hypotheses, keep the
             tactic and target) or ``right`` (plain tokenizer truncation, as
             the original LeanProgress did; for comparisons only).
@@ -129,6 +158,7 @@ class PromptBuilder:
         max_length: int = 512,
         normalize: bool = True,
         truncation: str = "structured",
+        canonicalize: bool = False,
     ):
         if truncation not in TRUNCATIONS:
             raise ValueError(f"truncation must be one of {TRUNCATIONS}, got {truncation!r}")
@@ -139,6 +169,7 @@ class PromptBuilder:
         self.max_length = max_length
         self.normalize = normalize
         self.truncation = truncation
+        self.canonicalize = canonicalize
         self._normalizer = LeanTextNormalizer(tokenizer) if normalize else None
         # Counting tokens of over-long text is the point here; mark the HF
         # "sequence longer than maximum" warning as already shown.
@@ -162,29 +193,51 @@ class PromptBuilder:
     def build_many(
         self, goals: Sequence[str], tactics: Sequence[str], prefixes: Sequence[str] | None = None
     ) -> list[str]:
-        """Prompt strings for parallel lists of goals, tactics and prefixes."""
+        """Prompt strings for parallel lists of goals, tactics and prefixes.
+
+        Candidates that share a goal and prefix (the candidates of one proof
+        state) share the work on them: the goal and prefix are normalized,
+        split and token-counted once per distinct pair, and only each
+        tactic is handled per candidate. The result is the same as building
+        every prompt on its own.
+        """
         if prefixes is None:
             prefixes = [""] * len(goals)
         if not (len(goals) == len(tactics) == len(prefixes)):
             raise ValueError(
                 f"goals, tactics and prefixes differ in length: {len(goals)}, {len(tactics)}, {len(prefixes)}"
             )
-        texts = [
-            self.template.format(self._norm(g), self._norm(t), self._norm(p or ""))
-            for g, t, p in zip(goals, tactics, prefixes)
-        ]
+        if self.canonicalize:  # once per distinct goal: the candidates of a state share it
+            canonical = {g: canonical_state(g) for g in dict.fromkeys(goals)}
+            goals = [canonical[g] for g in goals]
+        shared: dict[tuple[str, str], _Shared] = {}
+        keys = [(g, p or "") for g, p in zip(goals, prefixes)]
+        for key in keys:
+            if key in shared:
+                shared[key].members += 1
+            else:
+                shared[key] = _Shared(self._norm(key[0]), self._norm(key[1]))
+        texts = [self.template.format(shared[k].goal, self._norm(t), shared[k].prefix) for k, t in zip(keys, tactics)]
         if self.truncation == "right":
             return texts
-        lengths = self._count(texts, special=True)
-        for i, n in enumerate(lengths):
-            if n > self.max_length:
-                texts[i] = self._fit(goals[i], tactics[i], prefixes[i] or "")
+        # A state shared by many candidates whose goal and prefix alone are far over the budget needs fitting
+        # whatever the tactic: skip counting each full (possibly huge) prompt.
+        for key, sh in shared.items():
+            if sh.members > 1:
+                base = self._count([self.template.format(sh.goal, "", sh.prefix)], special=True)[0]
+                sh.surely_over = base > self.max_length + _COUNT_SLACK
+        to_count = [i for i, k in enumerate(keys) if not shared[k].surely_over]
+        lengths = dict(zip(to_count, self._count([texts[i] for i in to_count], special=True)))
+        for i, key in enumerate(keys):
+            if shared[key].surely_over or lengths[i] > self.max_length:
+                texts[i] = self._fit(key[0], tactics[i], key[1], shared[key])
         return texts
 
-    def _fit(self, goal: str, tactic: str, prefix: str) -> str:
+    def _fit(self, goal: str, tactic: str, prefix: str, shared: "_Shared | None" = None) -> str:
+        shared = shared or _Shared(self._norm(goal), self._norm(prefix))
         budget = self.max_length - self._overhead
         for _ in range(4):
-            text = self._fit_to(goal, tactic, prefix, budget)
+            text = self._fit_to(goal, tactic, prefix, budget, shared)
             excess = self._count([text], special=True)[0] - self.max_length
             if excess <= 0:
                 return text
@@ -193,44 +246,54 @@ class PromptBuilder:
             budget -= excess
         return text
 
-    def _fit_to(self, goal: str, tactic: str, prefix: str, budget: int) -> str:
+    def _fit_to(self, goal: str, tactic: str, prefix: str, budget: int, shared: "_Shared") -> str:
         tactic_n = self._norm(tactic)
         tactic_cost = self._count([tactic_n])[0]
         if tactic_cost > budget // 2:
             tactic_n = self._cut_tokens(tactic_n, budget // 2, keep_tail=False)
             tactic_cost = budget // 2
         budget -= tactic_cost
+        # What is left of goal and prefix depends on the tactic only through its cost: fitted once per budget.
+        if budget not in shared.fitted:
+            shared.fitted[budget] = self._fit_goal_and_prefix(goal, prefix, budget, shared)
+        goal_text, prefix_text = shared.fitted[budget]
+        return self.template.format(goal=goal_text, tactic=tactic_n, prefix=prefix_text)
 
-        parts = split_goal(goal)
-        prefix_lines = prefix.split("\n") if (prefix and self.template.uses_prefix) else []
-        groups = [prefix_lines, parts.head, parts.hyps, parts.target, parts.rest]
-        normed = [[self._norm(l) for l in g] for g in groups]
-        flat = [l for g in normed for l in g]
-        costs_flat = self._count(flat)
-        costs, k = [], 0
-        for g in normed:
-            costs.append(costs_flat[k : k + len(g)])
-            k += len(g)
-        marker, prefix_marker = self._count([ELLIPSIS, _prefix_marker(len(prefix_lines))])
+    def _fit_goal_and_prefix(self, goal: str, prefix: str, budget: int, shared: "_Shared") -> tuple[str, str]:
+        if shared.lines is None:  # once per goal and prefix, whatever the number of candidates
+            parts = split_goal(goal)
+            prefix_lines = prefix.split("\n") if (prefix and self.template.uses_prefix) else []
+            groups = [prefix_lines, parts.head, parts.hyps, parts.target, parts.rest]
+            normed = [[self._norm(l) for l in g] for g in groups]
+            flat = [l for g in normed for l in g]
+            costs_flat = self._count(flat)
+            costs, k = [], 0
+            for g in normed:
+                costs.append(costs_flat[k : k + len(g)])
+                k += len(g)
+            shared.lines, shared.costs = normed, costs
+            shared.markers = tuple(self._count([ELLIPSIS, _prefix_marker(len(prefix_lines))]))
+            # Drop order: oldest prefix lines, later goals (last first), then
+            # hypotheses from the middle outwards.
+            n = len(parts.hyps)
+            order = [(0, i) for i in range(len(prefix_lines))]
+            order += [(4, i) for i in reversed(range(len(parts.rest)))]
+            order += [(2, i) for i in sorted(range(n), key=lambda i: (abs(i - (n - 1) / 2), -i))]
+            shared.order = order
+        normed, costs = shared.lines, shared.costs
+        marker, prefix_marker = shared.markers
         kept = [[True] * len(g) for g in normed]
-
-        def total() -> int:
-            used = sum(c for cs, ks in zip(costs, kept) for c, keep in zip(cs, ks) if keep)
-            used += sum(prefix_marker if g == 0 else marker for g, ks in enumerate(kept) if not all(ks))
-            return used
-
-        # Drop order: oldest prefix lines, later goals (last first), then
-        # hypotheses from the middle outwards.
-        order = [(0, i) for i in range(len(prefix_lines))]
-        order += [(4, i) for i in reversed(range(len(parts.rest)))]
-        n = len(parts.hyps)
-        order += [(2, i) for i in sorted(range(n), key=lambda i: (abs(i - (n - 1) / 2), -i))]
-        current = total()
-        for g, i in order:
+        # Tokens used: the lines kept plus one marker for each group that lost a line.
+        current = sum(sum(cs) for cs in costs)
+        shortened: set[int] = set()
+        for g, i in shared.order:
             if current <= budget:
                 break
+            if g not in shortened:
+                shortened.add(g)
+                current += prefix_marker if g == 0 else marker
             kept[g][i] = False
-            current = total()
+            current -= costs[g][i]
 
         def render(g: int) -> str:
             out, gap = [], False
@@ -249,12 +312,14 @@ class PromptBuilder:
         target = render(3)
         if current > budget:  # the target alone is too long: keep its head and tail
             target_budget = max(8, budget - (current - sum(costs[3])))
-            target = self._cut_tokens(target, target_budget, keep_tail=True)
+            if shared.target_tokens is None:
+                shared.target_tokens = self.tokenizer.tokenize(target)
+            target = self._cut_tokens(target, target_budget, keep_tail=True, tokens=shared.target_tokens)
         goal_text = "\n".join(x for x in (render(1), render(2), target, render(4)) if x)
-        return self.template.format(goal=goal_text, tactic=tactic_n, prefix=render(0))
+        return goal_text, render(0)
 
-    def _cut_tokens(self, text: str, n_tokens: int, keep_tail: bool) -> str:
-        tokens = self.tokenizer.tokenize(text)
+    def _cut_tokens(self, text: str, n_tokens: int, keep_tail: bool, tokens: list[str] | None = None) -> str:
+        tokens = self.tokenizer.tokenize(text) if tokens is None else tokens
         if len(tokens) <= n_tokens:
             return text
         convert = self.tokenizer.convert_tokens_to_string

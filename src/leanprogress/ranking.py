@@ -14,6 +14,8 @@ not be). ``alpha = 0`` is plain log-probability ranking; the paper used
 
 from __future__ import annotations
 
+import math
+
 DEFAULT_N_MAX = 20.0
 """Steps that map to N = -2: about the 95th percentile of proof lengths in Mathlib traces."""
 
@@ -30,3 +32,39 @@ def mixed_priority(steps: float, logprob: float, alpha: float, n_max: float = DE
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
     return alpha * normalized_steps(steps, n_max) + (1.0 - alpha) * float(logprob)
+
+
+PROBABILITY_FLOOR = 1e-300
+"""Smallest probability handed out: ``exp`` of a very low priority is never 0."""
+
+
+def success_probability(steps: float, logprob: float | None = None, alpha: float | None = None,
+                        n_max: float = DEFAULT_N_MAX) -> float:
+    """A ranking score in (0, 1] for clients that read scores as success probabilities (aesop).
+
+    ``exp(priority)``: with ``alpha`` None (or no ``logprob``) the priority is
+    ``N`` alone, so the score is ``exp(-2 * steps / n_max)`` (1 for 0 steps,
+    0.90 for 1, 0.37 for ``n_max / 2``); with ``alpha`` it is the published
+    mix, ``exp(N) ** alpha * exp(P) ** (1 - alpha)``. It falls as predicted
+    steps grow, rises with the generator's probability when ``alpha < 1``,
+    ranks exactly as :func:`mixed_priority` does, and multiplies along a proof
+    path the way aesop multiplies rule success probabilities. Clamped into
+    ``[PROBABILITY_FLOOR, 1]`` (a generator whose scores are not
+    log-probabilities may give ``P > 0``).
+
+    Example:
+        >>> round(success_probability(0), 3), round(success_probability(10), 3)
+        (1.0, 0.368)
+        >>> round(success_probability(10, logprob=-1.0, alpha=0.5), 3)
+        0.368
+    """
+    if alpha is None or logprob is None:
+        return probability_of(normalized_steps(steps, n_max))
+    return probability_of(mixed_priority(steps, logprob, alpha, n_max))
+
+
+def probability_of(priority: float) -> float:
+    """``exp(priority)`` clamped into ``[PROBABILITY_FLOOR, 1]``; NaN gives the floor."""
+    if math.isnan(priority):
+        return PROBABILITY_FLOOR
+    return min(1.0, max(PROBABILITY_FLOOR, math.exp(min(priority, 0.0))))

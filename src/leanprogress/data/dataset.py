@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import random
@@ -9,7 +10,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-from .records import ReadStats, read_records, theorem_key, validate_record
+from .canonical import canonical_state
+from .records import ReadStats, default_source_names, read_records, theorem_key, validate_record
 
 logger = logging.getLogger(__name__)
 
@@ -91,22 +93,79 @@ class ProgressDataset:
         return ProgressDataset(train), ProgressDataset(evaluation)
 
 
-def _groups(records: Sequence[dict]) -> dict[str, list[int]]:
-    groups: dict[str, list[int]] = defaultdict(list)
+class _UnionFind:
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+
+    def find(self, key: str) -> str:
+        root = key
+        while self.parent.setdefault(root, root) != root:
+            root = self.parent[root]
+        while self.parent[key] != root:  # path compression
+            self.parent[key], key = root, self.parent[key]
+        return root
+
+    def union(self, a: str, b: str) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            # the smaller key names the group, so group names do not depend on the order of the records
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def group_by_theorem(records: Sequence[dict], warn: bool = True) -> dict[str, list[int]]:
+    """Indices of the records of each theorem, by the identity rule of :mod:`leanprogress.data.records`.
+
+    Records group by :func:`~leanprogress.data.records.theorem_key`; groups
+    whose proofs start from the same state (the canonical goal of a record
+    with an empty prefix) are merged, and a record without a ``theorem``
+    joins the group of its canonical goal. Each group is named by the
+    smallest key in it, so names are stable across runs.
+
+    Example:
+        >>> recs = [{"theorem": "a", "goal": "⊢ 1 = 1", "prefix": ""},
+        ...         {"theorem": "_root_.b", "goal": "⊢ 1 = 1", "prefix": ""}]
+        >>> list(group_by_theorem(recs).values())
+        [[0, 1]]
+    """
+    uf = _UnionFind()
+    keys: list[str] = []
     missing = 0
-    for i, r in enumerate(records):
-        key = theorem_key(r)
-        if key is None:
+    for r in records:
+        name = theorem_key(r)
+        if name is None:
             missing += 1
-            key = f"\0row{i}"
-        groups[key].append(i)
-    if missing:
+            key = "\0state:" + canonical_state(r.get("goal") or "")
+        else:
+            key = name
+            if not (r.get("prefix") or ""):  # the first step: its goal is the theorem's initial state
+                uf.union(key, "\0state:" + canonical_state(r.get("goal") or ""))
+        keys.append(key)
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, key in enumerate(keys):
+        groups[uf.find(key)].append(i)
+    if missing and warn:
         logger.warning(
-            "%d record(s) have no 'theorem' key; each is split as its own theorem, "
-            "so steps of one proof may land on both sides",
+            "%d record(s) have no 'theorem' key; they are grouped by their goal, so steps of one proof with "
+            "different goals may land on both sides of a split",
             missing,
         )
-    return groups
+    out: dict[str, list[int]] = {}
+    for key, idx in groups.items():
+        name = key[len("\0state:"):] if key.startswith("\0state:") else key
+        out[name if name not in out else key] = idx
+    return out
+
+
+def shared_theorems(first: Sequence[dict], second: Sequence[dict]) -> list[str]:
+    """Theorems (by the identity rule) with records in both ``first`` and ``second``, sorted."""
+    both = list(first) + list(second)
+    cut = len(first)
+    shared = []
+    for key, idx in group_by_theorem(both, warn=False).items():
+        if idx[0] < cut <= idx[-1]:
+            names = sorted({str(both[i].get("theorem")) for i in idx if both[i].get("theorem") is not None})
+            shared.append(names[0] if names else key)
+    return sorted(shared)
 
 
 def split_by_theorem(
@@ -116,8 +175,9 @@ def split_by_theorem(
 
     A row-level split puts step 3 of a proof in training and step 4 in
     evaluation; the model then only has to recognise the proof, and every
-    metric is inflated. Theorems (the ``theorem`` key, qualified by
-    ``file_path`` where present) are shuffled with ``seed`` and the first
+    metric is inflated. Theorems (grouped by :func:`group_by_theorem`: the
+    normalised ``theorem`` name, never ``file_path``, with groups that start
+    from the same state merged) are shuffled with ``seed`` and the first
     ``round(eval_ratio * n_theorems)`` (at least one, when ``eval_ratio > 0``
     and there are two or more theorems) go to evaluation.
 
@@ -128,16 +188,14 @@ def split_by_theorem(
     """
     if not 0.0 <= eval_ratio < 1.0:
         raise ValueError(f"eval_ratio must be in [0, 1), got {eval_ratio}")
-    groups = _groups(records)
+    groups = group_by_theorem(records)
     keys = sorted(groups)
     random.Random(seed).shuffle(keys)
     n_eval = round(eval_ratio * len(keys))
     if eval_ratio > 0 and n_eval == 0 and len(keys) > 1:
         n_eval = 1
-    eval_keys = set(keys[:n_eval])
-    train = [r for k in keys[n_eval:] for r in (records[i] for i in groups[k])]
-    evaluation = [r for k in keys[:n_eval] for r in (records[i] for i in groups[k])]
-    assert not eval_keys & set(keys[n_eval:])
+    train = [records[i] for k in keys[n_eval:] for i in groups[k]]
+    evaluation = [records[i] for k in keys[:n_eval] for i in groups[k]]
     return train, evaluation
 
 
@@ -165,27 +223,46 @@ def parse_balance(spec: str) -> dict[tuple[int, int | None], float]:
     return out
 
 
+def proof_length(records: Iterable[dict]) -> int:
+    """Length of the longest proof among one theorem's records: the largest label plus one.
+
+    Counting records instead would count a theorem read twice (or with
+    several recorded proofs) as twice as long.
+    """
+    return max(r["steps_remaining"] for r in records) + 1
+
+
+def _coin(seed: int, key: str) -> float:
+    """A uniform number in [0, 1) fixed by ``seed`` and ``key``: the same theorem gets the same draw in
+    every run and in any input order."""
+    digest = hashlib.sha256(f"{seed}\0{key}".encode("utf-8", "surrogatepass")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def keep_by_length(key: str, length: int, ratios: dict[tuple[int, int | None], float], seed: int = 42) -> bool:
+    """Whether length balancing keeps the theorem ``key`` of this proof length (see :func:`balance_by_length`)."""
+    ratio = next((r for (lo, hi), r in ratios.items() if length >= lo and (hi is None or length <= hi)), 1.0)
+    return _coin(seed, key) < ratio
+
+
 def balance_by_length(
     records: Sequence[dict], ratios: dict[tuple[int, int | None], float], seed: int = 42
 ) -> list[dict]:
     """Keep each theorem with the sampling ratio of its proof-length bucket.
 
     Whole theorems are kept or dropped, so proof histories stay complete and
-    the split by theorem is unaffected. Proof length is the number of records
-    of the theorem (its traced tactics). A length no bucket covers is kept.
+    the split by theorem is unaffected. A theorem's length is that of its
+    longest proof (:func:`proof_length`), so reading it twice does not make it
+    longer. The draw for a theorem depends only on ``seed`` and its name. A
+    length no bucket covers is kept.
     """
-    rng = random.Random(seed)
-    groups = _groups(records)
-    kept: list[dict] = []
+    groups = group_by_theorem(records)
+    kept_idx: list[int] = []
     for key in sorted(groups):
         idx = groups[key]
-        length = len(idx)
-        ratio = next(
-            (r for (lo, hi), r in ratios.items() if length >= lo and (hi is None or length <= hi)), 1.0
-        )
-        if rng.random() < ratio:
-            kept.extend(records[i] for i in idx)
-    return kept
+        if keep_by_length(key, proof_length(records[i] for i in idx), ratios, seed):
+            kept_idx.extend(idx)
+    return [records[i] for i in sorted(kept_idx)]
 
 
 def parse_dataset_spec(spec: str) -> tuple[str, float]:
@@ -209,7 +286,7 @@ def weight_by_theorem(records: Sequence[dict], weight: float, seed: int = 42) ->
     """
     rng = random.Random(seed)
     whole, frac = int(weight), weight - int(weight)
-    groups = _groups(records)
+    groups = group_by_theorem(records)
     out: list[dict] = []
     for key in sorted(groups):
         copies = whole + (1 if frac and rng.random() < frac else 0)
@@ -225,18 +302,23 @@ def load_mixture(
 
     The split by theorem is made on the union, so a theorem present in two
     files is held out from both; weights then apply to the training side
-    only (evaluation stays one row per step). Records without a ``source``
-    get the file's stem, so figures can be reported per source.
+    only (evaluation stays one row per step). Theorems are identified by the
+    rule of :mod:`leanprogress.data.records` (name, not file path), so the
+    same theorem in a LeanDojo trace and in a whole-proof file is one theorem.
+    Records without a ``source`` get a name from their file
+    (:func:`~leanprogress.data.records.default_source_names`), so figures can
+    be reported per source.
 
     Returns:
         ``(train, eval, loaded)``, ``loaded`` being the files as read.
     """
     loaded, weights = [], []
-    for spec in specs:
-        path, w = parse_dataset_spec(spec)
+    parsed = [parse_dataset_spec(spec) for spec in specs]
+    names = default_source_names([path for path, _ in parsed])
+    for (path, w), name in zip(parsed, names):
         ds = ProgressDataset(path, skip_invalid=skip_invalid)
         for r in ds.records:
-            r.setdefault("source", Path(path).stem)
+            r.setdefault("source", name)
         loaded.append(ds)
         weights.append(w)
     union = [r for ds in loaded for r in ds.records]

@@ -10,10 +10,22 @@ Rendering, as close as text allows: explicit, implicit and strict-implicit
 binders become ``x y : T`` lines (``Type*``/``Sort*`` become ``Type u_1``,
 ``Sort u_2``, ...); instance binders ``[Group G]`` become ``inst✝ : Group G``
 (the last one unnumbered, earlier ones ``inst✝¹``, ``inst✝²``, as Lean names
-them); ``variable``\\ s in scope are included when the statement mentions them
-(and instance variables when they mention an included name). Namespaces
-qualify names. Term-mode proofs, ``sorry``, and declarations the scanner
-cannot read are skipped and counted by reason; a file never stops the scan.
+them); a name bound twice hides the earlier binding as ``h✝`` (``h✝¹``
+further back), and hypotheses that mention it then say ``h✝``;
+``variable``\\ s in scope are included when the statement mentions them
+(and instance variables when they mention an included name). Every type and
+the target are written as Lean's printer writes them
+(:func:`leanprogress.data.lean_expr.render_expr`: notation, field notation,
+``∀`` binder types, coercion arrows, minimal parentheses); what text cannot
+recover is left to :func:`leanprogress.data.canonical.canonical_state`. On the
+221 miniF2F-valid problems, 219 rendered states equal Lean's.
+
+Namespaces qualify names. Term-mode proofs, ``sorry``, proofs whose brackets
+do not match, and declarations the scanner cannot read are skipped and
+counted by reason; a file never stops the scan (a file that is not UTF-8 is
+counted with the line of its first bad byte; a byte-order mark is ignored).
+Steps are listed as LeanDojo lists traced tactics (or in source order, with
+``order="source"``).
 """
 
 from __future__ import annotations
@@ -25,8 +37,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from .lean_expr import LeanSyntaxError, render_expr
 from .lean_syntax import bracket_balance, find_top_level, strip_comments
-from .proofs import SourceStats, records_from_steps, tactic_steps
+from .proofs import SourceStats, iter_step_records, tactic_steps
+from .records import BOM, check_input_file, iter_text_lines, read_text
 
 _MODIFIERS = r"(?:(?:private|protected|noncomputable|nonrec|unsafe|partial)\s+)*"
 _DECL_START = re.compile(rf"^(?:@\[[^\]]*\]\s*)*{_MODIFIERS}(theorem|lemma|example)\b(.*)$", re.S)
@@ -88,30 +102,71 @@ def parse_binders(text: str) -> tuple[list[Binder], str]:
         i = j + 1
 
 
-def render_state(binders: list[Binder], statement: str) -> str:
-    """The initial proof state Lean would print for these binders and statement."""
+def render_state(binders: list[Binder], statement: str, lean_printing: bool = True) -> str:
+    """The initial proof state Lean would print for these binders and statement.
+
+    Binders become hypotheses (consecutive names of one type share a line),
+    anonymous instances are ``inst✝¹``, ``inst✝`` (numbered from the last), a
+    name bound again hides the earlier one as ``h✝`` (``h✝¹``, ... further
+    back), and, with ``lean_printing``, every type and the target are written
+    as Lean prints them (:func:`leanprogress.data.lean_expr.render_expr`).
+    """
     universe = iter(range(1, 1000))
 
     def fix(t: str) -> str:
         return _STARRED.sub(lambda m: f"{m.group(1)} u_{next(universe)}", " ".join(t.split()))
 
-    lines: list[tuple[list[str], str]] = []
+    types: dict[str, str] = {}
+
+    def render(t: str) -> str:
+        if not lean_printing:
+            return t
+        try:
+            return render_expr(t, types)
+        except (LeanSyntaxError, RecursionError):
+            return t
+        except Exception:  # noqa: BLE001 - a gap in the printer keeps the text as written
+            return t
+
+    entries: list[list] = []  # [name, type, kind]
     n_inst = sum(1 for b in binders if b.kind == "instance" and not b.names)
     seen_inst = 0
     for b in binders:
+        type_ = fix(b.type)
+        shown = render(type_)
         if b.kind == "instance" and not b.names:
             seen_inst += 1
             k = n_inst - seen_inst
-            names = ["inst✝" + (str(k).translate(_SUPERSCRIPTS) if k else "")]
+            entries.append(["inst✝" + (str(k).translate(_SUPERSCRIPTS) if k else ""), shown, b.kind])
+            continue
+        for name in b.names:
+            entries.append([name, shown, b.kind])
+            types[name] = type_
+    # A name bound again hides the earlier binding, as Lean shows it: h✝ (the latest hidden), h✝¹, ...
+    hidden: dict[str, int] = {}
+    later: set[str] = set()
+    for i in reversed(range(len(entries))):
+        name = entries[i][0]
+        if name == "_" or name in later:
+            base = "x" if name == "_" else name
+            k = hidden.get(base, 0)
+            hidden[base] = k + 1
+            entries[i][0] = base + "✝" + (str(k).translate(_SUPERSCRIPTS) if k else "")
+            if name != "_":  # the hypotheses up to the next binding of the name mean the hidden one
+                word = re.compile(rf"(?<![\w.'✝]){re.escape(name)}(?![\w'✝])")
+                for later_entry in entries[i + 1 :]:
+                    if later_entry[0] == name:
+                        break
+                    later_entry[1] = word.sub(entries[i][0], later_entry[1])
+        later.add(name)
+    lines: list[tuple[list[str], str]] = []
+    for name, type_, kind in entries:
+        if lines and lines[-1][1] == type_ and kind != "instance" and not lines[-1][0][-1].startswith("inst✝"):
+            lines[-1][0].append(name)
         else:
-            names = b.names
-        type_ = fix(b.type)
-        if lines and lines[-1][1] == type_ and b.kind != "instance":
-            lines[-1][0].extend(names)
-        else:
-            lines.append((list(names), type_))
+            lines.append(([name], type_))
     hyps = [f"{' '.join(n)} : {t}" for n, t in lines]
-    return "\n".join(hyps + [f"⊢ {fix(statement)}"])
+    return "\n".join(hyps + [f"⊢ {render(fix(statement))}"])
 
 
 @dataclass
@@ -174,9 +229,9 @@ def _declarations(text: str) -> Iterator[tuple[int, str]]:
 
 
 def scan_lean_text(text: str, where: str, stats: SourceStats, source: str | None = None,
-                   default_name: str | None = None) -> Iterator[dict]:
+                   default_name: str | None = None, order: str = "leandojo") -> Iterator[dict]:
     """Records from one Lean file's (or declaration's) text; problems are counted, never raised."""
-    clean = strip_comments(text)
+    clean = strip_comments(text[1:] if text.startswith(BOM) else text)
     scopes = [_Scope("file", "", [])]
     for lineno, cmd in _declarations(clean):
         head = cmd.split(None, 1)
@@ -205,12 +260,12 @@ def scan_lean_text(text: str, where: str, stats: SourceStats, source: str | None
         stats.declarations += 1
         loc = f"{where}:{lineno}"
         try:
-            yield from _declaration(m.group(1), m.group(2), scopes, loc, lineno, stats, source, default_name)
+            yield from _declaration(m.group(1), m.group(2), scopes, loc, lineno, stats, source, default_name, order)
         except Exception as exc:  # a scanner bug must not stop a corpus
             stats.skip(f"unreadable declaration ({type(exc).__name__})", loc)
 
 
-def _declaration(keyword, body, scopes, loc, lineno, stats, source, default_name):
+def _declaration(keyword, body, scopes, loc, lineno, stats, source, default_name, order):
     body = body.strip()
     if keyword == "example":
         name = f"example@{loc}"
@@ -244,7 +299,7 @@ def _declaration(keyword, body, scopes, loc, lineno, stats, source, default_name
     end = _END_OF_TACTICS.search(block)
     if end is not None:
         block = block[: end.start()]
-    steps, reason = tactic_steps(block)
+    steps, reason = tactic_steps(block, order)
     if reason:
         stats.skip(reason, loc)
         return
@@ -261,14 +316,18 @@ def _declaration(keyword, body, scopes, loc, lineno, stats, source, default_name
     if default_name and keyword == "example":
         full = default_name
     stats.used += 1
-    recs = records_from_steps(steps, state, full, source, file_line=loc)
-    stats.records += len(recs)
-    yield from recs
+    for rec in iter_step_records(steps, state, full, source, file_line=loc):
+        stats.records += 1
+        yield rec
 
 
 def iter_source_records(path: str | os.PathLike, stats: SourceStats | None = None,
-                        source: str | None = None) -> Iterator[dict]:
-    """Records from a folder of ``.lean`` files, one ``.lean`` file, or a ``{name, text}`` JSONL."""
+                        source: str | None = None, order: str = "leandojo") -> Iterator[dict]:
+    """Records from a folder of ``.lean`` files, one ``.lean`` file, or a ``{name, text}`` JSONL.
+
+    A file or line that is not valid UTF-8 is skipped and counted (with
+    where); a byte-order mark at the start of a file is ignored.
+    """
     stats = stats if stats is not None else SourceStats()
     path = Path(path)
     if path.is_dir():
@@ -276,38 +335,43 @@ def iter_source_records(path: str | os.PathLike, stats: SourceStats | None = Non
         if not files:
             raise FileNotFoundError(f"no .lean files under {path}")
         for f in files:
-            stats.files += 1
-            try:
-                text = f.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                stats.skip(f"unreadable file ({type(exc).__name__})", str(f))
-                continue
-            yield from scan_lean_text(text, str(f.relative_to(path)), stats, source)
+            yield from _scan_file(f, str(f.relative_to(path)), stats, source, order)
         return
-    if not path.is_file():
-        raise FileNotFoundError(f"Lean source not found: {path}")
-    stats.files += 1
+    path = check_input_file(path, "Lean source")
     if path.suffix == ".lean":
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            stats.skip(f"unreadable file ({type(exc).__name__})", str(path))
-            return
-        yield from scan_lean_text(text, str(path), stats, source)
+        yield from _scan_file(path, str(path), stats, source, order)
         return
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                stats.declarations += 1
-                stats.skip(f"not valid JSON ({exc.msg})", where)
-                continue
-            if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
-                stats.declarations += 1
-                stats.skip("needs a string 'text'", where)
-                continue
-            yield from scan_lean_text(obj["text"], where, stats, source, default_name=obj.get("name"))
+    stats.files += 1
+    for lineno, line, problem in iter_text_lines(path):
+        if line is not None and not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        if problem:
+            stats.declarations += 1
+            stats.skip("not valid UTF-8", where)
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            stats.declarations += 1
+            stats.skip(f"not valid JSON ({exc.msg})", where)
+            continue
+        if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+            stats.declarations += 1
+            stats.skip("needs a string 'text'", where)
+            continue
+        name = obj.get("name") if isinstance(obj.get("name"), str) else None
+        yield from scan_lean_text(obj["text"], where, stats, source, default_name=name, order=order)
+
+
+def _scan_file(path: Path, where: str, stats: SourceStats, source: str | None, order: str) -> Iterator[dict]:
+    stats.files += 1
+    try:
+        text = read_text(path)
+    except UnicodeDecodeError as exc:
+        stats.skip(f"unreadable file ({exc.reason.split(' at line')[0]})", f"{where} ({exc.reason})")
+        return
+    except OSError as exc:
+        stats.skip(f"unreadable file ({type(exc).__name__})", where)
+        return
+    yield from scan_lean_text(text, where, stats, source, order=order)

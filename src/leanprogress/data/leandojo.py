@@ -7,19 +7,51 @@ The input is a JSON list of theorems::
 
 For a theorem with ``n`` traced tactics, step ``i`` becomes the record
 ``goal = state_before_i``, ``prefix`` = tactics ``0..i-1`` one a line,
-``tactic = tactic_i``, ``steps_remaining = n - 1 - i``. LeanDojo lists tactics
-nested inside ``by`` blocks in source order, so the count is of listed
-tactics. Files are streamed theorem by theorem: a full Mathlib trace is
-hundreds of megabytes.
+``tactic = tactic_i``, ``steps_remaining = n - 1 - i``: the number of
+tactics LeanDojo lists after this one.
+
+LeanDojo's list is not in source order, nor in the order Lean runs the
+tactics. It walks the syntax tree and, at each tactic sequence, lists the
+sequence's own tactics before the tactics of the blocks nested in them (see
+:mod:`leanprogress.data.lean_syntax`). For the proof::
+
+    obtain ⟨x, hx⟩ : ∃ x, p x := by
+      use 1
+      simp
+    rcases hx with h | h
+    exact foo h
+
+the list is ``obtain ...`` (its text includes its block), ``rcases ...``,
+``exact foo h``, ``use 1``, ``simp``. So, exactly:
+
+- ``steps_remaining`` of a step is the number of tactics listed after it:
+  ``rcases`` gets 3 (``exact``, ``use``, ``simp``) although only ``exact``
+  follows it in the source, and ``use 1`` gets 1;
+- ``prefix`` of a step is every tactic listed before it, in list order: for
+  ``use 1`` it is ``obtain ...``, ``rcases ...``, ``exact foo h``, outer
+  tactics that come after it in the source included;
+- ``goal`` is the real state before the tactic ran (for ``use 1``: the goal
+  ``∃ x, p x`` of the ``obtain``).
+
+10 of the 100 theorems of the shared Mathlib sample are listed out of source
+order (e.g. ``MeasureTheory.Measure.InnerRegular.measurableSet_of_open``,
+whose step 8 ``use (μ s - r) / 2`` belongs to step 1's ``obtain``). Whole
+proofs are listed the same way, so labels are on one scale across sources.
+
+Files are streamed theorem by theorem: a full Mathlib trace is hundreds of
+megabytes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Sequence
+
+from .records import check_input_file, iter_text_lines, normalize_theorem_name
 
 _CHUNK = 1 << 20
 
@@ -28,17 +60,42 @@ class TraceFormatError(ValueError):
     """A LeanDojo file that is not a JSON list of theorem objects."""
 
 
+class NotATraceList(TraceFormatError):
+    """A JSON file whose top level is not a list (e.g. the benchmark's ``metadata.json``)."""
+
+
+def _open_text(path: Path):
+    """The file as text, with a byte-order mark dropped and bad UTF-8 reported with its line."""
+    f = path.open(encoding="utf-8-sig")
+
+    def read(n: int) -> str:
+        try:
+            return f.read(n)
+        except UnicodeDecodeError:
+            for lineno, _, problem in iter_text_lines(path):
+                if problem:
+                    raise TraceFormatError(f"{path}:{lineno}: {problem}") from None
+            raise TraceFormatError(f"{path}: not valid UTF-8") from None
+
+    return f, read
+
+
 def iter_json_array(path: str | os.PathLike) -> Iterator[tuple[int, object]]:
-    """Stream the elements of a top-level JSON array, with the line each starts on."""
+    """Stream the elements of a top-level JSON array, with the line each starts on.
+
+    Memory stays at about one element plus a 1 MB read buffer, and a syntax
+    error is reported with the line it is on.
+    """
     decoder = json.JSONDecoder()
     path = Path(path)
-    with path.open(encoding="utf-8") as f:
-        buf = f.read(_CHUNK)
+    f, read = _open_text(path)
+    with f:
+        buf = read(_CHUNK)
         pos, line, eof = 0, 1, False
 
         def fill() -> bool:
             nonlocal buf, pos, eof
-            more = f.read(_CHUNK)
+            more = read(_CHUNK)
             if not more:
                 eof = True
                 return False
@@ -57,7 +114,7 @@ def iter_json_array(path: str | os.PathLike) -> Iterator[tuple[int, object]]:
 
         skip_ws()
         if pos >= len(buf) or buf[pos] != "[":
-            raise TraceFormatError(f"{path}:{line}: expected a JSON list of theorems")
+            raise NotATraceList(f"{path}:{line}: expected a JSON list of theorems")
         pos += 1
         first = True
         while True:
@@ -77,8 +134,11 @@ def iter_json_array(path: str | os.PathLike) -> Iterator[tuple[int, object]]:
                     obj, end = decoder.raw_decode(buf, pos)
                     break
                 except json.JSONDecodeError as exc:
-                    if eof or not fill():
-                        raise TraceFormatError(f"{path}:{line + exc.lineno - 1}: not valid JSON ({exc.msg})") from None
+                    # An error well inside the buffer is in the file; one at its end may be a cut-off element.
+                    truncated = exc.pos >= len(buf) - 64 or exc.msg.startswith("Unterminated string")
+                    if not truncated or eof or not fill():
+                        at = line + buf.count("\n", pos, exc.pos)
+                        raise TraceFormatError(f"{path}:{at}: not valid JSON ({exc.msg})") from None
             start_line = line
             line += buf.count("\n", pos, end)
             pos = end
@@ -93,9 +153,7 @@ def trace_files(path: str | os.PathLike) -> list[Path]:
         if not files:
             raise FileNotFoundError(f"no .json files under {path}")
         return files
-    if not path.is_file():
-        raise FileNotFoundError(f"LeanDojo trace not found: {path}")
-    return [path]
+    return [check_input_file(path, "LeanDojo trace")]
 
 
 GOAL_FROM = ("state_before", "state_after")
@@ -152,26 +210,86 @@ class BuildStats:
     empty_theorems: int = 0
     records: int = 0
     dropped_by_balance: int = 0
+    duplicates: int = 0
+    duplicate_example: str = ""
+    skipped_files: list[str] = field(default_factory=list)
     per_file: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        lines = [f"LeanDojo: read {self.files} file(s), {self.theorems} theorem(s); "
+                 f"skipped {self.empty_theorems} with no tactics"]
+        if self.skipped_files:
+            lines.append(f"  skipped {len(self.skipped_files)} JSON file(s) that are not lists of theorems "
+                         f"(e.g. {self.skipped_files[0]})")
+        if self.duplicates:
+            lines.append(f"  skipped {self.duplicates} theorem(s) already read with the same trace "
+                         f"(e.g. {self.duplicate_example}): each theorem is read once")
+        return "\n".join(lines)
+
+
+def _trace_id(theorem: dict) -> str:
+    """What makes two entries the same traced proof: theorem identity and the trace itself."""
+    tactics = theorem.get("traced_tactics") or []
+    body = json.dumps([normalize_theorem_name(theorem.get("full_name") or ""),
+                       [[t.get("tactic"), t.get("state_before"), t.get("state_after")] for t in tactics
+                        if isinstance(t, dict)]], ensure_ascii=False)
+    return hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def iter_leandojo_records(
     paths: Iterable[str | os.PathLike],
     stats: BuildStats | None = None,
-    source: str | None = None,
+    source: str | Sequence[str] | None = None,
     goal_from: str = "state_before",
+    keep: Callable[[str, int], bool] | None = None,
 ) -> Iterator[dict]:
-    """Stream records from LeanDojo files or folders, counting what was read."""
+    """Stream records from LeanDojo files or folders, counting what was read.
+
+    Args:
+        paths: JSON files, or folders whose ``*.json`` files are read (a JSON
+            file there that is not a list, such as the benchmark's
+            ``metadata.json``, is skipped and counted).
+        stats: filled with counts as the files are read.
+        source: the ``source`` of every record, or one name per path.
+        goal_from: ``state_before`` or ``state_after`` (see :func:`records_from_theorem`).
+        keep: ``keep(theorem key, proof length)``; theorems it rejects are
+            skipped and counted (length balancing, streamed).
+
+    A theorem entry identical to one already read (same theorem and trace:
+    ``random/`` and ``novel_premises/`` hold the same theorems) is skipped and
+    counted; different proofs of one theorem are all kept.
+    """
     stats = stats if stats is not None else BuildStats()
-    for given in paths:
+    paths = list(paths)
+    sources = list(source) if isinstance(source, (list, tuple)) else [source] * len(paths)
+    seen: set[str] = set()
+    for given, src in zip(paths, sources):
+        in_folder = Path(given).is_dir()
         for path in trace_files(given):
+            try:
+                items = iter_json_array(path)
+                for line, theorem in items:
+                    where = f"{path}:{line}"
+                    recs = records_from_theorem(theorem, source=src, where=where, goal_from=goal_from)
+                    stats.theorems += 1
+                    if not recs:
+                        stats.empty_theorems += 1
+                        continue
+                    tid = _trace_id(theorem)
+                    if tid in seen:
+                        stats.duplicates += 1
+                        stats.duplicate_example = stats.duplicate_example or f"{recs[0]['theorem']} at {where}"
+                        continue
+                    seen.add(tid)
+                    if keep is not None and not keep(normalize_theorem_name(recs[0]["theorem"] or ""), len(recs)):
+                        stats.dropped_by_balance += len(recs)
+                        continue
+                    stats.records += len(recs)
+                    stats.per_file[str(path)] = stats.per_file.get(str(path), 0) + len(recs)
+                    yield from recs
+            except NotATraceList:
+                if not in_folder:
+                    raise
+                stats.skipped_files.append(str(path))
+                continue
             stats.files += 1
-            for line, theorem in iter_json_array(path):
-                recs = records_from_theorem(theorem, source=source, where=f"{path}:{line}", goal_from=goal_from)
-                stats.theorems += 1
-                if not recs:
-                    stats.empty_theorems += 1
-                    continue
-                stats.records += len(recs)
-                stats.per_file[str(path)] = stats.per_file.get(str(path), 0) + len(recs)
-                yield from recs

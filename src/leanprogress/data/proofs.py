@@ -1,9 +1,13 @@
 """Records from whole proofs: ``{name, goal, proof}`` JSONL (prover outputs, miniF2F solutions).
 
 There are no intermediate states in such data, so every record of a proof
-reads the initial state (``goal``) and the proof so far (``prefix``); the
-label is the number of steps after the current one, with steps counted by
-:func:`leanprogress.data.lean_syntax.split_tactic_steps`.
+reads the initial state (``goal``) and the steps listed before it
+(``prefix``, capped at :data:`~leanprogress.data.records.MAX_PREFIX_CHARS`
+characters); the label is the number of steps listed after it. Steps are
+listed by :func:`leanprogress.data.lean_syntax.split_tactic_steps`, which
+lists them as LeanDojo lists traced tactics (same tactics, same order), so a
+whole proof and a trace of it carry the same labels. A proof whose brackets
+do not match is skipped and counted: its steps could not be read.
 """
 
 from __future__ import annotations
@@ -11,11 +15,16 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections import deque
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Iterator
 
-from .lean_syntax import find_top_level, split_tactic_steps, strip_comments
+from .lean_syntax import brackets_balanced, find_top_level, split_tactic_steps, strip_comments
+from .records import (BOM, MAX_PREFIX_CHARS, MAX_STEPS_REMAINING, check_input_file, iter_text_lines,
+                      surrogate_problem)
+
+ELLIPSIS = "..."
+_MARKER_ROOM = 40  # room left for the `... (N earlier tactics)` line, so a prefix never exceeds the cap
 
 _DECL_RE = r"(?:theorem|lemma|example)"
 
@@ -50,7 +59,7 @@ def proof_block(proof: str, name: str | None = None) -> str | None:
     file with imports and comments; then the declaration named ``name`` (or
     the first theorem) is used.
     """
-    text = strip_comments(proof)
+    text = strip_comments(proof.lstrip(BOM))
     decl = None
     if name:
         decl = re.search(rf"^[ \t]*(?:@\[[^\]]*\][ \t\n]*)*(?:private |protected )?{_DECL_RE}\s+{re.escape(name)}(?=[\s:({{\[⦃])",
@@ -75,57 +84,98 @@ def proof_block(proof: str, name: str | None = None) -> str | None:
     return body
 
 
-def tactic_steps(block: str) -> tuple[list[str], str | None]:
-    """Steps of a tactic block, or why the block gives no records (``sorry``, empty)."""
+def tactic_steps(block: str, order: str = "leandojo") -> tuple[list[str], str | None]:
+    """Steps of a tactic block, or why the block gives no records.
+
+    Reasons: ``sorry``/``admit``, brackets that do not match (the text is
+    cut or broken: its steps would be garbage), an empty block, more steps
+    than a label may count (:data:`~leanprogress.data.records.MAX_STEPS_REMAINING`).
+    """
     if re.search(r"\b(sorry|admit)\b", block):
         return [], "proof uses sorry"
-    steps = split_tactic_steps(block)
-    return steps, (None if steps else "empty tactic block")
+    if not brackets_balanced(strip_comments(block)):
+        return [], "unbalanced brackets in proof"
+    steps = split_tactic_steps(block, order=order)
+    if not steps:
+        return [], "empty tactic block"
+    if len(steps) > MAX_STEPS_REMAINING + 1:
+        return [], f"more than {MAX_STEPS_REMAINING + 1:,} steps"
+    return steps, None
 
 
-def records_from_steps(steps: list[str], goal: str, theorem: str, source: str | None, **extra) -> list[dict]:
+def iter_step_records(steps: list[str], goal: str, theorem: str, source: str | None,
+                      max_prefix_chars: int = MAX_PREFIX_CHARS, **extra) -> Iterator[dict]:
+    """The records of one proof's steps: label ``n - 1 - i``, prefix = the steps before, capped.
+
+    The prefix keeps the newest steps that fit, with the line that says how
+    many older ones were dropped (``... (N earlier tactics)``), in
+    ``max_prefix_chars`` characters. Memory and output stay linear in the
+    proof length.
+    """
     n = len(steps)
-    out = []
+    window: deque[str] = deque()
+    size = 0  # characters of the window joined by line breaks
     for i, step in enumerate(steps):
-        rec = {"goal": goal, "prefix": "\n".join(steps[:i]), "tactic": step, "steps_remaining": n - 1 - i,
+        prefix = "\n".join(window)
+        dropped = i - len(window)
+        if dropped:
+            prefix = f"{ELLIPSIS} ({dropped} earlier tactics)" + ("\n" + prefix if prefix else "")
+        rec = {"goal": goal, "prefix": prefix, "tactic": step, "steps_remaining": n - 1 - i,
                "theorem": theorem, **extra}
         if source:
             rec["source"] = source
-        out.append(rec)
-    return out
+        yield rec
+        window.append(step)
+        size += len(step) + (1 if len(window) > 1 else 0)
+        while window and size > max_prefix_chars - _MARKER_ROOM:
+            size -= len(window.popleft()) + (1 if window else 0)
+
+
+def records_from_steps(steps: list[str], goal: str, theorem: str, source: str | None, **extra) -> list[dict]:
+    """All records of one proof (see :func:`iter_step_records`)."""
+    return list(iter_step_records(steps, goal, theorem, source, **extra))
 
 
 def iter_proof_records(path: str | os.PathLike, stats: SourceStats | None = None,
-                       source: str | None = None) -> Iterator[dict]:
-    """Stream records from ``{name, goal, proof}`` JSONL; bad lines are skipped and counted."""
+                       source: str | None = None, order: str = "leandojo") -> Iterator[dict]:
+    """Stream records from ``{name, goal, proof}`` JSONL; bad lines are skipped and counted.
+
+    A line that is not valid UTF-8 or not valid JSON, lacks a field, has a
+    term-mode proof, a ``sorry``, or brackets that do not match is skipped
+    and counted by reason (with the first ``file:line``).
+    """
     stats = stats if stats is not None else SourceStats()
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"proofs file not found: {path}")
+    path = check_input_file(path, "proofs file")
     stats.files += 1
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            stats.declarations += 1
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                stats.skip(f"not valid JSON ({exc.msg})", where)
-                continue
-            if not isinstance(obj, dict) or not all(isinstance(obj.get(k), str) for k in ("name", "goal", "proof")):
-                stats.skip("needs string 'name', 'goal' and 'proof'", where)
-                continue
-            block = proof_block(obj["proof"], obj["name"])
-            if block is None:
-                stats.skip("term-mode proof (no tactic block)", where)
-                continue
-            steps, reason = tactic_steps(block)
-            if reason:
-                stats.skip(reason, where)
-                continue
-            stats.used += 1
-            recs = records_from_steps(steps, obj["goal"], obj["name"], source)
-            stats.records += len(recs)
-            yield from recs
+    for lineno, line, problem in iter_text_lines(path):
+        if line is not None and not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        stats.declarations += 1
+        if problem:
+            stats.skip(problem.split(" (")[0], where)
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            stats.skip(f"not valid JSON ({exc.msg})", where)
+            continue
+        if not isinstance(obj, dict) or not all(isinstance(obj.get(k), str) for k in ("name", "goal", "proof")):
+            stats.skip("needs string 'name', 'goal' and 'proof'", where)
+            continue
+        bad = next((k for k in ("name", "goal", "proof") if surrogate_problem(obj[k], k)), None)
+        if bad:
+            stats.skip("lone surrogate in a string (not valid Unicode)", where)
+            continue
+        block = proof_block(obj["proof"], obj["name"])
+        if block is None:
+            stats.skip("term-mode proof (no tactic block)", where)
+            continue
+        steps, reason = tactic_steps(block, order)
+        if reason:
+            stats.skip(reason, where)
+            continue
+        stats.used += 1
+        for rec in iter_step_records(steps, obj["goal"], obj["name"], source):
+            stats.records += 1
+            yield rec

@@ -1,30 +1,69 @@
 """Progress records: the JSONL format every part of LeanProgress reads.
 
-One JSON object a line::
+One JSON object a line (UTF-8; a byte-order mark at the start is ignored)::
 
     {"goal": "n : ℕ\\n⊢ n + 0 = n", "prefix": "", "tactic": "simp", "steps_remaining": 0,
      "theorem": "Nat.add_zero'", "source": "mathlib4"}
 
 - ``goal`` (str): the Lean proof state, hypotheses then the ``⊢`` target.
-- ``prefix`` (str, optional, default ""): the tactics already written, one a line.
+- ``prefix`` (str, optional, default ""): the tactics listed before this one,
+  joined by line breaks (a multi-line tactic keeps its own line breaks).
+  Builders cap it at :data:`MAX_PREFIX_CHARS` characters: the oldest tactics
+  are then replaced by a first line ``... (N earlier tactics)``.
 - ``tactic`` (str): the candidate tactic.
-- ``steps_remaining`` (int >= 0): tactics still needed after this one (0: it closes the proof).
+- ``steps_remaining`` (int, 0 <= value <= :data:`MAX_STEPS_REMAINING`): the
+  number of tactics listed after this one in the proof (0: it is the last).
+  Tactics are listed as LeanDojo lists traced tactics (see
+  :mod:`leanprogress.data.lean_syntax`), for traces and whole proofs alike.
 
-Any other key is kept. ``theorem`` groups the steps of one proof (the split by
-theorem relies on it) and ``source`` names the corpus, so that metrics can be
-reported per source.
+Any other key is kept. ``theorem`` says which theorem the record belongs to
+and ``source`` names the corpus, so that metrics can be reported per source.
+Every string must be valid Unicode: a lone surrogate (JSON ``"\\ud800"``) is
+rejected, naming the field.
+
+Theorem identity
+================
+
+Splits, mixtures, length balancing and the ``--eval-dataset`` overlap check
+all group records by :func:`theorem_key`: the ``theorem`` value with
+surrounding and repeated whitespace removed and a leading ``_root_.``
+dropped. Nothing else enters the key: not ``file_path`` (LeanDojo records
+carry one, whole proofs, Lean-source records and search exports do not), not
+``source``. So a theorem has one identity whatever it came through. The
+grouping (:func:`leanprogress.data.dataset.group_by_theorem`) then merges
+groups whose proofs start from the same state after
+:func:`~leanprogress.data.canonical.canonical_state`, which catches a
+problem restated under another name.
+
+Merging two different theorems can only move both to the same side of a
+split; splitting one theorem would leak it. The rule therefore errs towards
+merging: two different theorems that share a name (``foo`` in two projects,
+``Nat.foo`` in two Mathlib versions) are one group and land on the same side.
+Use namespaced names (``ProjectA.foo``) to keep them apart.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
+import stat
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import IO, Any, Iterable, Iterator
 
 REQUIRED_FIELDS = ("goal", "tactic", "steps_remaining")
+MAX_STEPS_REMAINING = 1_000_000
+"""Largest label accepted. The longest proofs in the shared data list a few hundred tactics; a value
+beyond a million is a corrupt record, and letting it through makes every per-label computation slow."""
+MAX_PREFIX_CHARS = 16_384
+"""Builders keep at most this many characters of a record's prefix (the newest tactics). A model with a
+512-token budget reads about 2,000 characters of it; the cap keeps a 100,000-tactic proof from writing
+a quadratic amount of text."""
+BOM = "\ufeff"
 
 
 class RecordError(ValueError):
@@ -36,11 +75,37 @@ class RecordError(ValueError):
         super().__init__(f"{where}: {reason}")
 
 
+def surrogate_problem(value: Any, field: str) -> str | None:
+    """Where ``value`` (or a string inside it) holds a lone surrogate, as a message; None if it is valid."""
+    if isinstance(value, str):
+        if value.isascii():
+            return None
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return (f"{field!r} holds a lone surrogate (\\u{ord(value[exc.start]):04x} at character "
+                    f"{exc.start}), which is not valid Unicode")
+        return None
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = surrogate_problem(item, f"{field}[{key!r}]")
+        if not found and isinstance(key, str):
+            found = surrogate_problem(key, f"{field} key")
+        if found:
+            return found
+    return None
+
+
 def validate_record(obj: Any, path: str | os.PathLike | None = None, line: int | None = None) -> dict:
     """Check one parsed record and return it with ``prefix`` filled in.
 
     Raises:
-        RecordError: naming the file, line and what is wrong.
+        RecordError: naming the file, line, field and what is wrong.
     """
     if not isinstance(obj, dict):
         raise RecordError(path, line, f"expected a JSON object, got {type(obj).__name__}")
@@ -66,6 +131,13 @@ def validate_record(obj: Any, path: str | os.PathLike | None = None, line: int |
         steps = int(steps)
     if steps < 0:
         raise RecordError(path, line, f"'steps_remaining' must be >= 0, got {steps}")
+    if steps > MAX_STEPS_REMAINING:
+        raise RecordError(path, line, f"'steps_remaining' is {steps}, above the limit of {MAX_STEPS_REMAINING:,} "
+                                      "(no proof is that long: a corrupt value?)")
+    for key, value in obj.items():
+        problem = surrogate_problem(value, key)
+        if problem:
+            raise RecordError(path, line, problem)
     out = dict(obj)
     out["prefix"] = prefix
     out["steps_remaining"] = steps
@@ -88,6 +160,65 @@ class ReadStats:
             self.first_errors.append(str(err))
 
 
+# ---------------------------------------------------------------- files
+def check_input_file(path: str | os.PathLike, what: str = "file") -> Path:
+    """``path`` as a Path if it is a readable file; a clear OSError otherwise."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a directory; expected a {what}")
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} not found: {path}")
+    return path
+
+
+def check_output_file(path: str | os.PathLike) -> Path:
+    """``path`` as a Path if a file can be written there; a clear OSError otherwise."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a directory; give a file name to write to")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise NotADirectoryError(f"cannot write {path}: {parent} is a file, not a folder")
+            break
+    return path
+
+
+def iter_text_lines(path: str | os.PathLike) -> Iterator[tuple[int, str | None, str | None]]:
+    """``(line number, text, None)`` for each line of a UTF-8 file, or ``(line number, None, reason)``
+    for a line that is not valid UTF-8, so that callers can report or skip it.
+
+    A byte-order mark at the start of the file is dropped. Lines are read as
+    bytes, so one bad line never hides the lines after it.
+    """
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield lineno, None, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})"
+                continue
+            if lineno == 1 and text.startswith(BOM):
+                text = text[1:]
+            yield lineno, text, None
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """A whole UTF-8 text file (a byte-order mark is dropped).
+
+    Raises:
+        UnicodeDecodeError: with the line of the first bad byte in its reason.
+    """
+    data = Path(path).read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise UnicodeDecodeError(exc.encoding, exc.object, exc.start, exc.end,
+                                 f"not valid UTF-8 at line {line} (byte 0x{data[exc.start]:02x})") from None
+    return text[1:] if text.startswith(BOM) else text
+
+
 def iter_records(
     path: str | os.PathLike, skip_invalid: bool = False, stats: ReadStats | None = None
 ) -> Iterator[dict]:
@@ -95,35 +226,35 @@ def iter_records(
 
     Args:
         path: the JSONL file.
-        skip_invalid: skip bad lines instead of raising; they are counted in
-            ``stats`` (nothing is dropped silently).
+        skip_invalid: skip bad lines (bad JSON, bad UTF-8, bad records)
+            instead of raising; they are counted in ``stats`` (nothing is
+            dropped silently).
         stats: filled with counts as the file is read.
 
     Raises:
         RecordError: on the first bad line, unless ``skip_invalid``.
-        FileNotFoundError: if ``path`` does not exist.
+        FileNotFoundError, IsADirectoryError: if ``path`` is not a file.
     """
     stats = stats if stats is not None else ReadStats()
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"dataset file not found: {path}")
-    with path.open(encoding="utf-8") as f:
-        for lineno, raw in enumerate(f, start=1):
-            if not raw.strip():
-                continue
+    path = check_input_file(path, "dataset file")
+    for lineno, raw, problem in iter_text_lines(path):
+        if raw is not None and not raw.strip():
+            continue
+        try:
+            if problem:
+                raise RecordError(path, lineno, problem)
             try:
-                try:
-                    obj = json.loads(raw)
-                except json.JSONDecodeError as exc:
-                    raise RecordError(path, lineno, f"not valid JSON ({exc.msg} at column {exc.colno})") from None
-                record = validate_record(obj, path, lineno)
-            except RecordError as err:
-                if not skip_invalid:
-                    raise
-                stats.note(err)
-                continue
-            stats.kept += 1
-            yield record
+                obj = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise RecordError(path, lineno, f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+            record = validate_record(obj, path, lineno)
+        except RecordError as err:
+            if not skip_invalid:
+                raise
+            stats.note(err)
+            continue
+        stats.kept += 1
+        yield record
 
 
 def read_records(path: str | os.PathLike, skip_invalid: bool = False) -> tuple[list[dict], ReadStats]:
@@ -133,31 +264,104 @@ def read_records(path: str | os.PathLike, skip_invalid: bool = False) -> tuple[l
     return records, stats
 
 
-def write_records(records: Iterable[dict], path: str | os.PathLike) -> int:
-    """Write records as JSONL atomically: a reader never sees a half-written file.
+_UMASK_LOCK = threading.Lock()
 
-    Returns the number of records written.
+
+def _mode_for(path: Path) -> int:
+    """The mode a plain ``open(path, "w")`` would leave: the existing file's, else 0o666 less the umask."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        with _UMASK_LOCK:  # reading the umask means setting it; keep other threads out meanwhile
+            umask = os.umask(0o022)
+            os.umask(umask)
+        return 0o666 & ~umask
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike, encoding: str = "utf-8") -> Iterator[IO[str]]:
+    """A text file opened for writing that appears at ``path`` only once complete.
+
+    Written to a temporary file beside ``path`` and renamed over it at the
+    end, so a reader never sees half a file and an interrupted or failed
+    write (Ctrl-C included) leaves the old file as it was. The new file gets
+    the old file's mode, or the mode ``open()`` would give a new file.
+
+    Example:
+        >>> with atomic_output("out.jsonl") as f:  # doctest: +SKIP
+        ...     f.write("{}\\n")
     """
-    path = Path(path)
+    path = check_output_file(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    n = 0
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for record in records:
-                f.write(json.dumps(record, ensure_ascii=False) + "\n")
-                n += 1
+        os.fchmod(fd, _mode_for(path))
+        with os.fdopen(fd, "w", encoding=encoding) as f:
+            yield f
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_records(records: Iterable[dict], path: str | os.PathLike) -> int:
+    """Write records as JSONL atomically (see :func:`atomic_output`).
+
+    Returns the number of records written.
+    """
+    n = 0
+    with atomic_output(path) as f:
+        for record in records:
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+            n += 1
     return n
 
 
+def default_source_names(paths: Iterable[str | os.PathLike]) -> list[str]:
+    """Distinct, descriptive ``source`` names for inputs that do not name their source.
+
+    Each name is the input's folder and file name without extension
+    (``minif2f-valid-proofs/proofs``, ``lean-workbook-plus-proofs/proofs``),
+    with more parent folders where two inputs would otherwise share a name.
+
+    Example:
+        >>> default_source_names(["/d/minif2f-valid-proofs/proofs.jsonl", "/d/lean-workbook-plus-proofs/proofs.jsonl"])
+        ['minif2f-valid-proofs/proofs', 'lean-workbook-plus-proofs/proofs']
+    """
+    parts = []
+    for p in paths:
+        resolved = Path(os.path.abspath(p))
+        parts.append([*resolved.parent.parts[1:], resolved.stem if resolved.suffix else resolved.name])
+    out = []
+    for i, comps in enumerate(parts):
+        k = min(2, len(comps))
+        while k < len(comps) and any(
+                other[-k:] == comps[-k:] and other != comps for j, other in enumerate(parts) if j != i):
+            k += 1
+        out.append("/".join(comps[-k:]))
+    return out
+
+
+_SPACES = re.compile(r"\s+")
+
+
+def normalize_theorem_name(name: Any) -> str:
+    """A theorem name as the identity rule reads it: whitespace collapsed, leading ``_root_.`` dropped.
+
+    Example:
+        >>> normalize_theorem_name(" _root_.Nat.foo ")
+        'Nat.foo'
+    """
+    text = _SPACES.sub(" ", str(name)).strip()
+    while text.startswith("_root_."):
+        text = text[len("_root_."):]
+    return text
+
+
 def theorem_key(record: dict) -> str | None:
-    """The id that groups the steps of one proof, if the record has one."""
-    key = record.get("theorem")
-    if key is None:
+    """The theorem a record belongs to (see "Theorem identity" above), or None if it names none."""
+    name = record.get("theorem")
+    if name is None:
         return None
-    path = record.get("file_path")
-    return f"{path}::{key}" if path else str(key)
+    key = normalize_theorem_name(name)
+    return key or None

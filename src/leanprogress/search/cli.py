@@ -34,12 +34,16 @@ def add_parsers(sub) -> None:
     p.add_argument("--commit", default=None, help="lean-dojo: commit (default: from the benchmark file)")
     p.set_defaults(func=cmd_prove)
 
-    q = sub.add_parser("predict-steps", help="how many tactic steps are left from a proof state")
-    q.add_argument("--model", required=True)
+    q = sub.add_parser(
+        "predict-steps", help="how many tactic steps are left from a proof state",
+        description="Steps left from a proof state. With --tactic: steps left after that candidate. Without it the "
+        "state is scored as search's state mode does: with the last --prefix line as the tactic that produced it, "
+        "or, for an initial state (no --prefix, or an empty one), on its own.")
+    q.add_argument("--model", required=True, help="trained model folder (written by `leanprogress train`)")
     q.add_argument("--state", required=True, help="the proof state as Lean prints it")
-    q.add_argument("--prefix", default="", help="tactics that led here, one a line")
+    q.add_argument("--prefix", default="", help="tactics that led here, one a line (empty: an initial state)")
     q.add_argument("--tactic", default=None, help="a candidate tactic: steps left after it")
-    q.add_argument("--device", default="auto")
+    q.add_argument("--device", default="auto", help="where the model runs: auto, cpu, cuda, cuda:N (default auto)")
     q.set_defaults(func=cmd_predict_steps)
 
     e = sub.add_parser("export-proofs", help="turn solved searches into training records")
@@ -153,18 +157,25 @@ def cmd_prove(args) -> int:
 
 
 def cmd_predict_steps(args) -> int:
+    # Arguments first: loading a model takes seconds.
+    if not args.state.strip():
+        raise ValueError("--state is empty: give the proof state as Lean prints it")
+    if args.tactic is not None and not args.tactic.strip():
+        raise ValueError("--tactic is empty: give a candidate tactic, or leave --tactic out to score the state")
+    lines = [l for l in args.prefix.split("\n") if l.strip()]
+    if args.tactic:
+        goal, tactic, prefix = args.state, args.tactic, args.prefix
+        what = f"after `{args.tactic}`"
+    elif lines:  # the state reached by the last prefix line
+        goal, tactic, prefix = args.state, lines[-1], "\n".join(lines[:-1])
+        what = "from this state"
+    else:  # an initial state: no tactic produced it
+        goal, tactic, prefix = args.state, "", ""
+        what = "from this initial state"
     from ..scoring import LeanProgressScorer
 
-    scorer = LeanProgressScorer(args.model, device=args.device)
-    if args.tactic:
-        steps = scorer.predict(args.state, args.tactic, args.prefix)
-        print(f"{steps:.2f} steps left after `{args.tactic}`")
-        return 0
-    lines = [l for l in args.prefix.split("\n") if l.strip()]
-    if not lines:
-        raise ValueError("give --prefix (the tactics that led to this state) or --tactic (a candidate)")
-    steps = scorer.predict(args.state, lines[-1], "\n".join(lines[:-1]))
-    print(f"{steps:.2f} steps left from this state")
+    steps = LeanProgressScorer(args.model, device=args.device).predict(goal, tactic, prefix)
+    print(f"{steps:.2f} steps left {what}")
     return 0
 
 

@@ -1,43 +1,89 @@
 """The HTTP server: LeanCopilot-compatible ``/generate`` and ``/encode``, plus ``/score``.
 
-LeanCopilot's external generator sends ``{"name", "input", "prefix"}`` and
-reads ``outputs[i].output`` and ``outputs[i].score``; this server answers in
-that shape and adds ``model_score``, ``steps_remaining`` and ``reward`` when
-the candidates were scored. Inference runs in worker threads, so the event
-loop keeps serving while a model computes.
+LeanCopilot's external generator sends ``{"name", "input", "prefix"}`` (with
+curl, no other headers) and reads ``outputs[i].output`` and
+``outputs[i].score``; its ``search_proof`` hands each ``score`` to aesop as a
+success probability, and aesop rejects a tactic whose score is outside
+[0, 1]. So by default ``score`` is a probability in (0, 1]
+(:func:`~leanprogress.ranking.success_probability`), and ``model_score``,
+``steps_remaining`` and ``reward`` are added in their own fields when the
+candidates were scored.
+
+At most ``max_in_flight`` requests are worked on at once, each in a worker
+thread with a time limit (:mod:`leanprogress.serve.limits`); one more gets 429
+with ``Retry-After``. The model runs one batch at a time.
+
+Example:
+    >>> from leanprogress.serve import ServerConfig, create_app
+    >>> app = create_app(ServerConfig(), generators={})  # no scorer, no generators
+    >>> sorted(r.path for r in app.routes if r.path.startswith(("/gen", "/sc", "/he")))
+    ['/generate', '/health', '/score']
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextlib
 import logging
 import math
 import secrets
 import threading
-from typing import Any
+import time
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
-from ..ranking import mixed_priority
-from .config import ServerConfig
 from ..generators import GeneratorError, GeneratorTimeout, build_generator
+from ..ranking import mixed_priority, normalized_steps, probability_of
+from .config import ServerConfig
+from .limits import Busy, DeadlineExceeded, WorkLimiter
+
+try:
+    from ..scoring import ScoringError
+except ImportError:  # until the scorer raises it for NaN and overflowing outputs (issue 10, harden)
+    class ScoringError(RuntimeError):
+        """The model's output cannot be read as a step count."""
 
 logger = logging.getLogger(__name__)
 
+OPEN_PATHS = ("/health",)
+"""Paths that answer without the API key: only the liveness probe."""
+
+
+def _valid_unicode(text: str) -> str:
+    # JSON may carry "\ud800": Python accepts it, tokenizers and UTF-8 encoders do not.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"contains a lone surrogate {text[exc.start]!r} at character {exc.start}: "
+                         "not valid Unicode text") from None
+    return text
+
+
+Text = Annotated[str, AfterValidator(_valid_unicode)]
+
 
 class GenerateRequest(BaseModel):
-    name: str
-    input: str
-    prefix: str | None = ""
+    name: Text
+    """Generator to ask (see /models)."""
+    input: Text
+    """The proof state, as Lean prints it."""
+    prefix: Text | None = ""
     """LeanCopilot's target prefix: generated tactics must start with it."""
-    history: str | None = ""
+    history: Text | None = ""
     """Tactics already written in this proof, one a line (the scorer's proof prefix)."""
     use_reward: bool | None = None
+    """Rank by the scorer (default: on for the generators in the server's reward_by_default)."""
     alpha: float | None = Field(default=None, ge=0.0, le=1.0)
+    """Mix weight of predicted steps against the generator's log-probability (default: the server's)."""
     num_candidates: int | None = Field(default=None, ge=1)
+    score_format: Literal["probability", "log"] | None = None
+    """What ``score`` holds (default: the server's, ``probability``)."""
 
 
 class Generation(BaseModel):
@@ -53,9 +99,9 @@ class GenerateResponse(BaseModel):
 
 
 class ScoreRequest(BaseModel):
-    goal: str
-    prefix: str | None = ""
-    tactics: list[str]
+    goal: Text
+    prefix: Text | None = ""
+    tactics: list[Text]
 
 
 class ScoredTactic(BaseModel):
@@ -69,8 +115,8 @@ class ScoreResponse(BaseModel):
 
 
 class EncodeRequest(BaseModel):
-    name: str
-    input: str
+    name: Text
+    input: Text
 
 
 class EncodeResponse(BaseModel):
@@ -78,12 +124,32 @@ class EncodeResponse(BaseModel):
 
 
 class HTTPProblem(Exception):
-    def __init__(self, status: int, detail: str):
-        self.status, self.detail = status, detail
+    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None):
+        self.status, self.detail, self.headers = status, detail, headers
 
 
 def _finite(x: float) -> float:
     return x if math.isfinite(x) else (-1e9 if x < 0 else 1e9)
+
+
+def _supplied_key(request: Request) -> str:
+    """The key a client sent: ``X-API-Key``, a bearer token, or the password of HTTP basic auth.
+
+    Basic auth is what a URL with credentials (``http://lp:KEY@host:port``)
+    makes curl send, which is how LeanCopilot's external generator can carry a key.
+    """
+    if key := request.headers.get("x-api-key"):
+        return key
+    auth = request.headers.get("authorization") or ""
+    scheme, _, value = auth.partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip()
+    if scheme.lower() == "basic":
+        try:
+            return base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")[2]
+        except (binascii.Error, UnicodeDecodeError):
+            return ""
+    return ""
 
 
 def create_app(config: ServerConfig, scorer: Any = None, generators: dict[str, Any] | None = None) -> FastAPI:
@@ -103,19 +169,26 @@ def create_app(config: ServerConfig, scorer: Any = None, generators: dict[str, A
     if generators is None:
         generators = {name: build_generator(name, spec) for name, spec in config.generators.items()}
     scorer_lock = threading.Lock()  # one forward pass at a time; batches are where the speed is
+    limiter = WorkLimiter(config.max_in_flight, config.request_timeout_s)
+    model_path = config.model or getattr(scorer, "model_name", None)
+    started = time.time()
 
-    app = FastAPI(title="LeanProgress", version=__import__("leanprogress").__version__)
-    app.state.config, app.state.scorer, app.state.generators = config, scorer, generators
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        yield
+        limiter.shutdown()
+
+    app = FastAPI(title="LeanProgress", version=__import__("leanprogress").__version__, lifespan=lifespan)
+    app.state.config, app.state.scorer, app.state.generators, app.state.limiter = config, scorer, generators, limiter
 
     @app.middleware("http")
     async def guard(request: Request, call_next):
-        if config.api_key and request.url.path not in ("/health", "/docs", "/openapi.json"):
-            supplied = request.headers.get("x-api-key") or ""
-            auth = request.headers.get("authorization") or ""
-            if auth.lower().startswith("bearer "):
-                supplied = supplied or auth[7:]
-            if not secrets.compare_digest(supplied.encode(), config.api_key.encode()):
-                return JSONResponse({"detail": "missing or wrong API key (X-API-Key header)"}, status_code=401)
+        if config.api_key and request.url.path not in OPEN_PATHS:
+            if not secrets.compare_digest(_supplied_key(request).encode(), config.api_key.encode()):
+                return JSONResponse(
+                    {"detail": "missing or wrong API key (X-API-Key header, bearer token, or basic-auth password)"},
+                    status_code=401, headers={"WWW-Authenticate": 'Basic realm="leanprogress"'},
+                )
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > config.max_body_bytes:
             return JSONResponse(
@@ -126,7 +199,7 @@ def create_app(config: ServerConfig, scorer: Any = None, generators: dict[str, A
 
     @app.exception_handler(HTTPProblem)
     async def problem(_: Request, exc: HTTPProblem):
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status)
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError):
@@ -143,31 +216,77 @@ def create_app(config: ServerConfig, scorer: Any = None, generators: dict[str, A
             if text and len(text) > config.max_input_chars:
                 raise HTTPProblem(413, f"'{field_name}' has {len(text)} characters; the limit is {config.max_input_chars}")
 
-    def score(goal: str, tactics: list[str], prefix: str) -> list[float]:
-        with scorer_lock:
-            return scorer.predict_batch(goal, tactics, prefix)
+    def generator(name: str):
+        gen = generators.get(name)
+        if gen is not None:
+            return gen
+        hint = ""
+        if not generators:
+            hint = ("; this server has no generators: give it a model folder written by `leanprogress train` "
+                    "(it holds the tactics the model was trained on), --retrieval-corpus or --config")
+        elif model_path and name in (model_path, Path(model_path).name):
+            hint = "; that is the scorer, which ranks the generators' candidates: name a generator"
+        raise HTTPProblem(404, f"unknown generator {name!r}; known generators: {sorted(generators)}{hint}")
+
+    async def run(work):
+        try:
+            return await limiter.run(work)
+        except Busy as exc:
+            raise HTTPProblem(429, str(exc), headers={"Retry-After": str(exc.retry_after_s)}) from None
+        except DeadlineExceeded as exc:
+            raise HTTPProblem(504, str(exc)) from None
+
+    def score(deadline, goal: str, tactics: list[str], prefix: str) -> list[float]:
+        limiter.waiting(+1)
+        try:
+            deadline.acquire(scorer_lock, "the model")
+        finally:
+            limiter.waiting(-1)
+        try:
+            steps = scorer.predict_batch(goal, tactics, prefix)
+        except ScoringError as exc:
+            logger.error("scoring failed: %s", exc)
+            raise HTTPProblem(500, f"the scorer failed: {exc}") from None
+        finally:
+            scorer_lock.release()
+        # A scorer that lets a NaN through must not rank it first (NaN compares false with everything).
+        bad = [i for i, s in enumerate(steps) if not math.isfinite(s)]
+        if bad:
+            i = bad[0]
+            logger.error("scorer gave %r for %r", steps[i], tactics[i])
+            raise HTTPProblem(500, f"the scorer failed: no finite step count for {len(bad)} of {len(steps)} "
+                                   f"candidate(s) (first: {tactics[i]!r} gave {steps[i]})")
+        return steps
 
     @app.get("/health")
     async def health():
-        return {"status": "ok", "scorer": scorer is not None, "generators": sorted(generators)}
+        model = None
+        if scorer is not None:
+            model = {"name": Path(str(model_path)).name if model_path else None,
+                     "device": str(getattr(scorer, "device", "")), "precision": getattr(scorer, "precision", None)}
+        return {"status": "ok", "model": model, "generators": sorted(generators), "queue": limiter.stats(),
+                "uptime_s": round(time.time() - started, 1)}
 
     @app.get("/models")
     async def models():
+        ranked = [n for n in sorted(generators) if n in config.reward_by_default]
         return {
-            "scorer": {"model": config.model, "device": str(scorer.device), "precision": scorer.precision}
-            if scorer is not None else None,
             "generators": [
-                {"name": n, "kind": g.kind, "scorer_attached": scorer is not None,
-                 "reward_by_default": n in config.reward_by_default, "can_encode": hasattr(g, "encode")}
+                {"name": n, "role": "generator", "kind": getattr(g, "kind", type(g).__name__),
+                 "ranked_by_scorer": n in config.reward_by_default and scorer is not None,
+                 "can_encode": hasattr(g, "encode")}
                 for n, g in sorted(generators.items())
             ],
+            "scorer": {"role": "scorer", "model": model_path, "device": str(getattr(scorer, "device", "")),
+                       "precision": getattr(scorer, "precision", None), "ranks_by_default": ranked,
+                       "note": "not a generator: it ranks the generators' candidates (use_reward)"}
+            if scorer is not None else None,
+            "score_format": config.score_format, "alpha": config.alpha, "n_max": config.n_max,
         }
 
     @app.post("/generate", response_model=GenerateResponse, response_model_exclude_none=True)
     async def generate(req: GenerateRequest):
-        gen = generators.get(req.name)
-        if gen is None:
-            raise HTTPProblem(404, f"unknown model {req.name!r}; known: {sorted(generators)}")
+        gen = generator(req.name)
         check_size(input=req.input, prefix=req.prefix, history=req.history)
         n = req.num_candidates or config.num_candidates
         if n > config.max_candidates:
@@ -175,24 +294,36 @@ def create_app(config: ServerConfig, scorer: Any = None, generators: dict[str, A
         use_reward = req.use_reward if req.use_reward is not None else req.name in config.reward_by_default
         if use_reward and scorer is None:
             raise HTTPProblem(400, "use_reward needs a scorer: start the server with LEANPROGRESS_MODEL or --model")
-        try:
-            candidates = await run_in_threadpool(gen.generate, req.input, req.prefix or "", n)
-        except GeneratorTimeout as exc:
-            raise HTTPProblem(504, f"generator {req.name!r} timed out: {exc}") from None
-        except GeneratorError as exc:
-            raise HTTPProblem(502, f"generator {req.name!r} failed: {exc}") from None
-        if not use_reward or not candidates:
-            return {"outputs": [{"output": t, "score": _finite(s)} for t, s in candidates]}
-        tactics = [t for t, _ in candidates]
-        steps = await run_in_threadpool(score, req.input, tactics, req.history or "")
         alpha = req.alpha if req.alpha is not None else config.alpha
-        outputs = []
-        for (tactic, model_score), s in zip(candidates, steps):
-            rank = -s if alpha is None else mixed_priority(s, model_score, alpha, config.n_max)
-            outputs.append({"output": tactic, "score": _finite(rank), "model_score": _finite(model_score),
-                            "steps_remaining": s, "reward": -s})
-        outputs.sort(key=lambda o: -o["score"])
-        return {"outputs": outputs}
+        probability = (req.score_format or config.score_format) == "probability"
+
+        def work(deadline):
+            try:
+                candidates = gen.generate(req.input, req.prefix or "", n)
+            except GeneratorTimeout as exc:
+                raise HTTPProblem(504, f"generator {req.name!r} timed out: {exc}") from None
+            except GeneratorError as exc:
+                raise HTTPProblem(502, f"generator {req.name!r} failed: {exc}") from None
+            if not use_reward or not candidates:
+                return {"outputs": [{"output": t, "score": probability_of(s) if probability else _finite(s)}
+                                    for t, s in candidates]}
+            deadline.check("scoring the candidates")
+            tactics = [t for t, _ in candidates]
+            steps = score(deadline, req.input, tactics, req.history or "")
+            ranked = []
+            for (tactic, model_score), s in zip(candidates, steps):
+                if alpha is None:
+                    priority = normalized_steps(s, config.n_max) if probability else -s
+                else:
+                    priority = mixed_priority(s, _finite(model_score), alpha, config.n_max)
+                out = {"output": tactic, "score": probability_of(priority) if probability else _finite(priority),
+                       "model_score": _finite(model_score), "steps_remaining": s, "reward": -s}
+                ranked.append((priority, out))
+            # Sort on the priority itself: probabilities clamped at the floor would tie.
+            ranked.sort(key=lambda p: -p[0])
+            return {"outputs": [out for _, out in ranked]}
+
+        return await run(work)
 
     @app.post("/score", response_model=ScoreResponse)
     async def score_endpoint(req: ScoreRequest):
@@ -203,21 +334,28 @@ def create_app(config: ServerConfig, scorer: Any = None, generators: dict[str, A
         check_size(goal=req.goal, prefix=req.prefix)
         for i, t in enumerate(req.tactics):
             check_size(**{f"tactics[{i}]": t})
-        steps = await run_in_threadpool(score, req.goal, req.tactics, req.prefix or "") if req.tactics else []
-        return {"outputs": [{"tactic": t, "steps_remaining": s, "reward": -s} for t, s in zip(req.tactics, steps)]}
+        if not req.tactics:
+            return {"outputs": []}
+
+        def work(deadline):
+            steps = score(deadline, req.goal, req.tactics, req.prefix or "")
+            return {"outputs": [{"tactic": t, "steps_remaining": s, "reward": -s} for t, s in zip(req.tactics, steps)]}
+
+        return await run(work)
 
     @app.post("/encode", response_model=EncodeResponse)
     async def encode(req: EncodeRequest):
-        gen = generators.get(req.name)
-        if gen is None:
-            raise HTTPProblem(404, f"unknown model {req.name!r}; known: {sorted(generators)}")
+        gen = generator(req.name)
         check_size(input=req.input)
         if not hasattr(gen, "encode"):
             raise HTTPProblem(400, f"generator {req.name!r} ({gen.kind}) cannot encode")
-        try:
-            vector = await run_in_threadpool(gen.encode, req.input)
-        except NotImplementedError as exc:
-            raise HTTPProblem(400, f"generator {req.name!r} cannot encode: {exc}") from None
-        return {"outputs": vector}
+
+        def work(deadline):
+            try:
+                return {"outputs": gen.encode(req.input)}
+            except NotImplementedError as exc:
+                raise HTTPProblem(400, f"generator {req.name!r} cannot encode: {exc}") from None
+
+        return await run(work)
 
     return app

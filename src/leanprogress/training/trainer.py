@@ -160,7 +160,9 @@ def _duration(seconds: float) -> str:
     if not math.isfinite(seconds):
         return "?"
     seconds = int(round(seconds))
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s"
 
 
 class ProgressTrainer:
@@ -210,6 +212,7 @@ class ProgressTrainer:
             label_transform=args.label_transform,
             truncation=args.truncation,
             base_model=args.model_name or f"{DEFAULT_ENCODER_NAME} (bundled)",
+            canonicalize_goals=args.canonicalize_goals,
         )
         self.builder = self.settings.prompt_builder(self.tokenizer)
         self.trainer = None
@@ -382,6 +385,9 @@ class ProgressTrainer:
         with hf_progress_bars():
             self.trainer.model.save_pretrained(staging)
         self.tokenizer.save_pretrained(staging)
+        from ..data.corpus import write_tactic_corpus  # what `leanprogress serve` offers LeanCopilot with this model
+
+        write_tactic_corpus(self.train_dataset.records, staging)
         # The settings file marks a complete model: remove it before swapping
         # files in, write it back last.
         settings_path.unlink(missing_ok=True)

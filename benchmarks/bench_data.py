@@ -1,0 +1,255 @@
+"""What the data layer makes of the shared data: records, labels, splits, rendering.
+
+Measures, with the code on ``PYTHONPATH`` (or this checkout):
+
+- records and labels per source (Mathlib LeanDojo sample, miniF2F-valid whole
+  proofs, Lean Workbook Plus declarations), and how many whole proofs a rule
+  change touched;
+- the step rule against LeanDojo: on each of the 100 Mathlib theorems the
+  proof is rebuilt from LeanDojo's own tactic texts (the tactics not nested in
+  an earlier one, joined) and split again; how many listings come out exactly
+  as LeanDojo's;
+- leakage: the Mathlib sample mixed with the same theorems as ``export-proofs``
+  writes them (no ``file_path``), and the miniF2F search traces mixed with the
+  miniF2F whole proofs, each split by theorem: theorems on both sides and eval
+  rows that copy a training row;
+- a LeanDojo benchmark-style folder (the sample under ``random/`` and
+  ``novel_premises/`` plus a ``metadata.json``);
+- rendering: on the 221 miniF2F-valid problems, how many states rendered from
+  ``formal_statement`` equal Lean's initial state, as is and after
+  canonicalisation of both sides; and Lean's own printing of the 86 search-trace
+  starts (early-2024 Mathlib) against the newer printing in the proofs file;
+- the stored prefix of a 50,000-step machine-written proof.
+
+``--before REV`` also measures the code at git revision ``REV`` (default: the
+commit before issue 9) in a subprocess and prints both side by side.
+
+    python benchmarks/bench_data.py [--before b9aedb3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+from _shared import MATHLIB_SAMPLE, MINIF2F_PROOFS, SHARED, WORKBOOK_PROOFS, require
+
+SEARCH_TRACES = SHARED / "minif2f-valid-search-traces" / "traces.json"
+BEFORE = "b9aedb3"
+
+
+def _norm(s: str) -> str:
+    return " ".join(s.split())
+
+
+def _nested(x: str, y: str) -> bool:
+    """Whether tactic text ``x`` sits inside tactic text ``y`` as a nested tactic (after `by`, `=>`, `;`, ...)."""
+    nx, ny = _norm(x), _norm(y)
+    if len(ny) <= len(nx):
+        return False
+    for m in re.finditer(re.escape(nx), ny):
+        before = ny[: m.start()].rstrip()
+        if m.start() and re.search(r"(\bby|=>|;|\||·|\ball_goals|\bclassical|\bfirst|\brepeat'?|\btry|\bin)$", before):
+            return True
+    rest = y.split("\n", 1)[1] if "\n" in y else ""
+    return any(_norm(line).startswith(nx.split(" ")[0]) for line in y.split("\n")[1:]) and nx in _norm(rest)
+
+
+def measure() -> dict:
+    from leanprogress.data.dataset import load_mixture, split_by_theorem
+    from leanprogress.data.lean_source import iter_source_records, scan_lean_text
+    from leanprogress.data.lean_syntax import split_tactic_steps
+    from leanprogress.data.leandojo import TraceFormatError, iter_leandojo_records
+    from leanprogress.data.proofs import SourceStats, iter_proof_records
+    from leanprogress.data.records import write_records
+
+    try:
+        from leanprogress.data.canonical import canonical_state
+    except ImportError:
+        canonical_state = None
+    out: dict = {}
+
+    def label_figures(name: str, recs: list[dict], used: int) -> None:
+        labels = [r["steps_remaining"] for r in recs]
+        out[name] = {"proofs": used, "records": len(recs), "mean_label": round(sum(labels) / max(1, len(labels)), 2),
+                     "max_label": max(labels, default=0), "max_prefix_chars": max((len(r["prefix"]) for r in recs), default=0)}
+
+    mathlib = list(iter_leandojo_records([MATHLIB_SAMPLE], source="mathlib"))
+    label_figures("mathlib", mathlib, len({r["theorem"] for r in mathlib}))
+    st = SourceStats()
+    minif2f = list(iter_proof_records(MINIF2F_PROOFS, st, source="minif2f"))
+    label_figures("minif2f", minif2f, st.used)
+    out["minif2f"]["skipped"] = dict(st.skipped)
+    per_proof = {}
+    for r in minif2f:
+        per_proof[r["theorem"]] = per_proof.get(r["theorem"], 0) + 1
+    out["minif2f"]["steps_per_proof"] = per_proof
+    st = SourceStats()
+    workbook = list(iter_source_records(WORKBOOK_PROOFS, st, source="workbook"))
+    label_figures("workbook", workbook, st.used)
+    out["workbook"]["skipped"] = dict(st.skipped)
+
+    # the step rule against LeanDojo's own listing
+    theorems = json.loads(MATHLIB_SAMPLE.read_text(encoding="utf-8"))
+    exact = same_count = 0
+    for t in theorems:
+        listed = [s["tactic"] for s in t["traced_tactics"]]
+        outer = [x for i, x in enumerate(listed) if not any(_nested(x, listed[j]) for j in range(i))]
+        block = "\n".join("\n".join("  " + line for line in x.split("\n")) for x in outer)
+        got = split_tactic_steps(block)
+        exact += [_norm(g) for g in got] == [_norm(x) for x in listed]
+        same_count += len(got) == len(listed)
+    out["leandojo_listing"] = {"theorems": len(theorems), "exact": exact, "same_count": same_count}
+
+    # leakage through theorem identity
+    with tempfile.TemporaryDirectory() as tmp:
+        traced = Path(tmp) / "mathlib" / "traced.jsonl"
+        exported = Path(tmp) / "search" / "exported.jsonl"
+        write_records(mathlib, traced)
+        write_records([{k: v for k, v in r.items() if k not in ("file_path", "source")} for r in mathlib], exported)
+        train, held, _ = load_mixture([str(traced), str(exported)], eval_ratio=0.2, seed=42)
+        train_thms = {r["theorem"] for r in train}
+        pairs = {(r["goal"], r["tactic"]) for r in train}
+        out["mix_export"] = {"eval_rows": len(held), "theorems_both_sides": len({r["theorem"] for r in held} & train_thms),
+                             "eval_rows_copied": sum((r["goal"], r["tactic"]) in pairs for r in held)}
+    traces = list(iter_leandojo_records([SEARCH_TRACES], source="search"))
+    train, held = split_by_theorem(traces + minif2f, eval_ratio=0.2, seed=42)
+    out["mix_minif2f"] = {"theorems_both_sides": len({r["theorem"] for r in held} & {r["theorem"] for r in train}),
+                          "trace_names_in_proofs": len({r["theorem"] for r in traces} & {r["theorem"] for r in minif2f})}
+
+    # a LeanDojo benchmark-style folder
+    with tempfile.TemporaryDirectory() as tmp:
+        for split in ("random", "novel_premises"):
+            (Path(tmp) / split).mkdir()
+            (Path(tmp) / split / "test.json").write_bytes(MATHLIB_SAMPLE.read_bytes())
+        n_twice = len(list(iter_leandojo_records([tmp])))
+        (Path(tmp) / "metadata.json").write_text('{"commit": "5a919533"}')
+        try:
+            n_meta = len(list(iter_leandojo_records([tmp])))
+        except TraceFormatError as exc:
+            n_meta = f"error: {str(exc).split(': ', 1)[1]}"
+    out["benchmark_folder"] = {"records_random_and_novel": n_twice, "with_metadata_json": n_meta}
+
+    # rendering
+    problems = [json.loads(line) for line in MINIF2F_PROOFS.read_text(encoding="utf-8").splitlines()]
+    equal = canon_equal = rendered = 0
+    for p in problems:
+        recs = list(scan_lean_text(p["formal_statement"] + "\n  simp\n", p["name"], SourceStats()))
+        if not recs:
+            continue
+        rendered += 1
+        equal += recs[0]["goal"] == p["goal"]
+        if canonical_state is not None:
+            canon_equal += canonical_state(recs[0]["goal"]) == canonical_state(p["goal"])
+    out["rendering"] = {"problems": len(problems), "rendered": rendered, "equal": equal,
+                        "canonical_equal": canon_equal if canonical_state else None}
+    goals = {p["name"]: p["goal"] for p in problems}
+    starts = [(t["traced_tactics"][0]["state_before"], goals[t["full_name"]])
+              for t in json.loads(SEARCH_TRACES.read_text(encoding="utf-8")) if t["full_name"] in goals]
+    out["lean_versions"] = {"pairs": len(starts), "equal": sum(a == b for a, b in starts),
+                            "canonical_equal": sum(canonical_state(a) == canonical_state(b) for a, b in starts)
+                            if canonical_state else None}
+
+    # the stored prefix of a huge machine-written proof (not run on code without the cap: it would need
+    # tens of gigabytes)
+    try:
+        from leanprogress.data.records import MAX_PREFIX_CHARS  # noqa: F401
+    except ImportError:
+        out["huge_proof"] = None
+        return out
+    n = 50_000
+    steps = [f"nlinarith [sq_nonneg (x - {i}), sq_nonneg (y + {i})]" for i in range(n)]
+    proof = "theorem huge (x y : ℝ) : x ^ 2 + y ^ 2 ≥ 0 := by\n" + "\n".join("  " + s for s in steps)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "huge.jsonl"
+        path.write_text(json.dumps({"name": "huge", "goal": "x y : ℝ\n⊢ x ^ 2 + y ^ 2 ≥ 0", "proof": proof}) + "\n")
+        tracemalloc.start()
+        t0 = time.perf_counter()
+        written = 0
+        for rec in iter_proof_records(path, SourceStats()):
+            written += len(json.dumps(rec, ensure_ascii=False)) + 1
+        wall = time.perf_counter() - t0
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    full_prefix = sum(len(s) + 1 for s in steps) * (n - 1) // 2  # what an uncapped prefix would add, roughly
+    out["huge_proof"] = {"steps": n, "proof_mb": round(len(proof) / 1e6, 2), "output_mb": round(written / 1e6, 1),
+                         "uncapped_prefix_mb": round(full_prefix / 1e6), "peak_python_mb": round(peak / 1e6, 1),
+                         "seconds": round(wall, 1)}
+    return out
+
+
+def _before(rev: str) -> dict | None:
+    root = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(["git", "-C", str(root), "archive", rev, "src"], capture_output=True)
+        if archive.returncode:
+            print(f"(no 'before' figures: git archive {rev} failed: {archive.stderr.decode().strip()})")
+            return None
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
+        env = dict(os.environ, PYTHONPATH=str(Path(tmp) / "src"))
+        run = subprocess.run([sys.executable, __file__, "--measure-only"], env=env, capture_output=True, text=True)
+        if run.returncode:
+            print(f"(no 'before' figures: the code at {rev} failed: {run.stderr.strip().splitlines()[-1]})")
+            return None
+        return json.loads(run.stdout)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--before", default=BEFORE, help=f"git revision to compare with (default {BEFORE}); '' for none")
+    ap.add_argument("--measure-only", action="store_true", help=argparse.SUPPRESS)
+    opts = ap.parse_args()
+    require(MATHLIB_SAMPLE, MINIF2F_PROOFS, WORKBOOK_PROOFS, SEARCH_TRACES)
+    if opts.measure_only:
+        print(json.dumps(measure()))
+        return
+    before = _before(opts.before) if opts.before else None
+    after = measure()
+    b = before or {}
+
+    def row(label: str, key: str, field: str) -> None:
+        old = b.get(key, {}).get(field, "n/a") if before else "n/a"
+        print(f"| {label} | {old} | {after[key][field]} |")
+
+    print(f"| figure | before ({opts.before or 'n/a'}) | after |")
+    print("| --- | --- | --- |")
+    for src in ("mathlib", "minif2f", "workbook"):
+        for field in ("records", "mean_label", "max_label", "max_prefix_chars"):
+            row(f"{src}: {field.replace('_', ' ')}", src, field)
+    row("minif2f: skipped", "minif2f", "skipped")
+    row("workbook: skipped", "workbook", "skipped")
+    if before:
+        a, o = after["minif2f"]["steps_per_proof"], b["minif2f"]["steps_per_proof"]
+        changed = sum(1 for k in a if o.get(k) != a[k])
+        print(f"| minif2f: proofs whose step count changed | | {changed} of {len(a)} "
+              f"(aime_1987_p8: {o.get('aime_1987_p8')} -> {a.get('aime_1987_p8')}) |")
+    row("LeanDojo listing reproduced exactly (of 100)", "leandojo_listing", "exact")
+    row("LeanDojo listing, same number of steps (of 100)", "leandojo_listing", "same_count")
+    row("Mathlib + exported copies: theorems on both sides", "mix_export", "theorems_both_sides")
+    row("Mathlib + exported copies: eval rows copying a training row", "mix_export", "eval_rows_copied")
+    row("Mathlib + exported copies: eval rows", "mix_export", "eval_rows")
+    row("miniF2F traces + proofs: theorems on both sides", "mix_minif2f", "theorems_both_sides")
+    row("benchmark folder random/ + novel_premises/: records", "benchmark_folder", "records_random_and_novel")
+    row("... with metadata.json", "benchmark_folder", "with_metadata_json")
+    row("rendered states equal to Lean's (of 221)", "rendering", "equal")
+    row("... after canonicalising both sides", "rendering", "canonical_equal")
+    row("Lean 2024 vs newer printing, equal (of 86)", "lean_versions", "equal")
+    row("... after canonicalising both sides", "lean_versions", "canonical_equal")
+    h = after["huge_proof"]
+    print(f"\n{h['steps']:,}-step proof ({h['proof_mb']} MB): {h['output_mb']} MB of records in {h['seconds']} s, "
+          f"peak Python memory {h['peak_python_mb']} MB; an uncapped prefix would add about {h['uncapped_prefix_mb']:,} MB")
+    if before and b.get("huge_proof") is None:
+        print("(before: not run; every record carried the whole prefix, so the output and, since a proof's records "
+              "were built as one list, the memory grew with the square of the proof length)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,437 @@
+"""Every command the README shows runs, on tiny data and the tiny models of conftest.py.
+
+How it works: every ```bash (sh, shell, console) block of README.md is cut into commands (continuation lines
+joined, comments dropped, `a && b` split, a `for ... done` loop kept whole), and every ```python block is taken
+whole. Each command must be a key of COMMANDS (how the test runs it) or of NOT_RUN (why it cannot run here: Lean, a
+GPU, installing packages); each python block must be a key of PYTHON_BLOCKS (by its first line). A README command
+that is in neither table fails `test_every_readme_command_is_in_a_table`, and so does a table entry the README no
+longer shows.
+
+To cover a new README command: copy it, exactly as the README writes it (one line, single spaces), into COMMANDS
+with a `Run`: `extra` arguments make it fast here (the tiny model, one epoch, `{tiny}` stands for the tiny model's
+folder), and `check` says what must hold afterwards. Commands run in a workspace that holds every file the README
+assumes you have (traces/random/train.json, proofs.jsonl, runs/model, ...; see `workspace`), in-process through
+`leanprogress.cli.main` (or `runpy` for `python -m`); `leanprogress serve` runs for real in a subprocess: it
+starts, answers LeanCopilot's request, and stops. A command that talks to a server (`curl ... :23337`) runs with
+one started for it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import runpy
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import httpx
+import pytest
+
+from conftest import make_theorem
+from serve_util import free_port
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+README_VARIABLES = {"STATE": "n : ℕ\n⊢ n + 0 = n"}
+"""Shell variables the README's commands use, as a reader would set them."""
+
+
+# ---------------------------------------------------------------- reading the README
+def _strip_comment(line: str) -> str:
+    """``line`` without a trailing ``# comment`` (a ``#`` inside quotes stays)."""
+    quote = None
+    for i, ch in enumerate(line):
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#" and (i == 0 or line[i - 1].isspace()):
+            return line[:i].rstrip()
+    return line.rstrip()
+
+
+def readme_commands(text: str) -> list[str]:
+    """The shell commands of the README's bash blocks, one string each, whitespace collapsed."""
+    commands: list[str] = []
+    for block in re.findall(r"^```(?:bash|sh|shell|console)[ \t]*\n(.*?)^```", text, re.S | re.M):
+        logical, pending = [], ""
+        for raw in block.splitlines():
+            line = _strip_comment(raw)
+            if line.endswith("\\"):
+                pending += line[:-1] + " "
+                continue
+            line = pending + line
+            pending = ""
+            if line.strip():
+                logical.append(" ".join(line.split()))
+        loop: list[str] = []
+        for line in logical:
+            if loop or line.startswith(("for ", "while ")):
+                loop.append(line)
+                if line == "done":
+                    commands.append(" ".join(loop[:-1]) + "; done")
+                    loop = []
+                continue
+            commands += [part.strip() for part in line.split(" && ")]
+    return commands
+
+
+def readme_python_blocks(text: str) -> list[str]:
+    return re.findall(r"^```python[ \t]*\n(.*?)^```", text, re.S | re.M)
+
+
+# ---------------------------------------------------------------- the tables
+@dataclass(frozen=True)
+class Run:
+    """How the test runs one README command.
+
+    Attributes:
+        extra: arguments appended to keep it fast on tiny data; ``{tiny}`` is the tiny model's folder.
+        check: ``check(workspace, output)`` asserts what must hold after the command ran.
+        server: a ``leanprogress serve`` command: started in a subprocess, asked LeanCopilot's request, stopped.
+        client: a command that talks to a server on 127.0.0.1:23337; it runs against one started for it.
+    """
+
+    extra: tuple[str, ...] = ()
+    check: Callable[[Path, str], None] | None = None
+    server: bool = False
+    client: bool = False
+
+
+def records(path: str, at_least: int = 1) -> Callable[[Path, str], None]:
+    def check(ws: Path, out: str) -> None:
+        rows = [json.loads(l) for l in (ws / path).read_text(encoding="utf-8").splitlines()]
+        assert len(rows) >= at_least and all({"goal", "tactic", "steps_remaining"} <= set(r) for r in rows)
+
+    return check
+
+
+def model_folder(path: str) -> Callable[[Path, str], None]:
+    def check(ws: Path, out: str) -> None:
+        names = {p.name for p in (ws / path).iterdir()}
+        assert {"model.safetensors", "leanprogress_config.json", "tactic_corpus.jsonl"} <= names
+        assert f"model saved to {path}" in out
+
+    return check
+
+
+def output_has(*texts: str) -> Callable[[Path, str], None]:
+    def check(ws: Path, out: str) -> None:
+        for text in texts:
+            assert text in out, f"{text!r} not in the output:\n{out}"
+
+    return check
+
+
+def file_of(path: str, min_bytes: int) -> Callable[[Path, str], None]:
+    def check(ws: Path, out: str) -> None:
+        assert (ws / path).stat().st_size >= min_bytes
+
+    return check
+
+
+def json_keys(*keys: str) -> Callable[[Path, str], None]:
+    def check(ws: Path, out: str) -> None:
+        assert set(keys) <= set(json.loads(out))
+
+    return check
+
+
+def all_of(*checks: Callable[[Path, str], None]) -> Callable[[Path, str], None]:
+    def check(ws: Path, out: str) -> None:
+        for c in checks:
+            c(ws, out)
+
+    return check
+
+
+def ranked_json(ws: Path, out: str) -> None:
+    ranked = json.loads(out)
+    assert sorted(r["tactic"] for r in ranked) == ["induction n", "omega", "simp"]
+    assert [r["steps_remaining"] for r in ranked] == sorted(r["steps_remaining"] for r in ranked)
+
+
+def leancopilot_answer(ws: Path, out: str) -> None:
+    outputs = json.loads(out)["outputs"]
+    assert outputs and all(isinstance(o["output"], str) and 0 < o["score"] <= 1 for o in outputs)
+
+
+TINY_TRAIN = ("--model-name", "{tiny}", "--epochs", "1", "--max-length", "64", "--batch-size", "8",
+              "--precision", "fp32")
+
+COMMANDS: dict[str, Run] = {
+    # top of the README
+    ".venv/bin/leanprogress quickstart": Run(
+        extra=("--model-name", "{tiny}", "--epochs", "1"),
+        check=output_has("== 4/4 rank candidate tactics", "steps left")),
+    # Data
+    "leanprogress build-dataset traces/random/train.json --output data/mathlib.jsonl": Run(
+        check=records("data/mathlib.jsonl", at_least=40)),
+    "leanprogress build-dataset --from-proofs proofs.jsonl --output data/minif2f.jsonl": Run(
+        check=records("data/minif2f.jsonl", at_least=2)),
+    "leanprogress build-dataset --from-lean-source path/to/project --output data/project.jsonl": Run(
+        check=records("data/project.jsonl", at_least=2)),
+    "leanprogress split --dataset data/mathlib.jsonl --output-dir data/split --eval-ratio 0.2": Run(
+        check=all_of(records("data/split/train.jsonl"), records("data/split/eval.jsonl"))),
+    "python -m leanprogress.create_sample_dataset --output data/sample.jsonl": Run(
+        check=records("data/sample.jsonl", at_least=3)),
+    # Training
+    "leanprogress train --dataset data/mathlib.jsonl --output-dir runs/model": Run(
+        extra=TINY_TRAIN, check=model_folder("runs/model")),
+    "python -m leanprogress.train_steps_model --dataset data/mathlib.jsonl --output-dir runs/model": Run(
+        extra=TINY_TRAIN, check=model_folder("runs/model")),
+    "leanprogress train --dataset data/mathlib.jsonl --dataset data/workbook.jsonl:0.3 --output-dir runs/mixed": Run(
+        extra=TINY_TRAIN, check=model_folder("runs/mixed")),
+    # Scoring
+    'leanprogress score --model runs/model --state "$STATE" --tactic simp --tactic omega --tactic "induction n" '
+    '--json': Run(check=ranked_json),
+    # Evaluation
+    "leanprogress evaluate --model runs/model --dataset runs/model/eval_split.jsonl --plot eval.png": Run(
+        check=all_of(output_has("best constant", "plot written to eval.png"), file_of("eval.png", 1000))),
+    "leanprogress evaluate --model runs/model --dataset data/minif2f.jsonl --json": Run(
+        check=json_keys("mae", "spearman", "best_constant")),
+    # Serving
+    "LEANPROGRESS_MODEL=runs/model leanprogress serve": Run(server=True),
+    "LEANPROGRESS_MODEL=runs/model leanprogress serve --retrieval-corpus data/mathlib.jsonl --reward-default "
+    "retrieval": Run(server=True),
+    "curl -s -X POST http://127.0.0.1:23337/generate -H 'Content-Type: application/json' -d '{\"name\": "
+    "\"retrieval\", \"input\": \"n : ℕ\\n⊢ n + 0 = n\", \"prefix\": \"\"}'": Run(client=True, check=leancopilot_answer),
+    # Search
+    "leanprogress prove --theorems traces/random/test.json --output results.jsonl --model runs/model --alpha 0.2": Run(
+        extra=("--max-expansions", "8"), check=output_has("proved")),
+    "leanprogress export-proofs --results results.jsonl --output data/found.jsonl": Run(
+        check=records("data/found.jsonl")),
+    'leanprogress predict-steps --model runs/model --state "$STATE" --prefix "intro n"': Run(
+        check=output_has("steps left from this state")),
+    # Benchmarks
+    "leanprogress build-dataset leandojo_benchmark_4/random/train.json --goal-from state_after --output "
+    "data/after.jsonl": Run(check=records("data/after.jsonl", at_least=40)),
+    "leanprogress train --dataset data/after.jsonl --output-dir runs/state-model": Run(
+        extra=TINY_TRAIN, check=model_folder("runs/state-model")),
+}
+
+NOT_RUN: dict[str, str] = {
+    "python3 -m venv .venv": "sets up the environment; CI runs it on a clean clone",
+    ".venv/bin/pip install torch==2.13.0 -e .": "installs packages; CI installs the same on a clean clone",
+    ".venv/bin/pip install torch==2.13.0 -e '.[test]'": "installs packages; CI runs it on a clean clone",
+    ".venv/bin/python -m pytest -q": "runs this test suite",
+    "pip install 'leanprogress[lean-dojo]'": "installs packages (LeanDojo, which needs Lean)",
+    "leanprogress prove --backend lean-interact --theorems statements.jsonl --project-dir path/to/mathlib-project "
+    "--generator config --generator-config '{\"kind\": \"hf\", \"model\": \"/models/tacgen\", \"num_beams\": 32}' "
+    "--model runs/model --alpha 0.2 --output results.jsonl": "needs Lean (a Lake project with Mathlib)",
+    "leanprogress prove --backend lean-dojo --theorems leandojo_benchmark_4/random/test.json --generator retrieval "
+    "--corpus data/mathlib.jsonl --model runs/model --alpha 0.2 --output results.jsonl": "needs Lean (LeanDojo)",
+    "for a in 0 0.2; do leanprogress prove --backend lean-dojo --theorems leandojo_benchmark_4/random/test.json "
+    "--generator config --generator-config '{\"kind\": \"hf\", \"model\": \"/models/reprover-tacgen\", "
+    "\"num_beams\": 64}' --num-candidates 64 --model runs/state-model --alpha $a --timeout 600 --output "
+    "results-alpha$a.jsonl; done": "needs Lean (LeanDojo) and, at this size, a GPU",
+}
+
+PYTHON_BLOCKS: dict[str, dict[str, str]] = {
+    # first line of the block -> {text in the block: what the test runs instead} (each must be found)
+    "from leanprogress import ProgressDataset, ProgressTrainer, ProgressTrainingArguments": {
+        'ProgressTrainingArguments(output_dir="runs/model")':
+            'ProgressTrainingArguments(output_dir="runs/model", model_name=TINY, epochs=1, max_length=64, '
+            'precision="fp32")',
+    },
+    "from leanprogress import LeanProgressScorer, reward": {},
+}
+PYTHON_NAMES = {"goal": README_VARIABLES["STATE"], "candidates": ["simp", "omega", "rfl"]}
+"""Names the README's snippets use without defining them."""
+
+
+# ---------------------------------------------------------------- the workspace
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory, trained_tiny):
+    """A folder holding every file the README's commands assume the reader has."""
+    from leanprogress.data.leandojo import records_from_theorem
+    from leanprogress.data.records import write_records
+    from leanprogress.search.prover import SearchResult
+
+    ws = tmp_path_factory.mktemp("readme")
+    theorems = [make_theorem(f"T.thm{i}", 1 + i % 6) for i in range(12)]
+    for folder in ("traces/random", "leandojo_benchmark_4/random"):
+        (ws / folder).mkdir(parents=True)
+        for split in ("train", "test"):
+            (ws / folder / f"{split}.json").write_text(json.dumps(theorems, ensure_ascii=False), encoding="utf-8")
+    (ws / "proofs.jsonl").write_text("".join(json.dumps(
+        {"name": f"p{i}", "goal": f"x : ℕ\n⊢ x + {i} = {i} + x",
+         "proof": f"theorem p{i} (x : ℕ) : x + {i} = {i} + x := by\n  rw [Nat.add_comm]\n  rfl\n"},
+        ensure_ascii=False) + "\n" for i in range(3)), encoding="utf-8")
+    (ws / "path/to/project").mkdir(parents=True)
+    (ws / "path/to/project/A.lean").write_text(
+        "theorem a (p : Prop) (hp : p) : p := by\n  have h := hp\n  exact h\n", encoding="utf-8")
+    records = [r for t in theorems for r in records_from_theorem(t, source="mathlib")]
+    write_records(records, ws / "data/mathlib.jsonl")
+    write_records([dict(r, theorem=f"W.{r['theorem']}", source="workbook") for r in records], ws / "data/workbook.jsonl")
+    write_records([dict(r, source="minif2f") for r in records[:8]], ws / "data/minif2f.jsonl")
+    shutil.copytree(trained_tiny[0], ws / "runs/model", ignore=shutil.ignore_patterns("checkpoints"))
+    write_records(trained_tiny[2], ws / "runs/model/eval_split.jsonl")
+    t = theorems[2]
+    steps = t["traced_tactics"]
+    proved = SearchResult(theorem=t["full_name"], status="proved", proof=[s["tactic"] for s in steps],
+                          states=[s["state_before"] for s in steps])
+    (ws / "results.jsonl").write_text(json.dumps(asdict(proved), ensure_ascii=False) + "\n", encoding="utf-8")
+    return ws
+
+
+# ---------------------------------------------------------------- running commands
+def _words(command: str, tiny: Path, extra: tuple[str, ...] = ()) -> tuple[dict[str, str], list[str]]:
+    """Environment assignments and argv of a README command, ``$VARS`` expanded, ``extra`` appended."""
+    words = shlex.split(command)
+    env = {}
+    while words and re.fullmatch(r"[A-Z_][A-Z0-9_]*=.*", words[0]):
+        name, _, value = words.pop(0).partition("=")
+        env[name] = value
+    expand = lambda w: re.sub(r"\$\{?([A-Z_][A-Z0-9_]*)\}?", lambda m: README_VARIABLES[m.group(1)], w)
+    return env, [expand(w) for w in words] + [e.format(tiny=tiny) for e in extra]
+
+
+def _run_in_process(argv: list[str], env: dict[str, str], monkeypatch) -> int:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    program = Path(argv[0]).name
+    if program == "leanprogress":
+        from leanprogress.cli import main
+
+        return main(argv[1:])
+    if program in ("python", "python3") and argv[1] == "-m":
+        monkeypatch.setattr(sys, "argv", [argv[2], *argv[3:]])
+        try:
+            with warnings.catch_warnings():  # "found in sys.modules": the test process imported it already
+                warnings.simplefilter("ignore", RuntimeWarning)
+                runpy.run_module(argv[2], run_name="__main__", alter_sys=True)
+        except SystemExit as exc:
+            return exc.code or 0
+        return 0
+    raise AssertionError(f"the test cannot run {argv[0]!r}: add how to COMMANDS' runner")
+
+
+class Server:
+    """A README ``serve`` command running for real, on a free port."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], cwd: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        assert Path(argv[0]).name == "leanprogress" and argv[1] == "serve"
+        command = [sys.executable, "-m", "leanprogress.cli", *argv[1:], "--port", str(self.port)]
+        self.process = subprocess.Popen(command, cwd=cwd, env={**os.environ, **env}, stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT, text=True)
+
+    def wait_until_up(self, timeout: float = 240) -> None:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"the server exited with {self.process.returncode}:\n{self.process.stdout.read()}")
+            try:
+                if httpx.get(self.url + "/health", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        raise AssertionError("the server did not come up")
+
+    def stop(self) -> str:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+                raise AssertionError("the server did not stop on SIGINT")
+        return self.process.stdout.read()
+
+
+@pytest.fixture(scope="module")
+def model_server(workspace, trained_tiny):
+    """``leanprogress serve`` with the README's model, for commands that talk to a server."""
+    server = Server(["leanprogress", "serve"], {"LEANPROGRESS_MODEL": "runs/model"}, workspace)
+    try:
+        server.wait_until_up()
+        yield server
+    finally:
+        server.stop()
+
+
+# ---------------------------------------------------------------- the tests
+def test_every_readme_command_is_in_a_table():
+    text = README.read_text(encoding="utf-8")
+    commands = readme_commands(text)
+    assert commands, "no commands found in the README"
+    both = sorted(set(COMMANDS) & set(NOT_RUN))
+    assert not both, f"in both COMMANDS and NOT_RUN: {both}"
+    missing = [c for c in dict.fromkeys(commands) if c not in COMMANDS and c not in NOT_RUN]
+    assert not missing, ("README commands no test runs; add each to COMMANDS (how to run it here) or NOT_RUN "
+                         "(why it cannot run: Lean, a GPU, installing):\n" + "\n".join(missing))
+    stale = [c for c in [*COMMANDS, *NOT_RUN] if c not in commands]
+    assert not stale, "table entries the README no longer shows:\n" + "\n".join(stale)
+    firsts = [block.strip().splitlines()[0] for block in readme_python_blocks(text)]
+    assert sorted(firsts) == sorted(PYTHON_BLOCKS), "python blocks of the README and PYTHON_BLOCKS differ"
+
+
+def test_readme_commands_are_split_as_a_shell_would():
+    text = ("```bash\n# comment\nleanprogress a --x 1   # trailing\nleanprogress b \\\n    --y '#not a comment'\n"
+            "python3 -m venv .venv && .venv/bin/pip install -e .\nfor a in 0 1; do\n  leanprogress c --a $a\ndone\n```\n"
+            "```lean\nnot a command\n```\n")
+    assert readme_commands(text) == ["leanprogress a --x 1", "leanprogress b --y '#not a comment'",
+                                     "python3 -m venv .venv", ".venv/bin/pip install -e .",
+                                     "for a in 0 1; do leanprogress c --a $a; done"]
+
+
+@pytest.mark.parametrize("command", list(COMMANDS), ids=lambda c: c[:70])
+def test_readme_command_runs(command, workspace, trained_tiny, tiny_model, monkeypatch, capsys, request):
+    if command not in readme_commands(README.read_text(encoding="utf-8")):
+        pytest.fail("the README no longer shows this command: remove it from COMMANDS")
+    run = COMMANDS[command]
+    env, argv = _words(command, tiny_model, run.extra)
+    monkeypatch.chdir(workspace)
+    if run.server:
+        server = Server(argv, env, workspace)
+        try:
+            server.wait_until_up()
+            state = make_theorem("T.thm3", 4)["traced_tactics"][1]["state_before"]
+            r = httpx.post(server.url + "/generate", json={"name": "retrieval", "input": state, "prefix": ""},
+                           timeout=60)
+            assert r.status_code == 200, r.text
+            leancopilot_answer(workspace, r.text)
+            assert all("steps_remaining" in o for o in r.json()["outputs"])  # ranked by the model by default
+        finally:
+            out = server.stop()
+        assert server.process.returncode == 0, out
+        assert "LeanProgress server on" in out and "Traceback" not in out
+        return
+    if run.client:
+        if shutil.which(argv[0]) is None:
+            pytest.skip(f"{argv[0]} is not installed")
+        server = request.getfixturevalue("model_server")
+        argv = [w.replace("127.0.0.1:23337", f"127.0.0.1:{server.port}") for w in argv]
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=True).stdout
+    else:
+        rc = _run_in_process(argv, env, monkeypatch)
+        out = capsys.readouterr().out
+        assert rc == 0, out
+    if run.check is not None:
+        run.check(workspace, out)
+
+
+@pytest.mark.parametrize("first_line", list(PYTHON_BLOCKS), ids=lambda l: l[:50])
+def test_readme_python_block_runs(first_line, workspace, tiny_model, monkeypatch):
+    blocks = {b.strip().splitlines()[0]: b for b in readme_python_blocks(README.read_text(encoding="utf-8"))}
+    if first_line not in blocks:
+        pytest.fail("the README no longer has this python block: remove it from PYTHON_BLOCKS")
+    code = blocks[first_line]
+    for old, new in PYTHON_BLOCKS[first_line].items():
+        assert old in code, f"{old!r} is no longer in the README's block: update PYTHON_BLOCKS"
+        code = code.replace(old, new)
+    monkeypatch.chdir(workspace)
+    exec(compile(code, f"README.md ({first_line})", "exec"), {**PYTHON_NAMES, "TINY": str(tiny_model)})

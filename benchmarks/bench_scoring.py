@@ -178,16 +178,20 @@ def main() -> None:
           f"{'tied pairs':>12}")
     base = statistics.median(times["fp32"])
     for name, scores in preds.items():
-        rho = [float(spearmanr(a, b).statistic) if len(set(b)) > 1 else float("nan") for a, b in zip(ref, scores)]
+        # A state whose scores all tie has no Spearman: left out of the mean, and "n/a" if every state ties.
+        rho = [float(spearmanr(a, b).statistic) for a, b in zip(ref, scores) if len(set(b)) > 1]
         distinct = [len(set(s)) for s in scores]
         ties = sum(sum(c * (c - 1) // 2 for c in np.unique(s, return_counts=True)[1]) for s in scores)
         t = statistics.median(times[name])
         results[name] = {"candidates_per_s": n / t, "speedup_vs_fp32": base / t,
-                         "spearman_mean": float(np.nanmean(rho)), "spearman_min": float(np.nanmin(rho)),
+                         "spearman_mean": float(np.mean(rho)) if rho else None,
+                         "spearman_min": float(np.min(rho)) if rho else None,
                          "distinct_mean": float(np.mean(distinct)), "tied_pairs": int(ties)}
         r = results[name]
-        print(f"{name:38}{r['candidates_per_s']:>8.1f}{r['speedup_vs_fp32']:>8.2f}x{r['spearman_mean']:>10.4f}"
-              f"{r['spearman_min']:>8.3f}{r['distinct_mean']:>7.1f}/{opts.candidates:<2}{r['tied_pairs']:>12}")
+        mean = "n/a" if r["spearman_mean"] is None else f"{r['spearman_mean']:.4f}"
+        worst = "n/a" if r["spearman_min"] is None else f"{r['spearman_min']:.3f}"
+        print(f"{name:38}{r['candidates_per_s']:>8.1f}{r['speedup_vs_fp32']:>8.2f}x{mean:>10}{worst:>8}"
+              f"{r['distinct_mean']:>7.1f}/{opts.candidates:<2}{r['tied_pairs']:>12}")
     print("\nSpearman: against fp32 per state (mean, worst); distinct: scores per state (mean); tied pairs: pairs of "
           "candidates of one state with the same score, over all states (fp32 ties where the prompts are the same).")
     if opts.json:

@@ -44,6 +44,16 @@ def test_goal_from_of_training_records():
         ModelSettings(goal_from="state_during")
 
 
+def test_decode_prediction_never_overflows_and_keeps_nan():
+    import math
+
+    assert decode_prediction(1000.0, "log1p") == math.inf  # expm1 would raise OverflowError
+    assert decode_prediction(-1000.0, "log1p") == 0.0
+    assert math.isnan(decode_prediction(float("nan"), "log1p"))  # not clamped to 0 ("closes the goal")
+    assert math.isnan(decode_prediction(float("nan"), "none"))
+    assert decode_prediction(float("inf"), "none") == math.inf
+
+
 def test_canonical_goals_setting_is_off_for_models_saved_before_it(tmp_path):
     from leanprogress.config import ProgressTrainingArguments
 

@@ -16,9 +16,21 @@ from pathlib import Path
 from .prompt import DEFAULT_TEMPLATE, TRUNCATIONS, PromptBuilder, PromptTemplate
 
 SETTINGS_FILE = "leanprogress_config.json"
+CHECKPOINTS = "checkpoints"
+"""Folder inside a run's output folder that holds its epoch checkpoints (each with its own settings file)."""
 LABEL_TRANSFORMS = ("none", "log1p")
 GOAL_FROMS = ("", "state_before", "state_after", "mixed")
 PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def newest_checkpoint(folder: str | os.PathLike) -> Path | None:
+    """The ``checkpoint-N`` folder with the highest step N in ``folder`` (a run's ``checkpoints``), or None."""
+    steps = []
+    for path in Path(folder).glob("checkpoint-*"):
+        step = path.name.split("-", 1)[1]
+        if path.is_dir() and step.isdigit():
+            steps.append((int(step), path))
+    return max(steps)[1] if steps else None
 
 
 def encode_label(steps: float, transform: str) -> float:
@@ -27,9 +39,20 @@ def encode_label(steps: float, transform: str) -> float:
 
 
 def decode_prediction(value: float, transform: str) -> float:
-    """Map a raw model output back to steps (non-negative)."""
-    steps = math.expm1(value) if transform == "log1p" else value
-    return max(0.0, steps)
+    """Map a raw model output back to steps (non-negative).
+
+    Never raises: an output too large for a float (``expm1`` of more than
+    about 709) becomes ``inf`` and NaN stays NaN, so that callers can reject
+    them by name (NaN would otherwise clamp to 0, "closes the goal").
+    """
+    value = float(value)
+    steps = value
+    if transform == "log1p":
+        try:
+            steps = math.expm1(value)
+        except OverflowError:
+            steps = math.inf
+    return steps if math.isnan(steps) else max(0.0, steps)
 
 
 def records_goal_from(records) -> str:
@@ -179,7 +202,8 @@ class ProgressTrainingArguments:
     group_by_length: bool = True
     """Batch prompts of similar length together so padding stays small."""
     resume: bool = False
-    """Continue from the newest checkpoint in ``output_dir/checkpoints``."""
+    """Continue from the newest checkpoint in ``output_dir/checkpoints``. Without it, checkpoints of an earlier
+    run there are removed first (with a warning), so that a later resume cannot restore them into this run."""
     logging_steps: int = 10
     """Log training loss every this many steps."""
     eval_batch_size: int = 32

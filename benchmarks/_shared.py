@@ -9,6 +9,7 @@ from pathlib import Path
 SHARED = Path(os.environ.get("LEANPROGRESS_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
 MATHLIB_SAMPLE = SHARED / "mathlib4-leandojo-sample" / "random_test.json"
 MINIF2F_PROOFS = SHARED / "minif2f-valid-proofs" / "proofs.jsonl"
+MINIF2F_SEARCH_TRACES = SHARED / "minif2f-valid-search-traces" / "traces.json"
 WORKBOOK_PROOFS = SHARED / "lean-workbook-plus-proofs" / "proofs.jsonl"
 SEARCH_TRACES = SHARED / "minif2f-valid-search-traces" / "traces.json"
 

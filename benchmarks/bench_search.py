@@ -1,95 +1,364 @@
-"""alpha = 0 against alpha > 0 at an equal budget, on replayed Mathlib traces.
+"""Does ranking by predicted steps make search choose better? A branching replay at an equal budget.
 
-Environment: :class:`ReplayEnvironment` over the Mathlib4 LeanDojo sample
-(real states, real transitions). Generator: each state's recorded tactic
-among 15 tactics of other proofs, with random log-probabilities. Scorers are
-trained here with 2-fold cross-fitting (a model never scores theorems it was
-trained on): one on (state, candidate) records for ``score_mode=tactic``,
-one on (state after, tactic) records for ``score_mode=state``.
+Environment: :class:`ReplayEnvironment` over the miniF2F-valid search traces
+(86 proofs of 70 theorems found by best-first search through LeanDojo, with
+real states). A theorem with several recorded proofs is a graph whose proofs
+share states: every recorded tactic from a state succeeds and leads to its
+recorded next state, so proofs of different lengths compete; every other
+tactic fails. 14 of the 70 theorems have several proofs.
 
-What replay cannot show: a wrong tactic is always an error here, so every
-expansion has at most one child and the frontier never branches; the order
-of the queue, and so alpha in ``state`` mode, cannot change the outcome. The
-measurable effect is in ``tactic`` mode, where the score orders which
-candidates are run first under a budget of environment calls. The real
-comparison needs Lean (see the README's "Search" section).
+Generator: each state's recorded tactics among 15 tactics of other theorems.
+A recorded tactic's probability is the best of ``--generator-signal`` uniform
+draws, a distractor's one draw (a generator that usually, not always, ranks
+working tactics higher); it has no preference between two recorded tactics.
 
-    python benchmarks/bench_search.py [--budget 48] [--epochs 3]
+Rows (same candidates, same budget of environment calls per theorem):
+
+- ``random order``: alpha 0 with a generator without signal (every order of
+  the candidates equally likely).
+- ``alpha 0``: the generator's log-probabilities alone.
+- ``alpha 0.2 / 0.5 / 1.0`` in both score modes, with scorers trained here,
+  cross-fitted by theorem (``--folds``; a scorer never scores a theorem it
+  was trained on), on the other folds' miniF2F records plus the 100-theorem
+  Mathlib sample: ``tactic`` mode from ``state_before`` records, ``state``
+  mode from ``state_after`` records. The scorers are deliberately small and
+  brief (the default encoder, ``--epochs`` over ~580 records, ``max_length``
+  128, no eval split and no constant fallback, since the question is what the
+  score does to search): on this 2-core machine each takes a few minutes.
+- ``oracle``: alpha 1.0 with the true fewest steps left in the replay graph,
+  the most any step-count model could buy here.
+
+Every row is run over ``--seeds`` generator seeds (distractor sets and
+log-probabilities); figures are the mean and standard deviation over seeds.
+
+What the replay can show: whether a score orders candidates (``tactic``
+mode) and reached states (``state`` mode) so that a proof is found within
+fewer environment calls, and whether it prefers the shorter of the recorded
+proofs. What it cannot show: anything about tactics nobody recorded (they
+always fail here, though Lean might accept them), so it says nothing about
+finding *new* proofs; in ``state`` mode only states of recorded proofs are
+ever scored, so only the 14 theorems with several proofs give the score a
+choice; and the generator is a simulation, not a model.
+
+    python benchmarks/bench_search.py [--budgets 32,64] [--seeds 5] [--folds 2] [--epochs 1] [--models DIR]
+    python benchmarks/bench_search.py --ray-speedup [--latency 0.05] [--ray-model DIR]   # Ray against one process
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import statistics
 import tempfile
 import time
 
-from _shared import MATHLIB_SAMPLE, machine, require
+from _shared import MATHLIB_SAMPLE, MINIF2F_SEARCH_TRACES, machine, require
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--budget", type=int, default=48, help="environment calls per theorem")
-    ap.add_argument("--epochs", type=float, default=3.0)
-    ap.add_argument("--alphas", default="0,0.2,0.5,1.0")
-    opts = ap.parse_args()
-    require(MATHLIB_SAMPLE)
+class CachedScorer:
+    """Scores are deterministic: compute each (goal, tactic, prefix) once across alphas and seeds."""
+
+    def __init__(self, scorer):
+        self.scorer, self.cache = scorer, {}
+        self.settings, self.model_name = scorer.settings, scorer.model_name
+
+    def predict_batch(self, goals, tactics, prefixes=None):
+        n = len(tactics)
+        goals = [goals] * n if isinstance(goals, str) else list(goals)
+        prefixes = [prefixes or ""] * n if prefixes is None or isinstance(prefixes, str) else list(prefixes)
+        keys = list(zip(goals, tactics, prefixes))
+        todo = [k for k in dict.fromkeys(keys) if k not in self.cache]
+        if todo:
+            for k, v in zip(todo, self.scorer.predict_batch(*map(list, zip(*todo)))):
+                self.cache[k] = v
+        return [self.cache[k] for k in keys]
+
+
+class OracleScorer:
+    """The true fewest steps left in the replay graph (n_max for a tactic that fails)."""
+
+    model_name = "oracle"
+    settings = None
+
+    def __init__(self, env, n_max=20.0):
+        from leanprogress.search.environment import norm_tactic
+
+        self.norm, self.n_max, self.env = norm_tactic, n_max, env
+        self.dist, self.owner = {}, {}
+        for name in env.names():
+            for state, d in env.distances(name).items():
+                self.dist[state] = min(d, self.dist.get(state, d))
+                self.owner.setdefault(state, name)
+
+    def steps_after(self, state, tactic):
+        name = self.owner.get(state)
+        if name is None:
+            return self.n_max
+        r = self.env.run_tactic((name, state), tactic)
+        if r.kind == "finished":
+            return 0.0
+        return float(self.dist.get(r.state, self.n_max)) if r.kind == "state" else self.n_max
+
+    def predict_batch(self, goals, tactics, prefixes=None):
+        goals = [goals] * len(tactics) if isinstance(goals, str) else list(goals)
+        return [self.steps_after(g, t) for g, t in zip(goals, tactics)]
+
+
+class OracleStateScorer(OracleScorer):
+    """Oracle for ``state`` mode: the goals it gets are the reached states."""
+
+    def predict_batch(self, goals, tactics, prefixes=None):
+        goals = [goals] * len(tactics) if isinstance(goals, str) else list(goals)
+        return [float(self.dist.get(g, self.n_max)) for g in goals]
+
+
+def train_scorers(entries, names, folds, opts, tmp):
+    """Per fold and mode: a scorer trained on every theorem outside the fold (plus the Mathlib sample).
+
+    A model already in ``tmp`` (``--models``, from an earlier run with the same folds) is reused."""
+    import shutil
+    from pathlib import Path
+
     from leanprogress import LeanProgressScorer, ProgressTrainer, ProgressTrainingArguments
-    from leanprogress.data.dataset import split_by_theorem
+    from leanprogress.config import SETTINGS_FILE
     from leanprogress.data.leandojo import records_from_theorem
+
+    mathlib = json.load(open(MATHLIB_SAMPLE, encoding="utf-8")) if opts.mathlib else []
+    scorers, timings = {}, []
+    for k, held in enumerate(folds):
+        held = set(held)
+        train_thms = [t for t in entries if t["full_name"] not in held] + mathlib
+        for mode, goal_from in (("tactic", "state_before"), ("state", "state_after")):
+            recs = [r for t in train_thms if t.get("traced_tactics")
+                    for r in records_from_theorem(t, goal_from=goal_from)]
+            out = f"{tmp}/{mode}{k}"
+            if not (Path(out) / SETTINGS_FILE).is_file():
+                args = ProgressTrainingArguments(output_dir=out, epochs=opts.epochs, max_length=128, batch_size=16,
+                                                 seed=opts.train_seed, fallback_to_constant=False)
+                t0 = time.perf_counter()
+                ProgressTrainer(args, recs).train()
+                shutil.rmtree(Path(out) / "checkpoints", ignore_errors=True)
+                timings.append((mode, k, len(recs), time.perf_counter() - t0))
+            scorers[(mode, k)] = CachedScorer(LeanProgressScorer(out, device="cpu"))
+    return scorers, timings
+
+
+def run(env, names, prover_for, seeds):
+    """Results of every seed: {seed: [SearchResult]}."""
+    return {seed: [prover_for(seed, name).prove(name) for name in names] for seed in seeds}
+
+
+def summarise(results, budget, subset=None):
+    per_seed = []
+    for rs in results.values():
+        rs = [r for r in rs if subset is None or r.theorem in subset]
+        proved = [r for r in rs if r.proved]
+        per_seed.append({
+            "pass": len(proved) / len(rs),
+            "calls": statistics.mean(r.env_calls for r in proved) if proved else float("nan"),
+            "calls_all": statistics.mean(r.env_calls if r.proved else budget for r in rs),
+            "length": statistics.mean(len(r.proof) for r in proved) if proved else float("nan"),
+        })
+
+    def ms(key):
+        xs = [s[key] for s in per_seed]
+        return statistics.mean(xs), (statistics.stdev(xs) if len(xs) > 1 else 0.0)
+
+    return {key: ms(key) for key in ("pass", "calls", "calls_all", "length")}
+
+
+def fmt(pair, pct=False, width=15):
+    m, s = pair
+    text = f"{m:.1%} ± {s:.1%}" if pct else f"{m:.1f} ± {s:.1f}"
+    return f"{text:>{width}}"
+
+
+def bench_alpha(opts):
     from leanprogress.generators import ReplayGenerator
     from leanprogress.search import BestFirstProver, ReplayEnvironment, SearchConfig
 
-    print(f"machine: {machine()}")
-    theorems = [t for t in json.load(open(MATHLIB_SAMPLE, encoding="utf-8")) if t["traced_tactics"]]
-    env = ReplayEnvironment(theorems)
-    gen = ReplayGenerator(env, distractors=15, seed=0)
-    names = sorted(env.theorems)
-    import random
-
-    random.Random(0).shuffle(names)
-    folds = [names[: len(names) // 2], names[len(names) // 2:]]
+    entries = [t for t in json.load(open(MINIF2F_SEARCH_TRACES, encoding="utf-8")) if t.get("traced_tactics")]
+    env = ReplayEnvironment(entries)
+    names = env.names()
+    branching = {n for n in names if len(env.theorems[n]) > 1}
+    shuffled = list(names)
+    random.Random(0).shuffle(shuffled)
+    folds = [shuffled[k:: opts.folds] for k in range(opts.folds)]
+    fold_of = {n: k for k, f in enumerate(folds) for n in f}
+    seeds = list(range(opts.seeds))
     alphas = [float(a) for a in opts.alphas.split(",")]
-    rows = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        scorers = {}
-        for k, held in enumerate(folds):
-            train_thms = [env.theorems[n] for n in names if n not in set(held)]
-            for mode, goal_from in (("tactic", "state_before"), ("state", "state_after")):
-                recs = [r for t in train_thms for r in records_from_theorem(t, goal_from=goal_from)]
-                tr, ev = split_by_theorem(recs, 0.2, seed=1)
-                out = f"{tmp}/{mode}{k}"
-                ProgressTrainer(ProgressTrainingArguments(output_dir=out, epochs=opts.epochs), tr, ev).train()
-                scorers[(mode, k)] = LeanProgressScorer(out)
+    print(f"machine: {machine()}")
+    print(f"{len(entries)} recorded proofs of {len(names)} theorems; {len(branching)} theorems with several proofs; "
+          f"{env.conflicts} conflicting transitions")
+
+    def gens(signal):
+        cache = {}
+
+        def get(seed):
+            if seed not in cache:
+                cache[seed] = ReplayGenerator(env, distractors=15, seed=seed, recorded_draws=signal)
+            return cache[seed]
+        return get
+
+    signal, noise = gens(opts.generator_signal), gens(1)
+
+    budgets = [int(b) for b in opts.budgets.split(",")]
+
+    def config(alpha, mode, budget):
+        return SearchConfig(alpha=alpha, score_mode=mode, num_candidates=32, max_expansions=10_000,
+                            max_env_calls=budget, timeout_s=3600)
+
+    rows = {b: [] for b in budgets}
+
+    def add(budget, scorer, mode, alpha, gen, model):
+        cfg = config(alpha, "state" if mode == "-" else mode, budget)
+        res = run(env, names, lambda s, n: BestFirstProver(env, gen(s), model(n), cfg), seeds)
+        rows[budget].append((scorer, mode, alpha, res))
+
+    t0 = time.perf_counter()
+    oracles = {"tactic": OracleScorer(env), "state": OracleStateScorer(env)}
+    for b in budgets:
+        add(b, "random order", "-", 0.0, noise, lambda n: None)
+        add(b, "generator", "-", 0.0, signal, lambda n: None)
         for mode in ("tactic", "state"):
-            for alpha in alphas:
-                results = []
-                t0 = time.perf_counter()
-                for k, held in enumerate(folds):
-                    cfg = SearchConfig(alpha=alpha, score_mode=mode, num_candidates=32, max_expansions=200,
-                                       max_env_calls=opts.budget)
-                    prover = BestFirstProver(env, gen, scorers[(mode, k)] if alpha > 0 else None, cfg)
-                    results += [prover.prove(n) for n in held]
-                proved = [r for r in results if r.proved]
-                rows[(mode, alpha)] = {
-                    "proved": len(proved), "theorems": len(results),
-                    "pass_rate": len(proved) / len(results),
-                    "median_env_calls_to_proof": statistics.median(r.env_calls for r in proved) if proved else None,
-                    "median_expansions_to_proof": statistics.median(r.expansions for r in proved) if proved else None,
-                    "scorer_s_per_expansion": sum(r.scorer_time_s for r in results) / max(1, sum(r.expansions for r in results)),
-                    "wall_s": time.perf_counter() - t0,
-                }
-    print(f"\n{len(names)} replayed theorems, 16 candidates per state (1 recorded + 15 distractors), "
-          f"budget {opts.budget} environment calls per theorem, 2-fold cross-fitted scorers")
-    print(f"{'mode':8}{'alpha':>6}{'proved':>10}{'pass':>8}{'env calls':>11}{'expansions':>12}{'scorer s/exp':>14}")
-    for (mode, alpha), r in rows.items():
-        calls = r["median_env_calls_to_proof"]
-        exps = r["median_expansions_to_proof"]
-        print(f"{mode:8}{alpha:>6.1f}{r['proved']:>5}/{r['theorems']:<4}{r['pass_rate']:>8.1%}"
-              f"{(f'{calls:g}' if calls is not None else '-'):>11}{(f'{exps:g}' if exps is not None else '-'):>12}"
-              f"{r['scorer_s_per_expansion']:>14.3f}")
-    print("(env calls and expansions: medians over proved theorems)")
+            add(b, "oracle", mode, 1.0, signal, lambda n, m=mode: oracles[m])
+    print(f"baselines and oracle: {time.perf_counter() - t0:.0f}s")
+    if not opts.skip_training:
+        with tempfile.TemporaryDirectory() as tmp:
+            scorers, timings = train_scorers(entries, names, folds, opts, opts.models or tmp)
+            for mode, k, n, secs in timings:
+                print(f"trained the {mode}-mode scorer of fold {k} on {n} records in {secs:.0f}s")
+            for mode in ("tactic", "state"):
+                for alpha in alphas:
+                    t1 = time.perf_counter()
+                    for b in budgets:
+                        add(b, "trained", mode, alpha, signal, lambda n, m=mode: scorers[(m, fold_of[n])])
+                    print(f"searched with the {mode}-mode scorers at alpha {alpha}: {time.perf_counter() - t1:.0f}s")
+    table = []
+    for b in budgets:
+        print(f"\nbranching replay of {len(names)} miniF2F-valid theorems ({len(branching)} with several recorded "
+              f"proofs), 16 candidates per state, budget {b} environment calls per theorem, generator signal "
+              f"{opts.generator_signal}, {len(seeds)} seeds, scorers cross-fitted over {opts.folds} folds "
+              f"(mean ± sd over seeds)")
+        print(f"{'scorer':13}{'mode':7}{'alpha':>6}{'pass (70)':>17}{'calls to proof':>17}"
+              f"{'calls (unproved=budget)':>25}{'pass (14 with several)':>24}{'calls to proof (14)':>21}"
+              f"{'proof length (14)':>19}")
+        for scorer, mode, alpha, res in rows[b]:
+            a, s = summarise(res, b), summarise(res, b, branching)
+            table.append({"budget": b, "scorer": scorer, "mode": mode, "alpha": alpha, "all": a, "several": s})
+            print(f"{scorer:13}{mode:7}{alpha:>6.1f}{fmt(a['pass'], True, 17)}{fmt(a['calls'], width=17)}"
+                  f"{fmt(a['calls_all'], width=25)}{fmt(s['pass'], True, 24)}{fmt(s['calls'], width=21)}"
+                  f"{fmt(s['length'], width=19)}")
+    print("calls to proof and proof length: means over proved theorems; calls (unproved=budget) counts every "
+          "theorem, an unproved one at the full budget. An expansion runs all 16 candidates of a state (as in "
+          "ReProver's search), so a proof of n steps needs about 16 (n - 1) calls plus those of its last state.")
+    if opts.json:
+        with open(opts.json, "w", encoding="utf-8") as f:
+            json.dump(table, f, indent=2)
+
+
+# ---------------------------------------------------------------- Ray speed-up
+class SlowReplay:
+    """Picklable factory for Ray workers: the replay, each environment call taking ``latency`` seconds (waiting
+    on Lean, as a worker does), or a scorer doing real CPU work when ``model`` is set."""
+
+    def __init__(self, entries, latency, model=None):
+        self.entries, self.latency, self.model = entries, latency, model
+
+    def __call__(self):
+        from leanprogress.generators import ReplayGenerator
+        from leanprogress.search import ReplayEnvironment, SearchConfig
+
+        latency = self.latency
+
+        class Env(ReplayEnvironment):
+            def run_tactic(self, handle, tactic, timeout=None):
+                time.sleep(latency)
+                return super().run_tactic(handle, tactic, timeout)
+
+        env = Env(self.entries)
+        scorer = None
+        if self.model:
+            from leanprogress import LeanProgressScorer
+
+            scorer = LeanProgressScorer(self.model, device="cpu")
+        cfg = SearchConfig(alpha=0.2 if scorer else 0.0, score_mode="tactic", max_env_calls=32, max_expansions=10_000)
+        return env, ReplayGenerator(env, seed=0, recorded_draws=3), scorer, cfg
+
+
+def bench_ray(opts):
+    import ray
+
+    from leanprogress.search import BestFirstProver
+    from leanprogress.search.distributed import prove_on_ray
+
+    entries = [t for t in json.load(open(MINIF2F_SEARCH_TRACES, encoding="utf-8")) if t.get("traced_tactics")]
+    names = list(dict.fromkeys(t["full_name"] for t in entries))
+    todo = [(n, n) for n in names]
+    print(f"machine: {machine()}")
+    what = (f"a per-worker scorer ({opts.ray_model}, alpha 0.2, tactic mode) doing the work on the CPU" if opts.ray_model
+            else "no scorer")
+    print(f"{len(names)} theorems, budget 32 calls, each environment call sleeping {opts.latency:g}s (a stand-in "
+          f"for Lean's time; the replay itself is instantaneous), {what}")
+    factory = SlowReplay(entries, opts.latency, opts.ray_model)
+
+    def one_process():
+        t0 = time.perf_counter()
+        env, gen, scorer, cfg = factory()
+        prover = BestFirstProver(env, gen, scorer, cfg)
+        return [prover.prove(n) for n in names], time.perf_counter() - t0
+
+    single, one = one_process()
+    print(f"one process: {one:.1f}s, {sum(r.env_calls for r in single)} environment calls, "
+          f"{sum(r.proved for r in single)} proved")
+    baseline = {r.theorem: (r.status, r.proof) for r in single}
+    for workers in [int(w) for w in opts.workers.split(",")]:
+        t0 = time.perf_counter()
+        ray.init(num_cpus=workers, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+        start = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        rows = list(prove_on_ray(todo, factory, workers=workers))
+        run_s = time.perf_counter() - t1
+        ray.shutdown()
+        same = all(baseline[r["theorem"]] == (r["status"], r["proof"]) for r in rows) and len(rows) == len(names)
+        print(f"{workers} Ray workers: {run_s:.1f}s proving (workers started inside), ray.init {start:.1f}s; "
+              f"speed-up {one / run_s:.2f}x over one process; same results: {same}")
+    # The machine's load drifts: time one process again after the Ray runs, to bracket them.
+    _, again = one_process()
+    print(f"one process again: {again:.1f}s")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--budgets", default="32,64", help="environment calls per theorem, one table each "
+                    "(default 32,64)")
+    ap.add_argument("--seeds", type=int, default=5, help="generator seeds (default 5)")
+    ap.add_argument("--folds", type=int, default=2, help="cross-fitting folds (default 2)")
+    ap.add_argument("--epochs", type=float, default=1.0, help="scorer training epochs (default 1)")
+    ap.add_argument("--train-seed", type=int, default=42, help="scorer training seed (default 42)")
+    ap.add_argument("--no-mathlib", dest="mathlib", action="store_false",
+                    help="train the scorers on the other folds' miniF2F records only (default: plus the Mathlib "
+                    "sample)")
+    ap.add_argument("--generator-signal", type=int, default=3,
+                    help="a recorded tactic's probability is the best of this many draws (default 3)")
+    ap.add_argument("--alphas", default="0.2,0.5,1.0", help="alphas for the trained scorers (default 0.2,0.5,1.0)")
+    ap.add_argument("--skip-training", action="store_true", help="baselines and oracle only")
+    ap.add_argument("--models", default=None,
+                    help="keep the trained scorers in this folder and reuse the ones already there (default: a "
+                    "temporary folder)")
+    ap.add_argument("--json", default=None, help="also write the table as JSON here")
+    ap.add_argument("--ray-speedup", action="store_true", help="measure Ray workers against one process instead")
+    ap.add_argument("--latency", type=float, default=0.05, help="--ray-speedup: seconds per environment call")
+    ap.add_argument("--workers", default="2,4", help="--ray-speedup: worker counts (default 2,4)")
+    ap.add_argument("--ray-model", default=None,
+                    help="--ray-speedup: a trained model each worker scores with (CPU work; default: none)")
+    opts = ap.parse_args()
+    require(MINIF2F_SEARCH_TRACES, MATHLIB_SAMPLE)
+    if opts.ray_speedup:
+        bench_ray(opts)
+    else:
+        bench_alpha(opts)
 
 
 if __name__ == "__main__":

@@ -72,3 +72,27 @@ def trained_tiny(tmp_path_factory, tiny_model):
                                      fallback_to_constant=False)
     metrics = ProgressTrainer(args, records, held).train()
     return out, metrics, held
+
+
+def save_bert(folder, tokenizer_path, head=None, seed=0, init=0.3, settings=True):
+    """A tiny random BERT whose output depends strongly on the input (large initial weights), saved with the
+    bundled tokenizer; ``head(model)`` may then set the classifier."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from leanprogress.config import ModelSettings
+
+    torch.manual_seed(seed)
+    tok = AutoTokenizer.from_pretrained(tokenizer_path)
+    config = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=512, num_labels=1, problem_type="regression",
+                        initializer_range=init)
+    model = BertForSequenceClassification(config)
+    if head is not None:
+        with torch.no_grad():
+            head(model)
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    if settings:
+        ModelSettings(max_length=128).save(folder)
+    return model

@@ -55,6 +55,28 @@ def test_head_settings_are_checked():
         ProgressTrainingArguments(output_dir="x", head_max_steps=0)
 
 
+def test_goal_from_of_training_records():
+    from leanprogress.config import records_goal_from
+
+    after, before = {"goal_from": "state_after"}, {"goal_from": "state_before"}
+    assert records_goal_from([after, after]) == "state_after"
+    assert records_goal_from([before, {}]) == "state_before"  # whole-proof records read the state before
+    assert records_goal_from([after, {}]) == records_goal_from([after, before]) == "mixed"
+    assert records_goal_from([{}, {"goal_from": None}]) == ""
+    with pytest.raises(ValueError, match="goal_from"):
+        ModelSettings(goal_from="state_during")
+
+
+def test_decode_prediction_never_overflows_and_keeps_nan():
+    import math
+
+    assert decode_prediction(1000.0, "log1p") == math.inf  # expm1 would raise OverflowError
+    assert decode_prediction(-1000.0, "log1p") == 0.0
+    assert math.isnan(decode_prediction(float("nan"), "log1p"))  # not clamped to 0 ("closes the goal")
+    assert math.isnan(decode_prediction(float("nan"), "none"))
+    assert decode_prediction(float("inf"), "none") == math.inf
+
+
 def test_canonical_goals_setting_is_off_for_models_saved_before_it(tmp_path):
     from leanprogress.config import ProgressTrainingArguments
 

@@ -121,3 +121,51 @@ def test_steps_of_one_whole_proof_are_not_candidates_on_one_state():
     goals, tactics, labels = ["⊢ p"] * 3, ["intro x", "simp", "ring"], [2, 1, 0]
     assert ranking_pairs(goals, tactics, labels, ["", "intro x", "intro x\nsimp"]) == []
     assert len(ranking_pairs(goals, tactics, labels, ["", "", ""])) == 3
+
+
+def _brute_force_within_one(labels):
+    # The definition: the smallest integer in the label range that is within one of the most labels.
+    counts = {c: sum(abs(x - c) <= 1 for x in labels) for c in range(min(labels), max(labels) + 1)}
+    best = max(counts, key=lambda c: (counts[c], -c))
+    return best, counts[best] / len(labels)
+
+
+def test_best_constants_are_exact_on_random_labels():
+    import random
+
+    import numpy as np
+
+    rng = random.Random(0)
+    for _ in range(200):
+        labels = [rng.choice([0, 0, 1, 2, 3, 5, 8, 13, 14, 40]) + rng.randrange(3) for _ in range(rng.randrange(1, 30))]
+        c = best_constants(np.array(labels, dtype=float))
+        constant, value = _brute_force_within_one(labels)
+        assert c["within_one"]["constant"] == constant and c["within_one"]["value"] == pytest.approx(value)
+        mode = max(sorted(set(labels)), key=labels.count)
+        assert c["accuracy"] == {"constant": mode, "value": pytest.approx(labels.count(mode) / len(labels))}
+
+
+def test_a_huge_label_does_not_hang_the_best_constants():
+    import signal
+
+    def too_slow(*_):
+        raise TimeoutError("best constants took more than 10 s: they depend on the label range")
+
+    old = signal.signal(signal.SIGALRM, too_slow)
+    signal.alarm(10)
+    try:
+        m = compute_metrics([0.0, 1.0, 1.2, 3.0], [0, 1, 1, 10**30])
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    bc = m["best_constant"]
+    assert bc["within_one"] == {"constant": 0, "value": 0.75}
+    assert bc["accuracy"] == {"constant": 1, "value": 0.5}
+    assert bc["mae"]["constant"] == 1 and m["buckets"]["21+"]["n"] == 1
+
+
+def test_non_finite_predictions_are_refused_by_name():
+    with pytest.raises(ValueError, match="prediction 1 is nan"):
+        compute_metrics([0.0, float("nan"), 1.0], [0, 1, 2])
+    with pytest.raises(ValueError, match="prediction 0 is inf"):
+        compute_metrics([float("inf")], [0])

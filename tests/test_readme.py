@@ -207,8 +207,12 @@ COMMANDS: dict[str, Run] = {
     "curl -s -X POST http://127.0.0.1:23337/generate -H 'Content-Type: application/json' -d '{\"name\": "
     "\"retrieval\", \"input\": \"n : ℕ\\n⊢ n + 0 = n\", \"prefix\": \"\"}'": Run(client=True, check=leancopilot_answer),
     # Search
-    "leanprogress prove --theorems traces/random/test.json --output results.jsonl --model runs/model --alpha 0.2": Run(
+    "leanprogress prove --theorems traces/random/test.json --output results.jsonl": Run(
         extra=("--max-expansions", "8"), check=output_has("proved")),
+    "leanprogress prove --theorems traces/random/test.json --output results.jsonl --model runs/model": Run(
+        extra=("--max-expansions", "8"), check=output_has("proved")),
+    "leanprogress prove --theorems traces/random/test.json --output results-ray.jsonl --workers 2": Run(
+        extra=("--max-expansions", "8"), check=output_has("proved 12/12")),
     "leanprogress export-proofs --results results.jsonl --output data/found.jsonl": Run(
         check=records("data/found.jsonl")),
     'leanprogress predict-steps --model runs/model --state "$STATE" --prefix "intro n"': Run(
@@ -226,11 +230,17 @@ NOT_RUN: dict[str, str] = {
     ".venv/bin/pip install torch==2.13.0 -e '.[test]'": "installs packages; CI runs it on a clean clone",
     ".venv/bin/python -m pytest -q": "runs this test suite",
     "pip install 'leanprogress[lean-dojo]'": "installs packages (LeanDojo, which needs Lean)",
+    "pip install 'leanprogress[ray]'": "installs packages (Ray; the test extra has it)",
     "leanprogress prove --backend lean-interact --theorems statements.jsonl --project-dir path/to/mathlib-project "
     "--generator config --generator-config '{\"kind\": \"hf\", \"model\": \"/models/tacgen\", \"num_beams\": 32}' "
-    "--model runs/model --alpha 0.2 --output results.jsonl": "needs Lean (a Lake project with Mathlib)",
+    "--model runs/model --output results.jsonl": "needs Lean (a Lake project with Mathlib); tests/test_backends.py runs "
+    "this backend against a stand-in Lean process",
     "leanprogress prove --backend lean-dojo --theorems leandojo_benchmark_4/random/test.json --generator retrieval "
-    "--corpus data/mathlib.jsonl --model runs/model --alpha 0.2 --output results.jsonl": "needs Lean (LeanDojo)",
+    "--corpus data/mathlib.jsonl --model runs/model --output results.jsonl": "needs Lean (LeanDojo)",
+    "leanprogress prove --backend lean-dojo --theorems leandojo_benchmark_4/random/test.json --generator config "
+    "--generator-config '{\"kind\": \"hf\", \"model\": \"/models/tacgen\", \"num_beams\": 32}' --model runs/model "
+    "--workers 64 --ray-address auto --shared-scorer --scorer-gpus 1 --output results.jsonl":
+        "needs Lean (LeanDojo) and a Ray cluster with a GPU",
     "torchrun --nproc_per_node 4 -m leanprogress.train_steps_model --dataset data/mathlib.jsonl --output-dir "
     "runs/model": "needs 4 GPUs; tests/test_trainer.py runs torchrun with 2 CPU processes (gloo)",
     "accelerate launch --multi_gpu --num_processes 4 -m leanprogress.train_steps_model --dataset data/mathlib.jsonl "
@@ -239,10 +249,11 @@ NOT_RUN: dict[str, str] = {
     "results.json": "a benchmark on the shared data (hours on a CPU); tests/test_bench_competition.py checks its split",
     "python benchmarks/bench_competition.py --export-encoder runs/gpu/encoder": "a benchmark helper that writes "
     "45 MB; the encoder it exports is the bundled one the other tests load",
-    "for a in 0 0.2; do leanprogress prove --backend lean-dojo --theorems leandojo_benchmark_4/random/test.json "
+    "for a in 0 0.2 1.0; do leanprogress prove --backend lean-dojo --theorems leandojo_benchmark_4/random/test.json "
     "--generator config --generator-config '{\"kind\": \"hf\", \"model\": \"/models/reprover-tacgen\", "
-    "\"num_beams\": 64}' --num-candidates 64 --model runs/state-model --alpha $a --timeout 600 --output "
-    "results-alpha$a.jsonl; done": "needs Lean (LeanDojo) and, at this size, a GPU",
+    "\"num_beams\": 64}' --num-candidates 64 --model runs/state-model --alpha $a --max-env-calls 512 --workers 32 "
+    "--ray-address auto --output results-alpha$a.jsonl; done": "needs Lean (LeanDojo), a Ray cluster and, at this "
+    "size, a GPU",
 }
 
 PYTHON_BLOCKS: dict[str, dict[str, str]] = {
@@ -300,7 +311,7 @@ def _distribution_model(regression_model: Path, out: Path) -> None:
     from leanprogress.config import ModelSettings
     from leanprogress.encoder import load_regression_model, load_tokenizer
 
-    load_regression_model(str(regression_model), num_labels=12, new_head=True).save_pretrained(out)
+    load_regression_model(str(regression_model), role="encoder", num_labels=12).save_pretrained(out)
     load_tokenizer(str(regression_model)).save_pretrained(out)
     settings = ModelSettings.load(regression_model)
     settings.head, settings.head_max_steps, settings.head_more_steps = "distribution", 10, 14.0

@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from conftest import make_theorem
+from conftest import make_theorem, save_bert
 from leanprogress import ProgressTrainer, ProgressTrainingArguments
 from leanprogress.config import SETTINGS_FILE, ModelSettings
 from leanprogress.data.leandojo import records_from_theorem
@@ -93,7 +93,11 @@ def test_constant_is_saved_when_no_epoch_beats_it(tmp_path, tiny_model, caplog):
     preds = scorer.predict_batch(
         [r["goal"] for r in train[:5]], [r["tactic"] for r in train[:5]], [r["prefix"] for r in train[:5]])
     assert len(set(preds)) == 1 and preds[0] == pytest.approx(c, rel=1e-3)  # float32 bias
-    assert json.loads((tmp_path / "training_metrics.json").read_text())["kept"] == "constant"
+    # Valid JSON: the constant's undefined Spearman is null, not a bare NaN.
+    saved = json.loads((tmp_path / "training_metrics.json").read_text(),
+                       parse_constant=lambda c: pytest.fail(f"training_metrics.json holds {c}"))
+    assert saved["kept"] == "constant" and saved["eval"]["eval_spearman"] is None
+    assert metrics["eval"]["eval_spearman"] is None
 
 
 def test_best_epoch_is_kept_when_asked_even_if_worse(tmp_path, tiny_model):
@@ -283,6 +287,81 @@ assert "datasets" not in sys.modules or sys.modules["datasets"] is None
                          env={**__import__("os").environ, "PYTHONPATH": __import__("os").pathsep.join(sys.path)})
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout.strip().endswith("True")
+
+
+def test_resume_never_restores_an_earlier_runs_checkpoint(tmp_path, tiny_model, monkeypatch):
+    # The sequence from issue 10: train a finished run A into a folder, train a new run B into it without --resume
+    # and interrupt it, then --resume: B must continue, not A's last checkpoint be restored.
+    from safetensors.torch import load_file
+
+    from transformers.trainer_callback import CallbackHandler
+
+    records = [r for i in range(6) for r in records_from_theorem(make_theorem(f"R{i}", 2))]
+    common = dict(output_dir=str(tmp_path), model_name=str(tiny_model), batch_size=4, max_length=64,
+                  precision="fp32", epochs=2)
+    ProgressTrainer(ProgressTrainingArguments(learning_rate=1e-3, **common), records).train()
+    run_a = load_file(tmp_path / "model.safetensors")
+    assert {p.name for p in (tmp_path / "checkpoints").iterdir()} == {"checkpoint-3", "checkpoint-6"}
+
+    saved = CallbackHandler.on_save
+
+    def interrupted(self, args, state, control):  # Ctrl-C right after the first checkpoint of run B
+        saved(self, args, state, control)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(CallbackHandler, "on_save", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        ProgressTrainer(ProgressTrainingArguments(learning_rate=3e-3, seed=7, **common), records).train()
+    monkeypatch.undo()
+    assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == ["checkpoint-3"]  # B's only
+
+    metrics = ProgressTrainer(ProgressTrainingArguments(learning_rate=3e-3, seed=7, resume=True, **common),
+                              records).train()
+    state = last_state(tmp_path)
+    assert state["global_step"] == 6 and metrics["train"]["train_runtime"] > 0
+    resumed = load_file(tmp_path / "model.safetensors")
+    assert any(not resumed[k].equal(run_a[k]) for k in run_a)  # not A's model saved again
+
+
+def test_summary_spearman_is_what_evaluate_computes_under_bf16(tmp_path, bundled_tokenizer_path):
+    # Under bf16 autocast the head rounded every eval prediction to 8 significant bits: the training summary said
+    # "Spearman nan" or 0.000 where `evaluate` (fp32, on the saved model) gave another figure.
+    from leanprogress.evaluation import evaluate_model
+
+    base = tmp_path / "base"
+    save_bert(base, bundled_tokenizer_path, settings=False)
+    train = [r for i in range(10) for r in records_from_theorem(make_theorem(f"S{i}", 1 + i % 5))]
+    held = [r for i in range(10, 16) for r in records_from_theorem(make_theorem(f"S{i}", 1 + i % 5))]
+    out = tmp_path / "run"
+    args = ProgressTrainingArguments(output_dir=str(out), model_name=str(base), epochs=1, batch_size=4, max_length=64,
+                                     precision="bf16", learning_rate=1e-3, fallback_to_constant=False)
+    metrics = ProgressTrainer(args, train, held).train()
+    evaluated, _, _ = evaluate_model(str(out), held, device="cpu")
+    assert evaluated["spearman"] is not None
+    assert metrics["eval"]["eval_spearman"] == pytest.approx(evaluated["spearman"], abs=0.01)
+    assert metrics["eval"]["eval_mae"] == pytest.approx(evaluated["mae"], abs=1e-3)
+
+
+def test_training_output_suits_a_log_file(tmp_path, bundled_tokenizer_path, capfd, caplog):
+    # stderr is not a terminal here: no progress bars, no transformers LOAD REPORT table, one head message of ours.
+    from transformers import BertModel
+
+    encoder = tmp_path / "encoder"
+    save_bert(encoder, bundled_tokenizer_path, settings=False)
+    BertModel.from_pretrained(encoder, add_pooling_layer=True).save_pretrained(encoder)  # no classifier: an encoder
+    records = [r for i in range(6) for r in records_from_theorem(make_theorem(f"O{i}", 2))]
+    held = [r for i in range(6, 8) for r in records_from_theorem(make_theorem(f"O{i}", 2))]
+    capfd.readouterr()
+    caplog.clear()
+    args = ProgressTrainingArguments(output_dir=str(tmp_path / "run"), model_name=str(encoder), epochs=1,
+                                     batch_size=4, max_length=64, precision="fp32", fallback_to_constant=False)
+    with caplog.at_level("WARNING"):
+        ProgressTrainer(args, records, held).train()
+    out, err = capfd.readouterr()
+    text = out + err + caplog.text
+    assert "LOAD REPORT" not in text and "\r" not in text and "it/s]" not in text
+    assert text.count("has no regression head: starting a new one (classifier.bias, classifier.weight)") == 1
+    assert "training: 3 steps, 1 epoch(s)" in err and "epoch 1.00 eval: MSE" in err and "kept model eval" in err
 
 
 def test_the_tactics_trained_on_are_kept_with_the_model(trained_tiny):

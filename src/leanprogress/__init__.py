@@ -19,7 +19,7 @@ def __getattr__(name: str):
         from .training import ProgressTrainer
 
         return ProgressTrainer
-    if name in ("LeanProgressScorer", "reward"):
+    if name in ("LeanProgressScorer", "ScoringError", "reward"):
         from . import scoring
 
         return getattr(scoring, name)
@@ -36,6 +36,7 @@ __all__ = [
     "PromptBuilder",
     "PromptTemplate",
     "RecordError",
+    "ScoringError",
     "reward",
     "split_by_theorem",
     "__version__",

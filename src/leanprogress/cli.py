@@ -182,7 +182,8 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--canonicalize-goals", action=argparse.BooleanOptionalAction, default=d.canonicalize_goals,
                    help="map every goal to one canonical form before the model reads it, so that states Lean "
                    "printed and states rendered from source text look alike (default on; saved with the model)")
-    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --output-dir")
+    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --output-dir "
+                   "(without it, an earlier run's checkpoints there are removed)")
     p.add_argument("--skip-invalid", action="store_true", help="skip malformed lines (they are counted)")
 
 
@@ -244,10 +245,14 @@ def cmd_train(args) -> int:
     print(f"trained in {t.get('train_runtime', 0):.0f}s ({t.get('train_samples_per_second', 0):.2f} examples/s)")
     if "eval" in metrics:
         e = metrics["eval"]
+
+        def fig(key: str) -> str:  # None: undefined (Spearman of a constant) or a diverged run
+            return "n/a" if e.get(key) is None else f"{e[key]:.3f}"
+
         print(
-            f"held-out: MAE {e['eval_mae']:.3f} (best constant {e['eval_constant_mae']:.3f}), "
-            f"accuracy {e['eval_accuracy']:.3f} (best constant {e['eval_constant_accuracy']:.3f}), "
-            f"Spearman {e['eval_spearman']:.3f}"
+            f"held-out: MAE {fig('eval_mae')} (best constant {fig('eval_constant_mae')}), "
+            f"accuracy {fig('eval_accuracy')} (best constant {fig('eval_constant_accuracy')}), "
+            f"Spearman {fig('eval_spearman')}"
         )
         if metrics["kept"] == "constant":
             print("no epoch beat the constant predictor on the held-out theorems: the saved model predicts that "
@@ -459,6 +464,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except (RecordError, ModelLoadError, ValueError) as exc:
         return _fail(str(exc))
+    except RuntimeError as exc:
+        # leanprogress.scoring.ScoringError, looked up lazily: importing the scorer loads torch.
+        scoring = sys.modules.get("leanprogress.scoring")
+        if scoring is not None and isinstance(exc, scoring.ScoringError):
+            return _fail(str(exc))
+        raise
     except OSError as exc:  # missing file, a folder where a file was expected, permissions, full disk
         return _fail(str(exc) if exc.filename is None else f"{exc.filename}: {exc.strerror}")
 

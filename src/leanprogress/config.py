@@ -17,10 +17,23 @@ from .heads import HEADS, POINT_ESTIMATES
 from .prompt import DEFAULT_TEMPLATE, TRUNCATIONS, PromptBuilder, PromptTemplate
 
 SETTINGS_FILE = "leanprogress_config.json"
+CHECKPOINTS = "checkpoints"
+"""Folder inside a run's output folder that holds its epoch checkpoints (each with its own settings file)."""
 LABEL_TRANSFORMS = ("none", "log1p")
+GOAL_FROMS = ("", "state_before", "state_after", "mixed")
 PRECISIONS = ("auto", "fp32", "bf16")
 SELECTION_METRICS = ("mae", "accuracy", "mse", "loss")
 """Figures the best epoch (and the constant fallback) can be chosen on; see ``ProgressTrainingArguments``."""
+
+
+def newest_checkpoint(folder: str | os.PathLike) -> Path | None:
+    """The ``checkpoint-N`` folder with the highest step N in ``folder`` (a run's ``checkpoints``), or None."""
+    steps = []
+    for path in Path(folder).glob("checkpoint-*"):
+        step = path.name.split("-", 1)[1]
+        if path.is_dir() and step.isdigit():
+            steps.append((int(step), path))
+    return max(steps)[1] if steps else None
 
 
 def encode_label(steps: float, transform: str) -> float:
@@ -29,9 +42,45 @@ def encode_label(steps: float, transform: str) -> float:
 
 
 def decode_prediction(value: float, transform: str) -> float:
-    """Map a raw model output back to steps (non-negative)."""
-    steps = math.expm1(value) if transform == "log1p" else value
-    return max(0.0, steps)
+    """Map a raw model output back to steps (non-negative).
+
+    Never raises: an output too large for a float (``expm1`` of more than
+    about 709) becomes ``inf`` and NaN stays NaN, so that callers can reject
+    them by name (NaN would otherwise clamp to 0, "closes the goal").
+    """
+    value = float(value)
+    steps = value
+    if transform == "log1p":
+        try:
+            steps = math.expm1(value)
+        except OverflowError:
+            steps = math.inf
+    return steps if math.isnan(steps) else max(0.0, steps)
+
+
+def records_goal_from(records) -> str:
+    """The ``goal_from`` a model trained on ``records`` gets (see :attr:`ModelSettings.goal_from`).
+
+    Records built from LeanDojo traces carry ``goal_from``; records without
+    the key (whole proofs, Lean source) read the state before their step, so
+    they count as ``state_before`` beside records that say so, and as unknown
+    (``""``) on their own.
+
+    Example:
+        >>> records_goal_from([{"goal_from": "state_after"}, {"goal_from": "state_after"}])
+        'state_after'
+        >>> records_goal_from([{"goal_from": "state_before"}, {}])
+        'state_before'
+    """
+    kinds = {r.get("goal_from") or "" for r in records}
+    known = kinds - {""}
+    if not known:
+        return ""
+    if known == {"state_before"}:
+        return "state_before"
+    if known == {"state_after"} and "" not in kinds:
+        return "state_after"
+    return "mixed"
 
 
 @dataclass
@@ -59,6 +108,12 @@ class ModelSettings:
     """Steps the distribution head's "more than K" class stands for (mean training label above K)."""
     point_estimate: str = "median"
     """How the distribution head's prediction becomes one number: ``median``, ``mode`` or ``mean``."""
+    goal_from: str = ""
+    """Which state the training records' ``goal`` was: ``state_before`` (the state a candidate tactic runs in:
+    the model scores candidates before they run, ``prove --score-mode tactic``), ``state_after`` (the state a
+    tactic produced, ``build-dataset --goal-from state_after``: the model scores reached states, ``prove
+    --score-mode state``), ``mixed``, or ``""`` (unknown: records without a ``goal_from`` key, or a model saved
+    before this field existed)."""
     canonicalize_goals: bool = False
     """Whether goals were mapped to :func:`leanprogress.data.canonical.canonical_state` before the model read
     them. False when absent: models saved before the setting existed read goals as they are."""
@@ -72,6 +127,8 @@ class ModelSettings:
             raise ValueError(f"max_length must be >= 16, got {self.max_length}")
         if self.truncation not in TRUNCATIONS:
             raise ValueError(f"truncation must be one of {TRUNCATIONS}, got {self.truncation!r}")
+        if self.goal_from not in GOAL_FROMS:
+            raise ValueError(f"goal_from must be one of {GOAL_FROMS}, got {self.goal_from!r}")
         if self.head not in HEADS:
             raise ValueError(f"head must be one of {HEADS}, got {self.head!r}")
         if self.head == "distribution" and self.head_max_steps < 1:
@@ -185,7 +242,8 @@ class ProgressTrainingArguments:
     """``auto`` (CUDA, MPS, else CPU) or ``cpu`` to train on the CPU on a machine with a GPU. Under
     ``torchrun`` / ``accelerate launch`` each process takes its own GPU."""
     resume: bool = False
-    """Continue from the newest checkpoint in ``output_dir/checkpoints``."""
+    """Continue from the newest checkpoint in ``output_dir/checkpoints``. Without it, checkpoints of an earlier
+    run there are removed first (with a warning), so that a later resume cannot restore them into this run."""
     logging_steps: int = 10
     """Log training loss every this many steps."""
     eval_batch_size: int = 32

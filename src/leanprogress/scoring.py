@@ -16,24 +16,79 @@ one forward pass per batch.
 from __future__ import annotations
 
 import logging
+import math
 import os
-import warnings
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import torch
 
-import numpy as np
-
 from . import heads
-from .config import SETTINGS_FILE, ModelSettings
-from .encoder import is_constant_model, load_regression_model, load_tokenizer, resolve_device, resolve_precision
+from .config import CHECKPOINTS, SETTINGS_FILE, ModelSettings, decode_prediction, newest_checkpoint
+from .encoder import (is_constant_model, keep_head_fp32, load_regression_model, load_tokenizer, quantize_int8,
+                      resolve_device, resolve_precision)
 from .leantext import tokenizer_needs_normalization
 from .prompt import PromptTemplate
 
 logger = logging.getLogger(__name__)
 
 SCORER_PRECISIONS = ("auto", "fp32", "bf16", "int8")
+
+
+class ScoringError(RuntimeError):
+    """The model's output cannot be read as a step count (NaN, or too large); the message names the cause.
+
+    Raised instead of ranking on garbage: a NaN would otherwise clamp to 0
+    ("this tactic closes the goal") and rank first.
+    """
+
+
+def check_predictions(raw: Sequence[float], steps: Sequence[float], transform: str, model: str) -> None:
+    """Raise :class:`ScoringError` unless every output decoded to a finite step count.
+
+    Args:
+        raw: the model's outputs; steps: the same decoded (``decode_prediction``).
+        transform: the label transform (for the message); model: its name or folder.
+    """
+    nan = [i for i, v in enumerate(raw) if math.isnan(v)]
+    if nan:
+        raise ScoringError(
+            f"{model}: NaN output for {len(nan)} of {len(raw)} input(s) (first: input {nan[0]}); the model's "
+            "weights are broken (a diverged training run?) and give no step count"
+        )
+    big = [i for i, (r, s) in enumerate(zip(raw, steps)) if not (math.isfinite(r) and math.isfinite(s))]
+    if big:
+        i = big[0]
+        raise ScoringError(
+            f"{model}: output too large to be a step count for {len(big)} of {len(raw)} input(s) (first: input "
+            f"{i}, raw output {raw[i]:.4g} with label transform {transform!r}); the model's weights are broken "
+            "(a diverged training run?)"
+        )
+
+
+def _refuse_unfinished_run(folder: Path) -> None:
+    """Refuse a LeanProgress run or checkpoint folder without its settings, saying what to score instead.
+
+    Default settings would read its outputs wrongly (a log1p model reported as steps).
+    """
+    if (folder / CHECKPOINTS).is_dir():
+        newest = newest_checkpoint(folder / CHECKPOINTS)
+        usable = newest is not None and (newest / SETTINGS_FILE).is_file()
+        raise ValueError(
+            f"{folder} has checkpoints but no {SETTINGS_FILE}: training did not finish. Resume it with "
+            "`leanprogress train ... --resume`" + (f", or score its newest checkpoint, {newest}" if usable else "")
+        )
+    if folder.parent.name == CHECKPOINTS and (folder / "trainer_state.json").is_file():
+        run = folder.parent.parent
+        fix = (f"if it belongs to the run in {run}, copy {run / SETTINGS_FILE} into it"
+               if (run / SETTINGS_FILE).is_file() else f"resume its run with `leanprogress train --output-dir {run} "
+               "... --resume` and score the finished model")
+        raise ValueError(
+            f"{folder} is a training checkpoint without {SETTINGS_FILE} (written before checkpoints carried the "
+            f"run's settings): its prompt format and label transform are unknown, so its outputs cannot be read as "
+            f"steps; {fix}"
+        )
 
 
 def reward(steps_remaining: float) -> float:
@@ -53,6 +108,7 @@ class LeanProgressScorer:
             (str or :class:`~leanprogress.prompt.PromptTemplate`).
         precision: ``auto`` (bf16 on GPUs and CPUs with bf16 units, else
             fp32), ``fp32``, ``bf16``, or ``int8`` (dynamic quantization, CPU).
+            Reduced precisions apply to the encoder; the head stays fp32.
         batch_size: candidates per forward pass.
         point_estimate: distribution-head models only: override the saved
             choice of the number :meth:`predict` returns (``median``, ``mode``
@@ -60,8 +116,9 @@ class LeanProgressScorer:
 
     Inputs: ``goal`` is the Lean state as Lean prints it (hypotheses, then
     ``⊢ target``), ``prefix`` the tactics already written (one a line),
-    ``tactic`` the candidate. Predictions are floats >= 0 whatever the head.
-    Models with the ``distribution`` head also give
+    ``tactic`` the candidate. Predictions are floats >= 0 whatever the head; a
+    model whose output is NaN or too large to be a step count raises
+    :class:`ScoringError`. Models with the ``distribution`` head also give
     :meth:`predict_distribution` and :meth:`close_probability`.
     """
 
@@ -81,12 +138,9 @@ class LeanProgressScorer:
         name = str(model_name)
         folder = Path(name)
         settings = ModelSettings.load(folder) if folder.is_dir() else None
-        if folder.is_dir() and settings is None and (folder / "checkpoints").is_dir():
-            raise ValueError(
-                f"{folder} has checkpoints but no {SETTINGS_FILE}: training did not finish. "
-                "Resume it with --resume, or load one checkpoint folder directly."
-            )
-        self.tokenizer = load_tokenizer(name)
+        if settings is None and folder.is_dir():
+            _refuse_unfinished_run(folder)
+        self.tokenizer = load_tokenizer(name, role="model")
         if settings is None:
             logger.warning(
                 "%s has no %s: not a LeanProgress model; scoring with default settings", name, SETTINGS_FILE
@@ -103,24 +157,25 @@ class LeanProgressScorer:
         self.template = PromptTemplate(template or settings.template)
         self.builder = settings.prompt_builder(self.tokenizer, self.template.template)
         self.device = resolve_device(device)
-        self.model = load_regression_model(name, num_labels=settings.num_labels)
+        self.model = load_regression_model(name, role="model", num_labels=settings.num_labels)
         self.model.eval()
         if is_constant_model(self.model):
             logger.warning(
                 "%s predicts the same steps for every input (its output weights are zero: the trainer saved the "
                 "constant predictor because no epoch beat it); rankings from it are ties", name
             )
+        # Reduced precisions apply to the encoder only: the head that turns its hidden states into the score
+        # stays fp32, or close candidates get the same score (bf16 keeps 8 significant bits).
         if precision == "int8":
             if self.device.type != "cpu":
                 raise ValueError("precision 'int8' (dynamic quantization) runs on the CPU only")
-            with warnings.catch_warnings():  # torch.ao's deprecation notice; the API still works
-                warnings.simplefilter("ignore")
-                self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
+            self.model = quantize_int8(self.model)
             self.precision = "int8"
         else:
             self.precision = resolve_precision(precision, self.device)
             if self.precision == "bf16":
                 self.model.to(torch.bfloat16)
+                keep_head_fp32(self.model)
         self.model.to(self.device)
         self.batch_size = batch_size
         self.model_name = name
@@ -138,14 +193,23 @@ class LeanProgressScorer:
             raw[idx] = logits
         return raw
 
+    def _checked_probabilities(self, raw: np.ndarray) -> np.ndarray:
+        """Softmax of distribution-head outputs, or :class:`ScoringError` for NaN or infinite outputs."""
+        probs = heads.softmax(raw)
+        rows = [float("nan") if np.isnan(r).any() else float(np.max(np.abs(r))) for r in raw]
+        check_predictions(rows, [float(p.sum()) for p in probs], "none", self.model_name)
+        return probs
+
     def _forward(self, prompts: list[str]) -> list[float]:
         raw = self._logits(prompts)
         s = self.settings
         if s.head == "distribution":
-            steps = heads.point_estimate(heads.softmax(raw), s.point_estimate, s.head_more_steps)
-        else:
-            steps = heads.decode_regression(raw, s.label_transform)
-        return [float(v) for v in steps]
+            probs = self._checked_probabilities(raw)
+            return [float(v) for v in heads.point_estimate(probs, s.point_estimate, s.head_more_steps)]
+        values = raw[:, 0].tolist()
+        steps = [decode_prediction(v, s.label_transform) for v in values]
+        check_predictions(values, steps, s.label_transform, self.model_name)
+        return steps
 
     def predict(self, goal: str, tactic: str, prefix: str | None = None) -> float:
         """Predicted steps remaining after ``tactic`` on ``goal`` (>= 0)."""
@@ -217,7 +281,7 @@ class LeanProgressScorer:
         prompts = self._prompts(goals, tactics, prefixes)
         if not prompts:
             return np.zeros((0, self.settings.num_labels))
-        return heads.softmax(self._logits(prompts))
+        return self._checked_probabilities(self._logits(prompts))
 
     def close_probability(
         self,

@@ -167,6 +167,8 @@ def records_from_theorem(
     ``goal_from="state_after"`` makes each record read the state the tactic
     produced (same label: tactics still needed after it), for models that
     score states after they are reached, as progress-guided search does.
+    Each record carries ``goal_from`` so that a trained model can record
+    which kind it read (``prove`` picks its score mode from it).
     """
     if goal_from not in GOAL_FROM:
         raise ValueError(f"goal_from must be one of {GOAL_FROM}, got {goal_from!r}")
@@ -195,6 +197,7 @@ def records_from_theorem(
             "file_path": theorem.get("file_path"),
             "step": i,
             "proof_length": n,
+            "goal_from": goal_from,
         }
         if source:
             record["source"] = source

@@ -1,4 +1,4 @@
-"""``replay``: for a replayed trace state, its recorded tactic(s) hidden among tactics of other proofs."""
+"""``replay``: for a replayed state, its recorded tactics hidden among tactics of other proofs."""
 
 from __future__ import annotations
 
@@ -8,30 +8,50 @@ from typing import Any
 
 
 class ReplayGenerator:
-    """Proposes, for a replayed state, its recorded tactic among tactics of other proofs.
+    """Proposes, for a replayed state, the tactics recorded from it among tactics of other theorems.
 
-    Log-probabilities are drawn at random (seeded per state), so the recorded
-    tactic is the generator's top choice only sometimes, as with a real
-    model. Only recorded tactics can succeed in a replay environment.
+    Log-probabilities are random (seeded per state), so which candidate the
+    generator prefers is partly chance, as with a real model. With
+    ``recorded_draws = k`` a recorded tactic's probability is the best of
+    ``k`` uniform draws and a distractor's is one draw: ``k = 1`` is a
+    generator that knows nothing (every order equally likely), larger ``k``
+    a generator that usually ranks tactics that work first. Between several
+    recorded tactics of one state (proofs of different lengths) it has no
+    preference. Only recorded tactics succeed in a
+    :class:`~leanprogress.search.ReplayEnvironment`.
 
     Args:
-        env: a replay environment (anything with ``theorems``: name -> LeanDojo
-            theorem dict with ``traced_tactics``), which supplies the tactics.
-        distractors: other-proof tactics per state.
+        env: a :class:`~leanprogress.search.ReplayEnvironment` (or anything
+            with ``theorems`` and ``states(name)``), which supplies the tactics.
+        distractors: tactics of other theorems added per state.
         seed: makes candidate lists and scores repeatable.
+        recorded_draws: the generator's signal (see above), >= 1.
+
+    Example:
+        >>> from leanprogress.search import ReplayEnvironment
+        >>> env = ReplayEnvironment([{"full_name": "t", "traced_tactics": [
+        ...     {"tactic": "simp", "state_before": "⊢ True", "state_after": "no goals"}]}])
+        >>> [t for t, _ in ReplayGenerator(env, distractors=0).generate("⊢ True")]
+        ['simp']
     """
 
     kind = "replay"
 
-    def __init__(self, env: Any, distractors: int = 15, seed: int = 0):
+    def __init__(self, env: Any, distractors: int = 15, seed: int = 0, recorded_draws: int = 1):
+        if distractors < 0:
+            raise ValueError(f"distractors must be >= 0, got {distractors}")
+        if recorded_draws < 1:
+            raise ValueError(f"recorded_draws must be >= 1, got {recorded_draws}")
         self.distractors = distractors
         self.seed = seed
+        self.recorded_draws = recorded_draws
         self._recorded: dict[str, list[tuple[str, str]]] = {}
-        pool = []
-        for name, thm in env.theorems.items():
-            for step in thm["traced_tactics"]:
-                self._recorded.setdefault(step["state_before"], []).append((name, step["tactic"]))
-                pool.append((name, step["tactic"]))
+        pool: list[tuple[str, str]] = []
+        for name in env.theorems:
+            for state, tactics in env.states(name).items():
+                for tactic in tactics:
+                    self._recorded.setdefault(state, []).append((name, tactic))
+                    pool.append((name, tactic))
         self._pool = pool
 
     def generate(self, state: str, prefix: str = "", n: int = 32) -> list[tuple[str, float]]:
@@ -39,9 +59,13 @@ class ReplayGenerator:
         recorded = self._recorded.get(state, [])
         names = {name for name, _ in recorded}
         tactics = list(dict.fromkeys(t for _, t in recorded))
+        n_recorded = len(tactics)
         others = [t for name, t in self._pool if name not in names and t not in tactics]
         rng.shuffle(others)
         tactics += list(dict.fromkeys(others))[: self.distractors]
-        scores = [math.log(rng.random() + 1e-9) for _ in tactics]
+        scores = []
+        for i in range(len(tactics)):
+            draws = self.recorded_draws if i < n_recorded else 1
+            scores.append(math.log(max(rng.random() for _ in range(draws)) + 1e-9))
         ranked = sorted(zip(tactics, scores), key=lambda p: -p[1])
         return [(t, s) for t, s in ranked if t.startswith(prefix)][:n]

@@ -1,7 +1,8 @@
-"""Search: progress-guided best-first proof search over Lean environments."""
+"""Search: progress-guided best-first proof search over Lean environments, in one process or on Ray."""
 
-from .environment import Environment, ReplayEnvironment, TacticResult
-from .prover import BestFirstProver, SearchConfig, SearchResult, proof_records
+from .environment import Environment, ReplayEnvironment, TacticResult, replay_check
+from .prover import (BestFirstProver, SearchConfig, SearchResult, check_score_mode, forbidden_word, proof_records,
+                     score_mode_for)
 
 __all__ = ["BestFirstProver", "Environment", "ReplayEnvironment", "SearchConfig", "SearchResult", "TacticResult",
-           "proof_records"]
+           "check_score_mode", "forbidden_word", "proof_records", "replay_check", "score_mode_for"]

@@ -2,36 +2,90 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import logging
+import os
 import statistics
+import sys
+import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
+logger = logging.getLogger("leanprogress.search")
+
+DEFAULT_ALPHA_WITH_MODEL = 0.2
+
 
 def add_parsers(sub) -> None:
-    p = sub.add_parser("prove", help="progress-guided best-first proof search over a list of theorems")
+    p = sub.add_parser(
+        "prove", help="progress-guided best-first proof search over a list of theorems",
+        description="Best-first proof search over a list of theorems, ranking states by "
+        "alpha * N + (1 - alpha) * P (N: a LeanProgress model's predicted steps, P: the generator's summed "
+        "log-probability). Writes one JSON line per theorem as it finishes; a rerun skips the theorems already "
+        "written. Progress goes to stderr: a bar on a terminal, a plain line every 30 s in a file or pipe.",
+    )
     p.add_argument("--theorems", required=True,
-                   help="LeanDojo benchmark JSON (replay, lean-dojo) or JSONL of {name, statement} (lean-interact)")
-    p.add_argument("--output", required=True, help="results JSONL, one line per theorem; reruns skip written ones")
-    p.add_argument("--backend", choices=["replay", "lean-interact", "lean-dojo"], default="replay")
+                   help="replay, lean-dojo: LeanDojo benchmark JSON (a theorem listed several times is several "
+                   "recorded proofs for the replay); lean-interact: JSONL of {\"name\", \"statement\"}. Required")
+    p.add_argument("--output", required=True,
+                   help="results JSONL, one line per theorem; a rerun skips the theorems already in it. Required")
+    p.add_argument("--backend", choices=["replay", "lean-interact", "lean-dojo"], default="replay",
+                   help="replay: recorded proofs, offline; lean-interact: the Lean REPL; lean-dojo: LeanDojo's "
+                   "Dojo (default: replay)")
     p.add_argument("--generator", choices=["replay", "retrieval", "config"], default=None,
-                   help="replay (recorded tactic among distractors; replay backend only), retrieval (--corpus), "
-                   "or config (--generator-config). Default: replay for the replay backend, else retrieval")
-    p.add_argument("--corpus", default=None, help="records JSONL for the retrieval generator")
+                   help="replay (recorded tactics among distractors; replay backend only), retrieval (--corpus) "
+                   "or config (--generator-config) (default: replay for the replay backend, else retrieval)")
+    p.add_argument("--corpus", default=None, help="records JSONL for the retrieval generator (default: none)")
     p.add_argument("--generator-config", default=None,
-                   help="JSON generator spec as for the server, e.g. {\"kind\": \"hf\", \"model\": \"/models/tacgen\"}")
-    p.add_argument("--model", default=None, help="trained LeanProgress model (needed for --alpha > 0)")
-    p.add_argument("--alpha", type=float, default=0.2, help="weight of predicted steps (0: log-probability only)")
-    p.add_argument("--score-mode", choices=["state", "tactic"], default="state")
-    p.add_argument("--num-candidates", type=int, default=32)
-    p.add_argument("--max-expansions", type=int, default=100)
-    p.add_argument("--max-env-calls", type=int, default=None)
-    p.add_argument("--timeout", type=float, default=600.0, help="seconds per theorem")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--header", default="import Mathlib", help="lean-interact: commands before each theorem")
-    p.add_argument("--project-dir", default=None, help="lean-interact: local Lake project")
+                   help="JSON generator spec as for the server, e.g. {\"kind\": \"hf\", \"model\": \"/models/tacgen\"} "
+                   "(default: none)")
+    p.add_argument("--model", default=None,
+                   help="trained LeanProgress model that predicts steps remaining (default: none: search by the "
+                   "generator's log-probabilities alone)")
+    p.add_argument("--alpha", type=float, default=None,
+                   help=f"weight of predicted steps, 0 to 1 (default: {DEFAULT_ALPHA_WITH_MODEL} with --model, "
+                   "0 without)")
+    p.add_argument("--score-mode", choices=["state", "tactic"], default=None,
+                   help="state: score the state a tactic produced (models trained with build-dataset --goal-from "
+                   "state_after); tactic: score each candidate before it runs (models trained on state_before, "
+                   "build-dataset's default) (default: what the model was trained for; tactic for a model that "
+                   "does not record it)")
+    p.add_argument("--num-candidates", type=int, default=32, help="tactics asked of the generator per state "
+                   "(default 32)")
+    p.add_argument("--max-expansions", type=int, default=100, help="states expanded per theorem (default 100)")
+    p.add_argument("--max-env-calls", type=int, default=None,
+                   help="tactics run per theorem (default: no limit)")
+    p.add_argument("--timeout", type=float, default=600.0,
+                   help="seconds per theorem; bounds every call to Lean (default 600)")
+    p.add_argument("--tactic-timeout", type=float, default=60.0,
+                   help="lean-interact, lean-dojo: seconds one tactic may take (default 60)")
+    p.add_argument("--device", default="auto", help="device of the model: auto, cpu, cuda (default auto)")
+    p.add_argument("--header", default="import Mathlib",
+                   help="lean-interact: commands run before the theorems (default \"import Mathlib\")")
+    p.add_argument("--project-dir", default=None,
+                   help="lean-interact: a local Lake project whose dependencies the REPL uses, e.g. a Mathlib "
+                   "checkout (default: LeanInteract's own)")
+    p.add_argument("--repl-dir", default=None,
+                   help="lean-interact: a local, built Lean REPL checkout to use instead of LeanInteract's download "
+                   "(default: none)")
+    p.add_argument("--lake-path", default=None, help="lean-interact: the lake executable (default: lake on PATH)")
     p.add_argument("--repo-url", default=None, help="lean-dojo: repository URL (default: from the benchmark file)")
     p.add_argument("--commit", default=None, help="lean-dojo: commit (default: from the benchmark file)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="theorems proved in parallel; more than 1 runs on Ray (pip install 'leanprogress[ray]'), "
+                   "each worker with its own Lean process and generator (default 1: this process, no Ray)")
+    p.add_argument("--ray-address", default=None,
+                   help="an existing Ray cluster to run the workers on, e.g. auto or ray://head:10001 (default: a "
+                   "local Ray started for this run when --workers > 1)")
+    p.add_argument("--shared-scorer", action="store_true",
+                   help="with Ray: one scorer actor that batches every worker's requests, instead of a model in "
+                   "every worker (default: off)")
+    p.add_argument("--scorer-gpus", type=float, default=0.0,
+                   help="with --shared-scorer: GPUs the scorer actor reserves (default 0)")
+    p.add_argument("--worker-cpus", type=float, default=1.0, help="with Ray: CPUs each worker reserves (default 1)")
+    p.add_argument("--retries", type=int, default=1,
+                   help="with Ray: times a theorem is tried again when its worker dies (default 1)")
     p.set_defaults(func=cmd_prove)
 
     q = sub.add_parser(
@@ -53,107 +107,265 @@ def add_parsers(sub) -> None:
     e.set_defaults(func=cmd_export)
 
 
-def _load_theorems(path: str, backend: str) -> list:
+def load_theorems(path: str, backend: str) -> tuple[list[tuple[str, object]], list]:
+    """``(todo, entries)``: one ``(name, theorem)`` per distinct name, and every entry read (the replay
+    builds its state graph from all recorded proofs of a theorem)."""
     from ..data.leandojo import iter_json_array, trace_files
 
     if backend == "lean-interact":
-        out = []
+        entries = []
         with open(path, encoding="utf-8") as f:
             for lineno, line in enumerate(f, 1):
                 if not line.strip():
                     continue
                 try:
                     obj = json.loads(line)
-                    out.append((obj["name"], obj["statement"]))
+                    entries.append((str(obj["name"]), str(obj["statement"])))
                 except (ValueError, KeyError, TypeError):
                     raise ValueError(f"{path}:{lineno}: expected JSON with 'name' and 'statement'") from None
-        return out
-    return [(t["full_name"], t) for f in trace_files(path) for _, t in iter_json_array(f)
-            if t.get("traced_tactics") or backend != "replay"]
+    else:
+        entries = []
+        for f in trace_files(path):
+            for lineno, t in iter_json_array(f):
+                if not isinstance(t, dict) or "full_name" not in t:
+                    raise ValueError(f"{f}:{lineno}: expected a theorem object with 'full_name'")
+                if t.get("traced_tactics") or backend != "replay":
+                    entries.append((t["full_name"], t))
+    todo, seen = [], set()
+    for name, theorem in entries:
+        if name not in seen:
+            seen.add(name)
+            todo.append((name, theorem))
+    return todo, [t for _, t in entries]
 
 
-def _environment(args, theorems):
-    if args.backend == "replay":
-        from .environment import ReplayEnvironment
+def _score_mode(args) -> str:
+    """The score mode for ``args``, from the model's recorded ``goal_from`` unless given; refuses a mismatch."""
+    from ..config import ModelSettings
+    from .prover import check_score_mode, score_mode_for
 
-        return ReplayEnvironment(t for _, t in theorems)
-    if args.backend == "lean-interact":
-        from .backends import LeanInteractEnvironment
+    if args.alpha == 0 or not args.model:
+        return args.score_mode or "state"
+    settings = ModelSettings.load(args.model) if Path(args.model).is_dir() else None
+    goal_from = settings.goal_from if settings else ""
+    if args.score_mode:
+        check_score_mode(goal_from, args.score_mode, args.model)
+        return args.score_mode
+    mode = score_mode_for(goal_from)
+    if mode:
+        return mode
+    if goal_from == "mixed":
+        raise ValueError(f"{args.model} was trained on records that mix states before and after tactics: "
+                         "choose --score-mode state or tactic")
+    print(f"note: {args.model} does not record which state its training records read (saved before LeanProgress "
+          "recorded it, or trained on records without goal_from); scoring candidates before they run "
+          "(--score-mode tactic, for build-dataset's default state_before records)", file=sys.stderr)
+    return "tactic"
 
-        return LeanInteractEnvironment(header=args.header, project_dir=args.project_dir, timeout=min(args.timeout, 60))
-    from .backends import LeanDojoEnvironment
 
-    first = theorems[0][1] if theorems else {}
-    url, commit = args.repo_url or first.get("url"), args.commit or first.get("commit")
-    if not url or not commit:
-        raise ValueError("lean-dojo needs --repo-url and --commit (or 'url'/'commit' in the benchmark file)")
-    return LeanDojoEnvironment(url, commit)
+class ProverFactory:
+    """Builds ``(env, generator, scorer, config)`` from ``prove``'s arguments; picklable, so that every Ray
+    worker builds its own."""
+
+    def __init__(self, args: argparse.Namespace, entries: list, with_scorer: bool = True):
+        self.args, self.entries, self.with_scorer = args, entries, with_scorer
+
+    def config(self):
+        from .prover import SearchConfig
+
+        a = self.args
+        return SearchConfig(alpha=a.alpha, num_candidates=a.num_candidates, max_expansions=a.max_expansions,
+                            max_env_calls=a.max_env_calls, timeout_s=a.timeout, score_mode=a.score_mode)
+
+    def environment(self):
+        a = self.args
+        if a.backend == "replay":
+            from .environment import ReplayEnvironment
+
+            return ReplayEnvironment(self.entries)
+        if a.backend == "lean-interact":
+            from .backends import LeanInteractEnvironment, _require
+
+            config = None
+            if a.repl_dir or a.lake_path:
+                li = _require("lean_interact", "lean-interact")
+                kwargs = {"lake_path": a.lake_path} if a.lake_path else {}
+                if a.repl_dir:
+                    kwargs.update(local_repl_path=a.repl_dir, build_repl=False)
+                if a.project_dir:
+                    kwargs["project"] = li.LocalProject(directory=a.project_dir)
+                config = li.LeanREPLConfig(**kwargs)
+            return LeanInteractEnvironment(header=a.header, project_dir=a.project_dir, timeout=a.tactic_timeout,
+                                           config=config)
+        from .backends import LeanDojoEnvironment
+
+        first = self.entries[0] if self.entries else {}
+        url, commit = a.repo_url or first.get("url"), a.commit or first.get("commit")
+        if not url or not commit:
+            raise ValueError("lean-dojo needs --repo-url and --commit (or 'url'/'commit' in the benchmark file)")
+        return LeanDojoEnvironment(url, commit, timeout=a.tactic_timeout)
+
+    def generator(self, env):
+        a = self.args
+        kind = a.generator or ("replay" if a.backend == "replay" else "retrieval")
+        if kind == "replay":
+            if a.backend != "replay":
+                raise ValueError("the replay generator works with the replay backend only")
+            from ..generators import ReplayGenerator
+
+            return ReplayGenerator(env)
+        from ..generators import build_generator
+
+        if kind == "retrieval":
+            if not a.corpus:
+                raise ValueError("--generator retrieval needs --corpus (a records JSONL)")
+            return build_generator("retrieval", {"kind": "retrieval", "corpus": a.corpus})
+        if not a.generator_config:
+            raise ValueError("--generator config needs --generator-config")
+        try:
+            spec = json.loads(a.generator_config)
+        except ValueError as exc:
+            raise ValueError(f"--generator-config is not valid JSON: {exc}") from None
+        return build_generator("config", spec)
+
+    def scorer(self):
+        if not self.with_scorer or self.args.alpha == 0:
+            return None
+        from ..scoring import LeanProgressScorer
+
+        return LeanProgressScorer(self.args.model, device=self.args.device)
+
+    def __call__(self):
+        config = self.config()
+        # The generator and scorer fail fast on bad settings before a Lean process is started.
+        scorer = self.scorer()
+        env = self.environment()
+        try:
+            generator = self.generator(env)
+        except BaseException:
+            env.close()
+            raise
+        return env, generator, scorer, config
 
 
-def _generator(args, env):
-    kind = args.generator or ("replay" if args.backend == "replay" else "retrieval")
-    if kind == "replay":
-        if args.backend != "replay":
-            raise ValueError("the replay generator works with the replay backend only")
-        from ..generators import ReplayGenerator
+def _read_results(out: Path) -> dict[str, dict]:
+    """Rows already written (by theorem). An incomplete last line (a run killed mid-write) is dropped."""
+    done: dict[str, dict] = {}
+    if not out.exists():
+        return done
+    text = out.read_text(encoding="utf-8")
+    lines = text.split("\n")
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            done[row["theorem"]] = row
+        except (ValueError, KeyError, TypeError):
+            if lineno == len(lines) and not text.endswith("\n"):
+                print(f"note: {out}:{lineno}: dropping an incomplete last line (a run stopped while writing it)",
+                      file=sys.stderr)
+                _rewrite(out, "\n".join(lines[:-1]) + ("\n" if len(lines) > 1 else ""))
+                break
+            raise ValueError(f"{out}:{lineno}: not a result line of prove (JSON with 'theorem')") from None
+    return done
 
-        return ReplayGenerator(env)
-    from ..generators import build_generator
 
-    if kind == "retrieval":
-        if not args.corpus:
-            raise ValueError("--generator retrieval needs --corpus (a records JSONL)")
-        return build_generator("retrieval", {"kind": "retrieval", "corpus": args.corpus})
-    if not args.generator_config:
-        raise ValueError("--generator config needs --generator-config")
-    return build_generator("config", json.loads(args.generator_config))
+def _rewrite(path: Path, text: str) -> None:
+    mode = path.stat().st_mode & 0o7777
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
 
 
 def cmd_prove(args) -> int:
-    from tqdm import tqdm
+    from .backends import BackendUnavailable
+    from .distributed import RayUnavailable
 
-    from .prover import BestFirstProver, SearchConfig
+    try:
+        return _prove(args)
+    except (BackendUnavailable, RayUnavailable, RuntimeError) as exc:
+        print(f"leanprogress: error: {exc}", file=sys.stderr)
+        return 2
 
-    config = SearchConfig(alpha=args.alpha, num_candidates=args.num_candidates, max_expansions=args.max_expansions,
-                          max_env_calls=args.max_env_calls, timeout_s=args.timeout, score_mode=args.score_mode)
-    scorer = None
-    if args.alpha > 0:
-        if not args.model:
-            raise ValueError("--alpha > 0 needs --model (a trained LeanProgress model); use --alpha 0 without one")
-        from ..scoring import LeanProgressScorer
 
-        scorer = LeanProgressScorer(args.model, device=args.device)
-    theorems = _load_theorems(args.theorems, args.backend)
+def _prove(args) -> int:
+    from .progress import ProveProgress
+
+    if args.alpha is None:
+        args.alpha = DEFAULT_ALPHA_WITH_MODEL if args.model else 0.0
+    if not 0.0 <= args.alpha <= 1.0:
+        raise ValueError(f"--alpha must be between 0 and 1, got {args.alpha}")
+    if args.alpha > 0 and not args.model:
+        raise ValueError(f"--alpha {args.alpha:g} needs --model (a trained LeanProgress model); "
+                         "without one leave --alpha out (search by log-probability)")
+    if args.workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    use_ray = args.workers > 1 or args.ray_address is not None
+    if args.shared_scorer and not use_ray:
+        raise ValueError("--shared-scorer needs --workers > 1 or --ray-address")
+    if use_ray:
+        from .distributed import _ray
+
+        _ray()  # a one-line message before anything is read when Ray is missing
+    args.score_mode = _score_mode(args)
+    todo, entries = load_theorems(args.theorems, args.backend)
     out = Path(args.output)
-    done: dict[str, dict] = {}
-    if out.exists():
-        for line in out.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                row = json.loads(line)
-                done[row["theorem"]] = row
-    todo = [(n, t) for n, t in theorems if n not in done]
+    done = _read_results(out)
+    todo = [(n, t) for n, t in todo if n not in done]
     if done:
         print(f"resuming: {len(done)} theorem(s) already in {out}, {len(todo)} to go")
-    env = _environment(args, theorems)
-    prover = BestFirstProver(env, _generator(args, env), scorer, config)
+    shared = use_ray and args.shared_scorer and args.alpha > 0
+    factory = ProverFactory(args, entries if args.backend == "replay" else entries[:1], with_scorer=not shared)
     out.parent.mkdir(parents=True, exist_ok=True)
     results = list(done.values())
+    progress = ProveProgress(len(todo), done=len(done), proved=sum(r.get("status") == "proved" for r in results))
     try:
-        with out.open("a", encoding="utf-8") as f, tqdm(todo, desc="proving", unit="thm") as bar:
-            for name, theorem in bar:
-                res = prover.prove(theorem, name=name)
-                row = asdict(res)
+        with out.open("a", encoding="utf-8") as f:
+            for row in _rows(args, factory, todo, use_ray, shared):
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
                 f.flush()
                 results.append(row)
-                bar.set_postfix(proved=sum(r["status"] == "proved" for r in results))
+                progress.update(row.get("status") == "proved")
+    finally:
+        progress.close()
+    _summary(results, out)
+    return 0
+
+
+def _rows(args, factory: ProverFactory, todo: list, use_ray: bool, shared: bool):
+    if not todo:
+        return
+    if use_ray:
+        from .distributed import prove_on_ray
+
+        spec = {"model": args.model, "device": args.device, "num_gpus": args.scorer_gpus} if shared else None
+        yield from prove_on_ray(todo, factory, workers=args.workers, address=args.ray_address, shared_scorer=spec,
+                                worker_cpus=args.worker_cpus, retries=args.retries)
+        return
+    from .prover import BestFirstProver
+
+    env, generator, scorer, config = factory()
+    try:
+        prover = BestFirstProver(env, generator, scorer, config)
+        for name, theorem in todo:
+            yield asdict(prover.prove(theorem, name=name))
     finally:
         env.close()
-    proved = [r for r in results if r["status"] == "proved"]
+
+
+def _summary(results: list[dict], out: Path) -> None:
+    proved = [r for r in results if r.get("status") == "proved"]
     rate = len(proved) / len(results) if results else 0.0
-    med = statistics.median(r["expansions"] for r in proved) if proved else float("nan")
-    print(f"proved {len(proved)}/{len(results)} ({rate:.1%}); median expansions to proof {med:g}; results in {out}")
-    return 0
+    med = statistics.median(r.get("expansions", 0) for r in proved) if proved else float("nan")
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.get("status", "?")] = counts.get(r.get("status", "?"), 0) + 1
+    others = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if k != "proved")
+    print(f"proved {len(proved)}/{len(results)} ({rate:.1%}); median expansions to proof {med:g}"
+          + (f"; not proved: {others}" if others else "") + f"; results in {out}")
 
 
 def cmd_predict_steps(args) -> int:
@@ -191,9 +403,10 @@ def cmd_export(args) -> int:
                 continue
             try:
                 row = json.loads(line)
-            except ValueError:
-                raise ValueError(f"{args.results}:{lineno}: not valid JSON") from None
-            records += proof_records(SearchResult(**{k: v for k, v in row.items() if k in fields}), args.source)
+                result = SearchResult(**{k: v for k, v in row.items() if k in fields})
+            except (ValueError, TypeError):
+                raise ValueError(f"{args.results}:{lineno}: not a result line of prove") from None
+            records += proof_records(result, args.source)
     n = write_records(records, args.output)
     print(f"wrote {n} record(s) from solved searches to {args.output}")
     return 0

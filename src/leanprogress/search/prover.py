@@ -14,23 +14,76 @@ What gets scored (``score_mode``):
 
 - ``state``: the state a tactic produced, as the paper does. Only tactics
   Lean accepted are scored, after they ran; the model reads the new state
-  with the tactic that made it (records built with ``--goal-from
-  state_after``).
+  with the tactic that made it, so it must be trained on records built with
+  ``build-dataset --goal-from state_after``.
 - ``tactic``: the (state, candidate) pair before anything runs, as the
-  original scorer does; candidates are then tried best-first, and a
-  candidate's predicted steps become its child's. This scores failing
-  candidates too, but lets a good ranking save environment calls.
+  original scorer does (records built from ``state_before``, the default);
+  candidates are then tried best-first, and a candidate's predicted steps
+  become its child's. This scores failing candidates too, but lets a good
+  ranking save environment calls.
+
+What the search promises:
+
+- The deadline (``timeout_s``) bounds every environment call: each gets
+  what is left of it as its timeout, and the search stops with status
+  ``timeout`` when it is spent.
+- Candidates containing ``sorry``, ``admit`` or ``stop`` are never sent.
+- A proof counts only when the environment reports it finished (for real
+  Lean: no goals, no error, no ``sorry``, status complete) and the whole
+  proof then passes :meth:`Environment.verify` (for real Lean: checked once
+  more as one piece of source against the statement); otherwise the status
+  is ``unverified`` with Lean's reason.
+- An exception from the generator, the scorer or the environment ends that
+  theorem with status ``error`` and the exception's message.
+- Every result that is not ``proved`` says why in ``error``.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..ranking import DEFAULT_N_MAX, mixed_priority
+
+STATUSES = ("proved", "failed", "budget", "timeout", "error", "unverified")
+SCORE_MODES = ("state", "tactic")
+GOAL_FROM_FOR_MODE = {"state": "state_after", "tactic": "state_before"}
+
+# `sorry`/`admit` close any goal without a proof and `stop` discards the rest of a tactic block; none may reach
+# Lean as a candidate. Matched as whole Lean identifiers, so `Nat.stop_foo` or `sorryAx_lemma` pass.
+_FORBIDDEN = re.compile(r"(?<![\w.'!?])(sorry|admit|stop)(?![\w'!?])")
+
+
+def forbidden_word(tactic: str) -> str | None:
+    """``sorry``, ``admit`` or ``stop`` if the tactic uses one, else None.
+
+    Example:
+        >>> forbidden_word("nlinarith [sq_nonneg x]"), forbidden_word("· exact h\\n  sorry")
+        (None, 'sorry')
+    """
+    m = _FORBIDDEN.search(tactic)
+    return m.group(1) if m else None
+
+
+def score_mode_for(goal_from: str) -> str | None:
+    """The score mode a model trained on ``goal_from`` records is for (None when unknown or mixed)."""
+    return {v: k for k, v in GOAL_FROM_FOR_MODE.items()}.get(goal_from)
+
+
+def check_score_mode(goal_from: str, score_mode: str, model: str = "the model") -> None:
+    """Raise ValueError when a model trained on ``goal_from`` records would be used in the other score mode."""
+    expected = score_mode_for(goal_from)
+    if expected is not None and expected != score_mode:
+        raise ValueError(
+            f"{model} was trained on {goal_from} records, which pair a tactic with the state "
+            f"{'it produced' if goal_from == 'state_after' else 'it runs in'}: it is for --score-mode {expected}, "
+            f"not {score_mode} (train on records built with build-dataset --goal-from "
+            f"{GOAL_FROM_FOR_MODE[score_mode]} for --score-mode {score_mode})"
+        )
 
 
 @dataclass
@@ -43,8 +96,9 @@ class SearchConfig:
         num_candidates: tactics asked of the generator per expansion.
         max_expansions: expansion budget.
         max_env_calls: tactic-application budget (None: unlimited).
-        timeout_s: wall-clock budget per theorem.
+        timeout_s: wall-clock deadline per theorem; bounds every environment call.
         score_mode: ``state`` or ``tactic`` (see module doc).
+        verify: check a found proof once more as a whole before reporting it proved.
     """
 
     alpha: float = 0.0
@@ -54,23 +108,36 @@ class SearchConfig:
     max_env_calls: int | None = None
     timeout_s: float = 600.0
     score_mode: str = "state"
+    verify: bool = True
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.alpha <= 1.0:
             raise ValueError(f"alpha must be in [0, 1], got {self.alpha}")
-        if self.score_mode not in ("state", "tactic"):
+        if self.score_mode not in SCORE_MODES:
             raise ValueError(f"score_mode must be 'state' or 'tactic', got {self.score_mode!r}")
         if self.max_expansions < 1 or self.num_candidates < 1:
             raise ValueError("max_expansions and num_candidates must be >= 1")
+        if self.max_env_calls is not None and self.max_env_calls < 1:
+            raise ValueError(f"max_env_calls must be >= 1 or None, got {self.max_env_calls}")
+        if not self.timeout_s > 0:
+            raise ValueError(f"timeout_s must be > 0, got {self.timeout_s}")
+        if self.n_max <= 0:
+            raise ValueError(f"n_max must be > 0, got {self.n_max}")
 
 
 @dataclass
 class SearchResult:
     """Outcome of one search.
 
-    ``status`` is ``proved``, ``failed`` (frontier exhausted), ``budget``
-    (expansions or environment calls spent) or ``timeout``. ``proof`` is the
-    tactic list when proved; ``states`` the states along it (initial first).
+    ``status`` is ``proved``, ``failed`` (no open state left), ``budget``
+    (expansions or environment calls spent), ``timeout`` (deadline reached),
+    ``error`` (the generator, scorer or environment raised) or
+    ``unverified`` (the environment finished the proof step by step, but the
+    whole proof failed the final check). ``error`` says why for every status
+    but ``proved``. ``proof`` is the tactic list when proved or unverified;
+    ``states`` the states along it (initial first). ``restarts`` counts
+    backend restarts during the search (e.g. the REPL after a tactic
+    timeout), whose lost states were re-created.
     """
 
     theorem: str
@@ -84,11 +151,14 @@ class SearchResult:
     env_time_s: float = 0.0
     generator_time_s: float = 0.0
     scorer_time_s: float = 0.0
+    verify_time_s: float = 0.0
     alpha: float = 0.0
     score_mode: str = "state"
     generator: str = ""
     scorer: str = ""
     error: str = ""
+    restarts: int = 0
+    rejected_candidates: int = 0
 
     @property
     def proved(self) -> bool:
@@ -104,14 +174,54 @@ class _Node:
     states: list[str]
 
 
+@dataclass
+class _Tally:
+    """Why candidates went nowhere, for the message of a failed search."""
+
+    errors: int = 0
+    timeouts: int = 0
+    repeats: int = 0
+    last_error: str = ""
+
+    def summary(self) -> str:
+        parts = [f"{self.errors} tactic(s) failed", f"{self.timeouts} timed out", f"{self.repeats} led to a state already seen"]
+        text = ", ".join(parts)
+        if self.last_error:
+            text += f"; last Lean error: {_clip(self.last_error)}"
+        return text
+
+
+def _clip(text: str, n: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+class _Deadline(Exception):
+    pass
+
+
+class _StartFailed(Exception):
+    pass
+
+
 class BestFirstProver:
     """Best-first search over an environment with a generator and an optional scorer.
 
     Args:
         env: an :class:`~leanprogress.search.environment.Environment`.
         generator: anything with ``generate(state, prefix, n) -> [(tactic, logprob)]``.
-        scorer: a :class:`~leanprogress.scoring.LeanProgressScorer` (needed when ``alpha > 0``).
+        scorer: a :class:`~leanprogress.scoring.LeanProgressScorer` (needed when
+            ``alpha > 0``); one whose settings record the kind of state it was
+            trained on (``goal_from``) must match ``config.score_mode``.
         config: :class:`SearchConfig`.
+
+    Example:
+        >>> from leanprogress.generators import ReplayGenerator
+        >>> from leanprogress.search import ReplayEnvironment
+        >>> env = ReplayEnvironment([{"full_name": "t", "traced_tactics": [
+        ...     {"tactic": "simp", "state_before": "⊢ True", "state_after": "no goals"}]}])
+        >>> BestFirstProver(env, ReplayGenerator(env, distractors=3)).prove("t").status
+        'proved'
     """
 
     def __init__(self, env: Any, generator: Any, scorer: Any = None, config: SearchConfig | None = None):
@@ -119,40 +229,84 @@ class BestFirstProver:
         self.config = config or SearchConfig()
         if self.config.alpha > 0 and scorer is None:
             raise ValueError("alpha > 0 needs a scorer")
+        settings = getattr(scorer, "settings", None)
+        if self.config.alpha > 0 and settings is not None:
+            check_score_mode(getattr(settings, "goal_from", ""), self.config.score_mode,
+                             getattr(scorer, "model_name", "the model"))
 
     def _steps(self, goals: list[str], tactics: list[str], prefix: str) -> list[float]:
         return self.scorer.predict_batch(goals, tactics, prefix) if tactics else []
 
     def prove(self, theorem: Any, name: str | None = None) -> SearchResult:
+        """Search for a proof of ``theorem``; never raises for a failure of the backends (status ``error``)."""
         cfg = self.config
-        use_scorer = cfg.alpha > 0
         label = name or (theorem if isinstance(theorem, str) else str(theorem.get("full_name", theorem)))
         result = SearchResult(theorem=label, status="failed", alpha=cfg.alpha, score_mode=cfg.score_mode,
                               generator=type(self.generator).__name__,
-                              scorer=getattr(self.scorer, "model_name", "") if use_scorer else "")
+                              scorer=getattr(self.scorer, "model_name", "") if cfg.alpha > 0 else "")
         t0 = time.perf_counter()
+        restarts0 = getattr(self.env, "restarts", 0)
         try:
-            state, handle = self.env.start(theorem)
+            self._search(theorem, result, t0)
+        except _Deadline:
+            result.status = "timeout"
+            result.error = f"deadline of {cfg.timeout_s:g}s reached after {result.env_calls} environment call(s)"
+        except _StartFailed as exc:
+            result.status, result.error = "error", _clip(str(exc), 1000)
+        except Exception as exc:  # a backend failure ends this theorem only
+            result.status, result.error = "error", f"{type(exc).__name__}: {_clip(str(exc), 1000)}"
+        result.restarts = getattr(self.env, "restarts", 0) - restarts0
+        if result.restarts and result.status != "proved":
+            result.error += f" ({result.restarts} backend restart(s) during the search; lost states re-created)"
+        result.time_s = time.perf_counter() - t0
+        return result
+
+    def _search(self, theorem: Any, result: SearchResult, t0: float) -> None:
+        cfg = self.config
+        use_scorer = cfg.alpha > 0
+
+        def left() -> float:
+            remaining = cfg.timeout_s - (time.perf_counter() - t0)
+            if remaining <= 0:
+                raise _Deadline
+            return remaining
+
+        e0 = time.perf_counter()
+        try:
+            state, handle = self.env.start(theorem, timeout=left())
+        except _Deadline:
+            raise
         except Exception as exc:
-            result.status, result.error = "error", f"{type(exc).__name__}: {exc}"
-            return result
+            if time.perf_counter() - t0 >= cfg.timeout_s:
+                raise _Deadline from None
+            raise _StartFailed(f"could not start the theorem: {type(exc).__name__}: {exc}") from None
+        finally:
+            result.env_time_s += time.perf_counter() - e0
         counter = itertools.count()
         queue: list[tuple[float, int, _Node]] = [(0.0, next(counter), _Node(state, handle, 0.0, [], [state]))]
         seen = {state}
+        tally = _Tally()
         result.nodes = 1
         while queue:
-            if time.perf_counter() - t0 > cfg.timeout_s:
-                result.status = "timeout"
-                break
+            left()
             if result.expansions >= cfg.max_expansions:
                 result.status = "budget"
-                break
+                result.error = f"expansion budget of {cfg.max_expansions} spent; " + tally.summary()
+                return
             _, _, node = heapq.heappop(queue)
             result.expansions += 1
             prefix = "\n".join(node.tactics)
             g0 = time.perf_counter()
             candidates = self.generator.generate(node.state, "", cfg.num_candidates)
             result.generator_time_s += time.perf_counter() - g0
+            left()
+            allowed = []
+            for tactic, logprob in candidates:
+                if forbidden_word(tactic):
+                    result.rejected_candidates += 1
+                else:
+                    allowed.append((tactic, logprob))
+            candidates = allowed
             pre_steps: dict[int, float] = {}
             order = list(range(len(candidates)))
             if use_scorer and cfg.score_mode == "tactic" and candidates:
@@ -165,26 +319,32 @@ class BestFirstProver:
             for i in order:
                 if cfg.max_env_calls is not None and result.env_calls >= cfg.max_env_calls:
                     result.status = "budget"
-                    break
+                    result.error = f"environment-call budget of {cfg.max_env_calls} spent; " + tally.summary()
+                    return
                 tactic, logprob = candidates[i]
+                timeout = left()
                 e0 = time.perf_counter()
-                outcome = self.env.run_tactic(node.handle, tactic)
+                outcome = self.env.run_tactic(node.handle, tactic, timeout=timeout)
                 result.env_time_s += time.perf_counter() - e0
                 result.env_calls += 1
                 if outcome.kind == "finished":
-                    result.status = "proved"
-                    result.proof = node.tactics + [tactic]
-                    result.states = node.states
-                    result.time_s = time.perf_counter() - t0
-                    return result
-                if outcome.kind != "state" or outcome.state in seen:
+                    self._finish(theorem, result, node, tactic)
+                    return
+                if outcome.kind == "timeout":
+                    left()  # the deadline, not the per-tactic limit, may be what ran out
+                    tally.timeouts += 1
+                    continue
+                if outcome.kind == "error":
+                    tally.errors += 1
+                    tally.last_error = outcome.message or tally.last_error
+                    continue
+                if outcome.state in seen:
+                    tally.repeats += 1
                     continue
                 seen.add(outcome.state)
                 child = _Node(outcome.state, outcome.handle, node.logprob + logprob, node.tactics + [tactic],
                               node.states + [outcome.state])
                 children.append((child, tactic, i))
-            if result.status == "budget":
-                break
             if not children:
                 continue
             if use_scorer and cfg.score_mode == "state":
@@ -197,8 +357,31 @@ class BestFirstProver:
                 priority = mixed_priority(s, child.logprob, cfg.alpha, cfg.n_max) if use_scorer else child.logprob
                 heapq.heappush(queue, (-priority, next(counter), child))
                 result.nodes += 1
-        result.time_s = time.perf_counter() - t0
-        return result
+        result.status = "failed"
+        result.error = f"no open state left after {result.expansions} expansion(s): " + tally.summary()
+        if result.rejected_candidates:
+            result.error += f"; {result.rejected_candidates} candidate(s) with sorry/admit/stop not sent"
+
+    def _finish(self, theorem: Any, result: SearchResult, node: _Node, tactic: str) -> None:
+        result.proof = node.tactics + [tactic]
+        result.states = node.states
+        if not self.config.verify:
+            result.status = "proved"
+            return
+        v0 = time.perf_counter()
+        verify = getattr(self.env, "verify", None)
+        if verify is None:
+            from .environment import replay_check
+
+            why = replay_check(self.env, theorem, result.proof)
+        else:
+            why = verify(theorem, result.proof)
+        result.verify_time_s = time.perf_counter() - v0
+        if why is None:
+            result.status = "proved"
+        else:
+            result.status = "unverified"
+            result.error = f"the proof finished step by step but failed the whole-proof check: {_clip(why, 1000)}"
 
 
 def proof_records(result: SearchResult, source: str = "search") -> list[dict]:
@@ -214,6 +397,6 @@ def proof_records(result: SearchResult, source: str = "search") -> list[dict]:
     n = len(result.proof)
     return [
         {"goal": result.states[i], "prefix": "\n".join(result.proof[:i]), "tactic": result.proof[i],
-         "steps_remaining": n - 1 - i, "theorem": result.theorem, "source": source}
+         "steps_remaining": n - 1 - i, "theorem": result.theorem, "source": source, "goal_from": "state_before"}
         for i in range(n)
     ]

@@ -19,25 +19,29 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import shutil
+import sys
+import time
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
+from transformers import TrainerCallback
 
 from .. import heads
 from ..baselines import TacticLookup
-from ..config import ModelSettings, ProgressTrainingArguments, decode_prediction, encode_label
+from ..config import (CHECKPOINTS, SETTINGS_FILE, ModelSettings, ProgressTrainingArguments, decode_prediction,
+                      encode_label, newest_checkpoint, records_goal_from)
 from ..data.dataset import ProgressDataset
-from ..encoder import (DEFAULT_ENCODER_NAME, load_regression_model, load_tokenizer, output_head, resolve_device,
-                       resolve_model_name, resolve_precision)
+from ..encoder import (DEFAULT_ENCODER_NAME, keep_head_fp32, load_regression_model, load_tokenizer, output_head,
+                       resolve_device, resolve_model_name, resolve_precision)
 from ..evaluation import compute_metrics
 from ..leantext import tokenizer_needs_normalization
+from ..progress import hf_progress_bars, stderr_is_terminal
 
 logger = logging.getLogger(__name__)
-
-CHECKPOINTS = "checkpoints"
 
 
 def _as_dataset(data: ProgressDataset | str | os.PathLike | Iterable[dict] | None) -> ProgressDataset | None:
@@ -140,6 +144,95 @@ class PromptCache:
         return len(self._entries)
 
 
+def json_safe(value):
+    """``value`` with every NaN or infinite float replaced by None, so that it is valid JSON (null)."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    return value
+
+
+def _clear_checkpoints(ckpt_dir: Path) -> None:
+    """Remove an earlier run's checkpoints, so that a later ``--resume`` cannot restore them into this run."""
+    old = sorted((p for p in ckpt_dir.glob("checkpoint-*") if p.is_dir()), key=lambda p: p.name)
+    if not old:
+        return
+    logger.warning("training without --resume starts a new run: removing %d checkpoint(s) of an earlier run from %s "
+                   "(%s)", len(old), ckpt_dir, ", ".join(p.name for p in old))
+    for path in old:
+        shutil.rmtree(path)
+
+
+class SaveSettingsInCheckpoints(TrainerCallback):
+    """Write the run's ``leanprogress_config.json`` into every checkpoint, so that a checkpoint scores like the
+    finished model (same prompt format, same label transform)."""
+
+    def __init__(self, settings: ModelSettings):
+        self.settings = settings
+
+    def on_save(self, args, state, control, **kwargs):
+        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if state.is_world_process_zero and folder.is_dir():
+            self.settings.save(folder)
+
+
+class ProgressLines(TrainerCallback):
+    """Plain progress lines on stderr for a log file, in place of progress bars.
+
+    Args:
+        every: seconds between training lines (step, epoch, loss, time left); every
+            evaluation gets its line.
+        stream: where to write (default ``sys.stderr`` at the time of writing).
+    """
+
+    def __init__(self, every: float = 30.0, stream=None):
+        self.every, self.stream = every, stream
+        self.start = self.last = None
+        self.ended = False  # evaluations after training are of the kept model
+
+    def _print(self, line: str) -> None:
+        print(line, file=self.stream or sys.stderr, flush=True)
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.start, self.last, self.ended = time.monotonic(), None, False
+        if state.is_world_process_zero:
+            self._print(f"training: {state.max_steps} steps, {args.num_train_epochs:g} epoch(s)")
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self.ended = True
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs:
+            return
+        now = time.monotonic()
+        if "eval_mse" in logs:
+            sp = logs.get("eval_spearman")
+            sp = f"{sp:.3f}" if isinstance(sp, float) and math.isfinite(sp) else "n/a"
+            which = "kept model" if self.ended else f"epoch {state.epoch:.2f}"
+            self._print(f"{which} eval: MSE {logs['eval_mse']:.4g}, "
+                        f"MAE {logs.get('eval_mae', float('nan')):.3f}, Spearman {sp}")
+        elif "loss" in logs and (self.last is None or now - self.last >= self.every
+                                 or state.global_step >= state.max_steps):
+            self.last = now
+            done = state.global_step / max(state.max_steps, 1)
+            elapsed = now - (self.start or now)
+            left = elapsed * (1 - done) / done if done > 0 else float("nan")
+            self._print(f"step {state.global_step}/{state.max_steps} (epoch {state.epoch:.2f}): "
+                        f"loss {logs['loss']:.4g}, {_duration(elapsed)} elapsed, about {_duration(left)} left")
+
+
+def _duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s"
+
+
 class ProgressTrainer:
     """Train a steps-remaining regressor.
 
@@ -165,7 +258,9 @@ class ProgressTrainer:
     and ``leanprogress_config.json`` (template, length, normalization, label
     and head settings). The settings file is written
     last: a folder without it is an interrupted run, and
-    :class:`~leanprogress.scoring.LeanProgressScorer` refuses it.
+    :class:`~leanprogress.scoring.LeanProgressScorer` refuses it. Each
+    checkpoint in ``checkpoints/`` carries the same settings file, so it can be
+    scored too. Progress: bars on a terminal, :class:`ProgressLines` otherwise.
     """
 
     def __init__(
@@ -186,7 +281,7 @@ class ProgressTrainer:
         if self.eval_dataset is not None and len(self.eval_dataset) == 0:
             self.eval_dataset = None
         self.model_name = resolve_model_name(args.model_name)
-        self.tokenizer = load_tokenizer(args.model_name)
+        self.tokenizer = load_tokenizer(args.model_name, role="encoder")
         normalize = {"yes": True, "no": False}.get(args.normalize_symbols)
         if normalize is None:
             normalize = tokenizer_needs_normalization(self.tokenizer)
@@ -203,8 +298,12 @@ class ProgressTrainer:
             head_max_steps=args.head_max_steps if distribution else 0,
             head_more_steps=heads.more_steps_of(train_labels, args.head_max_steps) if distribution else 0.0,
             point_estimate=args.point_estimate,
+            goal_from=records_goal_from(self.train_dataset.records),
             canonicalize_goals=args.canonicalize_goals,
         )
+        if self.settings.goal_from == "mixed":
+            logger.warning("the training records mix goal_from kinds (states before and after tactics): prove will "
+                           "need an explicit --score-mode for this model")
         self.builder = self.settings.prompt_builder(self.tokenizer)
         # Fit on the records as trained on (weights included), the same on every process.
         self.lookup = TacticLookup.fit(self.train_dataset.records)
@@ -284,6 +383,15 @@ class ProgressTrainer:
     def _compute_metrics(self, eval_pred) -> dict:
         preds = self.decode(eval_pred.predictions)
         steps = self._label_steps(eval_pred.label_ids)
+        if not np.isfinite(preds).all():
+            # A diverged epoch: no figures, and the worst value of every selection figure, so that it is never
+            # kept as the best one.
+            bad = int((~np.isfinite(preds)).sum())
+            logger.warning("%d of %d eval predictions are NaN or too large to be step counts: training diverged "
+                           "(lower the learning rate)", bad, len(preds))
+            nan = float("nan")
+            return {"mse": math.inf, "mae": math.inf, "accuracy": -math.inf, "within_one": nan, "spearman": nan,
+                    "constant_mae": nan, "constant_accuracy": nan}
         m = compute_metrics(preds, steps)
         return {k: m[k] for k in ("mse", "mae", "accuracy", "within_one")} | {
             "spearman": m["spearman"] if m["spearman"] is not None else float("nan"),
@@ -300,7 +408,6 @@ class ProgressTrainer:
     def train(self) -> dict:
         """Train, keep the best epoch, save it atomically; returns final metrics."""
         from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
-        from transformers.trainer_utils import get_last_checkpoint
 
         args = self.args
         out = Path(args.output_dir)
@@ -308,17 +415,22 @@ class ProgressTrainer:
         ckpt_dir = out / CHECKPOINTS
         resume_from = None
         if args.resume:
-            resume_from = get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
+            newest = newest_checkpoint(ckpt_dir)
+            resume_from = str(newest) if newest is not None else None
             if resume_from is None:
                 logger.warning("--resume: no checkpoint in %s; training from the start", ckpt_dir)
             else:
                 logger.info("resuming from %s", resume_from)
+        else:
+            _clear_checkpoints(ckpt_dir)
+        terminal = stderr_is_terminal()
 
-        train_tok = self._tokenize(self.train_dataset, "Tokenizing train")
-        eval_tok = self._tokenize(self.eval_dataset, "Tokenizing eval") if self.eval_dataset else None
+        with hf_progress_bars(terminal):
+            train_tok = self._tokenize(self.train_dataset, "Tokenizing train")
+            eval_tok = self._tokenize(self.eval_dataset, "Tokenizing eval") if self.eval_dataset else None
         labels = train_tok.labels
         distribution = self.settings.head == "distribution"
-        model = load_regression_model(args.model_name, num_labels=self.settings.num_labels, new_head=True)
+        model = load_regression_model(args.model_name, role="encoder", num_labels=self.settings.num_labels)
         constant = self._constant(labels)
         if args.init_head_bias and resume_from is None:
             if distribution:
@@ -333,6 +445,10 @@ class ProgressTrainer:
                 _start_at_the_mean(model, labels)
         device = resolve_device(args.device)
         precision = resolve_precision(args.precision, device)
+        if precision == "bf16":
+            # Under bf16 autocast the head would round every prediction to 8 significant bits: evaluation ties
+            # candidates and its Spearman is not the one `evaluate` (fp32) reports on the saved model.
+            keep_head_fp32(model)
         has_eval = eval_tok is not None
         metric, greater = _selection(args.selection_metric)
         hf_kwargs = dict(
@@ -357,6 +473,7 @@ class ProgressTrainer:
             report_to=[],
             # Every parameter gets a gradient (encoder, pooler, head): skip DDP's search for unused ones.
             ddp_find_unused_parameters=False,
+            disable_tqdm=not terminal,  # bars on a terminal, a few plain lines in a log file (ProgressLines)
         )
         hf_args = TrainingArguments(**(hf_kwargs | args.extra))
         collator = DataCollatorWithPadding(
@@ -373,14 +490,27 @@ class ProgressTrainer:
             processing_class=self.tokenizer,
             compute_metrics=self._compute_metrics if has_eval else None,
             compute_loss_func=_distribution_loss(self.settings.head_max_steps) if distribution else None,
-            callbacks=self.callbacks or None,
+            callbacks=[SaveSettingsInCheckpoints(self.settings), *self.callbacks],
         )
-        result = self.trainer.train(resume_from_checkpoint=resume_from)
+        if not terminal:
+            from transformers.trainer_callback import PrinterCallback
+
+            self.trainer.remove_callback(PrinterCallback)
+            self.trainer.add_callback(ProgressLines())
+        with hf_progress_bars(terminal):
+            result = self.trainer.train(resume_from_checkpoint=resume_from)
         metrics = {"train": dict(result.metrics), "precision": precision, "device": str(device), "kept": "best epoch",
                    "selection_metric": args.selection_metric, "head": self.settings.head,
                    "world_size": self.trainer.args.world_size}
         if has_eval:
-            metrics["eval"] = self.trainer.evaluate()
+            if precision == "bf16":
+                # The reported figures come from the kept model in fp32, as `evaluate` computes them on the saved
+                # model (bf16 only chose the epoch): remove accelerate's autocast wrapper from its forward.
+                from accelerate.utils import extract_model_from_parallel
+
+                extract_model_from_parallel(self.trainer.model, keep_fp32_wrapper=False)
+            with hf_progress_bars(terminal):
+                metrics["eval"] = self.trainer.evaluate()
             if args.fallback_to_constant:
                 const_eval = self._constant_eval(constant, eval_tok.labels)
                 key = f"eval_{metric}"
@@ -393,7 +523,7 @@ class ProgressTrainer:
             self.save(out, metrics)
         # Other processes return once the model is on disk.
         self.trainer.accelerator.wait_for_everyone()
-        return metrics
+        return json_safe(metrics)
 
     def _constant_eval(self, constant, eval_labels) -> dict:
         """Eval metrics of the constant predictor (a target, or class logits), as the trainer reports them."""
@@ -434,10 +564,11 @@ class ProgressTrainer:
         """Write model, tokenizer and settings so a reader never sees a half-written model."""
         if self.trainer is None:
             raise RuntimeError("train() first")
-        settings_path = out / "leanprogress_config.json"
+        settings_path = out / SETTINGS_FILE
         staging = out / f".saving-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
-        self.trainer.model.save_pretrained(staging)
+        with hf_progress_bars():
+            self.trainer.model.save_pretrained(staging)
         self.tokenizer.save_pretrained(staging)
         from ..data.corpus import write_tactic_corpus  # what `leanprogress serve` offers LeanCopilot with this model
 
@@ -451,6 +582,8 @@ class ProgressTrainer:
         staging.rmdir()
         if metrics is not None:
             tmp = out / "training_metrics.json.tmp"
-            tmp.write_text(json.dumps(metrics, indent=2, default=str) + "\n", encoding="utf-8")
+            # allow_nan=False: an undefined figure (Spearman of a constant) is null, never a bare NaN.
+            tmp.write_text(json.dumps(json_safe(metrics), indent=2, default=str, allow_nan=False) + "\n",
+                           encoding="utf-8")
             os.replace(tmp, out / "training_metrics.json")
         self.settings.save(out)

@@ -57,6 +57,24 @@ def test_plot_writes_png(tmp_path):
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 2000
 
 
+def test_plot_gets_a_normal_file_mode_and_keeps_an_existing_ones(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        new = plot_predictions([0.1, 2.0], [0, 2], str(tmp_path / "new.png"))
+        assert stat.S_IMODE(os.stat(new).st_mode) == 0o644  # not mkstemp's 0600
+        kept = tmp_path / "kept.png"
+        kept.write_bytes(b"old")
+        kept.chmod(0o664)
+        plot_predictions([0.1, 2.0], [0, 2], str(kept))
+        assert stat.S_IMODE(kept.stat().st_mode) == 0o664 and kept.read_bytes()[:4] == b"\x89PNG"
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.png", "new.png"]  # no temporary left
+    finally:
+        os.umask(old)
+
+
 def test_ranking_pairs_need_a_shared_state_and_different_tactics_and_labels():
     from leanprogress.evaluation import ranking_figure, ranking_pairs
 

@@ -416,13 +416,12 @@ def format_comparison(comparison: dict, title: str = "") -> str:
 
 def plot_predictions(predictions: Sequence[float], labels: Sequence[int], path: str, title: str = "") -> str:
     """Scatter of predicted against true steps remaining, saved as PNG."""
-    import os
-    import tempfile
-
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from .data.records import atomic_path
 
     preds = np.asarray(predictions, dtype=float)
     labs = np.asarray(labels, dtype=float)
@@ -436,13 +435,11 @@ def plot_predictions(predictions: Sequence[float], labels: Sequence[int], path: 
     ax.set_title(title or "LeanProgress predictions")
     ax.legend(loc="upper left")
     fig.tight_layout()
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=directory)
-    os.close(fd)
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        with atomic_path(path) as tmp:  # a plot appears whole or not at all, with a normal file mode
+            fig.savefig(tmp, dpi=110, format="png")
+    finally:
+        plt.close(fig)
     return path
 
 

@@ -228,6 +228,11 @@ class LeanProgressScorer:
             tactics: candidate tactics.
             prefixes: one prefix for all, one per tactic, or None.
         """
+        prompts = self._prompts(goals, tactics, prefixes)
+        return self._forward(prompts) if prompts else []
+
+    def _prompts(self, goals, tactics, prefixes) -> list[str]:
+        """Checked arguments of :meth:`predict_batch` (and its siblings) as prompts, one per tactic."""
         if isinstance(tactics, str):
             raise TypeError("tactics must be a list of strings; use predict() for one tactic")
         tactics = list(tactics)
@@ -243,21 +248,7 @@ class LeanProgressScorer:
             for i, x in enumerate(items):
                 if not isinstance(x, str):
                     raise TypeError(f"{what} {i} must be a string, got {type(x).__name__}")
-        if n == 0:
-            return []
-        return self._forward(self.builder.build_many(goals, tactics, prefixes))
-
-    def _prompts(self, goals, tactics, prefixes) -> list[str]:
-        if isinstance(tactics, str):
-            raise TypeError("tactics must be a list of strings")
-        tactics = list(tactics)
-        n = len(tactics)
-        goals = [goals] * n if isinstance(goals, str) else list(goals)
-        if prefixes is None or isinstance(prefixes, str):
-            prefixes = [prefixes or ""] * n
-        if not (len(goals) == len(prefixes) == n):
-            raise ValueError(f"{len(goals)} goals and {len(prefixes)} prefixes for {n} tactics")
-        return self.builder.build_many(goals, tactics, [p or "" for p in prefixes]) if n else []
+        return self.builder.build_many(goals, tactics, prefixes) if n else []
 
     def predict_distribution(
         self,

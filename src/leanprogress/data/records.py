@@ -279,6 +279,27 @@ def _mode_for(path: Path) -> int:
 
 
 @contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write to, renamed over ``path`` once the block ends without error.
+
+    For writers that want a file name (e.g. matplotlib's ``savefig``); :func:`atomic_output` opens it for you.
+    The file gets the old file's mode, or the mode ``open()`` would give a new file; an interrupted or failed
+    write (Ctrl-C included) leaves the old file as it was.
+    """
+    path = check_output_file(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, _mode_for(path))
+        os.close(fd)
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
 def atomic_output(path: str | os.PathLike, encoding: str = "utf-8") -> Iterator[IO[str]]:
     """A text file opened for writing that appears at ``path`` only once complete.
 
@@ -291,17 +312,8 @@ def atomic_output(path: str | os.PathLike, encoding: str = "utf-8") -> Iterator[
         >>> with atomic_output("out.jsonl") as f:  # doctest: +SKIP
         ...     f.write("{}\\n")
     """
-    path = check_output_file(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, _mode_for(path))
-        with os.fdopen(fd, "w", encoding=encoding) as f:
-            yield f
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "w", encoding=encoding) as f:
+        yield f
 
 
 def write_records(records: Iterable[dict], path: str | os.PathLike) -> int:

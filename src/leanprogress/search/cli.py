@@ -5,10 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import statistics
 import sys
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
@@ -272,12 +270,10 @@ def _read_results(out: Path) -> dict[str, dict]:
 
 
 def _rewrite(path: Path, text: str) -> None:
-    mode = path.stat().st_mode & 0o7777
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
+    from ..data.records import atomic_output
+
+    with atomic_output(path) as f:
         f.write(text)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
 
 
 def cmd_prove(args) -> int:

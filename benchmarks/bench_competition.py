@@ -40,7 +40,7 @@ Variants (``--variant``, repeatable; one process, prompts tokenized once per pro
 Variant keys (defaults = ``RECIPE``): ``head`` (regression|distribution), ``k`` (head_max_steps),
 ``point`` (point estimate saved with the model), ``epochs``, ``lr``, ``max_length``, ``batch_size``,
 ``warmup``, ``label_transform``, ``selection`` (mae|accuracy|mse|loss), ``canonical`` (1: goals in canonical
-form, 0: as printed), ``seed``, the source weights
+form, 0: as printed), ``group`` (1: batches of similar length, 0: random batches), ``seed``, the source weights
 ``workbook``, ``minif2f``, ``mathlib``, ``search`` (0 leaves a source out; fractions subsample theorems,
 whole numbers repeat them), ``workbook_theorems`` (use only this many Workbook training theorems, for
 quick runs), ``name``.
@@ -78,6 +78,7 @@ RECIPE = {
     "label_transform": "log1p",
     "selection": "mae",
     "canonical": 1,
+    "group": 1,
     "seed": 42,
     "workbook": 1.0,
     "minif2f": 0.3,
@@ -283,6 +284,62 @@ def selection_table(epochs: list[dict]) -> dict:
     return out
 
 
+def _model_key(variant: dict) -> str:
+    """The held-out predictions' name for the variant's saved point estimate."""
+    return "model" if variant["head"] == "regression" else f"model ({variant['point']})"
+
+
+def selection_summary(reports: list[dict]) -> dict:
+    """For each selection figure, the held-out figures of the epochs it picks, averaged over every variant and fold
+    in ``reports`` (this script's JSON ``variants``), beside the last epoch and the best epoch in hindsight.
+
+    Only folds with at least two epochs count; every rule sees the same folds. Held-out figures are the model's
+    with the variant's saved point estimate. Returns ``{rule: {"folds": n, "search_mae": ..., "search_accuracy":
+    ..., "workbook_mae": ..., "workbook_accuracy": ..., "best_search_mae_picked": k}}`` where the last counts the
+    folds in which the rule picked (one of) the epochs with the lowest held-out search MAE.
+    """
+    rules = {"mae": ("eval_mae", min), "accuracy": ("eval_accuracy", max), "mse": ("eval_mse", min),
+             "loss": ("eval_loss", min), "last epoch": ("epoch", max)}
+    totals: dict[str, dict] = {}
+    for report in reports:
+        key = _model_key(report["variant"])
+        for epochs in report["epochs"]:
+            usable = [e for e in epochs if all(k in e["inner"] and e["inner"][k] is not None
+                                              and not math.isnan(e["inner"][k]) for k, _ in
+                                              [r for n, r in rules.items() if n != "last epoch"])]
+            if len(usable) < 2 or not all(key in e.get(s, {}) for e in usable for s in ("search", "workbook")):
+                continue
+            best_mae = min(e["search"][key]["mae"] for e in usable)
+            picks = {name: pick(usable, key=lambda e, f=field: e["epoch"] if f == "epoch" else e["inner"][f])
+                     for name, (field, pick) in rules.items()}
+            picks["best in hindsight (search MAE)"] = min(usable, key=lambda e: e["search"][key]["mae"])
+            for name, e in picks.items():
+                t = totals.setdefault(name, {"folds": 0, "search_mae": 0.0, "search_accuracy": 0.0,
+                                             "workbook_mae": 0.0, "workbook_accuracy": 0.0,
+                                             "best_search_mae_picked": 0})
+                t["folds"] += 1
+                for s in ("search", "workbook"):
+                    t[f"{s}_mae"] += e[s][key]["mae"]
+                    t[f"{s}_accuracy"] += e[s][key]["accuracy"]
+                t["best_search_mae_picked"] += e["search"][key]["mae"] <= best_mae + 1e-12
+    for t in totals.values():
+        for k in ("search_mae", "search_accuracy", "workbook_mae", "workbook_accuracy"):
+            t[k] /= t["folds"]
+    return totals
+
+
+def print_selection_summary(totals: dict) -> None:
+    if not totals:
+        print("no fold with two or more epochs: nothing to compare")
+        return
+    n = next(iter(totals.values()))["folds"]
+    print(f"held-out figures of the epoch each selection figure keeps, mean over {n} variant-folds:")
+    print(f"{'kept by':32} {'search MAE':>10} {'exact':>7} {'Workbook MAE':>13} {'exact':>7} {'best search MAE':>16}")
+    for name, t in totals.items():
+        print(f"{name:32} {t['search_mae']:10.3f} {t['search_accuracy']:7.1%} {t['workbook_mae']:13.3f} "
+              f"{t['workbook_accuracy']:7.1%} {t['best_search_mae_picked']:>10d} of {t['folds']}")
+
+
 # ---------------------------------------------------------------- one variant
 def run_variant(variant: dict, sources: dict, split: dict, opts, cache, workdir: Path) -> dict:
     import numpy as np
@@ -304,7 +361,7 @@ def run_variant(variant: dict, sources: dict, split: dict, opts, cache, workdir:
             warmup_ratio=variant["warmup"], seed=variant["seed"], label_transform=variant["label_transform"],
             head=variant["head"], head_max_steps=variant["k"], point_estimate=variant["point"],
             selection_metric=variant["selection"], canonicalize_goals=bool(variant["canonical"]),
-            device=opts.device, precision=opts.precision,
+            group_by_length=bool(variant["group"]), device=opts.device, precision=opts.precision,
             eval_batch_size=64, logging_steps=50,
             extra={"save_total_limit": 1, "dataloader_num_workers": opts.workers, "disable_tqdm": not opts.progress},
         )
@@ -429,10 +486,22 @@ def main(argv=None):
     ap.add_argument("--keep-models", action="store_true", help="keep the trained models in --out-dir")
     ap.add_argument("--out-dir", type=Path, default=None, help="where models are trained (default: a temporary folder)")
     ap.add_argument("--json", type=Path, default=None, help="write every variant's figures here")
+    ap.add_argument("--selection-summary", type=Path, nargs="+", default=None, metavar="JSON",
+                    help="read --json files of earlier runs and print which epoch each selection figure keeps and "
+                    "what it gives held out, averaged over their variants and folds, and exit")
     ap.add_argument("--export-encoder", type=Path, default=None, metavar="DIR",
                     help="write the encoder (--model-name, default the bundled one) to DIR with bf16 weights (45 MB "
                     "for all-MiniLM-L6-v2, half the size, loaded back as fp32) for carrying to a GPU machine, and exit")
     opts = ap.parse_args(argv)
+    if opts.selection_summary:
+        reports = []
+        for path in opts.selection_summary:
+            try:
+                reports += json.loads(path.read_text(encoding="utf-8"))["variants"]
+            except (OSError, ValueError, KeyError) as exc:
+                ap.error(f"{path}: not a --json file of this benchmark ({exc})")
+        print_selection_summary(selection_summary(reports))
+        return
     if opts.export_encoder:
         export_encoder(opts.model_name, opts.export_encoder)
         return

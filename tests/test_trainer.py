@@ -64,6 +64,7 @@ def test_trained_model_is_kept_when_it_beats_the_constant(tmp_path, tiny_model):
     constant_mse = sum((r["steps_remaining"] - c) ** 2 for r in held) / len(held)
     assert metrics["kept"] == "best epoch"
     assert metrics["eval"]["eval_mse"] < 0.5 * constant_mse
+    assert metrics["learned_beyond_constant"] is True
 
 
 def diverging_run(tmp_path, tiny_model, **overrides):
@@ -100,9 +101,13 @@ def test_constant_is_saved_when_no_epoch_beats_it(tmp_path, tiny_model, caplog):
     assert metrics["eval"]["eval_spearman"] is None
 
 
-def test_best_epoch_is_kept_when_asked_even_if_worse(tmp_path, tiny_model):
-    _, _, metrics = diverging_run(tmp_path, tiny_model, fallback_to_constant=False)
+def test_best_epoch_is_kept_when_asked_even_if_worse(tmp_path, tiny_model, caplog):
+    with caplog.at_level("WARNING"):
+        _, _, metrics = diverging_run(tmp_path, tiny_model, fallback_to_constant=False)
     assert metrics["kept"] == "best epoch"
+    # Kept although it learned nothing: the metrics and the log say so.
+    assert metrics["learned_beyond_constant"] is False
+    assert "no better than the constant predictor's" in caplog.text
 
 
 def test_a_head_without_bias_cannot_become_the_constant():

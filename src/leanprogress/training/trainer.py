@@ -511,8 +511,9 @@ class ProgressTrainer:
                 extract_model_from_parallel(self.trainer.model, keep_fp32_wrapper=False)
             with hf_progress_bars(terminal):
                 metrics["eval"] = self.trainer.evaluate()
+            const_eval = self._constant_eval(constant, eval_tok.labels)
+            metrics["learned_beyond_constant"] = self._check_learned(metrics["eval"], const_eval)
             if args.fallback_to_constant:
-                const_eval = self._constant_eval(constant, eval_tok.labels)
                 key = f"eval_{metric}"
                 model_value, const_value = metrics["eval"][key], const_eval[key]
                 # "not better" so that a diverged (NaN) run falls back too.
@@ -541,6 +542,30 @@ class ProgressTrainer:
             loss = float(np.mean((labels - float(constant)) ** 2))
         pred = SimpleNamespace(predictions=raw, label_ids=labels)
         return {f"eval_{k}": v for k, v in self._compute_metrics(pred).items()} | {"eval_loss": loss}
+
+    # The kept model must cut the constant predictor's eval loss by at least this fraction to count as having
+    # learned something from its inputs.
+    _LEARNED_MARGIN = 0.01
+
+    def _check_learned(self, best_eval: dict, constant_eval: dict) -> bool:
+        """Whether the kept epoch's eval loss beats the constant predictor's (warns when it does not).
+
+        A run whose training stalled at the label frequencies (the distribution head at too high a learning
+        rate: every input gets the class prior) can still edge the constant on MAE by chance and be kept; its
+        loss gives it away.
+        """
+        model_loss, const_loss = best_eval.get("eval_loss"), constant_eval["eval_loss"]
+        if model_loss is None or not math.isfinite(model_loss):
+            return False
+        if model_loss < const_loss - self._LEARNED_MARGIN * abs(const_loss):
+            return True
+        logger.warning(
+            "the kept model's eval loss (%.4g) is no better than the constant predictor's (%.4g): it learned "
+            "nothing beyond the training labels' %s, so its predictions hardly depend on the input. Train "
+            "longer, on more theorems, or with another learning rate or seed (the distribution head can stall "
+            "at the class frequencies for whole runs).",
+            model_loss, const_loss, "class frequencies" if self.settings.head == "distribution" else "mean")
+        return False
 
     def _fall_back_to_constant(self, constant, constant_eval: dict, best_eval: dict, key: str = "eval_mse") -> bool:
         steps = float(self.decode(np.atleast_2d(np.asarray(constant, dtype=float)))[0])

@@ -73,3 +73,21 @@ def test_variant_parsing():
         bench.parse_variant("nonsense=1")
     with pytest.raises(SystemExit, match="takes a int"):
         bench.parse_variant("max_length=long")
+
+
+def test_selection_summary_reports_what_each_rule_keeps():
+    def epoch(n, inner_mae, inner_mse, held_mae):
+        figures = {"model": {"mae": held_mae, "accuracy": 1 - held_mae}}
+        return {"epoch": n, "inner": {"eval_mae": inner_mae, "eval_accuracy": 1 - inner_mae, "eval_mse": inner_mse,
+                                      "eval_loss": inner_mse},
+                "search": figures, "workbook": figures}
+
+    # MAE picks epoch 2 (the best held out), MSE epoch 1; a fold with one epoch cannot compare rules.
+    report = {"variant": {"head": "regression"},
+              "epochs": [[epoch(1, 0.5, 1.0, 0.7), epoch(2, 0.4, 2.0, 0.6), epoch(3, 0.45, 3.0, 0.65)],
+                         [epoch(1, 0.5, 1.0, 0.7)]]}
+    totals = bench.selection_summary([report])
+    assert totals["mae"]["folds"] == 1 and totals["mae"]["search_mae"] == pytest.approx(0.6)
+    assert totals["mae"]["best_search_mae_picked"] == 1
+    assert totals["mse"]["search_mae"] == pytest.approx(0.7) and totals["mse"]["best_search_mae_picked"] == 0
+    assert totals["last epoch"]["search_mae"] == pytest.approx(0.65)

@@ -41,7 +41,7 @@ from serve_util import free_port
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
-README_VARIABLES = {"STATE": "n : ℕ\n⊢ n + 0 = n"}
+README_VARIABLES = {"STATE": "n : ℕ\n⊢ n + 0 = n", "SHARED": "shared/data"}
 """Shell variables the README's commands use, as a reader would set them."""
 
 
@@ -192,6 +192,18 @@ COMMANDS: dict[str, Run] = {
         extra=TINY_TRAIN, check=model_folder("runs/model")),
     "leanprogress train --dataset data/mathlib.jsonl --dataset data/workbook.jsonl:0.3 --output-dir runs/mixed": Run(
         extra=TINY_TRAIN, check=model_folder("runs/mixed")),
+    # Training: the competition recipe
+    "leanprogress build-dataset --from-lean-source $SHARED/lean-workbook-plus-proofs/proofs.jsonl --output "
+    "data/workbook.jsonl": Run(check=records("data/workbook.jsonl", at_least=6)),
+    "leanprogress build-dataset --from-proofs $SHARED/minif2f-valid-proofs/proofs.jsonl --output "
+    "data/minif2f-proofs.jsonl": Run(check=records("data/minif2f-proofs.jsonl", at_least=3)),
+    "leanprogress build-dataset $SHARED/mathlib4-leandojo-sample/random_test.json --output data/mathlib.jsonl": Run(
+        check=records("data/mathlib.jsonl", at_least=40)),
+    "leanprogress build-dataset $SHARED/minif2f-valid-search-traces/traces.json --output data/search.jsonl": Run(
+        check=records("data/search.jsonl", at_least=40)),
+    "leanprogress train --dataset data/workbook.jsonl --dataset data/minif2f-proofs.jsonl:0.3 --dataset "
+    "data/mathlib.jsonl --dataset data/search.jsonl:4 --batch-size 64 --output-dir runs/competition": Run(
+        extra=TINY_TRAIN, check=model_folder("runs/competition")),
     # Scoring
     'leanprogress score --model runs/model --state "$STATE" --tactic simp --tactic omega --tactic "induction n" '
     '--json': Run(check=ranked_json),
@@ -247,6 +259,8 @@ NOT_RUN: dict[str, str] = {
     "--output-dir runs/model": "needs 4 GPUs; tests/test_trainer.py runs accelerate launch with 2 CPU processes",
     "python benchmarks/bench_competition.py --variant name=reg --variant name=dist,head=distribution --json "
     "results.json": "a benchmark on the shared data (hours on a CPU); tests/test_bench_competition.py checks its split",
+    "python benchmarks/bench_competition.py --selection-summary results.json": "reads the --json of the benchmark "
+    "above; tests/test_bench_competition.py checks the summary",
     "python benchmarks/bench_competition.py --export-encoder runs/gpu/encoder": "a benchmark helper that writes "
     "45 MB; the encoder it exports is the bundled one the other tests load",
     "for a in 0 0.2 1.0; do leanprogress prove --backend lean-dojo --theorems leandojo_benchmark_4/random/test.json "
@@ -293,6 +307,17 @@ def workspace(tmp_path_factory, trained_tiny):
         "theorem a (p : Prop) (hp : p) : p := by\n  have h := hp\n  exact h\n", encoding="utf-8")
     records = [r for t in theorems for r in records_from_theorem(t, source="mathlib")]
     write_records(records, ws / "data/mathlib.jsonl")
+    # The shared data's layout, for the recipe's commands ($SHARED).
+    shared = ws / "shared/data"
+    for folder in ("lean-workbook-plus-proofs", "minif2f-valid-proofs", "mathlib4-leandojo-sample",
+                   "minif2f-valid-search-traces"):
+        (shared / folder).mkdir(parents=True)
+    shutil.copy(ws / "proofs.jsonl", shared / "minif2f-valid-proofs/proofs.jsonl")
+    (shared / "lean-workbook-plus-proofs/proofs.jsonl").write_text("".join(json.dumps(
+        {"name": f"lean_workbook_plus_{i}", "text": f"theorem lean_workbook_plus_{i} (x : ℕ) : x * {i} = {i} * x "
+         f":= by\n  rw [Nat.mul_comm]\n  rfl"}, ensure_ascii=False) + "\n" for i in range(6)), encoding="utf-8")
+    for name in ("mathlib4-leandojo-sample/random_test.json", "minif2f-valid-search-traces/traces.json"):
+        shutil.copy(ws / "traces/random/test.json", shared / name)
     write_records([dict(r, theorem=f"W.{r['theorem']}", source="workbook") for r in records], ws / "data/workbook.jsonl")
     write_records([dict(r, source="minif2f") for r in records[:8]], ws / "data/minif2f.jsonl")
     shutil.copytree(trained_tiny[0], ws / "runs/model", ignore=shutil.ignore_patterns("checkpoints"))

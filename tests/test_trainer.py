@@ -354,19 +354,21 @@ def test_training_output_suits_a_log_file(tmp_path, bundled_tokenizer_path, capf
     encoder = tmp_path / "encoder"
     save_bert(encoder, bundled_tokenizer_path, settings=False)
     BertModel.from_pretrained(encoder, add_pooling_layer=True).save_pretrained(encoder)  # no classifier: an encoder
-    records = [r for i in range(6) for r in records_from_theorem(make_theorem(f"O{i}", 2))]
-    held = [r for i in range(6, 8) for r in records_from_theorem(make_theorem(f"O{i}", 2))]
+    # Enough records (over 512) that tokenizing them would show a bar on a terminal.
+    records = [r for i in range(180) for r in records_from_theorem(make_theorem(f"O{i}", 3))]
+    held = [r for i in range(180, 182) for r in records_from_theorem(make_theorem(f"O{i}", 2))]
+    assert len(records) > 512
     capfd.readouterr()
     caplog.clear()
     args = ProgressTrainingArguments(output_dir=str(tmp_path / "run"), model_name=str(encoder), epochs=1,
-                                     batch_size=4, max_length=64, precision="fp32", fallback_to_constant=False)
+                                     batch_size=64, max_length=64, precision="fp32", fallback_to_constant=False)
     with caplog.at_level("WARNING"):
         ProgressTrainer(args, records, held).train()
     out, err = capfd.readouterr()
     text = out + err + caplog.text
     assert "LOAD REPORT" not in text and "\r" not in text and "it/s]" not in text
     assert text.count("has no regression head: starting a new one (classifier.bias, classifier.weight)") == 1
-    assert "training: 3 steps, 1 epoch(s)" in err and "epoch 1.00 eval: MSE" in err and "kept model eval" in err
+    assert f"training: {-(-len(records) // 64)} steps, 1 epoch(s)" in err and "epoch 1.00 eval: MSE" in err and "kept model eval" in err
 
 
 def test_the_tactics_trained_on_are_kept_with_the_model(trained_tiny):

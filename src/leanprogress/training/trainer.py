@@ -348,8 +348,9 @@ class ProgressTrainer:
         records = data.records
         rows: list[dict] = []
         step = 256
-        with tqdm(total=len(records), desc=desc, unit=" records", disable=len(records) < 2 * step,
-                  mininterval=5.0) as bar:
+        # In a log file every redraw of a bar is a new line: there, the trainer's own lines report progress.
+        with tqdm(total=len(records), desc=desc, unit=" records", mininterval=5.0,
+                  disable=len(records) < 2 * step or not stderr_is_terminal()) as bar:
             for start in range(0, len(records), step):
                 batch = records[start:start + step]
                 ids = self._encode_prompts([r["goal"] for r in batch], [r["tactic"] for r in batch],

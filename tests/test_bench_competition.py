@@ -91,3 +91,24 @@ def test_selection_summary_reports_what_each_rule_keeps():
     assert totals["mae"]["best_search_mae_picked"] == 1
     assert totals["mse"]["search_mae"] == pytest.approx(0.7) and totals["mse"]["best_search_mae_picked"] == 0
     assert totals["last epoch"]["search_mae"] == pytest.approx(0.65)
+
+
+def test_the_readme_recipe_is_the_benchmarks_recipe():
+    """The README's recipe command trains what the benchmark measures (head, length, epochs, batch, weights)."""
+    import shlex
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    line = next(l for l in readme.splitlines() if l.startswith("leanprogress train") and "runs/competition" in l)
+    words = shlex.split(line)
+    flags = {w: words[i + 1] for i, w in enumerate(words) if w.startswith("--") and w != "--dataset"}
+    weights = {}
+    for i, w in enumerate(words):
+        if w == "--dataset":
+            path, _, weight = words[i + 1].partition(":")
+            weights[Path(path).stem] = float(weight or 1)
+    r = bench.RECIPE
+    assert flags["--head"] == r["head"] and int(flags["--max-length"]) == r["max_length"]
+    assert float(flags["--epochs"]) == r["epochs"] and int(flags["--batch-size"]) == r["batch_size"]
+    assert float(flags.get("--learning-rate", 1e-4)) == r["lr"]
+    expected = {name: r[name] for name in ("workbook", "minif2f", "mathlib", "search") if r[name]}
+    assert weights == expected

@@ -195,14 +195,12 @@ COMMANDS: dict[str, Run] = {
     # Training: the competition recipe
     "leanprogress build-dataset --from-lean-source $SHARED/lean-workbook-plus-proofs/proofs.jsonl --output "
     "data/workbook.jsonl": Run(check=records("data/workbook.jsonl", at_least=6)),
-    "leanprogress build-dataset --from-proofs $SHARED/minif2f-valid-proofs/proofs.jsonl --output "
-    "data/minif2f-proofs.jsonl": Run(check=records("data/minif2f-proofs.jsonl", at_least=3)),
     "leanprogress build-dataset $SHARED/mathlib4-leandojo-sample/random_test.json --output data/mathlib.jsonl": Run(
         check=records("data/mathlib.jsonl", at_least=40)),
     "leanprogress build-dataset $SHARED/minif2f-valid-search-traces/traces.json --output data/search.jsonl": Run(
         check=records("data/search.jsonl", at_least=40)),
-    "leanprogress train --dataset data/workbook.jsonl --dataset data/minif2f-proofs.jsonl:0.3 --dataset "
-    "data/mathlib.jsonl --dataset data/search.jsonl:4 --batch-size 64 --output-dir runs/competition": Run(
+    "leanprogress train --dataset data/workbook.jsonl --dataset data/mathlib.jsonl --dataset data/search.jsonl:4 "
+    "--head distribution --max-length 128 --epochs 2 --batch-size 64 --output-dir runs/competition": Run(
         extra=TINY_TRAIN, check=model_folder("runs/competition")),
     # Scoring
     'leanprogress score --model runs/model --state "$STATE" --tactic simp --tactic omega --tactic "induction n" '
@@ -257,8 +255,8 @@ NOT_RUN: dict[str, str] = {
     "runs/model": "needs 4 GPUs; tests/test_trainer.py runs torchrun with 2 CPU processes (gloo)",
     "accelerate launch --multi_gpu --num_processes 4 -m leanprogress.train_steps_model --dataset data/mathlib.jsonl "
     "--output-dir runs/model": "needs 4 GPUs; tests/test_trainer.py runs accelerate launch with 2 CPU processes",
-    "python benchmarks/bench_competition.py --variant name=reg --variant name=dist,head=distribution --json "
-    "results.json": "a benchmark on the shared data (hours on a CPU); tests/test_bench_competition.py checks its split",
+    "python benchmarks/bench_competition.py --variant name=recipe --variant name=reg,head=regression,max_length=256,"
+    "epochs=3,minif2f=0.3 --json results.json": "a benchmark on the shared data (hours on a CPU); tests/test_bench_competition.py checks its split",
     "python benchmarks/bench_competition.py --selection-summary results.json": "reads the --json of the benchmark "
     "above; tests/test_bench_competition.py checks the summary",
     "python benchmarks/bench_competition.py --export-encoder runs/gpu/encoder": "a benchmark helper that writes "
@@ -309,10 +307,8 @@ def workspace(tmp_path_factory, trained_tiny):
     write_records(records, ws / "data/mathlib.jsonl")
     # The shared data's layout, for the recipe's commands ($SHARED).
     shared = ws / "shared/data"
-    for folder in ("lean-workbook-plus-proofs", "minif2f-valid-proofs", "mathlib4-leandojo-sample",
-                   "minif2f-valid-search-traces"):
+    for folder in ("lean-workbook-plus-proofs", "mathlib4-leandojo-sample", "minif2f-valid-search-traces"):
         (shared / folder).mkdir(parents=True)
-    shutil.copy(ws / "proofs.jsonl", shared / "minif2f-valid-proofs/proofs.jsonl")
     (shared / "lean-workbook-plus-proofs/proofs.jsonl").write_text("".join(json.dumps(
         {"name": f"lean_workbook_plus_{i}", "text": f"theorem lean_workbook_plus_{i} (x : ℕ) : x * {i} = {i} * x "
          f":= by\n  rw [Nat.mul_comm]\n  rfl"}, ensure_ascii=False) + "\n" for i in range(6)), encoding="utf-8")

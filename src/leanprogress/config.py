@@ -13,7 +13,7 @@ import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from .heads import HEADS, POINT_ESTIMATES
+from .heads import HEADS, POINT_ESTIMATES, decode_regression
 from .prompt import DEFAULT_TEMPLATE, TRUNCATIONS, PromptBuilder, PromptTemplate
 
 SETTINGS_FILE = "leanprogress_config.json"
@@ -48,14 +48,7 @@ def decode_prediction(value: float, transform: str) -> float:
     about 709) becomes ``inf`` and NaN stays NaN, so that callers can reject
     them by name (NaN would otherwise clamp to 0, "closes the goal").
     """
-    value = float(value)
-    steps = value
-    if transform == "log1p":
-        try:
-            steps = math.expm1(value)
-        except OverflowError:
-            steps = math.inf
-    return steps if math.isnan(steps) else max(0.0, steps)
+    return float(decode_regression([value], transform)[0])
 
 
 def records_goal_from(records) -> str:

@@ -95,7 +95,11 @@ def more_steps_of(labels, max_steps: int) -> float:
 
 
 def decode_regression(values, transform: str) -> np.ndarray:
-    """Regression outputs to steps (``expm1`` for log1p targets), clamped at 0."""
+    """Regression outputs to steps (``expm1`` for log1p targets), clamped at 0.
+
+    Never raises: an output too large for a float becomes ``inf`` and NaN stays NaN, so that callers can reject
+    them by name (a NaN clamped to 0 would read as "closes the goal").
+    """
     v = np.asarray(values, dtype=np.float64).reshape(-1)
     if transform == "log1p":
         with np.errstate(over="ignore"):

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from . import heads
-from .config import CHECKPOINTS, SETTINGS_FILE, ModelSettings, decode_prediction, newest_checkpoint
+from .config import CHECKPOINTS, SETTINGS_FILE, ModelSettings, newest_checkpoint
 from .encoder import (is_constant_model, keep_head_fp32, load_regression_model, load_tokenizer, quantize_int8,
                       resolve_device, resolve_precision)
 from .leantext import tokenizer_needs_normalization
@@ -48,7 +48,7 @@ def check_predictions(raw: Sequence[float], steps: Sequence[float], transform: s
     """Raise :class:`ScoringError` unless every output decoded to a finite step count.
 
     Args:
-        raw: the model's outputs; steps: the same decoded (``decode_prediction``).
+        raw: the model's outputs; steps: the same decoded (:func:`~leanprogress.heads.decode_regression`).
         transform: the label transform (for the message); model: its name or folder.
     """
     nan = [i for i, v in enumerate(raw) if math.isnan(v)]
@@ -207,7 +207,7 @@ class LeanProgressScorer:
             probs = self._checked_probabilities(raw)
             return [float(v) for v in heads.point_estimate(probs, s.point_estimate, s.head_more_steps)]
         values = raw[:, 0].tolist()
-        steps = [decode_prediction(v, s.label_transform) for v in values]
+        steps = heads.decode_regression(values, s.label_transform).tolist()
         check_predictions(values, steps, s.label_transform, self.model_name)
         return steps
 

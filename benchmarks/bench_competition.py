@@ -300,20 +300,20 @@ def selection_summary(reports: list[dict]) -> dict:
     ..., "workbook_mae": ..., "workbook_accuracy": ..., "best_search_mae_picked": k}}`` where the last counts the
     folds in which the rule picked (one of) the epochs with the lowest held-out search MAE.
     """
+    # rule -> (figure of the inner evaluation, which extreme it keeps)
     rules = {"mae": ("eval_mae", min), "accuracy": ("eval_accuracy", max), "mse": ("eval_mse", min),
-             "loss": ("eval_loss", min), "last epoch": ("epoch", max)}
+             "loss": ("eval_loss", min)}
     totals: dict[str, dict] = {}
     for report in reports:
         key = _model_key(report["variant"])
         for epochs in report["epochs"]:
-            usable = [e for e in epochs if all(k in e["inner"] and e["inner"][k] is not None
-                                              and not math.isnan(e["inner"][k]) for k, _ in
-                                              [r for n, r in rules.items() if n != "last epoch"])]
+            usable = [e for e in epochs if all(e["inner"].get(f) is not None and not math.isnan(e["inner"][f])
+                                              for f, _ in rules.values())]
             if len(usable) < 2 or not all(key in e.get(s, {}) for e in usable for s in ("search", "workbook")):
                 continue
             best_mae = min(e["search"][key]["mae"] for e in usable)
-            picks = {name: pick(usable, key=lambda e, f=field: e["epoch"] if f == "epoch" else e["inner"][f])
-                     for name, (field, pick) in rules.items()}
+            picks = {name: pick(usable, key=lambda e, f=field: e["inner"][f]) for name, (field, pick) in rules.items()}
+            picks["last epoch"] = max(usable, key=lambda e: e["epoch"])
             picks["best in hindsight (search MAE)"] = min(usable, key=lambda e: e["search"][key]["mae"])
             for name, e in picks.items():
                 t = totals.setdefault(name, {"folds": 0, "search_mae": 0.0, "search_accuracy": 0.0,

@@ -551,9 +551,9 @@ class ProgressTrainer:
     def _check_learned(self, best_eval: dict, constant_eval: dict) -> bool:
         """Whether the kept epoch's eval loss beats the constant predictor's (warns when it does not).
 
-        A run whose training stalled at the label frequencies (the distribution head at too high a learning
-        rate: every input gets the class prior) can still edge the constant on MAE by chance and be kept; its
-        loss gives it away.
+        A run whose training stalled at the label frequencies (as the distribution head did in some runs: every
+        input gets the class prior) can still edge the constant on MAE by chance and be kept; its loss gives it
+        away.
         """
         model_loss, const_loss = best_eval.get("eval_loss"), constant_eval["eval_loss"]
         if model_loss is None or not math.isfinite(model_loss):

@@ -40,14 +40,9 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from ..generators import GeneratorError, GeneratorTimeout, build_generator
 from ..ranking import mixed_priority, normalized_steps, probability_of
+from ..scoring import ScoringError
 from .config import ServerConfig
 from .limits import Busy, DeadlineExceeded, WorkLimiter
-
-try:
-    from ..scoring import ScoringError
-except ImportError:  # until the scorer raises it for NaN and overflowing outputs (issue 10, harden)
-    class ScoringError(RuntimeError):
-        """The model's output cannot be read as a step count."""
 
 logger = logging.getLogger(__name__)
 

@@ -66,13 +66,13 @@ def _nested(x: str, y: str) -> bool:
 def measure() -> dict:
     from leanprogress.data.dataset import load_mixture, split_by_theorem
     from leanprogress.data.lean_source import iter_source_records, scan_lean_text
-    from leanprogress.data.lean_syntax import split_tactic_steps
+    from leanprogress.lean.syntax import split_tactic_steps
     from leanprogress.data.leandojo import TraceFormatError, iter_leandojo_records
     from leanprogress.data.proofs import SourceStats, iter_proof_records
     from leanprogress.data.records import write_records
 
     try:
-        from leanprogress.data.canonical import canonical_state
+        from leanprogress.lean.canonical import canonical_state
     except ImportError:
         canonical_state = None
     out: dict = {}

@@ -1,6 +1,6 @@
 import pytest
 
-from leanprogress.data.lean_expr import LeanSyntaxError, canonical_expr, parse_expr, render_expr
+from leanprogress.lean.expr import LeanSyntaxError, canonical_expr, parse_expr, render_expr
 
 
 @pytest.mark.parametrize(

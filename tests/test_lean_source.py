@@ -1,6 +1,7 @@
 import json
 
-from leanprogress.data.lean_source import iter_source_records, parse_binders, render_state
+from leanprogress.data.lean_source import iter_source_records
+from leanprogress.lean.declaration import parse_binders, render_state
 from leanprogress.data.proofs import SourceStats
 
 PROJECT_FILE = '''/-

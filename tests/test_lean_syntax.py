@@ -1,6 +1,6 @@
 import pytest
 
-from leanprogress.data.lean_syntax import brackets_balanced, parse_tactic_block, split_tactic_steps, strip_comments
+from leanprogress.lean.syntax import brackets_balanced, parse_tactic_block, split_tactic_steps, strip_comments
 
 
 def test_comments_are_removed_but_strings_and_lines_kept():

@@ -1,6 +1,7 @@
 import json
 
-from leanprogress.data.proofs import SourceStats, iter_proof_records, iter_step_records, proof_block
+from leanprogress.data.proofs import SourceStats, iter_proof_records, iter_step_records
+from leanprogress.lean.declaration import proof_block
 from leanprogress.data.records import MAX_PREFIX_CHARS
 
 WHOLE_FILE = '''import Mathlib

@@ -108,7 +108,7 @@ class ModelSettings:
     --score-mode state``), ``mixed``, or ``""`` (unknown: records without a ``goal_from`` key, or a model saved
     before this field existed)."""
     canonicalize_goals: bool = False
-    """Whether goals were mapped to :func:`leanprogress.data.canonical.canonical_state` before the model read
+    """Whether goals were mapped to :func:`leanprogress.lean.canonical.canonical_state` before the model read
     them. False when absent: models saved before the setting existed read goals as they are."""
     format_version: int = 1
 
@@ -208,7 +208,7 @@ class ProgressTrainingArguments:
     init_head_bias: bool = True
     """Start the regression head's bias at the mean training target instead of 0."""
     canonicalize_goals: bool = True
-    """Map every goal to one canonical form before the model reads it (see :mod:`leanprogress.data.canonical`),
+    """Map every goal to one canonical form before the model reads it (see :mod:`leanprogress.lean.canonical`),
     in training and, through the saved settings, in scoring: states Lean printed and states rendered from
     source text then look alike."""
     fallback_to_constant: bool = True

@@ -421,7 +421,7 @@ def plot_predictions(predictions: Sequence[float], labels: Sequence[int], path: 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .data.records import atomic_path
+    from .files import atomic_path
 
     preds = np.asarray(predictions, dtype=float)
     labs = np.asarray(labels, dtype=float)

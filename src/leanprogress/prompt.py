@@ -23,7 +23,7 @@ proof has come is a strong cue for how far it has to go.
 
 With ``canonicalize`` (the ``canonicalize_goals`` setting saved with a model;
 off for models saved before it existed), every goal is first mapped to
-:func:`leanprogress.data.canonical.canonical_state`, the one canonical form
+:func:`leanprogress.lean.canonical.canonical_state`, the one canonical form
 that a state printed by Lean and a state rendered from a statement's text
 share. Prefix and tactic are left as written.
 """
@@ -34,8 +34,8 @@ import string
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from .data.canonical import canonical_state
-from .leantext import LeanTextNormalizer
+from .lean.canonical import canonical_state
+from .lean.symbols import LeanTextNormalizer
 
 DEFAULT_TEMPLATE = "Goal:\n{goal}\n\nPrefix:\n{prefix}\n\nCandidate tactic:\n{tactic}"
 """The original LeanProgress layout: goal, proof so far, candidate tactic."""
@@ -142,9 +142,9 @@ class PromptBuilder:
         template: the :class:`PromptTemplate` (default layout if None).
         max_length: token budget including special tokens.
         normalize: rewrite Lean notation for word-piece vocabularies (see
-            :mod:`leanprogress.leantext`).
+            :mod:`leanprogress.lean.symbols`).
         canonicalize: map each goal to
-            :func:`~leanprogress.data.canonical.canonical_state` first, so a
+            :func:`~leanprogress.lean.canonical.canonical_state` first, so a
             state Lean printed and one rendered from source text read alike.
         truncation: ``structured`` (drop prefix lines and hypotheses, keep the
             tactic and target) or ``right`` (plain tokenizer truncation, as

@@ -28,7 +28,7 @@ from . import heads
 from .config import CHECKPOINTS, SETTINGS_FILE, ModelSettings, newest_checkpoint
 from .encoder import (is_constant_model, keep_head_fp32, load_regression_model, load_tokenizer, quantize_int8,
                       resolve_device, resolve_precision)
-from .leantext import tokenizer_needs_normalization
+from .lean.symbols import tokenizer_needs_normalization
 from .prompt import PromptTemplate
 
 logger = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-from .canonical import canonical_state
+from ..lean.canonical import canonical_state
 from .records import ReadStats, default_source_names, read_records, theorem_key, validate_record
 
 logger = logging.getLogger(__name__)

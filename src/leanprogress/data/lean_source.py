@@ -4,7 +4,7 @@ Reads a folder of ``.lean`` files (a Lake project) or a JSONL of
 declarations ``{name, text}``. For each ``theorem``/``lemma``/``example``
 proved by ``by``, the statement is rendered as the state Lean would show at
 the start (binders as hypotheses, then ``⊢`` type), and the proof is split
-into steps by :func:`~leanprogress.data.lean_syntax.split_tactic_steps`.
+into steps by :func:`~leanprogress.lean.syntax.split_tactic_steps`.
 
 Rendering, as close as text allows: explicit, implicit and strict-implicit
 binders become ``x y : T`` lines (``Type*``/``Sort*`` become ``Type u_1``,
@@ -15,9 +15,9 @@ further back), and hypotheses that mention it then say ``h✝``;
 ``variable``\\ s in scope are included when the statement mentions them
 (and instance variables when they mention an included name). Every type and
 the target are written as Lean's printer writes them
-(:func:`leanprogress.data.lean_expr.render_expr`: notation, field notation,
+(:func:`leanprogress.lean.expr.render_expr`: notation, field notation,
 ``∀`` binder types, coercion arrows, minimal parentheses); what text cannot
-recover is left to :func:`leanprogress.data.canonical.canonical_state`. On the
+recover is left to :func:`leanprogress.lean.canonical.canonical_state`. On the
 221 miniF2F-valid problems, 219 rendered states equal Lean's.
 
 Namespaces qualify names. Term-mode proofs, ``sorry``, proofs whose brackets
@@ -37,16 +37,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from .lean_expr import LeanSyntaxError, render_expr
-from .lean_syntax import bracket_balance, find_top_level, strip_comments
+from ..files import BOM, check_input_file, iter_text_lines, read_text
+from ..lean.declaration import Binder, parse_binders, render_state, select_variables
+from ..lean.syntax import bracket_balance, find_top_level, strip_comments
 from .proofs import SourceStats, iter_step_records, tactic_steps
-from .records import BOM, check_input_file, iter_text_lines, read_text
 
 _MODIFIERS = r"(?:(?:private|protected|noncomputable|nonrec|unsafe|partial)\s+)*"
 _DECL_START = re.compile(rf"^(?:@\[[^\]]*\]\s*)*{_MODIFIERS}(theorem|lemma|example)\b(.*)$", re.S)
-_OPEN = {"(": ")", "{": "}", "[": "]", "⦃": "⦄"}
-_SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
-_STARRED = re.compile(r"\b(Type|Sort)\*")
 _COMMAND_RE = re.compile(
     r"^(@\[|/-|#|theorem|lemma|def|example|instance|structure|class|inductive|abbrev|namespace|section|end|"
     r"variable|open|universe|attribute|set_option|noncomputable|private|protected|macro|syntax|notation|"
@@ -56,156 +53,10 @@ _END_OF_TACTICS = re.compile(r"^\s*(where|termination_by|decreasing_by)\b", re.M
 
 
 @dataclass
-class Binder:
-    names: list[str]
-    type: str
-    kind: str  # explicit, implicit, strict, instance
-
-
-def parse_binders(text: str) -> tuple[list[Binder], str]:
-    """Leading bracketed binders of a signature, and what follows them."""
-    binders: list[Binder] = []
-    i = 0
-    while True:
-        while i < len(text) and text[i].isspace():
-            i += 1
-        if i >= len(text) or text[i] not in _OPEN:
-            return binders, text[i:]
-        opener = text[i]
-        double = opener == "{" and text.startswith("{{", i)
-        depth, j = 0, i
-        while j < len(text):
-            c = text[j]
-            if c in "([{⟨⦃":
-                depth += 1
-            elif c in ")]}⟩⦄":
-                depth -= 1
-                if depth == 0:
-                    break
-            j += 1
-        if j >= len(text):
-            raise ValueError("unbalanced binder brackets")
-        inner = text[i + (2 if double else 1) : j - (1 if double else 0)].strip()
-        kind = {"(": "explicit", "{": "strict" if double else "implicit", "⦃": "strict", "[": "instance"}[opener]
-        colon = find_top_level(inner, ":")
-        if kind == "instance":
-            if colon >= 0 and re.fullmatch(r"[\w✝'.]+", inner[:colon].strip()):
-                binders.append(Binder([inner[:colon].strip()], inner[colon + 1 :].strip(), kind))
-            else:
-                binders.append(Binder([], inner, kind))
-        elif colon < 0:
-            binders.append(Binder(inner.split(), "_", kind))  # `(x)`: type left to inference
-        else:
-            default = find_top_level(inner, ":=", colon)
-            type_ = inner[colon + 1 : default if default >= 0 else None].strip()
-            binders.append(Binder(inner[:colon].split(), type_, kind))
-        i = j + 1
-
-
-def render_state(binders: list[Binder], statement: str, lean_printing: bool = True) -> str:
-    """The initial proof state Lean would print for these binders and statement.
-
-    Binders become hypotheses (consecutive names of one type share a line),
-    anonymous instances are ``inst✝¹``, ``inst✝`` (numbered from the last), a
-    name bound again hides the earlier one as ``h✝`` (``h✝¹``, ... further
-    back), and, with ``lean_printing``, every type and the target are written
-    as Lean prints them (:func:`leanprogress.data.lean_expr.render_expr`).
-    """
-    universe = iter(range(1, 1000))
-
-    def fix(t: str) -> str:
-        return _STARRED.sub(lambda m: f"{m.group(1)} u_{next(universe)}", " ".join(t.split()))
-
-    types: dict[str, str] = {}
-
-    def render(t: str) -> str:
-        if not lean_printing:
-            return t
-        try:
-            return render_expr(t, types)
-        except (LeanSyntaxError, RecursionError):
-            return t
-        except Exception:  # noqa: BLE001 - a gap in the printer keeps the text as written
-            return t
-
-    entries: list[list] = []  # [name, type, kind]
-    n_inst = sum(1 for b in binders if b.kind == "instance" and not b.names)
-    seen_inst = 0
-    for b in binders:
-        type_ = fix(b.type)
-        shown = render(type_)
-        if b.kind == "instance" and not b.names:
-            seen_inst += 1
-            k = n_inst - seen_inst
-            entries.append(["inst✝" + (str(k).translate(_SUPERSCRIPTS) if k else ""), shown, b.kind])
-            continue
-        for name in b.names:
-            entries.append([name, shown, b.kind])
-            types[name] = type_
-    # A name bound again hides the earlier binding, as Lean shows it: h✝ (the latest hidden), h✝¹, ...
-    hidden: dict[str, int] = {}
-    later: set[str] = set()
-    for i in reversed(range(len(entries))):
-        name = entries[i][0]
-        if name == "_" or name in later:
-            base = "x" if name == "_" else name
-            k = hidden.get(base, 0)
-            hidden[base] = k + 1
-            entries[i][0] = base + "✝" + (str(k).translate(_SUPERSCRIPTS) if k else "")
-            if name != "_":  # the hypotheses up to the next binding of the name mean the hidden one
-                word = re.compile(rf"(?<![\w.'✝]){re.escape(name)}(?![\w'✝])")
-                for later_entry in entries[i + 1 :]:
-                    if later_entry[0] == name:
-                        break
-                    later_entry[1] = word.sub(entries[i][0], later_entry[1])
-        later.add(name)
-    lines: list[tuple[list[str], str]] = []
-    for name, type_, kind in entries:
-        if lines and lines[-1][1] == type_ and kind != "instance" and not lines[-1][0][-1].startswith("inst✝"):
-            lines[-1][0].append(name)
-        else:
-            lines.append(([name], type_))
-    hyps = [f"{' '.join(n)} : {t}" for n, t in lines]
-    return "\n".join(hyps + [f"⊢ {render(fix(statement))}"])
-
-
-@dataclass
 class _Scope:
     kind: str  # namespace, section, file
     name: str
     variables: list[Binder]
-
-
-def _select_variables(variables: list[Binder], header: str, shadowed: set[str] = frozenset()) -> list[Binder]:
-    """The variables Lean would include: those the statement mentions, what their
-    types mention in turn, and instance variables about included names."""
-
-    def words(text: str) -> set[str]:
-        return set(re.findall(r"[\w'.✝]+", text))
-
-    single = [Binder([n], v.type, v.kind) for v in variables for n in v.names]
-    wanted, chosen = words(header), set()
-    changed = True
-    while changed:
-        changed = False
-        for i, v in enumerate(single):
-            if i not in chosen and v.kind != "instance" and v.names[0] in wanted and v.names[0] not in shadowed:
-                chosen.add(i)
-                wanted |= words(v.type)
-                changed = True
-    names = {single[i].names[0] for i in chosen}
-    keep = iter(single)
-    out = []
-    for v in variables:  # source order, each name on its own
-        if v.names:
-            for _ in v.names:
-                b = next(keep)
-                i = single.index(b)
-                if i in chosen or (b.kind == "instance" and words(b.type) & names):
-                    out.append(b)
-        elif words(v.type) & names:
-            out.append(v)
-    return out
 
 
 def _declarations(text: str) -> Iterator[tuple[int, str]]:
@@ -305,7 +156,7 @@ def _declaration(keyword, body, scopes, loc, lineno, stats, source, default_name
         return
     variables = [v for s in scopes for v in s.variables]
     own = {n for b in binders for n in b.names}  # a binder of the theorem shadows a variable
-    state = render_state(_select_variables(variables, header, shadowed=own) + binders, statement)
+    state = render_state(select_variables(variables, header, shadowed=own) + binders, statement)
     namespace = ".".join(s.name for s in scopes if s.kind == "namespace" and s.name)
     if name.startswith("_root_."):
         full = name[len("_root_."):]

@@ -13,7 +13,7 @@ tactics LeanDojo lists after this one.
 LeanDojo's list is not in source order, nor in the order Lean runs the
 tactics. It walks the syntax tree and, at each tactic sequence, lists the
 sequence's own tactics before the tactics of the blocks nested in them (see
-:mod:`leanprogress.data.lean_syntax`). For the proof::
+:mod:`leanprogress.lean.syntax`). For the proof::
 
     obtain ⟨x, hx⟩ : ∃ x, p x := by
       use 1
@@ -51,7 +51,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
-from .records import check_input_file, iter_text_lines, normalize_theorem_name
+from ..files import check_input_file, iter_text_lines
+from .records import normalize_theorem_name
 
 _CHUNK = 1 << 20
 

@@ -4,7 +4,7 @@ There are no intermediate states in such data, so every record of a proof
 reads the initial state (``goal``) and the steps listed before it
 (``prefix``, capped at :data:`~leanprogress.data.records.MAX_PREFIX_CHARS`
 characters); the label is the number of steps listed after it. Steps are
-listed by :func:`leanprogress.data.lean_syntax.split_tactic_steps`, which
+listed by :func:`leanprogress.lean.syntax.split_tactic_steps`, which
 lists them as LeanDojo lists traced tactics (same tactics, same order), so a
 whole proof and a trace of it carry the same labels. A proof whose brackets
 do not match is skipped and counted: its steps could not be read.
@@ -19,15 +19,13 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from .lean_syntax import brackets_balanced, find_top_level, split_tactic_steps, strip_comments
-from .records import (BOM, MAX_PREFIX_CHARS, MAX_STEPS_REMAINING, check_input_file, iter_text_lines,
-                      surrogate_problem)
+from ..lean.declaration import proof_block
+from ..lean.syntax import brackets_balanced, split_tactic_steps, strip_comments
+from ..files import check_input_file, iter_text_lines
+from .records import MAX_PREFIX_CHARS, MAX_STEPS_REMAINING, surrogate_problem
 
 ELLIPSIS = "..."
 _MARKER_ROOM = 40  # room left for the `... (N earlier tactics)` line, so a prefix never exceeds the cap
-
-_DECL_RE = r"(?:theorem|lemma|example)"
-
 
 @dataclass
 class SourceStats:
@@ -50,38 +48,6 @@ class SourceStats:
         for reason, n in sorted(self.skipped.items(), key=lambda kv: -kv[1]):
             lines.append(f"  skipped {n}: {reason} (e.g. {self.examples[reason]})")
         return "\n".join(lines)
-
-
-def proof_block(proof: str, name: str | None = None) -> str | None:
-    """The tactic block of a proof text (after ``by``), or None for a term-mode proof.
-
-    ``proof`` may be a bare tactic block (``by`` optional) or a whole Lean
-    file with imports and comments; then the declaration named ``name`` (or
-    the first theorem) is used.
-    """
-    text = strip_comments(proof.lstrip(BOM))
-    decl = None
-    if name:
-        decl = re.search(rf"^[ \t]*(?:@\[[^\]]*\][ \t\n]*)*(?:private |protected )?{_DECL_RE}\s+{re.escape(name)}(?=[\s:({{\[⦃])",
-                         text, re.M)
-    if decl is None:
-        decl = re.search(rf"^[ \t]*(?:@\[[^\]]*\][ \t\n]*)*(?:private |protected )?{_DECL_RE}\b", text, re.M)
-    if decl is None:
-        stripped = text.strip()
-        return stripped[2:] if stripped.startswith("by") else stripped
-    assign = find_top_level(text, ":=", decl.end())
-    if assign < 0:
-        return None
-    body = text[assign + 2 :]
-    stripped = body.lstrip()
-    if not re.match(r"by(\s|$)", stripped):
-        return None
-    body = stripped[2:]
-    # The declaration ends where a new top-level command starts.
-    end = re.search(r"^(?=\S)(?!\|)", body, re.M)
-    if end is not None and end.start() > 0:
-        body = body[: end.start()]
-    return body
 
 
 def tactic_steps(block: str, order: str = "leandojo") -> tuple[list[str], str | None]:

@@ -14,7 +14,7 @@ One JSON object a line (UTF-8; a byte-order mark at the start is ignored)::
 - ``steps_remaining`` (int, 0 <= value <= :data:`MAX_STEPS_REMAINING`): the
   number of tactics listed after this one in the proof (0: it is the last).
   Tactics are listed as LeanDojo lists traced tactics (see
-  :mod:`leanprogress.data.lean_syntax`), for traces and whole proofs alike.
+  :mod:`leanprogress.lean.syntax`), for traces and whole proofs alike.
 
 Any other key is kept. ``theorem`` says which theorem the record belongs to
 and ``source`` names the corpus, so that metrics can be reported per source.
@@ -32,7 +32,7 @@ carry one, whole proofs, Lean-source records and search exports do not), not
 ``source``. So a theorem has one identity whatever it came through. The
 grouping (:func:`leanprogress.data.dataset.group_by_theorem`) then merges
 groups whose proofs start from the same state after
-:func:`~leanprogress.data.canonical.canonical_state`, which catches a
+:func:`~leanprogress.lean.canonical.canonical_state`, which catches a
 problem restated under another name.
 
 Merging two different theorems can only move both to the same side of a
@@ -44,16 +44,16 @@ Use namespaced names (``ProjectA.foo``) to keep them apart.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
-import stat
-import tempfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator
+
+# File handling lives in leanprogress.files; these names stay importable from here for older code.
+from ..files import (BOM, atomic_output, atomic_path, check_input_file, check_output_file,  # noqa: F401
+                     iter_text_lines, read_text)
 
 REQUIRED_FIELDS = ("goal", "tactic", "steps_remaining")
 MAX_STEPS_REMAINING = 1_000_000
@@ -63,7 +63,6 @@ MAX_PREFIX_CHARS = 16_384
 """Builders keep at most this many characters of a record's prefix (the newest tactics). A model with a
 512-token budget reads about 2,000 characters of it; the cap keeps a 100,000-tactic proof from writing
 a quadratic amount of text."""
-BOM = "\ufeff"
 
 
 class RecordError(ValueError):
@@ -160,65 +159,6 @@ class ReadStats:
             self.first_errors.append(str(err))
 
 
-# ---------------------------------------------------------------- files
-def check_input_file(path: str | os.PathLike, what: str = "file") -> Path:
-    """``path`` as a Path if it is a readable file; a clear OSError otherwise."""
-    path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(f"{path} is a directory; expected a {what}")
-    if not path.is_file():
-        raise FileNotFoundError(f"{what} not found: {path}")
-    return path
-
-
-def check_output_file(path: str | os.PathLike) -> Path:
-    """``path`` as a Path if a file can be written there; a clear OSError otherwise."""
-    path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(f"{path} is a directory; give a file name to write to")
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise NotADirectoryError(f"cannot write {path}: {parent} is a file, not a folder")
-            break
-    return path
-
-
-def iter_text_lines(path: str | os.PathLike) -> Iterator[tuple[int, str | None, str | None]]:
-    """``(line number, text, None)`` for each line of a UTF-8 file, or ``(line number, None, reason)``
-    for a line that is not valid UTF-8, so that callers can report or skip it.
-
-    A byte-order mark at the start of the file is dropped. Lines are read as
-    bytes, so one bad line never hides the lines after it.
-    """
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, start=1):
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield lineno, None, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})"
-                continue
-            if lineno == 1 and text.startswith(BOM):
-                text = text[1:]
-            yield lineno, text, None
-
-
-def read_text(path: str | os.PathLike) -> str:
-    """A whole UTF-8 text file (a byte-order mark is dropped).
-
-    Raises:
-        UnicodeDecodeError: with the line of the first bad byte in its reason.
-    """
-    data = Path(path).read_bytes()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise UnicodeDecodeError(exc.encoding, exc.object, exc.start, exc.end,
-                                 f"not valid UTF-8 at line {line} (byte 0x{data[exc.start]:02x})") from None
-    return text[1:] if text.startswith(BOM) else text
-
-
 def iter_records(
     path: str | os.PathLike, skip_invalid: bool = False, stats: ReadStats | None = None
 ) -> Iterator[dict]:
@@ -262,58 +202,6 @@ def read_records(path: str | os.PathLike, skip_invalid: bool = False) -> tuple[l
     stats = ReadStats()
     records = list(iter_records(path, skip_invalid=skip_invalid, stats=stats))
     return records, stats
-
-
-_UMASK_LOCK = threading.Lock()
-
-
-def _mode_for(path: Path) -> int:
-    """The mode a plain ``open(path, "w")`` would leave: the existing file's, else 0o666 less the umask."""
-    try:
-        return stat.S_IMODE(path.stat().st_mode)
-    except FileNotFoundError:
-        with _UMASK_LOCK:  # reading the umask means setting it; keep other threads out meanwhile
-            umask = os.umask(0o022)
-            os.umask(umask)
-        return 0o666 & ~umask
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """A temporary path beside ``path`` to write to, renamed over ``path`` once the block ends without error.
-
-    For writers that want a file name (e.g. matplotlib's ``savefig``); :func:`atomic_output` opens it for you.
-    The file gets the old file's mode, or the mode ``open()`` would give a new file; an interrupted or failed
-    write (Ctrl-C included) leaves the old file as it was.
-    """
-    path = check_output_file(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, _mode_for(path))
-        os.close(fd)
-        yield Path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-@contextlib.contextmanager
-def atomic_output(path: str | os.PathLike, encoding: str = "utf-8") -> Iterator[IO[str]]:
-    """A text file opened for writing that appears at ``path`` only once complete.
-
-    Written to a temporary file beside ``path`` and renamed over it at the
-    end, so a reader never sees half a file and an interrupted or failed
-    write (Ctrl-C included) leaves the old file as it was. The new file gets
-    the old file's mode, or the mode ``open()`` would give a new file.
-
-    Example:
-        >>> with atomic_output("out.jsonl") as f:  # doctest: +SKIP
-        ...     f.write("{}\\n")
-    """
-    with atomic_path(path) as tmp, open(tmp, "w", encoding=encoding) as f:
-        yield f
 
 
 def write_records(records: Iterable[dict], path: str | os.PathLike) -> int:

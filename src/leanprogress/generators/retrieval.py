@@ -9,7 +9,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..leantext import LeanTextNormalizer
+from ..lean.symbols import LeanTextNormalizer
 
 _TOKEN_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_'.]*|\d+|[^\sA-Za-z0-9_]")
 _normalize = LeanTextNormalizer()

@@ -31,6 +31,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ..lean.declaration import statement_of
 from .environment import TacticResult
 
 
@@ -48,20 +49,6 @@ def _require(module: str, extra: str):
         ) from None
     except Exception as exc:  # lean_dojo runs `git --version` and may call GitHub at import
         raise BackendUnavailable(f"could not import {module!r}: {type(exc).__name__}: {exc}") from None
-
-
-def statement_of(theorem: str) -> str:
-    """A theorem statement without a trailing ``:= by sorry`` / ``:=``.
-
-    Example:
-        >>> statement_of("theorem t (n : ℕ) : n + 0 = n := by sorry")
-        'theorem t (n : ℕ) : n + 0 = n'
-    """
-    statement = theorem.strip()
-    for tail in (":= by sorry", ":= sorry", ":= by", ":="):
-        if statement.endswith(tail):
-            return statement[: -len(tail)].rstrip()
-    return statement
 
 
 def proof_block(proof: list[str], indent: str = "  ") -> str:

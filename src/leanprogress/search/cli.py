@@ -270,7 +270,7 @@ def _read_results(out: Path) -> dict[str, dict]:
 
 
 def _rewrite(path: Path, text: str) -> None:
-    from ..data.records import atomic_output
+    from ..files import atomic_output
 
     with atomic_output(path) as f:
         f.write(text)

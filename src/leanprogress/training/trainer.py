@@ -38,7 +38,7 @@ from ..data.dataset import ProgressDataset
 from ..encoder import (DEFAULT_ENCODER_NAME, keep_head_fp32, load_regression_model, load_tokenizer, output_head,
                        resolve_device, resolve_model_name, resolve_precision)
 from ..evaluation import compute_metrics
-from ..leantext import tokenizer_needs_normalization
+from ..lean.symbols import tokenizer_needs_normalization
 from ..progress import hf_progress_bars, stderr_is_terminal
 
 logger = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-from leanprogress.data.canonical import canonical_state
+from leanprogress.lean.canonical import canonical_state
 
 LEAN = """x y z a : ℝ
 h₀ : 0 < x ∧ 0 < y ∧ 0 < z

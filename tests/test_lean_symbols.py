@@ -1,4 +1,4 @@
-from leanprogress.leantext import LeanTextNormalizer, tokenizer_needs_normalization, unknown_token_rate
+from leanprogress.lean.symbols import LeanTextNormalizer, tokenizer_needs_normalization, unknown_token_rate
 
 LEAN = [
     "ι : Type u_1\nI✝ J✝ : Box ι\nx y : ι → ℝ\nh₀ : ∀ ε > 0, ∃ δ, δ ≤ ε\n⊢ ↑I = ↑J ↔ I = J",

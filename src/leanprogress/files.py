@@ -1,0 +1,132 @@
+"""Files: checked input paths, UTF-8 text read line by line, and atomic outputs.
+
+Every file LeanProgress writes (records, models' side files, plots, search
+results) goes through :func:`atomic_output` or :func:`atomic_path`: it is
+written under a temporary name beside the target and renamed over it once
+complete, so Ctrl-C or an error never leaves half a file, and it gets the mode
+a plain ``open()`` would give (or the replaced file's mode). Inputs are read
+as bytes, line by line, so that one line that is not UTF-8 is reported with
+its number instead of stopping the read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import tempfile
+import threading
+from pathlib import Path
+from typing import IO, Iterator
+
+BOM = "\ufeff"
+
+
+def check_input_file(path: str | os.PathLike, what: str = "file") -> Path:
+    """``path`` as a Path if it is a readable file; a clear OSError otherwise."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a directory; expected a {what}")
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} not found: {path}")
+    return path
+
+
+def check_output_file(path: str | os.PathLike) -> Path:
+    """``path`` as a Path if a file can be written there; a clear OSError otherwise."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a directory; give a file name to write to")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise NotADirectoryError(f"cannot write {path}: {parent} is a file, not a folder")
+            break
+    return path
+
+
+def iter_text_lines(path: str | os.PathLike) -> Iterator[tuple[int, str | None, str | None]]:
+    """``(line number, text, None)`` for each line of a UTF-8 file, or ``(line number, None, reason)``
+    for a line that is not valid UTF-8, so that callers can report or skip it.
+
+    A byte-order mark at the start of the file is dropped. Lines are read as
+    bytes, so one bad line never hides the lines after it.
+    """
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield lineno, None, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})"
+                continue
+            if lineno == 1 and text.startswith(BOM):
+                text = text[1:]
+            yield lineno, text, None
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """A whole UTF-8 text file (a byte-order mark is dropped).
+
+    Raises:
+        UnicodeDecodeError: with the line of the first bad byte in its reason.
+    """
+    data = Path(path).read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise UnicodeDecodeError(exc.encoding, exc.object, exc.start, exc.end,
+                                 f"not valid UTF-8 at line {line} (byte 0x{data[exc.start]:02x})") from None
+    return text[1:] if text.startswith(BOM) else text
+
+
+_UMASK_LOCK = threading.Lock()
+
+
+def _mode_for(path: Path) -> int:
+    """The mode a plain ``open(path, "w")`` would leave: the existing file's, else 0o666 less the umask."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        with _UMASK_LOCK:  # reading the umask means setting it; keep other threads out meanwhile
+            umask = os.umask(0o022)
+            os.umask(umask)
+        return 0o666 & ~umask
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write to, renamed over ``path`` once the block ends without error.
+
+    For writers that want a file name (e.g. matplotlib's ``savefig``); :func:`atomic_output` opens it for you.
+    The file gets the old file's mode, or the mode ``open()`` would give a new file; an interrupted or failed
+    write (Ctrl-C included) leaves the old file as it was.
+    """
+    path = check_output_file(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, _mode_for(path))
+        os.close(fd)
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike, encoding: str = "utf-8") -> Iterator[IO[str]]:
+    """A text file opened for writing that appears at ``path`` only once complete.
+
+    Written to a temporary file beside ``path`` and renamed over it at the
+    end, so a reader never sees half a file and an interrupted or failed
+    write (Ctrl-C included) leaves the old file as it was. The new file gets
+    the old file's mode, or the mode ``open()`` would give a new file.
+
+    Example:
+        >>> with atomic_output("out.jsonl") as f:  # doctest: +SKIP
+        ...     f.write("{}\\n")
+    """
+    with atomic_path(path) as tmp, open(tmp, "w", encoding=encoding) as f:
+        yield f

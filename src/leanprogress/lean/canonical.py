@@ -1,0 +1,106 @@
+"""One canonical form for proof states, whoever printed them.
+
+Search reads states that Lean printed; whole-proof and Lean-source records
+carry a state rendered from the statement's text
+(:mod:`leanprogress.data.lean_source`, :mod:`leanprogress.lean.declaration`). Text cannot recover everything Lean
+prints (``↑`` coercions come from type inference, binder types of ``∀`` from
+elaboration), so :func:`canonical_state` maps both to one form, and the
+prompt builder applies it to every goal before a model reads it when the
+model's settings say so (``ModelSettings.canonicalize_goals``; trainer and
+scorer share that builder, so a model always sees goals the way it was
+trained on them). Theorem identity uses the same function to merge proofs
+that start from the same state.
+
+What it does, line by line:
+
+- a hypothesis or target that Lean wrapped onto indented continuation lines
+  is joined into one line;
+- each hypothesis type and target goes through
+  :func:`leanprogress.lean.expr.canonical_expr`: Lean's notations
+  (``√x``, ``|x|``, ``⌊x⌋``, ``π``, ``∑ x ∈ s, f``, field notation
+  ``x.log``), minimal parentheses, no coercion arrows (``↑``, ``⇑``, ``↥``), no
+  type ascriptions, no binder types (``∀ x y, P``), ``∀ x, x > 0 → P`` as
+  ``∀ x > 0, P``;
+- a term the parser does not read keeps its text, without ``↑`` arrows and
+  with ``∑ x in`` written ``∑ x ∈``;
+- ``case`` lines, hypothesis names and the order of goals are kept.
+
+Example:
+    >>> canonical_state("x : ℝ\\nh₀ : ∀ (n : ℕ), f ↑n = Real.sqrt x\\n⊢ (8 : ℝ) / 15 < x")
+    'x : ℝ\\nh₀ : ∀ n, f n = √x\\n⊢ 8 / 15 < x'
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from functools import lru_cache
+
+from .expr import LeanSyntaxError, canonical_expr
+
+logger = logging.getLogger(__name__)
+_HYP_RE = re.compile(r"^((?:[^\s:]+ )*[^\s:]+) : (.*)$", re.S)
+_COERCION_RE = re.compile(r"[↑⇑↥]")
+_BIGOP_IN_RE = re.compile(r"([∑∏][^,]*?)\bin\b")
+
+
+def _fallback(text: str) -> str:
+    text = _COERCION_RE.sub("", text)
+    text = _BIGOP_IN_RE.sub(r"\1∈", text)
+    return " ".join(text.split())
+
+
+def _expr(text: str) -> str:
+    try:
+        return canonical_expr(text)
+    except (LeanSyntaxError, RecursionError):
+        return _fallback(text)
+    except Exception:  # noqa: BLE001 - a gap in the printer must never stop training or scoring
+        logger.debug("canonical form failed on %r", text[:200], exc_info=True)
+        return _fallback(text)
+
+
+def _logical_lines(state: str) -> list[str]:
+    """Lines of a state with Lean's wrapped continuation lines joined to the line they continue."""
+    out: list[str] = []
+    for line in state.split("\n"):
+        if line[:1] in (" ", "\t") and out and out[-1].strip():
+            out[-1] = out[-1].rstrip() + " " + line.strip()
+        else:
+            out.append(line.rstrip())
+    return out
+
+
+def _top_level_assign(text: str) -> int:
+    depth = 0
+    for i, c in enumerate(text):
+        if c in "([{⟨⦃":
+            depth += 1
+        elif c in ")]}⟩⦄":
+            depth -= 1
+        elif depth == 0 and text.startswith(":=", i):
+            return i
+    return -1
+
+
+@lru_cache(maxsize=8192)
+def canonical_state(state: str) -> str:
+    """The canonical form of a pretty-printed (or rendered) proof state; see the module docstring."""
+    lines = []
+    for line in _logical_lines(state):
+        if line.startswith("⊢"):
+            lines.append("⊢ " + _expr(line[1:].strip()))
+        elif not line.strip() or line.startswith("case ") or line in ("no goals",):
+            lines.append(line)
+        else:
+            m = _HYP_RE.match(line)
+            if m is None:
+                lines.append(_fallback(line))
+                continue
+            type_, value = m.group(2), None
+            cut = _top_level_assign(type_)
+            if cut >= 0:  # a let-bound hypothesis `x : T := v`
+                type_, value = type_[:cut], type_[cut + 2 :]
+            text = f"{m.group(1)} : {_expr(type_)}"
+            lines.append(text + (f" := {_expr(value)}" if value is not None else ""))
+    return "\n".join(lines)

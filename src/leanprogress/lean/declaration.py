@@ -1,0 +1,225 @@
+"""Lean declarations as text: a statement's binders, the state Lean shows at its start, its proof block.
+
+What a ``theorem``/``lemma``/``example`` declaration says, read without Lean:
+
+- :func:`parse_binders` and :func:`render_state`: the leading binders of a
+  signature and the initial proof state Lean would print for them (binders as
+  hypotheses, then ``⊢`` type, every type written by
+  :func:`leanprogress.lean.expr.render_expr`);
+- :func:`select_variables`: the ``variable``\\ s Lean includes in a statement;
+- :func:`proof_block`: the tactic block of a declaration in a whole file;
+- :func:`statement_of`: a statement without its ``:= by sorry``, for a Lean
+  process to prove.
+
+Example:
+    >>> binders, rest = parse_binders("(n : ℕ) (h : 0 < n) : n ≠ 0")
+    >>> render_state(binders, rest.lstrip(": "))
+    'n : ℕ\\nh : 0 < n\\n⊢ n ≠ 0'
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .expr import LeanSyntaxError, render_expr
+from .syntax import find_top_level, strip_comments
+
+BOM = "\ufeff"
+_OPEN = {"(": ")", "{": "}", "[": "]", "⦃": "⦄"}
+_SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+_STARRED = re.compile(r"\b(Type|Sort)\*")
+_DECL_RE = r"(?:theorem|lemma|example)"
+
+
+@dataclass
+class Binder:
+    names: list[str]
+    type: str
+    kind: str  # explicit, implicit, strict, instance
+
+
+def parse_binders(text: str) -> tuple[list[Binder], str]:
+    """Leading bracketed binders of a signature, and what follows them."""
+    binders: list[Binder] = []
+    i = 0
+    while True:
+        while i < len(text) and text[i].isspace():
+            i += 1
+        if i >= len(text) or text[i] not in _OPEN:
+            return binders, text[i:]
+        opener = text[i]
+        double = opener == "{" and text.startswith("{{", i)
+        depth, j = 0, i
+        while j < len(text):
+            c = text[j]
+            if c in "([{⟨⦃":
+                depth += 1
+            elif c in ")]}⟩⦄":
+                depth -= 1
+                if depth == 0:
+                    break
+            j += 1
+        if j >= len(text):
+            raise ValueError("unbalanced binder brackets")
+        inner = text[i + (2 if double else 1) : j - (1 if double else 0)].strip()
+        kind = {"(": "explicit", "{": "strict" if double else "implicit", "⦃": "strict", "[": "instance"}[opener]
+        colon = find_top_level(inner, ":")
+        if kind == "instance":
+            if colon >= 0 and re.fullmatch(r"[\w✝'.]+", inner[:colon].strip()):
+                binders.append(Binder([inner[:colon].strip()], inner[colon + 1 :].strip(), kind))
+            else:
+                binders.append(Binder([], inner, kind))
+        elif colon < 0:
+            binders.append(Binder(inner.split(), "_", kind))  # `(x)`: type left to inference
+        else:
+            default = find_top_level(inner, ":=", colon)
+            type_ = inner[colon + 1 : default if default >= 0 else None].strip()
+            binders.append(Binder(inner[:colon].split(), type_, kind))
+        i = j + 1
+
+
+def render_state(binders: list[Binder], statement: str, lean_printing: bool = True) -> str:
+    """The initial proof state Lean would print for these binders and statement.
+
+    Binders become hypotheses (consecutive names of one type share a line),
+    anonymous instances are ``inst✝¹``, ``inst✝`` (numbered from the last), a
+    name bound again hides the earlier one as ``h✝`` (``h✝¹``, ... further
+    back), and, with ``lean_printing``, every type and the target are written
+    as Lean prints them (:func:`leanprogress.lean.expr.render_expr`).
+    """
+    universe = iter(range(1, 1000))
+
+    def fix(t: str) -> str:
+        return _STARRED.sub(lambda m: f"{m.group(1)} u_{next(universe)}", " ".join(t.split()))
+
+    types: dict[str, str] = {}
+
+    def render(t: str) -> str:
+        if not lean_printing:
+            return t
+        try:
+            return render_expr(t, types)
+        except (LeanSyntaxError, RecursionError):
+            return t
+        except Exception:  # noqa: BLE001 - a gap in the printer keeps the text as written
+            return t
+
+    entries: list[list] = []  # [name, type, kind]
+    n_inst = sum(1 for b in binders if b.kind == "instance" and not b.names)
+    seen_inst = 0
+    for b in binders:
+        type_ = fix(b.type)
+        shown = render(type_)
+        if b.kind == "instance" and not b.names:
+            seen_inst += 1
+            k = n_inst - seen_inst
+            entries.append(["inst✝" + (str(k).translate(_SUPERSCRIPTS) if k else ""), shown, b.kind])
+            continue
+        for name in b.names:
+            entries.append([name, shown, b.kind])
+            types[name] = type_
+    # A name bound again hides the earlier binding, as Lean shows it: h✝ (the latest hidden), h✝¹, ...
+    hidden: dict[str, int] = {}
+    later: set[str] = set()
+    for i in reversed(range(len(entries))):
+        name = entries[i][0]
+        if name == "_" or name in later:
+            base = "x" if name == "_" else name
+            k = hidden.get(base, 0)
+            hidden[base] = k + 1
+            entries[i][0] = base + "✝" + (str(k).translate(_SUPERSCRIPTS) if k else "")
+            if name != "_":  # the hypotheses up to the next binding of the name mean the hidden one
+                word = re.compile(rf"(?<![\w.'✝]){re.escape(name)}(?![\w'✝])")
+                for later_entry in entries[i + 1 :]:
+                    if later_entry[0] == name:
+                        break
+                    later_entry[1] = word.sub(entries[i][0], later_entry[1])
+        later.add(name)
+    lines: list[tuple[list[str], str]] = []
+    for name, type_, kind in entries:
+        if lines and lines[-1][1] == type_ and kind != "instance" and not lines[-1][0][-1].startswith("inst✝"):
+            lines[-1][0].append(name)
+        else:
+            lines.append(([name], type_))
+    hyps = [f"{' '.join(n)} : {t}" for n, t in lines]
+    return "\n".join(hyps + [f"⊢ {render(fix(statement))}"])
+
+
+def select_variables(variables: list[Binder], header: str, shadowed: set[str] = frozenset()) -> list[Binder]:
+    """The variables Lean would include: those the statement mentions, what their
+    types mention in turn, and instance variables about included names."""
+
+    def words(text: str) -> set[str]:
+        return set(re.findall(r"[\w'.✝]+", text))
+
+    single = [Binder([n], v.type, v.kind) for v in variables for n in v.names]
+    wanted, chosen = words(header), set()
+    changed = True
+    while changed:
+        changed = False
+        for i, v in enumerate(single):
+            if i not in chosen and v.kind != "instance" and v.names[0] in wanted and v.names[0] not in shadowed:
+                chosen.add(i)
+                wanted |= words(v.type)
+                changed = True
+    names = {single[i].names[0] for i in chosen}
+    keep = iter(single)
+    out = []
+    for v in variables:  # source order, each name on its own
+        if v.names:
+            for _ in v.names:
+                b = next(keep)
+                i = single.index(b)
+                if i in chosen or (b.kind == "instance" and words(b.type) & names):
+                    out.append(b)
+        elif words(v.type) & names:
+            out.append(v)
+    return out
+
+
+def proof_block(proof: str, name: str | None = None) -> str | None:
+    """The tactic block of a proof text (after ``by``), or None for a term-mode proof.
+
+    ``proof`` may be a bare tactic block (``by`` optional) or a whole Lean
+    file with imports and comments; then the declaration named ``name`` (or
+    the first theorem) is used.
+    """
+    text = strip_comments(proof.lstrip(BOM))
+    decl = None
+    if name:
+        decl = re.search(rf"^[ \t]*(?:@\[[^\]]*\][ \t\n]*)*(?:private |protected )?{_DECL_RE}\s+{re.escape(name)}(?=[\s:({{\[⦃])",
+                         text, re.M)
+    if decl is None:
+        decl = re.search(rf"^[ \t]*(?:@\[[^\]]*\][ \t\n]*)*(?:private |protected )?{_DECL_RE}\b", text, re.M)
+    if decl is None:
+        stripped = text.strip()
+        return stripped[2:] if stripped.startswith("by") else stripped
+    assign = find_top_level(text, ":=", decl.end())
+    if assign < 0:
+        return None
+    body = text[assign + 2 :]
+    stripped = body.lstrip()
+    if not re.match(r"by(\s|$)", stripped):
+        return None
+    body = stripped[2:]
+    # The declaration ends where a new top-level command starts.
+    end = re.search(r"^(?=\S)(?!\|)", body, re.M)
+    if end is not None and end.start() > 0:
+        body = body[: end.start()]
+    return body
+
+
+
+def statement_of(theorem: str) -> str:
+    """A theorem statement without a trailing ``:= by sorry`` / ``:=``.
+
+    Example:
+        >>> statement_of("theorem t (n : ℕ) : n + 0 = n := by sorry")
+        'theorem t (n : ℕ) : n + 0 = n'
+    """
+    statement = theorem.strip()
+    for tail in (":= by sorry", ":= sorry", ":= by", ":="):
+        if statement.endswith(tail):
+            return statement[: -len(tail)].rstrip()
+    return statement

@@ -88,6 +88,18 @@ def test_lean_interact_search_checks_the_whole_proof_as_one_command(lean_env):
     assert lean_env.verify(S.AND_STATEMENT, ["constructor", "exact hp"]).startswith("1:")  # unsolved goals
 
 
+@pytest.mark.parametrize("tail", [" := by\n  sorry", " :=\n  by sorry\n", " := by -- to do\n  sorry", " := by sorry -- a := b"])
+def test_lean_interact_statement_with_a_sorry_tail_across_lines(lean_env, tail):
+    """A statement as a file writes it (`:= by`, then `sorry` on the next line) reaches Lean as the statement
+    with one `:= by sorry`, not `... sorry := by sorry`; its proof is checked against the bare statement."""
+    spy = Spy(lean_env.server)
+    state, handle = lean_env.start(S.AND_STATEMENT + tail)
+    assert state == S.AND_START
+    assert spy.requests[-1].cmd == S.AND_STATEMENT + " := by sorry"
+    r = BestFirstProver(lean_env, ListGenerator(["constructor", "exact hp", "exact hq"])).prove(S.AND_STATEMENT + tail)
+    assert r.proved and spy.requests[-1].cmd.startswith(S.AND_STATEMENT + " := by\n  constructor")
+
+
 def test_lean_interact_proof_rejected_as_a_whole_is_unverified(lean_env):
     r = BestFirstProver(lean_env, ListGenerator(["native_decide"])).prove(S.ADD_STATEMENT)
     assert r.status == "unverified" and "native_decide" in r.error and r.proof == ["native_decide"]

@@ -1,7 +1,9 @@
 import json
 
 from leanprogress.data.lean_source import iter_source_records
-from leanprogress.lean.declaration import parse_binders, render_state
+import pytest
+
+from leanprogress.lean.declaration import parse_binders, render_state, statement_of
 from leanprogress.data.proofs import SourceStats
 
 PROJECT_FILE = '''/-
@@ -169,3 +171,25 @@ def test_statements_render_as_lean_prints_them(tmp_path):
     text = "\n".join(stmt + " := by\n  simp\n" for stmt, _ in cases)
     recs, _ = scan(tmp_path, text)
     assert [r["goal"] for r in recs] == [goal for _, goal in cases]
+
+
+@pytest.mark.parametrize("text, statement", [
+    ("theorem t (n : ℕ) : n + 0 = n := by sorry", "theorem t (n : ℕ) : n + 0 = n"),
+    ("theorem t : P := by\n  sorry", "theorem t : P"),
+    ("theorem t : P :=\n  by\n    sorry\n", "theorem t : P"),
+    ("theorem t : P := by\t sorry", "theorem t : P"),
+    ("theorem t : P := by -- to do\n  sorry", "theorem t : P"),
+    ("theorem t : P := by /- a -/ sorry /- b -/", "theorem t : P"),
+    ("theorem t : P := by sorry -- a := b", "theorem t : P"),
+    ("theorem t : P := sorry", "theorem t : P"),
+    ("theorem t : P := by", "theorem t : P"),
+    ("theorem t : P :=", "theorem t : P"),
+    ("theorem t : P -- the statement", "theorem t : P"),  # `:= by sorry` appended would be in the comment
+    ("theorem t (h : a := b) : P", "theorem t (h : a := b) : P"),
+    ("theorem t : s = \":= by sorry\"", "theorem t : s = \":= by sorry\""),
+    ("/- x := by sorry -/ theorem t : P", "/- x := by sorry -/ theorem t : P"),
+    ("/-- doc -/\ntheorem t :\n    P := by\n  sorry", "/-- doc -/\ntheorem t :\n    P"),
+    ("theorem t : P := by sorryAx", "theorem t : P := by sorryAx"),
+])
+def test_statement_of_strips_the_sorry_tail_whatever_the_whitespace_and_comments(text, statement):
+    assert statement_of(text) == statement

@@ -211,15 +211,42 @@ def proof_block(proof: str, name: str | None = None) -> str | None:
 
 
 
+# The tail a statement may carry for a Lean process: `:= by sorry`, `:= sorry`, `:= by` or `:=`, with any
+# whitespace (line breaks included) between its words; matched on the text without comments.
+_SORRY_TAIL = re.compile(r":=\s*(?:by(?![\w'?!])\s*)?(?:sorry(?![\w'?!]))?\s*")
+
+
 def statement_of(theorem: str) -> str:
-    """A theorem statement without a trailing ``:= by sorry`` / ``:=``.
+    """A theorem statement without a trailing ``:= by sorry`` / ``:= sorry`` / ``:= by`` / ``:=``.
+
+    The tail is found whatever the whitespace between its words (``:= by\n  sorry``, as a file writes it) and
+    with comments in or after it; the statement itself is returned as written, comments included.
 
     Example:
         >>> statement_of("theorem t (n : ℕ) : n + 0 = n := by sorry")
         'theorem t (n : ℕ) : n + 0 = n'
+        >>> statement_of("theorem t (n : ℕ) :\n    n + 0 = n := by\n  sorry  -- to do\n")
+        'theorem t (n : ℕ) :\n    n + 0 = n'
     """
-    statement = theorem.strip()
-    for tail in (":= by sorry", ":= sorry", ":= by", ":="):
-        if statement.endswith(tail):
-            return statement[: -len(tail)].rstrip()
+    statement = _without_trailing_comments(theorem.strip())
+    whole = strip_comments(statement)
+    # From the last `:=` back: the first one whose rest is only the tail, and that is not inside a comment or
+    # a string (cutting there must not change what the comment scan sees).
+    for m in reversed(list(re.finditer(":=", statement))):
+        head, tail = statement[: m.start()], statement[m.start():]
+        if not head.strip() or not _SORRY_TAIL.fullmatch(strip_comments(tail)):
+            continue
+        if strip_comments(head) + strip_comments(tail) == whole:
+            return _without_trailing_comments(head.rstrip())
     return statement
+
+
+def _without_trailing_comments(text: str) -> str:
+    """``text`` without the comments at its end: a caller appends ``:= by ...``, which a last ``-- ...`` would
+    swallow."""
+    whole = strip_comments(text)
+    for m in re.finditer(r"--|/-", text):
+        head, rest = text[: m.start()], text[m.start():]
+        if not strip_comments(rest).strip() and strip_comments(head) + strip_comments(rest) == whole:
+            return head.rstrip()
+    return text

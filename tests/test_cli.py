@@ -1,4 +1,5 @@
 import json
+import re
 import subprocess
 import sys
 
@@ -65,7 +66,9 @@ def test_train_then_evaluate_json_and_plot(traces, tmp_path, capsys, tiny_model)
                "--epochs", "1", "--batch-size", "8", "--max-length", "96", "--precision", "fp32"])
     assert rc == 0
     out = capsys.readouterr().out
-    assert "split by theorem" in out and "held-out: MAE" in out and "best constant" in out
+    assert "(held-out theorems, split by theorem)" in out
+    assert re.search(r"held-out, (best epoch \(1\)|the constant predictor): MAE", out)
+    assert "best constant" in out
     assert main(["evaluate", "--model", str(model), "--dataset", str(model / "eval_split.jsonl"), "--json",
                  "--plot", str(tmp_path / "plot.png")]) == 0
     metrics = json.loads(capsys.readouterr().out)
@@ -224,7 +227,7 @@ def _fake_trainer(monkeypatch, interrupt=False):
     import leanprogress.training as training
 
     class FakeTrainer:
-        def __init__(self, args, train, held):
+        def __init__(self, args, train, held, callbacks=()):
             self.train_records = train
 
         def train(self):
@@ -277,3 +280,40 @@ def test_balance_on_a_benchmark_folder_reads_each_theorem_once(tmp_path, capsys)
     assert "skipped 12 theorem(s) already read" in text and "skipped 1 JSON file(s)" in text
     rows = [json.loads(l) for l in out.read_text().splitlines()]
     assert len(rows) == 4 + 5 + 6 + 4 + 5 + 6  # lengths 4-6, each theorem once
+
+
+def test_a_train_start_that_fails_leaves_nothing(traces, tmp_path, capsys):
+    # Before, the eval split was written before the encoder was loaded: a typo in --model-name left a folder
+    # holding only eval_split.jsonl (or overwrote the split beside a finished model).
+    recs = tmp_path / "recs.jsonl"
+    main(["build-dataset", str(traces), "--output", str(recs)])
+    out = tmp_path / "runs" / "model"
+    rc = main(["train", "--dataset", str(recs), "--output-dir", str(out), "--model-name", str(tmp_path / "no-such")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "encoder folder not found" in err and "a encoder" not in err
+    assert not out.exists() and not (tmp_path / "runs").exists()
+
+
+def test_train_with_an_eval_dataset_does_not_claim_a_split(traces, tmp_path, capsys, monkeypatch):
+    recs = tmp_path / "recs.jsonl"
+    main(["build-dataset", str(traces), "--output", str(recs)])
+    held = tmp_path / "held.jsonl"
+    held.write_text(json.dumps({"goal": "⊢ q", "tactic": "t", "steps_remaining": 0, "theorem": "other"}) + "\n")
+    _fake_trainer(monkeypatch)
+    capsys.readouterr()
+    assert main(["train", "--dataset", str(recs), "--eval-dataset", str(held), "--output-dir", str(tmp_path / "m")]) == 0
+    out = capsys.readouterr().out
+    assert f"evaluating on 1 (--eval-dataset {held})" in out and "split by theorem" not in out
+
+
+def test_skip_invalid_reports_the_skipped_lines_once(tmp_path, capfd, caplog):
+    data = tmp_path / "d.jsonl"
+    good = [json.dumps({"goal": f"⊢ p{i}", "tactic": "t", "steps_remaining": 0, "theorem": f"a{i}"})
+            for i in range(4)]
+    data.write_text("\n".join(good[:2] + ["{not json", '{"goal": "g"}'] + good[2:]) + "\n")
+    with caplog.at_level("WARNING"):
+        assert main(["split", "--dataset", str(data), "--output-dir", str(tmp_path / "s"), "--skip-invalid"]) == 0
+    out, err = capfd.readouterr()
+    text = out + err + caplog.text
+    assert text.count("skipped 2 invalid line(s)") == 1
+    assert f"{data}:3: not valid JSON (Expecting property name enclosed in double quotes at column 2)" in text

@@ -362,13 +362,31 @@ def test_training_output_suits_a_log_file(tmp_path, bundled_tokenizer_path, capf
     caplog.clear()
     args = ProgressTrainingArguments(output_dir=str(tmp_path / "run"), model_name=str(encoder), epochs=1,
                                      batch_size=64, max_length=64, precision="fp32", fallback_to_constant=False)
-    with caplog.at_level("WARNING"):
+    with caplog.at_level("INFO", logger="leanprogress"):
         ProgressTrainer(args, records, held).train()
     out, err = capfd.readouterr()
     text = out + err + caplog.text
     assert "LOAD REPORT" not in text and "\r" not in text and "it/s]" not in text
-    assert text.count("has no regression head: starting a new one (classifier.bias, classifier.weight)") == 1
-    assert f"training: {-(-len(records) // 64)} steps, 1 epoch(s)" in err and "epoch 1.00 eval: MSE" in err and "kept model eval" in err
+    # A new head is what fine-tuning an encoder always starts with: one note, not a warning on every run.
+    notes = [r for r in caplog.records if "starting a new regression head (one output)" in r.getMessage()]
+    assert len(notes) == 1 and notes[0].levelname == "INFO"
+    assert "has no regression head" not in text
+    assert f"training: {-(-len(records) // 64)} steps, 1 epoch(s)" in err and "epoch 1 eval: MSE" in err
+    assert "best epoch (1) eval: MSE" in err  # the evaluation after training names the epoch it measures
+
+
+def test_a_new_distribution_head_is_a_note_that_names_it(tmp_path, tiny_model, caplog):
+    """Fine-tuning with --head distribution replaces the encoder's saved one-output head: one note naming the new
+    head, no warning and no transformers message about the label map."""
+    from leanprogress.encoder import load_regression_model
+
+    with caplog.at_level("INFO"):
+        load_regression_model(str(tiny_model), role="encoder", num_labels=12)
+    messages = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert [m for m in messages if "starting a new" in m[1]] == [
+        ("INFO", f"{tiny_model}: starting a new distribution head (12 classes), as expected when fine-tuning an "
+                 "encoder (its saved head has another size (classifier.bias, classifier.weight))")]
+    assert not [m for m in messages if m[0] == "WARNING"], messages
 
 
 def test_the_tactics_trained_on_are_kept_with_the_model(trained_tiny):
@@ -381,3 +399,112 @@ def test_the_tactics_trained_on_are_kept_with_the_model(trained_tiny):
     assert len(pairs) == len(set(pairs)) == 23  # the 23 distinct training steps of conftest's trained_tiny
     assert {t for _, t in pairs} == {f"tac_T.t{i}_{j} [lemma{j}]" for i in range(10) for j in range(1 + i % 4)}
     assert not {(r["goal"], r["tactic"]) for r in held} & set(pairs)  # held-out theorems stay out
+
+
+def test_a_saved_model_and_its_checkpoints_have_the_usual_file_mode(tmp_path, tiny_model):
+    # The safetensors writer leaves weights 0600: another account could not load a shared model. Every file of
+    # the model and of its checkpoints gets the mode open() gives (0o666 less the umask; 0o002 here, so that a
+    # fixed 0o644 would fail too).
+    import os
+    import stat
+
+    records = [r for i in range(6) for r in records_from_theorem(make_theorem(f"M{i}", 2))]
+    held = [r for i in range(6, 8) for r in records_from_theorem(make_theorem(f"M{i}", 2))]
+    out = tmp_path / "run"
+    old = os.umask(0o002)
+    try:
+        ProgressTrainer(ProgressTrainingArguments(output_dir=str(out), model_name=str(tiny_model), epochs=1,
+                                                  batch_size=4, max_length=64, precision="fp32"), records, held).train()
+    finally:
+        os.umask(old)
+    files = [p for p in [*out.iterdir(), *out.glob("checkpoints/checkpoint-*/*")] if p.is_file()]
+    assert {p.name for p in files} >= {"model.safetensors", SETTINGS_FILE, "training_metrics.json", "optimizer.pt"}
+    modes = {str(p.relative_to(out)): oct(stat.S_IMODE(p.stat().st_mode)) for p in files}
+    assert set(modes.values()) == {oct(0o664)}, modes
+
+
+def test_a_run_into_a_finished_model_marks_it_unfinished_until_saved(tmp_path, tiny_model, monkeypatch, caplog):
+    # A finished model A in the folder; run B into it is interrupted after its first checkpoint. The folder must
+    # not pass for a model (A's weights and settings beside B's files), and --resume must still finish B.
+    from transformers.trainer_callback import CallbackHandler
+
+    from leanprogress import LeanProgressScorer
+
+    records = [r for i in range(6) for r in records_from_theorem(make_theorem(f"R{i}", 2))]
+    common = dict(output_dir=str(tmp_path), model_name=str(tiny_model), batch_size=4, max_length=64,
+                  precision="fp32", epochs=2, learning_rate=1e-3)
+    ProgressTrainer(ProgressTrainingArguments(**common), records).train()
+    LeanProgressScorer(str(tmp_path), device="cpu")  # A is a model
+
+    saved = CallbackHandler.on_save
+
+    def interrupted(self, args, state, control):  # Ctrl-C right after the first checkpoint of run B
+        saved(self, args, state, control)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(CallbackHandler, "on_save", interrupted)
+    with caplog.at_level("WARNING"), pytest.raises(KeyboardInterrupt):
+        ProgressTrainer(ProgressTrainingArguments(seed=7, **common), records).train()
+    monkeypatch.undo()
+    with pytest.raises(ValueError, match=r"holds a training run that has not finished \(started .*--resume.*"
+                                         r"or score its newest checkpoint, .*checkpoint-3"):
+        LeanProgressScorer(str(tmp_path), device="cpu")
+    assert f"{tmp_path} holds a finished model: this run replaces it" in caplog.text
+    from leanprogress.config import RUN_MARKER
+
+    assert (tmp_path / RUN_MARKER).is_file() and not (tmp_path / SETTINGS_FILE).exists()
+    LeanProgressScorer(str(tmp_path / "checkpoints" / "checkpoint-3"), device="cpu")  # B's checkpoint scores
+
+    ProgressTrainer(ProgressTrainingArguments(seed=7, resume=True, **common), records).train()
+    assert last_state(tmp_path)["global_step"] == 6
+    assert not (tmp_path / RUN_MARKER).exists() and (tmp_path / SETTINGS_FILE).is_file()
+    LeanProgressScorer(str(tmp_path), device="cpu")
+
+
+def test_a_start_that_fails_leaves_no_folder(tmp_path, tiny_model):
+    # An encoder folder with a tokenizer but no weights: the trainer gets as far as loading the weights.
+    import shutil
+
+    broken = tmp_path / "broken-encoder"
+    shutil.copytree(tiny_model, broken)
+    (broken / "model.safetensors").unlink()
+    records = [r for i in range(4) for r in records_from_theorem(make_theorem(f"F{i}", 2))]
+    out = tmp_path / "new" / "run"
+    trainer = ProgressTrainer(ProgressTrainingArguments(output_dir=str(out), model_name=str(broken), epochs=1,
+                                                        max_length=64, precision="fp32"), records)
+    with pytest.raises(Exception, match="no model.safetensors"):
+        trainer.train()
+    assert not out.exists()
+
+
+def test_training_on_a_terminal_prints_readable_evaluation_lines(tmp_path, tiny_model, capfd, monkeypatch):
+    # On a terminal the bars stay, but evaluations are the lines a log file gets, not the Trainer's raw dicts.
+    import leanprogress.training.trainer as trainer_module
+
+    monkeypatch.setattr(trainer_module, "stderr_is_terminal", lambda: True)
+    records = [r for i in range(6) for r in records_from_theorem(make_theorem(f"P{i}", 2))]
+    held = [r for i in range(6, 8) for r in records_from_theorem(make_theorem(f"P{i}", 2))]
+    capfd.readouterr()
+    ProgressTrainer(ProgressTrainingArguments(output_dir=str(tmp_path), model_name=str(tiny_model), epochs=2,
+                                              batch_size=4, max_length=64, precision="fp32", logging_steps=1,
+                                              fallback_to_constant=False), records, held).train()
+    out, err = capfd.readouterr()
+    text = out + err
+    assert "{'" not in text and "eval_loss" not in text and "train_runtime" not in text
+    assert "epoch 1 eval: MSE" in err and "epoch 2 eval: MSE" in err and "best epoch (" in err
+    assert "mtime may not be reliable" not in text
+
+
+def test_the_evaluation_after_training_names_the_epoch_and_precision(tmp_path, tiny_model, capfd):
+    # Under bf16 the epochs are evaluated under autocast and the kept epoch again in fp32: the two lines for the
+    # same epoch differ, so the second says what it is.
+    records = [r for i in range(6) for r in records_from_theorem(make_theorem(f"Q{i}", 2))]
+    held = [r for i in range(6, 8) for r in records_from_theorem(make_theorem(f"Q{i}", 2))]
+    capfd.readouterr()
+    metrics = ProgressTrainer(ProgressTrainingArguments(output_dir=str(tmp_path), model_name=str(tiny_model),
+                                                        epochs=2, batch_size=4, max_length=64, precision="bf16",
+                                                        fallback_to_constant=False), records, held).train()
+    err = capfd.readouterr().err
+    kept = metrics["kept_epoch"]
+    assert kept in (1.0, 2.0) and f"best epoch ({kept:g}) in fp32 eval: MSE" in err
+    assert "kept model eval" not in err

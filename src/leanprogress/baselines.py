@@ -29,6 +29,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from .files import atomic_output
+
 LOOKUP_FILE = "tactic_lookup.json"
 LOOKUP_STATISTICS = ("median", "mode")
 
@@ -103,9 +105,8 @@ class TacticLookup:
     def save(self, folder: str | os.PathLike) -> Path:
         """Write ``tactic_lookup.json`` into ``folder`` (atomically)."""
         path = Path(folder) / LOOKUP_FILE
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        with atomic_output(path) as f:
+            f.write(json.dumps(self.to_dict(), indent=1, ensure_ascii=False) + "\n")
         return path
 
     @classmethod

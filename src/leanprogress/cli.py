@@ -123,8 +123,7 @@ def cmd_split(args) -> int:
     out = Path(args.output_dir)
     if out.exists() and not out.is_dir():
         return _fail(f"--output-dir {out} is a file, not a folder")
-    ds = ProgressDataset(args.dataset, skip_invalid=args.skip_invalid)
-    _report_skipped(ds)
+    ds = ProgressDataset(args.dataset, skip_invalid=args.skip_invalid)  # logs how many lines it skipped
     if not len(ds):
         return _fail(f"{args.dataset}: no records to split")
     train, held = ds.split(args.eval_ratio, args.seed)
@@ -134,11 +133,6 @@ def cmd_split(args) -> int:
     write_records(held, out / "eval.jsonl")
     print(f"train: {len(train)} records, eval: {len(held)} records (split by theorem) in {out}")
     return 0
-
-
-def _report_skipped(ds) -> None:
-    if ds.stats.skipped:
-        print(f"skipped {ds.stats.skipped} invalid line(s) of {ds.path}; first: {ds.stats.first_errors[0]}")
 
 
 # ---------------------------------------------------------------- train
@@ -197,7 +191,6 @@ def _is_main_process() -> bool:
 def cmd_train(args) -> int:
     from .config import ProgressTrainingArguments
     from .data.dataset import ProgressDataset
-    from .data.records import write_records
     from .training import ProgressTrainer
 
     try:
@@ -228,17 +221,17 @@ def cmd_train(args) -> int:
     from .data.dataset import load_mixture
 
     ratio = 0.0 if args.eval_dataset else args.eval_ratio
-    train, held, loaded = load_mixture(args.dataset, eval_ratio=ratio, seed=args.seed, skip_invalid=args.skip_invalid)
-    for ds in loaded:
-        _report_skipped(ds)
+    # Skipped lines are logged by the datasets as they are read.
+    train, held, _ = load_mixture(args.dataset, eval_ratio=ratio, seed=args.seed, skip_invalid=args.skip_invalid)
     if args.eval_dataset:
         held = ProgressDataset(args.eval_dataset, skip_invalid=args.skip_invalid)
-        _report_skipped(held)
         _warn_overlap(train.records, held.records, args.eval_dataset)
-    print(f"training on {len(train)} records, evaluating on {len(held)} (split by theorem)")
-    if len(held) and _is_main_process():
-        write_records(held.records, Path(args.output_dir) / "eval_split.jsonl")
-    metrics = ProgressTrainer(targs, train, held if len(held) else None).train()
+    where = f"--eval-dataset {args.eval_dataset}" if args.eval_dataset else "held-out theorems, split by theorem"
+    print(f"training on {len(train)} records, evaluating on {len(held)} ({where})")
+    # eval_split.jsonl is written when training starts, not before: a start that fails leaves the folder as it
+    # was, instead of a folder holding only the split.
+    callbacks = [WriteEvalSplit(held.records, Path(args.output_dir) / "eval_split.jsonl")] if len(held) else []
+    metrics = ProgressTrainer(targs, train, held if len(held) else None, callbacks=callbacks).train()
     if not _is_main_process():
         return 0
     t = metrics["train"]
@@ -249,8 +242,11 @@ def cmd_train(args) -> int:
         def fig(key: str) -> str:  # None: undefined (Spearman of a constant) or a diverged run
             return "n/a" if e.get(key) is None else f"{e[key]:.3f}"
 
+        kept = ("the constant predictor" if metrics["kept"] == "constant"
+                else f"best epoch ({metrics['kept_epoch']:g})" if metrics.get("kept_epoch") is not None
+                else "the kept model")
         print(
-            f"held-out: MAE {fig('eval_mae')} (best constant {fig('eval_constant_mae')}), "
+            f"held-out, {kept}: MAE {fig('eval_mae')} (best constant {fig('eval_constant_mae')}), "
             f"accuracy {fig('eval_accuracy')} (best constant {fig('eval_constant_accuracy')}), "
             f"Spearman {fig('eval_spearman')}"
         )
@@ -260,6 +256,21 @@ def cmd_train(args) -> int:
         print(f"full report: leanprogress evaluate --model {args.output_dir} --dataset {args.output_dir}/eval_split.jsonl")
     print(f"model saved to {args.output_dir}")
     return 0
+
+
+def WriteEvalSplit(records: list[dict], path: Path):
+    """A ``transformers.TrainerCallback`` that writes ``records`` to ``path`` when training starts (main
+    process only), so that a run whose start fails writes nothing."""
+    from transformers import TrainerCallback
+
+    from .data.records import write_records
+
+    class _Write(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            if state.is_world_process_zero:
+                write_records(records, path)
+
+    return _Write()
 
 
 def _warn_overlap(train: list[dict], held: list[dict], eval_path: str) -> None:

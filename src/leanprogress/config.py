@@ -13,12 +13,16 @@ import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from .files import atomic_output
 from .heads import HEADS, POINT_ESTIMATES, decode_regression
 from .prompt import DEFAULT_TEMPLATE, TRUNCATIONS, PromptBuilder, PromptTemplate
 
 SETTINGS_FILE = "leanprogress_config.json"
 CHECKPOINTS = "checkpoints"
 """Folder inside a run's output folder that holds its epoch checkpoints (each with its own settings file)."""
+RUN_MARKER = "training_in_progress.json"
+"""Written into an output folder when training starts and removed once the model is saved: a folder holding it
+is an unfinished run (interrupted, failed or still running), which the scorer refuses."""
 LABEL_TRANSFORMS = ("none", "log1p")
 GOAL_FROMS = ("", "state_before", "state_after", "mixed")
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -147,9 +151,8 @@ class ModelSettings:
 
     def save(self, folder: str | os.PathLike) -> Path:
         path = Path(folder) / SETTINGS_FILE
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        with atomic_output(path) as f:
+            f.write(json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n")
         return path
 
     @classmethod

@@ -57,6 +57,11 @@ _HINTS = {
 _NOUNS = {"model": "model folder", "encoder": "encoder folder"}
 
 
+def _a(noun: str) -> str:
+    """``noun`` with its indefinite article: "a model folder", "an encoder folder"."""
+    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
+
+
 def _looks_local(name: str) -> bool:
     """True for a name that can only be a path, never a hub id (``org/name`` or ``name``).
 
@@ -82,9 +87,9 @@ def _check_local(name: str, role: str | None, needs: str) -> bool:
             raise ModelLoadError(f"{noun} not found: {name!r} does not exist. {hint}".strip())
         return False
     if not path.is_dir():
-        raise ModelLoadError(f"{name!r} is a file, not a {noun}. {hint}".strip())
+        raise ModelLoadError(f"{name!r} is a file, not {_a(noun)}. {hint}".strip())
     if not (path / "config.json").is_file():
-        raise ModelLoadError(f"{name!r} is not a {noun}: it has no config.json. {hint}".strip())
+        raise ModelLoadError(f"{name!r} is not {_a(noun)}: it has no config.json. {hint}".strip())
     if needs == "tokenizer" and not any((path / f).is_file() for f in TOKENIZER_FILES):
         raise ModelLoadError(f"{name!r} is not a complete {noun}: it has no tokenizer files (tokenizer.json or "
                              f"tokenizer_config.json). {hint}".strip())
@@ -130,18 +135,24 @@ def _no_load_report() -> Iterator[None]:
     # transformers logs a "LOAD REPORT" table of missing and unexpected weights as a warning;
     # load_regression_model says what matters in one line of its own instead.
     # A filter, not a higher level: transformers runs extra checks (and warns) when that logger's level is set.
-    hf_logger = logging.getLogger("transformers.modeling_utils")
+    loggers = [logging.getLogger(n) for n in ("transformers.modeling_utils", "transformers.configuration_utils")]
     drop = _DropLoadReport()
-    hf_logger.addFilter(drop)
+    for hf_logger in loggers:
+        hf_logger.addFilter(drop)
     try:
         yield
     finally:
-        hf_logger.removeFilter(drop)
+        for hf_logger in loggers:
+            hf_logger.removeFilter(drop)
 
 
 class _DropLoadReport(logging.Filter):
+    # transformers' table of missing weights, and its note that `num_labels` differs from the saved label map
+    # (expected when a new head of another size replaces the saved one; load_regression_model says so itself).
+    NOISE = ("LOAD REPORT", "which is incompatible to the `id2label` map")
+
     def filter(self, record: logging.LogRecord) -> bool:
-        return "LOAD REPORT" not in str(record.msg)
+        return not any(n in str(record.msg) for n in self.NOISE)
 
 
 def load_regression_model(model_name: str | None, role: str | None = None, num_labels: int = 1) -> torch.nn.Module:
@@ -188,23 +199,27 @@ def load_regression_model(model_name: str | None, role: str | None = None, num_l
 
 
 def _report_loading(name: str, model: torch.nn.Module, info: dict, role: str | None) -> None:
-    """One line for what the weights lacked: the head (expected when fine-tuning) or anything else."""
+    """One line for what the weights lacked: the head (expected when fine-tuning: a note) or anything else."""
     heads = tuple(f"{n}." for n in head_modules(model))
     missing = sorted(info.get("missing_keys") or ())
     head = [k for k in missing if k.startswith(heads)]
     other = [k for k in missing if not k.startswith(heads)]
-    if head and role == "encoder":
-        logger.warning("%s has no regression head: starting a new one (%s), as expected when fine-tuning an "
-                       "encoder", name, ", ".join(head))
+    replaced = sorted(str(m[0]) for m in info.get("mismatched_keys") or () if str(m[0]).startswith(heads))
+    n = getattr(model.config, "num_labels", 1)
+    kind = "regression head (one output)" if n == 1 else f"distribution head ({n} classes)"
+    if (head or replaced) and role == "encoder":
+        # Every fine-tuning run starts a head: a note, not a warning.
+        why = f"its saved head has another size ({', '.join(replaced)})" if replaced and not head else "it has none"
+        logger.info("%s: starting a new %s, as expected when fine-tuning an encoder (%s)", name, kind, why)
     elif head:
-        logger.warning("%s has no trained regression head (%s missing): its outputs are random numbers, not step "
-                       "counts. %s", name, ", ".join(head), _HINTS["model"])
+        logger.warning("%s has no trained %s (%s missing): its outputs are random numbers, not step counts. %s",
+                       name, kind.split(" (")[0], ", ".join(head), _HINTS["model"])
     if other:
         shown = ", ".join(other[:5]) + (f" and {len(other) - 5} more" if len(other) > 5 else "")
         logger.warning("%s lacks %d weight(s) outside the head, initialised at random: %s", name, len(other), shown)
     unexpected = sorted(info.get("unexpected_keys") or ())
     if unexpected:
-        logger.info("%s: %d weight(s) not used by a regression model (for example %s)", name, len(unexpected),
+        logger.info("%s: %d weight(s) not used by this model (for example %s)", name, len(unexpected),
                     unexpected[0])
 
 

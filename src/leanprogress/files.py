@@ -83,15 +83,41 @@ def read_text(path: str | os.PathLike) -> str:
 _UMASK_LOCK = threading.Lock()
 
 
+def new_file_mode() -> int:
+    """The mode a plain ``open(path, "w")`` gives a new file: 0o666 less the umask."""
+    with _UMASK_LOCK:  # reading the umask means setting it; keep other threads out meanwhile
+        umask = os.umask(0o022)
+        os.umask(umask)
+    return 0o666 & ~umask
+
+
 def _mode_for(path: Path) -> int:
     """The mode a plain ``open(path, "w")`` would leave: the existing file's, else 0o666 less the umask."""
     try:
         return stat.S_IMODE(path.stat().st_mode)
     except FileNotFoundError:
-        with _UMASK_LOCK:  # reading the umask means setting it; keep other threads out meanwhile
-            umask = os.umask(0o022)
-            os.umask(umask)
-        return 0o666 & ~umask
+        return new_file_mode()
+
+
+def settle_modes(folder: str | os.PathLike) -> None:
+    """Give every file written into a new ``folder`` (not below it) the mode ``open()`` gives a new file.
+
+    For folders that other writers fill: the safetensors writer (``save_pretrained``, the HF Trainer's
+    checkpoints) leaves its weights 0600, so that another account could not load a shared model.
+    """
+    mode = new_file_mode()
+    for item in Path(folder).iterdir():
+        if item.is_file() and not item.is_symlink():
+            os.chmod(item, mode)
+
+
+def publish(src: str | os.PathLike, dst: str | os.PathLike) -> None:
+    """Rename the finished file ``src`` over ``dst``, with the mode ``open(dst, "w")`` would leave
+    (``dst``'s own mode if it exists, else the usual mode of a new file)."""
+    src, dst = Path(src), Path(dst)
+    if src.is_file() and not src.is_symlink():
+        os.chmod(src, _mode_for(dst))
+    os.replace(src, dst)
 
 
 @contextlib.contextmanager

@@ -15,6 +15,7 @@ one forward pass per batch.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -25,7 +26,7 @@ import numpy as np
 import torch
 
 from . import heads
-from .config import CHECKPOINTS, SETTINGS_FILE, ModelSettings, newest_checkpoint
+from .config import CHECKPOINTS, RUN_MARKER, SETTINGS_FILE, ModelSettings, newest_checkpoint
 from .encoder import (is_constant_model, keep_head_fp32, load_regression_model, load_tokenizer, quantize_int8,
                       resolve_device, resolve_precision)
 from .lean.symbols import tokenizer_needs_normalization
@@ -70,11 +71,23 @@ def check_predictions(raw: Sequence[float], steps: Sequence[float], transform: s
 def _refuse_unfinished_run(folder: Path) -> None:
     """Refuse a LeanProgress run or checkpoint folder without its settings, saying what to score instead.
 
-    Default settings would read its outputs wrongly (a log1p model reported as steps).
+    Default settings would read its outputs wrongly (a log1p model reported as steps). A folder with
+    :data:`~leanprogress.config.RUN_MARKER` is refused whatever else it holds: a run started there and has not
+    finished, so its files may mix an earlier model with that run's.
     """
+    newest = newest_checkpoint(folder / CHECKPOINTS) if (folder / CHECKPOINTS).is_dir() else None
+    usable = newest is not None and (newest / SETTINGS_FILE).is_file()
+    if (folder / RUN_MARKER).is_file():
+        try:
+            started = " (started " + json.loads((folder / RUN_MARKER).read_text(encoding="utf-8"))["started"] + ")"
+        except (OSError, ValueError, KeyError, TypeError):
+            started = ""
+        raise ValueError(
+            f"{folder} holds a training run that has not finished{started}: it was interrupted, failed or is still "
+            f"running, and its files may mix an earlier model with this run's. Continue it with `leanprogress train "
+            f"... --output-dir {folder} --resume`" + (f", or score its newest checkpoint, {newest}" if usable else "")
+        )
     if (folder / CHECKPOINTS).is_dir():
-        newest = newest_checkpoint(folder / CHECKPOINTS)
-        usable = newest is not None and (newest / SETTINGS_FILE).is_file()
         raise ValueError(
             f"{folder} has checkpoints but no {SETTINGS_FILE}: training did not finish. Resume it with "
             "`leanprogress train ... --resume`" + (f", or score its newest checkpoint, {newest}" if usable else "")
@@ -137,6 +150,8 @@ class LeanProgressScorer:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         name = str(model_name)
         folder = Path(name)
+        if folder.is_dir() and (folder / RUN_MARKER).is_file():
+            _refuse_unfinished_run(folder)
         settings = ModelSettings.load(folder) if folder.is_dir() else None
         if settings is None and folder.is_dir():
             _refuse_unfinished_run(folder)

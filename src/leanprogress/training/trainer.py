@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -29,15 +30,17 @@ from typing import Iterable
 
 import numpy as np
 from transformers import TrainerCallback
+from transformers.trainer_callback import ProgressCallback
 
 from .. import heads
 from ..baselines import TacticLookup
-from ..config import (CHECKPOINTS, SETTINGS_FILE, ModelSettings, ProgressTrainingArguments, decode_prediction,
-                      encode_label, newest_checkpoint, records_goal_from)
+from ..config import (CHECKPOINTS, RUN_MARKER, SETTINGS_FILE, ModelSettings, ProgressTrainingArguments,
+                      decode_prediction, encode_label, newest_checkpoint, records_goal_from)
 from ..data.dataset import ProgressDataset
 from ..encoder import (DEFAULT_ENCODER_NAME, keep_head_fp32, load_regression_model, load_tokenizer, output_head,
                        resolve_device, resolve_model_name, resolve_precision)
 from ..evaluation import compute_metrics
+from ..files import atomic_output, publish, settle_modes
 from ..lean.symbols import tokenizer_needs_normalization
 from ..progress import hf_progress_bars, stderr_is_terminal
 
@@ -167,16 +170,74 @@ def _clear_checkpoints(ckpt_dir: Path) -> None:
 
 
 class SaveSettingsInCheckpoints(TrainerCallback):
-    """Write the run's ``leanprogress_config.json`` into every checkpoint, so that a checkpoint scores like the
-    finished model (same prompt format, same label transform)."""
+    """Write the run's ``leanprogress_config.json`` and tactic lookup into every checkpoint, so that a checkpoint
+    scores like the finished model (same prompt format, same label transform) and ``evaluate`` shows it beside
+    the same baseline; its files get the usual mode (the safetensors writer leaves weights 0600)."""
 
-    def __init__(self, settings: ModelSettings):
-        self.settings = settings
+    def __init__(self, settings: ModelSettings, lookup: TacticLookup | None = None):
+        self.settings, self.lookup = settings, lookup
 
     def on_save(self, args, state, control, **kwargs):
         folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         if state.is_world_process_zero and folder.is_dir():
+            if self.lookup is not None:
+                self.lookup.save(folder)
             self.settings.save(folder)
+            settle_modes(folder)
+
+
+class MarkRunStarted(TrainerCallback):
+    """When training starts: mark the output folder as holding an unfinished run, and clear old checkpoints.
+
+    The settings file of a model already there is removed and :data:`~leanprogress.config.RUN_MARKER` written
+    (the scorer refuses a folder with it), so an interrupted run never leaves the earlier model's weights and
+    settings looking like a finished model beside this run's files. :meth:`ProgressTrainer.save` removes the
+    marker once the new model is complete. Runs on the main process only.
+
+    Args:
+        folder: the run's output folder.
+        clear_checkpoints: remove an earlier run's checkpoints (training without resume).
+    """
+
+    def __init__(self, folder: Path, clear_checkpoints: bool):
+        self.folder, self.clear_checkpoints = Path(folder), clear_checkpoints
+        self.started = False
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.started = True
+        if not state.is_world_process_zero:
+            return
+        mark_run_started(self.folder)
+        if self.clear_checkpoints:
+            _clear_checkpoints(self.folder / CHECKPOINTS)
+
+
+def mark_run_started(folder: str | os.PathLike) -> Path:
+    """Mark ``folder`` as holding a training run that has not finished (see :class:`MarkRunStarted`)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / SETTINGS_FILE).unlink(missing_ok=True)
+    with atomic_output(folder / RUN_MARKER) as f:
+        f.write(json.dumps({"started": time.strftime("%Y-%m-%d %H:%M:%S"), "pid": os.getpid()}) + "\n")
+    return folder / RUN_MARKER
+
+
+def _eval_line(logs: dict, which: str) -> str:
+    """One readable line for the eval metrics the HF Trainer logs."""
+    sp = logs.get("eval_spearman")
+    sp = f"{sp:.3f}" if isinstance(sp, float) and math.isfinite(sp) else "n/a"
+    return (f"{which} eval: MSE {logs['eval_mse']:.4g}, MAE {logs.get('eval_mae', float('nan')):.3f}, "
+            f"accuracy {logs.get('eval_accuracy', float('nan')):.3f}, Spearman {sp}")
+
+
+def _final_eval_label(args, state) -> str:
+    """What the evaluation after training measures: the best epoch, reloaded, in fp32 when training ran bf16."""
+    step = getattr(state, "best_global_step", None)
+    epoch = next((e.get("epoch") for e in state.log_history if e.get("step") == step and "epoch" in e), None)
+    which = f"best epoch ({epoch:g})" if epoch is not None else "kept model"
+    # The epochs were evaluated under bf16 autocast; the kept model is evaluated again in fp32, as `evaluate`
+    # scores the saved model, so its figures differ a little from that epoch's line.
+    return which + (" in fp32" if getattr(args, "bf16", False) else "")
 
 
 class ProgressLines(TrainerCallback):
@@ -209,11 +270,8 @@ class ProgressLines(TrainerCallback):
             return
         now = time.monotonic()
         if "eval_mse" in logs:
-            sp = logs.get("eval_spearman")
-            sp = f"{sp:.3f}" if isinstance(sp, float) and math.isfinite(sp) else "n/a"
-            which = "kept model" if self.ended else f"epoch {state.epoch:.2f}"
-            self._print(f"{which} eval: MSE {logs['eval_mse']:.4g}, "
-                        f"MAE {logs.get('eval_mae', float('nan')):.3f}, Spearman {sp}")
+            which = _final_eval_label(args, state) if self.ended else f"epoch {state.epoch:g}"
+            self._print(_eval_line(logs, which))
         elif "loss" in logs and (self.last is None or now - self.last >= self.every
                                  or state.global_step >= state.max_steps):
             self.last = now
@@ -222,6 +280,44 @@ class ProgressLines(TrainerCallback):
             left = elapsed * (1 - done) / done if done > 0 else float("nan")
             self._print(f"step {state.global_step}/{state.max_steps} (epoch {state.epoch:.2f}): "
                         f"loss {logs['loss']:.4g}, {_duration(elapsed)} elapsed, about {_duration(left)} left")
+
+
+class ProgressBars(ProgressCallback):
+    """HF's progress bars on a terminal, with the lines :class:`ProgressLines` prints for evaluations in place of
+    the Trainer's raw metric dicts; the training loss shows beside the bar."""
+
+    def __init__(self):
+        super().__init__()
+        self.ended = False
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.ended = False
+        super().on_train_begin(args, state, control, **kwargs)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self.ended = True
+        super().on_train_end(args, state, control, **kwargs)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs:
+            return
+        if "eval_mse" in logs:
+            which = _final_eval_label(args, state) if self.ended else f"epoch {state.epoch:g}"
+            line = _eval_line(logs, which)
+            if self.training_bar is not None:
+                self.training_bar.write(line, file=sys.stderr)
+            else:
+                print(line, file=sys.stderr, flush=True)
+        elif "loss" in logs and self.training_bar is not None:
+            self.training_bar.set_postfix(loss=f"{logs['loss']:.4g}", refresh=False)
+
+
+class _DropTrainerNoise(logging.Filter):
+    """transformers' note that two checkpoints saved within a second have 'unreliable mtimes' (it then sorts
+    them by step, which is right): on small runs it only alarms."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "mtime may not be reliable" not in str(record.msg)
 
 
 def _duration(seconds: float) -> str:
@@ -407,13 +503,17 @@ class ProgressTrainer:
         return float(np.mean(train_labels))
 
     def train(self) -> dict:
-        """Train, keep the best epoch, save it atomically; returns final metrics."""
-        from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
+        """Train, keep the best epoch, save it atomically; returns final metrics.
 
+        A folder that already holds a finished model gets a warning first; once training starts the folder is
+        marked unfinished (:class:`MarkRunStarted`) until the new model is saved. A start that fails before
+        training begins leaves the folder as it was.
+        """
         args = self.args
         out = Path(args.output_dir)
-        out.mkdir(parents=True, exist_ok=True)
         ckpt_dir = out / CHECKPOINTS
+        # Folders this run would create: a start that fails (a bad encoder, no memory) removes them again.
+        created = [p for p in (ckpt_dir, out) if not p.exists()]
         resume_from = None
         if args.resume:
             newest = newest_checkpoint(ckpt_dir)
@@ -422,8 +522,29 @@ class ProgressTrainer:
                 logger.warning("--resume: no checkpoint in %s; training from the start", ckpt_dir)
             else:
                 logger.info("resuming from %s", resume_from)
-        else:
-            _clear_checkpoints(ckpt_dir)
+        if (out / SETTINGS_FILE).is_file() and self._is_main_process():
+            logger.warning("%s holds a finished model: this run replaces it. From the start of training until the "
+                           "new model is saved the folder is marked unfinished (%s) and cannot be scored; an "
+                           "interrupted run is continued with --resume", out, RUN_MARKER)
+        start = MarkRunStarted(out, clear_checkpoints=not args.resume)
+        try:
+            return self._train(out, ckpt_dir, resume_from, start)
+        except BaseException:
+            if not start.started:
+                for folder in created:  # nothing of this run was written: leave the disk as it was
+                    with contextlib.suppress(OSError):
+                        folder.rmdir()
+            raise
+
+    @staticmethod
+    def _is_main_process() -> bool:
+        """False on the non-zero ranks of a torchrun / accelerate launch (before the HF Trainer exists)."""
+        return int(os.environ.get("RANK", "0")) == 0
+
+    def _train(self, out: Path, ckpt_dir: Path, resume_from: str | None, start: MarkRunStarted) -> dict:
+        from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
+
+        args = self.args
         terminal = stderr_is_terminal()
 
         with hf_progress_bars(terminal):
@@ -491,17 +612,30 @@ class ProgressTrainer:
             processing_class=self.tokenizer,
             compute_metrics=self._compute_metrics if has_eval else None,
             compute_loss_func=_distribution_loss(self.settings.head_max_steps) if distribution else None,
-            callbacks=[SaveSettingsInCheckpoints(self.settings), *self.callbacks],
+            callbacks=[start, SaveSettingsInCheckpoints(self.settings, self.lookup), *self.callbacks],
         )
-        if not terminal:
-            from transformers.trainer_callback import PrinterCallback
+        from transformers.trainer_callback import PrinterCallback
 
+        if terminal:  # bars, with readable evaluation lines instead of the Trainer's raw dicts
+            self.trainer.remove_callback(ProgressCallback)
+            self.trainer.add_callback(ProgressBars())
+        else:
             self.trainer.remove_callback(PrinterCallback)
             self.trainer.add_callback(ProgressLines())
-        with hf_progress_bars(terminal):
-            result = self.trainer.train(resume_from_checkpoint=resume_from)
+        noise = _DropTrainerNoise()
+        hf_utils_logger = logging.getLogger("transformers.trainer_utils")
+        hf_utils_logger.addFilter(noise)
+        try:
+            with hf_progress_bars(terminal):
+                result = self.trainer.train(resume_from_checkpoint=resume_from)
+        finally:
+            hf_utils_logger.removeFilter(noise)
+        state = self.trainer.state
+        kept_step = getattr(state, "best_global_step", None) or state.global_step
+        kept_epoch = next((e["epoch"] for e in state.log_history if e.get("step") == kept_step and "epoch" in e),
+                          state.epoch)
         metrics = {"train": dict(result.metrics), "precision": precision, "device": str(device), "kept": "best epoch",
-                   "selection_metric": args.selection_metric, "head": self.settings.head,
+                   "kept_epoch": kept_epoch, "selection_metric": args.selection_metric, "head": self.settings.head,
                    "world_size": self.trainer.args.world_size}
         if has_eval:
             if precision == "bf16":
@@ -604,12 +738,13 @@ class ProgressTrainer:
         # files in, write it back last.
         settings_path.unlink(missing_ok=True)
         for item in staging.iterdir():
-            os.replace(item, out / item.name)
+            # The mode open() would give (the safetensors writer leaves weights 0600: unreadable to the other
+            # accounts a shared model is for).
+            publish(item, out / item.name)
         staging.rmdir()
         if metrics is not None:
-            tmp = out / "training_metrics.json.tmp"
-            # allow_nan=False: an undefined figure (Spearman of a constant) is null, never a bare NaN.
-            tmp.write_text(json.dumps(json_safe(metrics), indent=2, default=str, allow_nan=False) + "\n",
-                           encoding="utf-8")
-            os.replace(tmp, out / "training_metrics.json")
+            with atomic_output(out / "training_metrics.json") as f:
+                # allow_nan=False: an undefined figure (Spearman of a constant) is null, never a bare NaN.
+                f.write(json.dumps(json_safe(metrics), indent=2, default=str, allow_nan=False) + "\n")
         self.settings.save(out)
+        (out / RUN_MARKER).unlink(missing_ok=True)  # the model is complete

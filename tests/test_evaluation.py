@@ -187,3 +187,22 @@ def test_non_finite_predictions_are_refused_by_name():
         compute_metrics([0.0, float("nan"), 1.0], [0, 1, 2])
     with pytest.raises(ValueError, match="prediction 0 is inf"):
         compute_metrics([float("inf")], [0])
+
+
+def test_a_checkpoint_is_evaluated_beside_the_tactic_lookup(tmp_path, tiny_model):
+    # Checkpoints carry the run's lookup, so `evaluate` on one shows the same baselines as on the model (it used
+    # to report "saved by an older version" for a checkpoint of the current one).
+    from conftest import make_theorem
+    from leanprogress import ProgressTrainer, ProgressTrainingArguments
+    from leanprogress.data.leandojo import records_from_theorem
+    from leanprogress.evaluation import evaluate_model, format_report
+
+    records = [r for i in range(6) for r in records_from_theorem(make_theorem(f"C{i}", 2))]
+    held = [r for i in range(6, 8) for r in records_from_theorem(make_theorem(f"C{i}", 2))]
+    ProgressTrainer(ProgressTrainingArguments(output_dir=str(tmp_path), model_name=str(tiny_model), epochs=1,
+                                              batch_size=4, max_length=64, precision="fp32"), records, held).train()
+    checkpoint = next((tmp_path / "checkpoints").glob("checkpoint-*"))
+    metrics, _, _ = evaluate_model(str(checkpoint), held, device="cpu", n_resamples=10)
+    assert metrics["comparison"]["lookup"] == "saved with the model"
+    report = format_report(metrics)
+    assert "lookup median" in report and "older version" not in report

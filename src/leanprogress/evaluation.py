@@ -175,7 +175,8 @@ def format_report(metrics: dict, title: str = "") -> str:
     if "comparison" in metrics:
         lines += ["", format_comparison(metrics["comparison"], "beside the baselines:")]
         if metrics["comparison"].get("lookup", "").startswith("none"):
-            lines.append("(no tactic lookup: the model was saved without tactic_lookup.json, by an older version)")
+            lines.append("(no tactic lookup: the model folder has no tactic_lookup.json, which `leanprogress train` "
+                         "writes with every model and checkpoint)")
     return "\n".join(lines)
 
 

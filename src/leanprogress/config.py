@@ -80,6 +80,52 @@ def records_goal_from(records) -> str:
     return "mixed"
 
 
+SCORE_MODE_GOAL_FROM = {"state": "state_after", "tactic": "state_before"}
+"""The records a score mode needs: ``state`` scores a state a tactic produced (``state_after`` records),
+``tactic`` scores a candidate before it runs (``state_before`` records)."""
+_PAIRS = {"state_before": "a candidate tactic with the state it runs in",
+          "state_after": "a tactic with the state it produced"}
+
+
+def goal_from_mismatch(model_goal_from: str, used: str, model: str = "the model", use: str = "this use") -> str | None:
+    """The one rule for which state a model may read: why a model trained on ``model_goal_from`` records must not
+    be given ``used`` pairs, or None when it may (the same kind, or either kind unknown or mixed).
+
+    Every reader of a model applies it: ``prove --score-mode`` and ``predict-steps`` refuse a mismatch,
+    ``evaluate`` and ``serve`` warn.
+
+    Args:
+        model_goal_from: :attr:`ModelSettings.goal_from` of the model.
+        used: ``state_before`` or ``state_after``: what the caller pairs (see :data:`SCORE_MODE_GOAL_FROM`).
+        model: the model's name, and ``use`` what gives it those pairs, for the message.
+
+    Example:
+        >>> goal_from_mismatch("state_before", "state_after", "runs/m", "--score-mode state")
+        'runs/m was trained on state_before records, which pair a candidate tactic with the state it runs in; --score-mode state pairs a tactic with the state it produced'
+        >>> goal_from_mismatch("", "state_after") is None
+        True
+    """
+    if model_goal_from not in _PAIRS or used not in _PAIRS or model_goal_from == used:
+        return None
+    return (f"{model} was trained on {model_goal_from} records, which pair {_PAIRS[model_goal_from]}; "
+            f"{use} pairs {_PAIRS[used]}")
+
+
+def score_mode_for(goal_from: str) -> str | None:
+    """The score mode a model trained on ``goal_from`` records is for (None when unknown or mixed)."""
+    return {v: k for k, v in SCORE_MODE_GOAL_FROM.items()}.get(goal_from)
+
+
+def check_score_mode(goal_from: str, score_mode: str, model: str = "the model") -> None:
+    """Raise ValueError when a model trained on ``goal_from`` records would be used in the other score mode
+    (:func:`goal_from_mismatch`)."""
+    why = goal_from_mismatch(goal_from, SCORE_MODE_GOAL_FROM[score_mode], model, f"--score-mode {score_mode}")
+    if why:
+        raise ValueError(f"{why}: it is for --score-mode {score_mode_for(goal_from)} (train on records built with "
+                         f"build-dataset --goal-from {SCORE_MODE_GOAL_FROM[score_mode]} for --score-mode "
+                         f"{score_mode})")
+
+
 @dataclass
 class ModelSettings:
     """How a trained model reads its input; saved as ``leanprogress_config.json``."""

@@ -14,12 +14,15 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import defaultdict
 from pathlib import Path
 from typing import Hashable, Sequence
 
 import numpy as np
+
+logger = logging.getLogger(__name__)
 
 BUCKETS: list[tuple[str, int, int | None]] = [
     ("0", 0, 0),
@@ -470,6 +473,7 @@ def evaluate_model(
         ranking figure with bootstrap intervals over theorems).
     """
     from .baselines import TacticLookup
+    from .config import goal_from_mismatch, records_goal_from
     from .data.dataset import ProgressDataset
     from .data.records import theorem_key
     from .scoring import LeanProgressScorer
@@ -480,6 +484,11 @@ def evaluate_model(
     data = dataset if isinstance(dataset, ProgressDataset) else ProgressDataset(dataset, skip_invalid=skip_invalid)
     if len(data) == 0:
         raise ValueError("the evaluation dataset has no records")
+    kind = records_goal_from(data.records)
+    why = goal_from_mismatch(scorer.settings.goal_from, kind, scorer.model_name,
+                             f"{getattr(data, 'path', None) or 'the evaluation dataset'} ({kind} records)")
+    if why:
+        logger.warning("%s: the figures measure the model on inputs of a kind it was not trained to read", why)
     goals, tactics = [r["goal"] for r in data], [r["tactic"] for r in data]
     preds = scorer.predict_batch(goals, tactics, [r["prefix"] for r in data])
     labels = data.labels

@@ -380,6 +380,20 @@ def cmd_predict_steps(args) -> int:
     else:  # an initial state: no tactic produced it
         goal, tactic, prefix = args.state, "", ""
         what = "from this initial state"
+    # The rule prove applies: --tactic scores a candidate before it runs (state_before pairs), a state on its
+    # own is a state a tactic produced (state_after pairs).
+    from ..config import ModelSettings, goal_from_mismatch
+
+    settings = ModelSettings.load(args.model) if Path(args.model).is_dir() else None
+    if settings is not None:
+        used, use = (("state_before", "predict-steps --tactic") if args.tactic
+                     else ("state_after", "predict-steps without --tactic"))
+        why = goal_from_mismatch(settings.goal_from, used, args.model, use)
+        if why:
+            fix = ("leave --tactic out: give the state the tactic produced, with the tactic as the last --prefix line"
+                   if args.tactic else "give a candidate with --tactic (steps left after it), or score the state "
+                   "with a model trained on build-dataset --goal-from state_after records")
+            raise ValueError(f"{why}: {fix}")
     from ..scoring import LeanProgressScorer
 
     steps = LeanProgressScorer(args.model, device=args.device).predict(goal, tactic, prefix)

@@ -47,11 +47,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..config import SCORE_MODE_GOAL_FROM, check_score_mode, score_mode_for  # noqa: F401 (re-exported)
 from ..ranking import DEFAULT_N_MAX, mixed_priority
 
 STATUSES = ("proved", "failed", "budget", "timeout", "error", "unverified")
 SCORE_MODES = ("state", "tactic")
-GOAL_FROM_FOR_MODE = {"state": "state_after", "tactic": "state_before"}
+GOAL_FROM_FOR_MODE = SCORE_MODE_GOAL_FROM
 
 # `sorry`/`admit` close any goal without a proof and `stop` discards the rest of a tactic block; none may reach
 # Lean as a candidate. Matched as whole Lean identifiers, so `Nat.stop_foo` or `sorryAx_lemma` pass.
@@ -67,23 +68,6 @@ def forbidden_word(tactic: str) -> str | None:
     """
     m = _FORBIDDEN.search(tactic)
     return m.group(1) if m else None
-
-
-def score_mode_for(goal_from: str) -> str | None:
-    """The score mode a model trained on ``goal_from`` records is for (None when unknown or mixed)."""
-    return {v: k for k, v in GOAL_FROM_FOR_MODE.items()}.get(goal_from)
-
-
-def check_score_mode(goal_from: str, score_mode: str, model: str = "the model") -> None:
-    """Raise ValueError when a model trained on ``goal_from`` records would be used in the other score mode."""
-    expected = score_mode_for(goal_from)
-    if expected is not None and expected != score_mode:
-        raise ValueError(
-            f"{model} was trained on {goal_from} records, which pair a tactic with the state "
-            f"{'it produced' if goal_from == 'state_after' else 'it runs in'}: it is for --score-mode {expected}, "
-            f"not {score_mode} (train on records built with build-dataset --goal-from "
-            f"{GOAL_FROM_FOR_MODE[score_mode]} for --score-mode {score_mode})"
-        )
 
 
 @dataclass

@@ -38,6 +38,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, Field
 
+from ..config import goal_from_mismatch
 from ..generators import GeneratorError, GeneratorTimeout, build_generator
 from ..ranking import mixed_priority, normalized_steps, probability_of
 from ..scoring import ScoringError
@@ -161,6 +162,13 @@ def create_app(config: ServerConfig, scorer: Any = None, generators: dict[str, A
         from ..scoring import LeanProgressScorer
 
         scorer = LeanProgressScorer(config.model, device=config.device, template=config.template)
+    if scorer is not None:
+        # The server scores candidates before they run (LeanCopilot asks for tactics to try on a state).
+        why = goal_from_mismatch(getattr(getattr(scorer, "settings", None), "goal_from", ""), "state_before",
+                                 getattr(scorer, "model_name", "the model"), "the server (/score, /generate)")
+        if why:
+            logger.warning("%s: its scores of candidates are not what it was trained to predict; serve a model "
+                           "trained on build-dataset's default state_before records", why)
     if generators is None:
         generators = {name: build_generator(name, spec) for name, spec in config.generators.items()}
     scorer_lock = threading.Lock()  # one forward pass at a time; batches are where the speed is

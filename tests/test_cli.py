@@ -317,3 +317,26 @@ def test_skip_invalid_reports_the_skipped_lines_once(tmp_path, capfd, caplog):
     text = out + err + caplog.text
     assert text.count("skipped 2 invalid line(s)") == 1
     assert f"{data}:3: not valid JSON (Expecting property name enclosed in double quotes at column 2)" in text
+
+
+def test_build_dataset_that_finds_no_records_fails_with_one_line_and_writes_nothing(traces, tmp_path, capsys):
+    out = tmp_path / "out.jsonl"
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert main(["build-dataset", "--from-proofs", str(empty), "--output", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"leanprogress: error: no records to write, --from-proofs {empty}: nothing to read (an empty "
+                   f"file?); {out} not written\n")
+    # The wrong kind of input: LeanDojo traces given as whole proofs, whole proofs as Lean source.
+    assert main(["build-dataset", "--from-proofs", str(traces), "--output", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "declaration(s) skipped" in err and f"{traces} looks like LeanDojo traces" in err
+    proofs = tmp_path / "proofs.jsonl"
+    proofs.write_text(json.dumps({"name": "t", "goal": "⊢ True", "proof": "by trivial"}) + "\n")
+    assert main(["build-dataset", "--from-lean-source", str(proofs), "--output", str(out)]) == 2
+    assert f"{proofs} looks like whole proofs (--from-proofs)" in capsys.readouterr().err
+    no_tactics = tmp_path / "no_tactics.json"
+    no_tactics.write_text(json.dumps([{"full_name": "T.a", "traced_tactics": []}]))
+    assert main(["build-dataset", str(no_tactics), "--output", str(out)]) == 2
+    assert "none of the 1 theorem(s) has traced tactics" in capsys.readouterr().err
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []

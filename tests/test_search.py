@@ -282,6 +282,65 @@ def test_prove_resumes_after_a_run_killed_mid_line(tmp_path, capsys):
     assert f"{out}:1: not a result line" in capsys.readouterr().err
 
 
+def test_a_rerun_with_other_settings_warns_and_counts_only_the_requested_theorems(tmp_path, capsys, trained_tiny):
+    out = tmp_path / "results.jsonl"
+    assert main(["prove", "--theorems", str(_bench(tmp_path, 5)), "--output", str(out)]) == 0  # alpha 0, no model
+    capsys.readouterr()
+    (tmp_path / "fewer").mkdir()
+    fewer = _bench(tmp_path / "fewer", 2)
+    assert main(["prove", "--theorems", str(fewer), "--output", str(out), "--model", str(trained_tiny[0]),
+                 "--device", "cpu"]) == 0
+    cap = capsys.readouterr()
+    assert (f"warning: 2 of the theorem(s) already in {out} were searched with other settings (2 with alpha 0 "
+            f"without a model; this run: alpha 0.2, model {trained_tiny[0]}, score mode tactic)") in cap.err
+    assert "proved 2/2 (100.0%)" in cap.out and "3 other theorem(s) there, not in --theorems, not counted" in cap.out
+    assert main(["prove", "--theorems", str(fewer), "--output", str(out), "--alpha", "0"]) == 0
+    assert "other settings" not in capsys.readouterr().err  # the same settings: no warning
+
+
+def test_prove_without_a_model_records_no_score_mode(tmp_path):
+    out = tmp_path / "results.jsonl"
+    assert main(["prove", "--theorems", str(_bench(tmp_path, 2)), "--output", str(out)]) == 0
+    rows = [json.loads(l) for l in out.read_text().splitlines()]
+    assert [(r["alpha"], r["score_mode"], r["scorer"]) for r in rows] == [(0.0, "", "")] * 2
+
+
+def test_a_prove_start_that_fails_leaves_no_file(tmp_path, capsys):
+    out = tmp_path / "new" / "results.jsonl"
+    assert main(["prove", "--theorems", str(_bench(tmp_path, 2)), "--output", str(out), "--generator", "config"]) == 2
+    assert "--generator config needs --generator-config" in capsys.readouterr().err
+    assert not out.exists() and not out.parent.exists()
+
+
+def test_export_proofs_drops_a_cut_last_line_as_prove_does(tmp_path, capsys):
+    out = tmp_path / "results.jsonl"
+    assert main(["prove", "--theorems", str(_bench(tmp_path, 3)), "--output", str(out)]) == 0
+    text = out.read_text()
+    out.write_text(text[: text.rindex("\n", 0, len(text) - 1) + 40])  # a run killed while writing the last line
+    recs = tmp_path / "recs.jsonl"
+    capsys.readouterr()
+    assert main(["export-proofs", "--results", str(out), "--output", str(recs)]) == 0
+    cap = capsys.readouterr()
+    assert f"note: {out}:3: dropping an incomplete last line" in cap.err
+    assert "wrote 3 record(s) from 2 solved search(es)" in cap.out and len(recs.read_text().splitlines()) == 3
+    assert out.read_text().count("\n") == 2  # a reader only: the results file is left for prove to repair
+
+
+def test_export_proofs_with_nothing_to_export_fails_and_writes_nothing(tmp_path, capsys):
+    recs = tmp_path / "recs.jsonl"
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert main(["export-proofs", "--results", str(empty), "--output", str(recs)]) == 2
+    assert f"{empty} holds no complete result line: nothing to export; {recs} not written" in capsys.readouterr().err
+    failed = tmp_path / "failed.jsonl"
+    failed.write_text("".join(json.dumps({"theorem": f"t{i}", "status": s}) + "\n"
+                              for i, s in enumerate(["failed", "budget", "failed"])))
+    assert main(["export-proofs", "--results", str(failed), "--output", str(recs)]) == 2
+    err = capsys.readouterr().err
+    assert f"none of the 3 result(s) in {failed} is a proof (budget 1, failed 2)" in err and err.count("\n") == 1
+    assert not recs.exists()
+
+
 def test_prove_goes_on_after_a_generator_endpoint_fails(tmp_path, capsys):
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))

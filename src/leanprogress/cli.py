@@ -90,7 +90,29 @@ def cmd_build_dataset(args) -> int:
             counts[record.get("source", "")] = counts.get(record.get("source", ""), 0) + 1
             yield record
 
-    n = write_records(counted(), args.output)
+    def why_empty() -> str:  # every input read, and not one record
+        parts = []
+        if traces:
+            if not stats.theorems:
+                parts.append(f"{', '.join(traces)}: no theorems")
+            elif stats.empty_theorems >= stats.theorems:
+                parts.append(f"{', '.join(traces)}: none of the {stats.theorems} theorem(s) has traced tactics")
+            elif stats.dropped_by_balance:
+                parts.append(f"--balance dropped all {stats.dropped_by_balance} record(s)")
+        for kind, paths, st in (("--from-proofs", args.from_proofs, proof_stats),
+                                ("--from-lean-source", args.from_lean_source, source_stats)):
+            if not paths:
+                continue
+            if not st.declarations:
+                parts.append(f"{kind} {', '.join(paths)}: nothing to read (an empty file?)")
+            else:
+                reason, k = max(st.skipped.items(), key=lambda kv: kv[1]) if st.skipped else ("no steps", 0)
+                parts.append(f"{kind}: all {st.declarations} declaration(s) skipped, {k} for {reason} "
+                             f"(e.g. {st.examples.get(reason, '?')})")
+            parts += [h for h in (_input_kind_hint(p, kind) for p in paths) if h]
+        return "no records to write, " + "; ".join(parts) + f"; {args.output} not written"
+
+    n = write_records(counted(), args.output, if_empty=why_empty)
     if traces:
         print(stats.summary())
         if ratios is not None:
@@ -103,6 +125,34 @@ def cmd_build_dataset(args) -> int:
         print(f"  source {name}: {k} record(s)")
     print(f"wrote {n} record(s) to {args.output}")
     return 0
+
+
+def _input_kind_hint(path: str, given_as: str) -> str | None:
+    """Which option a file given as ``given_as`` looks like it belongs to, from its first line, or None."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            head = f.read(65536).lstrip("\ufeff \t\r\n")
+    except OSError:
+        return None
+    if head.startswith("["):
+        kind = "LeanDojo traces (give it without an option, as TRACE)"
+    else:
+        try:
+            first = json.loads(head.split("\n", 1)[0])
+        except ValueError:
+            return None
+        keys = set(first) if isinstance(first, dict) else set()
+        if {"goal", "tactic", "steps_remaining"} <= keys:
+            kind = "progress records already (give it to train or evaluate)"
+        elif {"name", "goal", "proof"} <= keys:
+            kind = "whole proofs (--from-proofs)"
+        elif "text" in keys:
+            kind = "Lean declarations (--from-lean-source)"
+        else:
+            return None
+    if given_as in kind:
+        return None
+    return f"{path} looks like {kind}"
 
 
 # ---------------------------------------------------------------- split

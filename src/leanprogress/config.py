@@ -121,7 +121,8 @@ def check_score_mode(goal_from: str, score_mode: str, model: str = "the model") 
     (:func:`goal_from_mismatch`)."""
     why = goal_from_mismatch(goal_from, SCORE_MODE_GOAL_FROM[score_mode], model, f"--score-mode {score_mode}")
     if why:
-        raise ValueError(f"{why}: it is for --score-mode {score_mode_for(goal_from)} (train on records built with "
+        raise ValueError(f"{why}: it is for --score-mode {score_mode_for(goal_from)}, not {score_mode} (train on "
+                         "records built with "
                          f"build-dataset --goal-from {SCORE_MODE_GOAL_FROM[score_mode]} for --score-mode "
                          f"{score_mode})")
 

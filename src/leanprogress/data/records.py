@@ -49,7 +49,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 # File handling lives in leanprogress.files; these names stay importable from here for older code.
 from ..files import (BOM, atomic_output, atomic_path, check_input_file, check_output_file,  # noqa: F401
@@ -204,8 +204,17 @@ def read_records(path: str | os.PathLike, skip_invalid: bool = False) -> tuple[l
     return records, stats
 
 
-def write_records(records: Iterable[dict], path: str | os.PathLike) -> int:
+class NoRecordsError(ValueError):
+    """A command found no records to write; the output file was not created (an earlier one is left as it was)."""
+
+
+def write_records(records: Iterable[dict], path: str | os.PathLike,
+                  if_empty: str | Callable[[], str] | None = None) -> int:
     """Write records as JSONL atomically (see :func:`atomic_output`).
+
+    Args:
+        if_empty: when given and no record came, raise :class:`NoRecordsError` with this message (or what this
+            function returns, called once the records are spent) instead of writing an empty file.
 
     Returns the number of records written.
     """
@@ -214,6 +223,8 @@ def write_records(records: Iterable[dict], path: str | os.PathLike) -> int:
         for record in records:
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
             n += 1
+        if n == 0 and if_empty is not None:  # raised inside: the temporary file is removed, nothing is renamed
+            raise NoRecordsError(if_empty() if callable(if_empty) else if_empty)
     return n
 
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import statistics
 import sys
 from dataclasses import asdict
 from pathlib import Path
+
+from ..files import check_output_file
+from .results import read_result_rows
 
 logger = logging.getLogger("leanprogress.search")
 
@@ -246,34 +250,17 @@ class ProverFactory:
         return env, generator, scorer, config
 
 
-def _read_results(out: Path) -> dict[str, dict]:
-    """Rows already written (by theorem). An incomplete last line (a run killed mid-write) is dropped."""
-    done: dict[str, dict] = {}
-    if not out.exists():
-        return done
-    text = out.read_text(encoding="utf-8")
-    lines = text.split("\n")
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            done[row["theorem"]] = row
-        except (ValueError, KeyError, TypeError):
-            if lineno == len(lines) and not text.endswith("\n"):
-                print(f"note: {out}:{lineno}: dropping an incomplete last line (a run stopped while writing it)",
-                      file=sys.stderr)
-                _rewrite(out, "\n".join(lines[:-1]) + ("\n" if len(lines) > 1 else ""))
-                break
-            raise ValueError(f"{out}:{lineno}: not a result line of prove (JSON with 'theorem')") from None
-    return done
+def _settings_of(row: dict) -> tuple[float, str, str]:
+    """What decides a search's ranking: alpha, the model (a normalized path, "" without one) and the score mode
+    ("" without a model; rows of older versions wrote "state" there)."""
+    alpha = float(row.get("alpha") or 0.0)
+    model = str(row.get("scorer") or "") if alpha > 0 else ""
+    return alpha, os.path.abspath(model) if model else "", str(row.get("score_mode") or "") if alpha > 0 else ""
 
 
-def _rewrite(path: Path, text: str) -> None:
-    from ..files import atomic_output
-
-    with atomic_output(path) as f:
-        f.write(text)
+def _describe(settings: tuple[float, str, str]) -> str:
+    alpha, model, mode = settings
+    return f"alpha {alpha:g}, model {model}, score mode {mode}" if model else f"alpha {alpha:g} without a model"
 
 
 def cmd_prove(args) -> int:
@@ -307,28 +294,52 @@ def _prove(args) -> int:
 
         _ray()  # a one-line message before anything is read when Ray is missing
     args.score_mode = _score_mode(args)
+    out = check_output_file(args.output)
     todo, entries = load_theorems(args.theorems, args.backend)
-    out = Path(args.output)
-    done = _read_results(out)
+    # Only the requested theorems count: rows of other theorems in the file stay there, outside the summary.
+    requested = {name for name, _ in todo}
+    rows = read_result_rows(out, repair=True, missing_ok=True)
+    done = {r["theorem"]: r for r in rows if r["theorem"] in requested}
+    others = len({r["theorem"] for r in rows} - requested)
     todo = [(n, t) for n, t in todo if n not in done]
     if done:
         print(f"resuming: {len(done)} theorem(s) already in {out}, {len(todo)} to go")
+        _warn_other_settings(list(done.values()), args, out)
     shared = use_ray and args.shared_scorer and args.alpha > 0
     factory = ProverFactory(args, entries if args.backend == "replay" else entries[:1], with_scorer=not shared)
-    out.parent.mkdir(parents=True, exist_ok=True)
     results = list(done.values())
     progress = ProveProgress(len(todo), done=len(done), proved=sum(r.get("status") == "proved" for r in results))
+    f = None
     try:
-        with out.open("a", encoding="utf-8") as f:
-            for row in _rows(args, factory, todo, use_ray, shared):
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
-                f.flush()
-                results.append(row)
-                progress.update(row.get("status") == "proved")
+        for row in _rows(args, factory, todo, use_ray, shared):
+            if f is None:  # opened with the first result: a run that fails to start leaves no file behind
+                out.parent.mkdir(parents=True, exist_ok=True)
+                f = out.open("a", encoding="utf-8")
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            f.flush()
+            results.append(row)
+            progress.update(row.get("status") == "proved")
     finally:
+        if f is not None:
+            f.close()
         progress.close()
-    _summary(results, out)
+    _summary(results, out, others)
     return 0
+
+
+def _warn_other_settings(rows: list[dict], args, out: Path) -> None:
+    """Say so when rows kept from an earlier run were searched with other settings than this run's."""
+    this = _settings_of({"alpha": args.alpha, "scorer": args.model or "", "score_mode": args.score_mode})
+    other: dict[tuple, int] = {}
+    for row in rows:
+        settings = _settings_of(row)
+        if settings != this:
+            other[settings] = other.get(settings, 0) + 1
+    if other:
+        seen = "; ".join(f"{n} with {_describe(k)}" for k, n in sorted(other.items(), key=lambda kv: -kv[1]))
+        print(f"warning: {sum(other.values())} of the theorem(s) already in {out} were searched with other settings "
+              f"({seen}; this run: {_describe(this)}); they are kept and not searched again, so the results mix "
+              "settings: write to another --output to compare settings", file=sys.stderr)
 
 
 def _rows(args, factory: ProverFactory, todo: list, use_ray: bool, shared: bool):
@@ -338,8 +349,12 @@ def _rows(args, factory: ProverFactory, todo: list, use_ray: bool, shared: bool)
         from .distributed import prove_on_ray
 
         spec = {"model": args.model, "device": args.device, "num_gpus": args.scorer_gpus} if shared else None
-        yield from prove_on_ray(todo, factory, workers=args.workers, address=args.ray_address, shared_scorer=spec,
-                                worker_cpus=args.worker_cpus, retries=args.retries)
+        for row in prove_on_ray(todo, factory, workers=args.workers, address=args.ray_address, shared_scorer=spec,
+                                worker_cpus=args.worker_cpus, retries=args.retries):
+            if not row.get("generator"):  # written by the driver for a worker that died: this run's settings
+                row.update(alpha=args.alpha, score_mode=args.score_mode if args.alpha > 0 else "",
+                           scorer=(args.model or "") if args.alpha > 0 else "")
+            yield row
         return
     from .prover import BestFirstProver
 
@@ -352,16 +367,17 @@ def _rows(args, factory: ProverFactory, todo: list, use_ray: bool, shared: bool)
         env.close()
 
 
-def _summary(results: list[dict], out: Path) -> None:
+def _summary(results: list[dict], out: Path, others: int = 0) -> None:
     proved = [r for r in results if r.get("status") == "proved"]
     rate = len(proved) / len(results) if results else 0.0
     med = statistics.median(r.get("expansions", 0) for r in proved) if proved else float("nan")
     counts: dict[str, int] = {}
     for r in results:
         counts[r.get("status", "?")] = counts.get(r.get("status", "?"), 0) + 1
-    others = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if k != "proved")
+    not_proved = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if k != "proved")
     print(f"proved {len(proved)}/{len(results)} ({rate:.1%}); median expansions to proof {med:g}"
-          + (f"; not proved: {others}" if others else "") + f"; results in {out}")
+          + (f"; not proved: {not_proved}" if not_proved else "") + f"; results in {out}"
+          + (f" ({others} other theorem(s) there, not in --theorems, not counted)" if others else ""))
 
 
 def cmd_predict_steps(args) -> int:
@@ -405,18 +421,27 @@ def cmd_export(args) -> int:
     from ..data.records import write_records
     from .prover import SearchResult, proof_records
 
+    check_output_file(args.output)
     fields = set(SearchResult.__dataclass_fields__)
+    rows = read_result_rows(args.results)  # a cut last line is dropped with a note, as prove drops it
     records = []
-    with open(args.results, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                result = SearchResult(**{k: v for k, v in row.items() if k in fields})
-            except (ValueError, TypeError):
-                raise ValueError(f"{args.results}:{lineno}: not a result line of prove") from None
-            records += proof_records(result, args.source)
-    n = write_records(records, args.output)
-    print(f"wrote {n} record(s) from solved searches to {args.output}")
+    counts: dict[str, int] = {}
+    for row in rows:
+        try:
+            result = SearchResult(**{k: v for k, v in row.items() if k in fields})
+        except TypeError as exc:
+            raise ValueError(f"{args.results}: the result of {row.get('theorem')!r} is not one prove writes "
+                             f"({exc})") from None
+        counts[result.status] = counts.get(result.status, 0) + 1
+        records += proof_records(result, args.source)
+
+    def why_empty() -> str:
+        if not rows:
+            return f"{args.results} holds no complete result line: nothing to export; {args.output} not written"
+        seen = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+        return (f"none of the {len(rows)} result(s) in {args.results} is a proof ({seen}): nothing to export; "
+                f"{args.output} not written")
+
+    n = write_records(records, args.output, if_empty=why_empty)
+    print(f"wrote {n} record(s) from {counts.get('proved', 0)} solved search(es) to {args.output}")
     return 0

@@ -222,7 +222,14 @@ def prove_on_ray(todo: list[tuple[str, Any]], factory: Callable[[], tuple], work
         else:
             kwargs["num_cpus"] = int(max(1, workers * worker_cpus + (1 if shared_scorer else 0)))
         kwargs.update(init_kwargs or {})
-        ray.init(**kwargs)
+        try:
+            ray.init(**kwargs)
+        except ConnectionError as exc:
+            # Ray's own message names its CLI's `--address` flag; here the option is --ray-address.
+            where = f"--ray-address {address}" if address else "RAY_ADDRESS"
+            raise RuntimeError(f"no Ray cluster found at {where} ({_first_line(exc).split('. Please')[0]}): start one "
+                               "with `ray start --head` on the head node, or leave --ray-address out to run a local "
+                               "Ray with --workers N") from None
         started = True
     scorer_actor = None
     actors: list[Any] = []

@@ -121,7 +121,8 @@ class SearchResult:
     but ``proved``. ``proof`` is the tactic list when proved or unverified;
     ``states`` the states along it (initial first). ``restarts`` counts
     backend restarts during the search (e.g. the REPL after a tactic
-    timeout), whose lost states were re-created.
+    timeout), whose lost states were re-created. ``score_mode`` is what the model
+    scored (``state`` or ``tactic``), ``""`` when no model took part (alpha 0).
     """
 
     theorem: str
@@ -137,7 +138,7 @@ class SearchResult:
     scorer_time_s: float = 0.0
     verify_time_s: float = 0.0
     alpha: float = 0.0
-    score_mode: str = "state"
+    score_mode: str = ""
     generator: str = ""
     scorer: str = ""
     error: str = ""
@@ -225,7 +226,8 @@ class BestFirstProver:
         """Search for a proof of ``theorem``; never raises for a failure of the backends (status ``error``)."""
         cfg = self.config
         label = name or (theorem if isinstance(theorem, str) else str(theorem.get("full_name", theorem)))
-        result = SearchResult(theorem=label, status="failed", alpha=cfg.alpha, score_mode=cfg.score_mode,
+        result = SearchResult(theorem=label, status="failed", alpha=cfg.alpha,
+                              score_mode=cfg.score_mode if cfg.alpha > 0 else "",  # no model: nothing is scored
                               generator=type(self.generator).__name__,
                               scorer=getattr(self.scorer, "model_name", "") if cfg.alpha > 0 else "")
         t0 = time.perf_counter()

@@ -20,6 +20,18 @@ def make_theorem(name, n, file_path="Test/File.lean"):
     return {"full_name": name, "file_path": file_path, "traced_tactics": steps}
 
 
+def state_after_copy(model, folder):
+    """A copy of a trained model folder (without checkpoints) that says it was trained on build-dataset
+    --goal-from state_after records; returns its path as a string."""
+    import shutil
+
+    shutil.copytree(model, folder, ignore=shutil.ignore_patterns("checkpoints"))
+    settings = json.loads((folder / "leanprogress_config.json").read_text(encoding="utf-8"))
+    settings["goal_from"] = "state_after"
+    (folder / "leanprogress_config.json").write_text(json.dumps(settings), encoding="utf-8")
+    return str(folder)
+
+
 @pytest.fixture
 def traces(tmp_path):
     """A LeanDojo Benchmark 4 style file: 12 theorems of lengths 1..6 and one with no tactics."""

@@ -155,8 +155,10 @@ def test_score_and_predict_steps_check_arguments_before_loading_the_model(tmp_pa
     assert "--tactic is empty" in capsys.readouterr().err
 
 
-def test_predict_steps_scores_an_initial_state(trained_tiny, capsys):
-    model = str(trained_tiny[0])
+def test_predict_steps_scores_an_initial_state(trained_tiny, capsys, tmp_path):
+    from conftest import state_after_copy
+
+    model = state_after_copy(trained_tiny[0], tmp_path / "after")  # a state on its own: a state_after model
     for extra in ([], ["--prefix", ""]):
         assert main(["predict-steps", "--model", model, "--state", "x : ℕ\n⊢ x = x", *extra]) == 0
         out = capsys.readouterr().out

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from conftest import make_theorem
+from conftest import make_theorem, state_after_copy
 from leanprogress.cli import build_parser, main
 from leanprogress.config import ModelSettings
 from leanprogress.data.dataset import ProgressDataset
@@ -394,17 +394,6 @@ def test_trained_model_records_its_goal_from_and_prove_uses_the_matching_mode(tm
     assert "trained on state_before records" in err and "--goal-from state_after" in err and "Traceback" not in err
 
 
-def _state_after_copy(trained_tiny, folder):
-    """trained_tiny, as if trained on build-dataset --goal-from state_after records."""
-    import shutil
-
-    shutil.copytree(trained_tiny[0], folder, ignore=shutil.ignore_patterns("checkpoints"))
-    settings = json.loads((folder / "leanprogress_config.json").read_text())
-    settings["goal_from"] = "state_after"
-    (folder / "leanprogress_config.json").write_text(json.dumps(settings))
-    return str(folder)
-
-
 def test_predict_steps_applies_the_score_mode_rule_of_prove(tmp_path, capsys, trained_tiny):
     # A state on its own is state mode, which prove refuses for a state_before model; --tactic is tactic mode.
     before = str(trained_tiny[0])
@@ -416,7 +405,7 @@ def test_predict_steps_applies_the_score_mode_rule_of_prove(tmp_path, capsys, tr
                 "--tactic") in err and err.count("\n") == 1
     assert main(["predict-steps", "--model", before, "--state", "⊢ p", "--prefix", "intro h", "--tactic", "simp"]) == 0
     assert "steps left after `simp`" in capsys.readouterr().out
-    after = _state_after_copy(trained_tiny, tmp_path / "after")
+    after = state_after_copy(trained_tiny[0], tmp_path / "after")
     assert main(["predict-steps", "--model", after, "--state", "⊢ p", "--prefix", "intro h"]) == 0
     assert "steps left from this state" in capsys.readouterr().out
     assert main(["predict-steps", "--model", after, "--state", "⊢ p", "--tactic", "simp"]) == 2
@@ -438,7 +427,7 @@ def test_evaluate_and_serve_warn_when_the_records_are_of_the_other_kind(tmp_path
         evaluate_model(str(trained_tiny[0]), ProgressDataset(held), device="cpu", n_resamples=0)
         create_app(ServerConfig(), scorer=LeanProgressScorer(str(trained_tiny[0]), device="cpu"), generators={})
     assert "records" not in caplog.text  # the matching kind: no warning
-    model = _state_after_copy(trained_tiny, tmp_path / "after")
+    model = state_after_copy(trained_tiny[0], tmp_path / "after")
     with caplog.at_level("WARNING"):
         create_app(ServerConfig(), scorer=LeanProgressScorer(model, device="cpu"), generators={})
     assert "trained on state_after records" in caplog.text and "the server (/score, /generate)" in caplog.text

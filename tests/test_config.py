@@ -92,3 +92,10 @@ def test_trainer_and_scorer_share_the_canonical_goals_setting(trained_tiny):
     folder, _, _ = trained_tiny
     assert ModelSettings.load(folder).canonicalize_goals is True
     assert LeanProgressScorer(str(folder), device="cpu").builder.canonicalize is True
+
+
+def test_a_broken_settings_file_names_where_the_json_breaks(tmp_path):
+    (tmp_path / SETTINGS_FILE).write_text('{\n  "template": "x",\n  "max_length": 64,,\n}\n')
+    with pytest.raises(ValueError, match=r"not valid JSON \(Expecting property name enclosed in double quotes at "
+                                         r"line 3, column 20\)"):
+        ModelSettings.load(tmp_path)

@@ -119,3 +119,20 @@ def test_streamed_balancing_counts_each_theorem_once(tmp_path):
     recs = list(iter_leandojo_records([tmp_path], stats=stats, keep=lambda key, n: seen.append((key, n)) or n >= 4))
     assert sorted(seen) == sorted((f"T{i}", 1 + i % 6) for i in range(30))  # asked once per theorem
     assert {r["proof_length"] for r in recs} == {4, 5, 6} and stats.dropped_by_balance == 15 * 2
+
+
+@pytest.mark.parametrize("indent", [None, 2])
+def test_a_json_error_names_its_line_and_column_after_buffer_refills(tmp_path, monkeypatch, indent):
+    # A one-line benchmark file (json.dump without indent) has every theorem on line 1: the column is what finds
+    # the error, and the read buffer has been refilled many times before it.
+    monkeypatch.setattr(leandojo, "_CHUNK", 64)
+    good = json.dumps([make_theorem(f"T{i}", 2) for i in range(6)], indent=indent)
+    text = good[:-1].rstrip() + ', {"full_name": "bad" "oops"}]'
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    at = text.index('"oops"')
+    line = text.count("\n", 0, at) + 1
+    column = at - text.rfind("\n", 0, at)
+    with pytest.raises(TraceFormatError, match=rf"bad.json:{line}: not valid JSON \(Expecting ',' delimiter at "
+                                               rf"column {column}\)"):
+        list(iter_json_array(path))

@@ -98,3 +98,11 @@ def test_the_stored_prefix_is_capped_and_says_what_it_dropped():
     head, _, rest = last["prefix"].partition("\n")
     kept = rest.split("\n")
     assert head == f"... ({4999 - len(kept)} earlier tactics)" and kept[-1] == steps[-2]
+
+
+def test_a_skipped_json_line_is_reported_with_its_column(tmp_path):
+    path = tmp_path / "proofs.jsonl"
+    path.write_text(json.dumps({"name": "a", "goal": "⊢ True", "proof": "by trivial"}) + "\n" + '{"name": "b" "goal"}\n')
+    stats = SourceStats()
+    assert len(list(iter_proof_records(path, stats))) == 1
+    assert stats.examples == {"not valid JSON (Expecting ',' delimiter)": f"{path}:2, column 14"}

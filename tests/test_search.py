@@ -457,3 +457,15 @@ def test_build_dataset_state_after_records_say_so(traces, tmp_path):
     finals = [r for r in rows if r["steps_remaining"] == 0]
     assert finals and all(r["goal"] == "no goals" for r in finals)
     assert {r["goal_from"] for r in rows} == {"state_after"}
+
+
+def test_a_bad_line_of_a_statements_file_keeps_its_json_error(tmp_path):
+    from leanprogress.search.cli import load_theorems
+
+    path = tmp_path / "statements.jsonl"
+    path.write_text('{"name": "t1", "statement": "theorem t1 : True"}\n{"name": "t2" "statement": "x"}\n')
+    with pytest.raises(ValueError, match=r"statements.jsonl:2: not valid JSON \(Expecting ',' delimiter at column 15\)"):
+        load_theorems(str(path), "lean-interact")
+    path.write_text('{"name": "t1", "statement": 3}\n')
+    with pytest.raises(ValueError, match="statements.jsonl:1: expected a JSON object with string 'name' and 'statement'"):
+        load_theorems(str(path), "lean-interact")

@@ -80,6 +80,15 @@ def read_text(path: str | os.PathLike) -> str:
     return text[1:] if text.startswith(BOM) else text
 
 
+def json_error(exc: ValueError, one_line: bool = False) -> str:
+    """A ``json.JSONDecodeError`` as ``not valid JSON (reason at line L, column C)``, keeping where it is
+    (``at column C`` for one line of a JSONL file, whose line the caller names)."""
+    msg, line, col = getattr(exc, "msg", str(exc)), getattr(exc, "lineno", None), getattr(exc, "colno", None)
+    if col is None:
+        return f"not valid JSON ({msg})"
+    return f"not valid JSON ({msg} at column {col})" if one_line else f"not valid JSON ({msg} at line {line}, column {col})"
+
+
 _UMASK_LOCK = threading.Lock()
 
 

@@ -205,7 +205,7 @@ def iter_source_records(path: str | os.PathLike, stats: SourceStats | None = Non
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             stats.declarations += 1
-            stats.skip(f"not valid JSON ({exc.msg})", where)
+            stats.skip(f"not valid JSON ({exc.msg})", f"{where}, column {exc.colno}")
             continue
         if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
             stats.declarations += 1

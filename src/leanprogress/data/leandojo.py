@@ -93,22 +93,25 @@ def iter_json_array(path: str | os.PathLike) -> Iterator[tuple[int, object]]:
     with f:
         buf = read(_CHUNK)
         pos, line, eof = 0, 1, False
+        base, line_start = 0, 0  # file offsets of buf[0] and of the current line's first character
 
         def fill() -> bool:
-            nonlocal buf, pos, eof
+            nonlocal buf, pos, eof, base
             more = read(_CHUNK)
             if not more:
                 eof = True
                 return False
+            base += pos
             buf = buf[pos:] + more
             pos = 0
             return True
 
         def skip_ws() -> None:
-            nonlocal pos, line
+            nonlocal pos, line, line_start
             while True:
                 while pos < len(buf) and buf[pos] in " \t\r\n":
-                    line += buf[pos] == "\n"
+                    if buf[pos] == "\n":
+                        line, line_start = line + 1, base + pos + 1
                     pos += 1
                 if pos < len(buf) or not fill():
                     return
@@ -139,9 +142,13 @@ def iter_json_array(path: str | os.PathLike) -> Iterator[tuple[int, object]]:
                     truncated = exc.pos >= len(buf) - 64 or exc.msg.startswith("Unterminated string")
                     if not truncated or eof or not fill():
                         at = line + buf.count("\n", pos, exc.pos)
-                        raise TraceFormatError(f"{path}:{at}: not valid JSON ({exc.msg})") from None
+                        nl = buf.rfind("\n", pos, exc.pos)
+                        column = exc.pos - nl if nl >= 0 else base + exc.pos - line_start + 1
+                        raise TraceFormatError(f"{path}:{at}: not valid JSON ({exc.msg} at column {column})") from None
             start_line = line
-            line += buf.count("\n", pos, end)
+            newlines = buf.count("\n", pos, end)
+            if newlines:
+                line, line_start = line + newlines, base + buf.rfind("\n", pos, end) + 1
             pos = end
             yield start_line, obj
 

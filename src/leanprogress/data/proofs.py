@@ -124,7 +124,7 @@ def iter_proof_records(path: str | os.PathLike, stats: SourceStats | None = None
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
-            stats.skip(f"not valid JSON ({exc.msg})", where)
+            stats.skip(f"not valid JSON ({exc.msg})", f"{where}, column {exc.colno}")
             continue
         if not isinstance(obj, dict) or not all(isinstance(obj.get(k), str) for k in ("name", "goal", "proof")):
             stats.skip("needs string 'name', 'goal' and 'proof'", where)

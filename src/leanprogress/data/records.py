@@ -53,7 +53,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 # File handling lives in leanprogress.files; these names stay importable from here for older code.
 from ..files import (BOM, atomic_output, atomic_path, check_input_file, check_output_file,  # noqa: F401
-                     iter_text_lines, read_text)
+                     iter_text_lines, json_error, read_text)
 
 REQUIRED_FIELDS = ("goal", "tactic", "steps_remaining")
 MAX_STEPS_REMAINING = 1_000_000
@@ -186,7 +186,7 @@ def iter_records(
             try:
                 obj = json.loads(raw)
             except json.JSONDecodeError as exc:
-                raise RecordError(path, lineno, f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+                raise RecordError(path, lineno, json_error(exc, one_line=True)) from None
             record = validate_record(obj, path, lineno)
         except RecordError as err:
             if not skip_invalid:

@@ -11,7 +11,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from ..files import check_output_file
+from ..files import check_output_file, json_error
 from .results import read_result_rows
 
 logger = logging.getLogger("leanprogress.search")
@@ -122,9 +122,12 @@ def load_theorems(path: str, backend: str) -> tuple[list[tuple[str, object]], li
                     continue
                 try:
                     obj = json.loads(line)
-                    entries.append((str(obj["name"]), str(obj["statement"])))
-                except (ValueError, KeyError, TypeError):
-                    raise ValueError(f"{path}:{lineno}: expected JSON with 'name' and 'statement'") from None
+                except ValueError as exc:
+                    raise ValueError(f"{path}:{lineno}: {json_error(exc, one_line=True)}") from None
+                if not (isinstance(obj, dict) and isinstance(obj.get("name"), str)
+                        and isinstance(obj.get("statement"), str)):
+                    raise ValueError(f"{path}:{lineno}: expected a JSON object with string 'name' and 'statement'")
+                entries.append((obj["name"], obj["statement"]))
     else:
         entries = []
         for f in trace_files(path):

@@ -21,7 +21,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..files import atomic_output, check_input_file, read_text
+from ..files import atomic_output, check_input_file, json_error, read_text
 
 
 def read_result_rows(path: str | os.PathLike, repair: bool = False, missing_ok: bool = False) -> list[dict]:
@@ -50,7 +50,7 @@ def read_result_rows(path: str | os.PathLike, repair: bool = False, missing_ok: 
             row = json.loads(line)
             why = None if isinstance(row, dict) and isinstance(row.get("theorem"), str) else "no 'theorem'"
         except ValueError as exc:
-            row, why = None, f"not valid JSON ({getattr(exc, 'msg', exc)} at column {getattr(exc, 'colno', '?')})"
+            row, why = None, json_error(exc, one_line=True)
         if why is None:
             rows.append(row)
             continue

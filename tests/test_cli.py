@@ -342,3 +342,4 @@ def test_build_dataset_that_finds_no_records_fails_with_one_line_and_writes_noth
     assert main(["build-dataset", str(no_tactics), "--output", str(out)]) == 2
     assert "none of the 1 theorem(s) has traced tactics" in capsys.readouterr().err
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+

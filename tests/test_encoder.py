@@ -65,3 +65,16 @@ def test_missing_encoder_path_message_fits_the_trainer(tmp_path):
     args = ProgressTrainingArguments(output_dir=str(tmp_path / "out"), model_name=str(tmp_path / "no" / "encoder"))
     with pytest.raises(ModelLoadError, match="encoder folder not found: .* does not exist.*--model-name"):
         ProgressTrainer(args, [{"goal": "⊢ True", "tactic": "trivial", "steps_remaining": 0}])
+
+
+def test_messages_about_an_encoder_folder_use_an(tmp_path):
+    from leanprogress.encoder import ModelLoadError, load_tokenizer
+
+    afile = tmp_path / "enc.txt"
+    afile.write_text("x")
+    with pytest.raises(ModelLoadError, match="is a file, not an encoder folder"):
+        load_tokenizer(str(afile), role="encoder")
+    with pytest.raises(ModelLoadError, match="is not an encoder folder: it has no config.json"):
+        load_tokenizer(str(tmp_path), role="encoder")
+    with pytest.raises(ModelLoadError, match="is not a model folder: it has no config.json"):
+        load_tokenizer(str(tmp_path), role="model")

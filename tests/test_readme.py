@@ -161,6 +161,14 @@ def ranked_json(ws: Path, out: str) -> None:
     assert [r["steps_remaining"] for r in ranked] == sorted(r["steps_remaining"] for r in ranked)
 
 
+def quickstart_table(out: str) -> None:
+    """The ranking quickstart prints: one row per candidate, no trailing padding, a multi-line tactic says so."""
+    assert "1 epochs" not in out
+    table = out[out.index("rank  steps left"):].split("\n\n")[0].splitlines()
+    assert len(table) == 6 and not [line for line in table if line != line.rstrip()], table
+    assert any(line.endswith("induction c with  (+2 more lines)") for line in table), table
+
+
 def leancopilot_answer(ws: Path, out: str) -> None:
     outputs = json.loads(out)["outputs"]
     assert outputs and all(isinstance(o["output"], str) and 0 < o["score"] <= 1 for o in outputs)
@@ -173,7 +181,8 @@ COMMANDS: dict[str, Run] = {
     # top of the README
     ".venv/bin/leanprogress quickstart": Run(
         extra=("--model-name", "{tiny}", "--epochs", "1"),
-        check=output_has("== 4/4 rank candidate tactics", "steps left")),
+        check=all_of(output_has("== 4/4 rank candidate tactics", "steps left", " for 1 epoch -> "),
+                     lambda ws, out: quickstart_table(out))),
     # Data
     "leanprogress build-dataset traces/random/train.json --output data/mathlib.jsonl": Run(
         check=records("data/mathlib.jsonl", at_least=40)),

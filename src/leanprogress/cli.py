@@ -404,10 +404,11 @@ def cmd_score(args) -> int:
 
 
 def _print_ranking(ranking) -> None:
-    width = max(len(t.splitlines()[0]) for t, _ in ranking)
     print(f"{'rank':<5}{'steps left':>11}  tactic")
     for i, (tactic, steps) in enumerate(ranking, start=1):
-        print(f"{i:<5}{steps:>11.2f}  {tactic.splitlines()[0]:<{width}}")
+        lines = tactic.splitlines()
+        more = f"  (+{len(lines) - 1} more line{'s' if len(lines) > 2 else ''})" if len(lines) > 1 else ""
+        print(f"{i:<5}{steps:>11.2f}  {lines[0]}{more}")
 
 
 # ---------------------------------------------------------------- quickstart
@@ -442,7 +443,8 @@ def cmd_quickstart(args) -> int:
     rc = main(["build-dataset", str(example_traces_path()), "--output", str(data), "--source", "examples"])
     if rc:
         return rc
-    print(f"\n== 2/4 train the default encoder for {args.epochs:g} epochs -> {model}")
+    encoder = args.model_name or "the default encoder"
+    print(f"\n== 2/4 train {encoder} for {args.epochs:g} epoch{'' if args.epochs == 1 else 's'} -> {model}")
     train_argv = ["train", "--dataset", str(data), "--output-dir", str(model), "--epochs", str(args.epochs),
                   "--batch-size", "8", "--learning-rate", "1e-4", "--eval-ratio", "0.25",
                   # A handful of held-out rows cannot tell a trained model from a constant; the demo shows

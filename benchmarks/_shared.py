@@ -23,6 +23,13 @@ def require(*paths: Path) -> None:
         sys.exit(0)
 
 
+def add_head_argument(parser) -> None:
+    """``--head``: the head of the models a benchmark trains (every benchmark takes both)."""
+    parser.add_argument("--head", choices=["regression", "distribution"], default="regression",
+                        help="head of the models trained here: regression (one number) or distribution "
+                        "(probabilities of 0..K and more steps) (default regression)")
+
+
 def machine() -> str:
     import platform
 

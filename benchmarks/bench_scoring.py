@@ -10,7 +10,8 @@ whole model in bf16; int8 per-tensor with the head quantized), which tied
 candidates; --ablation adds the variants measured to decide what stays fp32.
 
     python benchmarks/bench_scoring.py                     # trains MiniLM 1 epoch on the Mathlib sample (~2-4 min)
-    python benchmarks/bench_scoring.py --model runs/model  # any trained model folder
+    python benchmarks/bench_scoring.py --model runs/model  # any trained model folder, either head
+    python benchmarks/bench_scoring.py --head distribution # train the distribution head briefly instead
     python benchmarks/bench_scoring.py --ablation --json scoring.json
 
 Timings are the median over --repeats rounds that run every precision back
@@ -29,7 +30,7 @@ import time
 import warnings
 from pathlib import Path
 
-from _shared import MATHLIB_SAMPLE, SHARED, machine, require
+from _shared import MATHLIB_SAMPLE, SHARED, add_head_argument, machine, require
 
 TRACES = SHARED / "minif2f-valid-search-traces" / "traces.json"
 
@@ -43,15 +44,16 @@ def cpu_flags() -> str:
     return ", ".join(f"{f} {'yes' if f in flags else 'no'}" for f in wanted)
 
 
-def train_briefly(out: str, records) -> None:
+def train_briefly(out: str, records, head: str = "regression") -> None:
     from leanprogress import ProgressTrainer, ProgressTrainingArguments
     from leanprogress.data.dataset import split_by_theorem
 
     train, held = split_by_theorem(records, eval_ratio=0.2, seed=0)
-    args = ProgressTrainingArguments(output_dir=out, epochs=1, precision="fp32", fallback_to_constant=False)
+    args = ProgressTrainingArguments(output_dir=out, epochs=1, precision="fp32", fallback_to_constant=False,
+                                     head=head)
     t0 = time.perf_counter()
     ProgressTrainer(args, train, held).train()
-    print(f"trained the bundled all-MiniLM-L6-v2 for 1 epoch on {len(train)} Mathlib records "
+    print(f"trained the bundled all-MiniLM-L6-v2 ({head} head) for 1 epoch on {len(train)} Mathlib records "
           f"in {time.perf_counter() - t0:.0f}s")
 
 
@@ -83,7 +85,9 @@ def variants(ablation: bool):
     def swapped(prepare):
         def make(m):
             scorer = LeanProgressScorer(m, device="cpu", precision="fp32")
-            scorer.model = prepare(load_regression_model(m).eval())
+            # The model's own head, whatever it is (a distribution head has K + 2 outputs, not one).
+            model = load_regression_model(m, role="model", num_labels=scorer.settings.num_labels)
+            scorer.model = prepare(model.eval())
             return scorer
         return make
 
@@ -135,13 +139,15 @@ def variants(ablation: bool):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default=None, help="trained model folder (default: train MiniLM briefly)")
+    parser.add_argument("--model", default=None, help="trained model folder, either head (default: train MiniLM "
+                        "briefly, with --head)")
     parser.add_argument("--states", type=int, default=12, help="proof states from the search traces (default 12)")
     parser.add_argument("--candidates", type=int, default=32, help="distinct candidate tactics per state (default 32)")
     parser.add_argument("--repeats", type=int, default=3, help="timed rounds over all precisions (default 3)")
     parser.add_argument("--ablation", action="store_true", help="also the variants that decided what stays fp32")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None, help="write the figures here")
+    add_head_argument(parser)
     opts = parser.parse_args()
     require(MATHLIB_SAMPLE, TRACES)
     import numpy as np
@@ -155,7 +161,7 @@ def main() -> None:
         model = opts.model
         if model is None:
             model = tmp
-            train_briefly(tmp, mathlib)
+            train_briefly(tmp, mathlib, opts.head)
         print(f"model: {opts.model or 'MiniLM trained 1 epoch (temporary)'}; {len(batches)} states x "
               f"{opts.candidates} candidates")
         scorers = {name: make(model) for name, make in variants(opts.ablation).items()}

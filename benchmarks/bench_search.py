@@ -53,7 +53,7 @@ import statistics
 import tempfile
 import time
 
-from _shared import MATHLIB_SAMPLE, MINIF2F_SEARCH_TRACES, machine, require
+from _shared import MATHLIB_SAMPLE, MINIF2F_SEARCH_TRACES, add_head_argument, machine, require
 
 
 class CachedScorer:
@@ -132,10 +132,10 @@ def train_scorers(entries, names, folds, opts, tmp):
         for mode, goal_from in (("tactic", "state_before"), ("state", "state_after")):
             recs = [r for t in train_thms if t.get("traced_tactics")
                     for r in records_from_theorem(t, goal_from=goal_from)]
-            out = f"{tmp}/{mode}{k}"
+            out = f"{tmp}/{mode}{k}" + ("" if opts.head == "regression" else f"-{opts.head}")
             if not (Path(out) / SETTINGS_FILE).is_file():
                 args = ProgressTrainingArguments(output_dir=out, epochs=opts.epochs, max_length=128, batch_size=16,
-                                                 seed=opts.train_seed, fallback_to_constant=False)
+                                                 seed=opts.train_seed, fallback_to_constant=False, head=opts.head)
                 t0 = time.perf_counter()
                 ProgressTrainer(args, recs).train()
                 shutil.rmtree(Path(out) / "checkpoints", ignore_errors=True)
@@ -283,7 +283,11 @@ class SlowReplay:
             from leanprogress import LeanProgressScorer
 
             scorer = LeanProgressScorer(self.model, device="cpu")
-        cfg = SearchConfig(alpha=0.2 if scorer else 0.0, score_mode="tactic", max_env_calls=32, max_expansions=10_000)
+        from leanprogress.config import score_mode_for
+
+        # The mode the model was trained for (a state_after model is for state mode), tactic when it does not say.
+        mode = (score_mode_for(scorer.settings.goal_from) if scorer else None) or "tactic"
+        cfg = SearchConfig(alpha=0.2 if scorer else 0.0, score_mode=mode, max_env_calls=32, max_expansions=10_000)
         return env, ReplayGenerator(env, seed=0, recorded_draws=3), scorer, cfg
 
 
@@ -352,7 +356,9 @@ def main():
     ap.add_argument("--latency", type=float, default=0.05, help="--ray-speedup: seconds per environment call")
     ap.add_argument("--workers", default="2,4", help="--ray-speedup: worker counts (default 2,4)")
     ap.add_argument("--ray-model", default=None,
-                    help="--ray-speedup: a trained model each worker scores with (CPU work; default: none)")
+                    help="--ray-speedup: a trained model (either head) each worker scores with (CPU work; "
+                    "default: none)")
+    add_head_argument(ap)
     opts = ap.parse_args()
     require(MINIF2F_SEARCH_TRACES, MATHLIB_SAMPLE)
     if opts.ray_speedup:

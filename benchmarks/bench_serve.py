@@ -16,7 +16,7 @@ generator over the Mathlib sample and a scorer trained briefly here (or
    back: how many got 429 (and their Retry-After), latency of the accepted
    ones, and /health afterwards.
 
-    python benchmarks/bench_serve.py [--model DIR] [--requests 200] [--concurrency 4] [--burst 32]
+    python benchmarks/bench_serve.py [--model DIR | --head distribution] [--requests 200] [--concurrency 4] [--burst 32]
     python benchmarks/bench_serve.py --retrieval-corpus FILE   # only time the retrieval index
 """
 
@@ -33,7 +33,7 @@ from pathlib import Path
 
 import httpx
 
-from _shared import MATHLIB_SAMPLE, machine, require
+from _shared import MATHLIB_SAMPLE, add_head_argument, machine, require
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
@@ -168,7 +168,9 @@ def burst_table(make_server, bodies, clients):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default=None, help="trained model folder (default: train one epoch here)")
+    ap.add_argument("--model", default=None, help="trained model folder, either head (default: train one epoch "
+                    "here, with --head)")
+    add_head_argument(ap)
     ap.add_argument("--requests", type=int, default=200, help="requests per endpoint in the throughput table")
     ap.add_argument("--concurrency", type=int, default=4, help="clients at once in the throughput table")
     ap.add_argument("--burst", type=int, default=32, help="clients at once in the burst table")
@@ -196,7 +198,7 @@ def main():
         model = opts.model
         if model is None:
             model = tmp
-            ProgressTrainer(ProgressTrainingArguments(output_dir=tmp, epochs=1, max_length=256,
+            ProgressTrainer(ProgressTrainingArguments(output_dir=tmp, epochs=1, max_length=256, head=opts.head,
                                                       fallback_to_constant=False), records).train()
         scorer = LeanProgressScorer(model)
         print(f"scorer: {model} on {scorer.device}, precision {scorer.precision}, max_length "

@@ -7,7 +7,7 @@ Mathlib theorems (real intermediate states) and all miniF2F-valid proofs
 (``--from-proofs``, initial state + prefix; never trained on). Figures are per
 evaluation source, beside that source's best constant.
 
-    python benchmarks/bench_sources.py [--workbook-theorems 1000] [--epochs 3]
+    python benchmarks/bench_sources.py [--workbook-theorems 1000] [--epochs 3] [--head distribution]
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import random
 import tempfile
 import time
 
-from _shared import MATHLIB_SAMPLE, MINIF2F_PROOFS, WORKBOOK_PROOFS, machine, require
+from _shared import MATHLIB_SAMPLE, MINIF2F_PROOFS, WORKBOOK_PROOFS, add_head_argument, machine, require
 
 
 def main():
@@ -26,6 +26,7 @@ def main():
     ap.add_argument("--workbook-theorems", type=int, default=1000)
     ap.add_argument("--epochs", type=float, default=3.0)
     ap.add_argument("--precision", default="bf16", help="scoring precision for evaluation")
+    add_head_argument(ap)
     opts = ap.parse_args()
     require(MATHLIB_SAMPLE, MINIF2F_PROOFS, WORKBOOK_PROOFS)
     from leanprogress import ProgressTrainer, ProgressTrainingArguments
@@ -56,7 +57,8 @@ def main():
             t0 = time.perf_counter()
             # The question is what training on a source teaches, so the trained model is kept even where the
             # default would save the constant predictor instead.
-            targs = ProgressTrainingArguments(output_dir=out, epochs=opts.epochs, fallback_to_constant=False)
+            targs = ProgressTrainingArguments(output_dir=out, epochs=opts.epochs, fallback_to_constant=False,
+                                              head=opts.head)
             ProgressTrainer(targs, inner_train, inner_eval).train()
             wall = time.perf_counter() - t0
             for ev_name, ev in evals.items():

@@ -10,7 +10,7 @@ the training theorems here, so it never sees the held-out ones).
 Prints MAE, accuracy, Spearman beside the best constant, training examples/s
 and scoring throughput for 32 candidates of one state.
 
-    python benchmarks/bench_training.py [--folds 5] [--only ours|original] [--set KEY=VALUE]
+    python benchmarks/bench_training.py [--folds 5] [--only ours|original] [--head distribution] [--set KEY=VALUE]
     python benchmarks/bench_training.py --only original --json original.json      # ~40 min on 2 cores
     python benchmarks/bench_training.py --only ours --reuse original.json         # ~8 min, full comparison
     python benchmarks/bench_training.py --throughput-only                          # ~7 min, speed only
@@ -30,7 +30,7 @@ import random
 import tempfile
 import time
 
-from _shared import MATHLIB_SAMPLE, machine, require
+from _shared import MATHLIB_SAMPLE, add_head_argument, machine, require
 
 
 # The original scores one candidate per forward pass; this project batches them, in each precision.
@@ -73,6 +73,14 @@ def score_throughput(model_dir, goal, prefix, tactics, mode, repeats=3):
     return len(tactics) / best, preds
 
 
+def _set_value(value: str):
+    """A ``--set`` value: JSON where it reads as JSON (numbers, true, lists), else the string (fp32, none)."""
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
 def theorem_folds(records, k, seed):
     """Yield (train, held_out) k times; each theorem is held out in exactly one fold."""
     from leanprogress.data.records import theorem_key
@@ -109,11 +117,11 @@ def run_fold(opts, records, fold, train_recs, held_out):
                       label_transform="none", learning_rate=1e-5, precision="fp32", group_by_length=False,
                       init_head_bias=False, fallback_to_constant=False, epochs=3.0, batch_size=8),
         ),
-        "ours": dict(train=inner_train, inner=inner_eval, args=dict(epochs=opts.epochs)),
+        "ours": dict(train=inner_train, inner=inner_eval, args=dict(epochs=opts.epochs, head=opts.head)),
     }
     for item in opts.set:
         key, _, value = item.partition("=")
-        configs["ours"]["args"][key] = json.loads(value) if value[:1] in "0123456789-[{tf" else value
+        configs["ours"]["args"][key] = _set_value(value)
     if opts.throughput_only:
         return measure_throughput(opts, configs, state, tactics)
     results = {}
@@ -185,6 +193,7 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override one of our ProgressTrainingArguments (ablations), e.g. --set label_transform=none")
     ap.add_argument("--folds", type=int, default=5, help="cross-validation folds (theorems held out once each)")
+    add_head_argument(ap)
     ap.add_argument("--fold-seed", type=int, default=0, help="seed that assigns theorems to folds")
     ap.add_argument("--throughput-only", action="store_true",
                     help="only time training (one epoch) and scoring of both recipes on fold 0, alternating")

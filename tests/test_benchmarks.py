@@ -1,0 +1,61 @@
+"""Every benchmark takes every head: the scripts that load a model load either head, the ones that train take
+--head. The benchmarks themselves need the shared data; these tests run their model-handling parts on tiny models."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import make_theorem, state_after_copy
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+
+@pytest.fixture(scope="module")
+def distribution_model(tmp_path_factory, trained_tiny):
+    """A model folder with the distribution head (K = 10: 12 outputs), as the trainer saves one."""
+    from leanprogress.config import ModelSettings
+    from leanprogress.encoder import load_regression_model, load_tokenizer
+
+    out = tmp_path_factory.mktemp("dist-model")
+    load_regression_model(str(trained_tiny[0]), role="encoder", num_labels=12).save_pretrained(out)
+    load_tokenizer(str(trained_tiny[0])).save_pretrained(out)
+    settings = ModelSettings.load(trained_tiny[0])
+    settings.head, settings.head_max_steps, settings.head_more_steps = "distribution", 10, 14.0
+    settings.save(out)
+    return out
+
+
+def test_bench_scoring_runs_every_precision_variant_on_a_distribution_head_model(distribution_model):
+    # Before, the variants that swap in their own cast of the model loaded a one-output regression model, which
+    # failed on the recommended recipe's distribution head (12 outputs).
+    bench = pytest.importorskip("bench_scoring")
+    goal = make_theorem("B.t", 2)["traced_tactics"][0]["state_before"]
+    tactics = ["simp", "omega", "ring", "linarith"]
+    for name, make in bench.variants(ablation=True).items():
+        preds = make(str(distribution_model)).predict_batch(goal, tactics, "")
+        assert len(preds) == 4 and all(p >= 0 for p in preds), name
+
+
+def test_bench_search_ray_workers_score_in_the_mode_the_model_was_trained_for(tmp_path, trained_tiny):
+    bench = pytest.importorskip("bench_search")
+    entries = [make_theorem("B.t0", 2)]
+    for model, mode in ((str(trained_tiny[0]), "tactic"), (state_after_copy(trained_tiny[0], tmp_path / "a"), "state")):
+        env, generator, scorer, config = bench.SlowReplay(entries, latency=0.0, model=model)()
+        assert config.score_mode == mode and config.alpha == 0.2
+
+
+def test_bench_training_set_takes_strings_and_json():
+    bench = pytest.importorskip("bench_training")
+    assert [bench._set_value(v) for v in ("fp32", "3e-5", "true", "none", "[1, 2]", "distribution")] == [
+        "fp32", 3e-5, True, "none", [1, 2], "distribution"]
+
+
+@pytest.mark.parametrize("script", ["bench_scoring.py", "bench_search.py", "bench_serve.py", "bench_sources.py",
+                                    "bench_training.py"])
+def test_every_benchmark_that_trains_a_model_takes_the_head(script):
+    out = subprocess.run([sys.executable, str(BENCHMARKS / script), "--help"], capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    assert "--head {regression,distribution}" in out

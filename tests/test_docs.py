@@ -60,22 +60,23 @@ def _text(html: str) -> str:
 # ---------------------------------------------------------------- the build
 def test_site_builds_strictly_with_every_page(site):
     for page in ["", "getting-started/", *[f"guides/{g}/" for g in GUIDES], "reference/api/", "reference/cli/",
+                 *[f"reference/api/{p.stem}/" for p in (DOCS / "reference" / "api").glob("*.md")],
                  "benchmarks/", "changelog/"]:
         assert (site / page / "index.html").is_file(), f"{page or 'index'} was not built"
 
 
 def test_a_broken_link_or_anchor_fails_the_build(tmp_path):
-    """What --strict is for: the copied site with one dead link and one dead anchor does not build."""
+    """What --strict is for: the copied site with a dead link, a dead anchor and a dead API reference does not build."""
     shutil.copytree(DOCS, tmp_path / "docs")
     shutil.copy(ROOT / "mkdocs.yml", tmp_path / "mkdocs.yml")
     (tmp_path / "src").symlink_to(ROOT / "src")
     page = tmp_path / "docs" / "guides" / "data.md"
-    page.write_text(page.read_text(encoding="utf-8") + "\n[gone](nowhere.md), [no heading](training.md#no-such-heading)\n",
-                    encoding="utf-8")
+    page.write_text(page.read_text(encoding="utf-8") + "\n[gone](nowhere.md), [no heading](training.md#no-such-heading), "
+                    "[no object][leanprogress.data.no_such_function]\n", encoding="utf-8")
     result = build(tmp_path / "mkdocs.yml", tmp_path / "site")
     assert result.returncode != 0
     log = result.stdout + result.stderr
-    assert "nowhere.md" in log and "no-such-heading" in log, log
+    assert "nowhere.md" in log and "no-such-heading" in log and "leanprogress.data.no_such_function" in log, log
 
 
 def test_cli_reference_page_shows_every_subcommand_and_flag(site):
@@ -91,10 +92,10 @@ def test_cli_reference_page_shows_every_subcommand_and_flag(site):
 
 
 def test_api_reference_shows_examples_as_code(site):
-    html = (site / "reference" / "api" / "index.html").read_text(encoding="utf-8")
+    html = "".join(p.read_text(encoding="utf-8") for p in (site / "reference" / "api").rglob("index.html"))
     assert "leanprogress.scoring.LeanProgressScorer" in html and "leanprogress.lean.syntax" in html
-    # Every `Example:` doctest is a console block (griffe would read it as prose under an admonition).
-    assert not re.search(r"<p>\s*&gt;&gt;&gt;", html)
+    # Every `Example:` doctest is a console block; read as an admonition, its `>>>` would become nested quotes.
+    assert not re.search(r"<blockquote>\s*<blockquote>\s*<blockquote>", html)
     assert html.count('class="gp">&gt;&gt;&gt; </span>') >= 20
 
 

@@ -107,8 +107,11 @@ def _subcommands(parser: argparse.ArgumentParser) -> list[tuple[str, str, argpar
 def render_cli(parser: argparse.ArgumentParser | None = None) -> str:
     """The whole reference: the global options, then one section per subcommand."""
     if parser is None:
-        from leanprogress.cli import build_parser
-
+        try:
+            from leanprogress.cli import build_parser
+        except ImportError as exc:
+            raise RuntimeError(f"the CLI reference reads leanprogress's parsers, which cannot be imported ({exc}): "
+                               "build the site where the package is installed, pip install -e '.[docs]'") from exc
         parser = build_parser()
     lines = [f"```text\n{_usage(parser)}\n```", "", render_arguments(parser), ""]
     for name, help_text, sub in _subcommands(parser):

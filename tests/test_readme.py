@@ -363,13 +363,13 @@ PYTHON_BLOCKS: dict[str, dict[str, str]] = {
     "from leanprogress import (LeanProgressScorer, ProgressDataset, ProgressTrainer, ProgressTrainingArguments,": {},
 }
 PYTHON_NAMES = {"goal": README_VARIABLES["STATE"], "candidates": ["simp", "omega", "rfl"]}
-"""Names the README's snippets use without defining them."""
+"""Names the pages' snippets use without defining them."""
 
 
 # ---------------------------------------------------------------- the workspace
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory, trained_tiny):
-    """A folder holding every file the README's commands assume the reader has."""
+    """A folder holding every file the pages' commands assume the reader has."""
     from leanprogress.data.leandojo import records_from_theorem
     from leanprogress.data.records import write_records
     from leanprogress.search.prover import SearchResult

@@ -40,7 +40,7 @@ from typing import Callable
 import httpx
 import pytest
 
-from conftest import make_theorem
+from conftest import make_theorem, state_after_copy
 from serve_util import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -317,7 +317,9 @@ COMMANDS: dict[str, Run] = {
         extra=("--max-expansions", "8"), check=output_has("proved 12/12")),
     "leanprogress export-proofs --results results.jsonl --output data/found.jsonl": Run(
         check=records("data/found.jsonl")),
-    'leanprogress predict-steps --model runs/model --state "$STATE" --prefix "intro n"': Run(
+    'leanprogress predict-steps --model runs/model --state "$STATE" --tactic simp': Run(
+        check=output_has("steps left after `simp`")),
+    'leanprogress predict-steps --model runs/state-model --state "$STATE" --prefix "intro n"': Run(
         check=output_has("steps left from this state")),
     # Benchmarks
     "leanprogress build-dataset leandojo_benchmark_4/random/train.json --goal-from state_after --output "
@@ -371,8 +373,6 @@ PYTHON_BLOCKS: dict[str, dict[str, str]] = {
     "from leanprogress import LeanProgressScorer": {},
     "from leanprogress import (LeanProgressScorer, ProgressDataset, ProgressTrainer, ProgressTrainingArguments,": {},
 }
-PYTHON_NAMES = {"goal": README_VARIABLES["STATE"], "candidates": ["simp", "omega", "rfl"]}
-"""Names the pages' snippets use without defining them."""
 
 
 # ---------------------------------------------------------------- the workspace
@@ -411,6 +411,7 @@ def workspace(tmp_path_factory, trained_tiny):
     write_records([dict(r, source="minif2f") for r in records[:8]], ws / "data/minif2f.jsonl")
     shutil.copytree(trained_tiny[0], ws / "runs/model", ignore=shutil.ignore_patterns("checkpoints"))
     _distribution_model(trained_tiny[0], ws / "runs/dist-model")
+    state_after_copy(trained_tiny[0], ws / "runs/state-model")  # what `train --dataset data/after.jsonl` writes
     write_records(trained_tiny[2], ws / "runs/model/eval_split.jsonl")
     t = theorems[2]
     steps = t["traced_tactics"]
@@ -614,4 +615,6 @@ def test_readme_python_block_runs(first_line, workspace, tiny_model, monkeypatch
         code = block.text
         for old, new in replacements.items():
             code = code.replace(old, new)
-        exec(compile(code, block.where, "exec"), {**PYTHON_NAMES, "TINY": str(tiny_model)})
+        # Only TINY is given (it stands in for a folder a replacement names): every block defines what it uses,
+        # so a reader can paste it whole.
+        exec(compile(code, block.where, "exec"), {"TINY": str(tiny_model)})

@@ -83,7 +83,7 @@ def test_constant_is_saved_when_no_epoch_beats_it(tmp_path, tiny_model, caplog):
     with caplog.at_level("WARNING"):
         train, held, metrics = diverging_run(tmp_path, tiny_model)
     assert metrics["kept"] == "constant"
-    assert "no epoch beat the constant predictor" in caplog.text
+    assert "no epoch beat the constant predictor" in caplog.text and "on the eval set (eval MAE " in caplog.text
     c = constant_of(train)
     assert metrics["eval"]["eval_mae"] == pytest.approx(sum(abs(r["steps_remaining"] - c) for r in held) / len(held),
                                                         rel=1e-6)

@@ -320,6 +320,12 @@ class _DropTrainerNoise(logging.Filter):
         return "mtime may not be reliable" not in str(record.msg)
 
 
+def _figure_name(key: str) -> str:
+    """``eval_mae`` as a message names it: ``eval MAE``."""
+    name = key.removeprefix("eval_")
+    return "eval " + (name.upper() if name in ("mae", "mse") else name)
+
+
 def _duration(seconds: float) -> str:
     if not math.isfinite(seconds):
         return "?"
@@ -708,7 +714,7 @@ class ProgressTrainer:
             logger.warning(
                 "no epoch beat the constant predictor of %.2f steps on the eval set (%s %.4g against %.4g), "
                 "but %s has no output bias to make it one: keeping the best epoch",
-                steps, key, best_eval[key], constant_eval[key], type(self.trainer.model).__name__,
+                steps, _figure_name(key), best_eval[key], constant_eval[key], type(self.trainer.model).__name__,
             )
             return False
         logger.warning(
@@ -716,7 +722,7 @@ class ProgressTrainer:
             "the best epoch, whose eval Spearman was %.2f): saving that constant, which gives every input the same "
             "score. Train on more theorems, or pass fallback_to_constant=False (--no-fallback-to-constant) to keep "
             "the best epoch, for example when only the ranking of candidates matters.",
-            steps, key, constant_eval[key], best_eval[key], best_eval.get("eval_spearman", float("nan")),
+            steps, _figure_name(key), constant_eval[key], best_eval[key], best_eval.get("eval_spearman", float("nan")),
         )
         return True
 

@@ -343,3 +343,14 @@ def test_build_dataset_that_finds_no_records_fails_with_one_line_and_writes_noth
     assert "none of the 1 theorem(s) has traced tactics" in capsys.readouterr().err
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
+
+
+def test_train_and_evaluate_check_their_paths_before_any_work(tmp_path, capsys):
+    data = tmp_path / "d.jsonl"
+    data.write_text(json.dumps({"goal": "⊢ p", "tactic": "t", "steps_remaining": 0, "theorem": "a"}) + "\n")
+    assert main(["train", "--dataset", str(data), "--output-dir", str(data)]) == 2
+    cap = capsys.readouterr()
+    assert cap.err == f"leanprogress: error: --output-dir {data} is a file, not a folder\n" and "training on" not in cap.out
+    # The records are read before the model is loaded (seconds): a missing dataset is what is reported.
+    assert main(["evaluate", "--model", str(tmp_path / "no-model"), "--dataset", str(tmp_path / "missing.jsonl")]) == 2
+    assert "dataset file not found" in capsys.readouterr().err

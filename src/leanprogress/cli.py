@@ -268,6 +268,8 @@ def cmd_train(args) -> int:
         )
     except ValueError as exc:
         return _fail(str(exc))
+    if Path(args.output_dir).exists() and not Path(args.output_dir).is_dir():  # before reading any data
+        return _fail(f"--output-dir {args.output_dir} is a file, not a folder")
     from .data.dataset import load_mixture
 
     ratio = 0.0 if args.eval_dataset else args.eval_ratio

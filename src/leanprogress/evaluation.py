@@ -479,12 +479,13 @@ def evaluate_model(
     from .data.records import theorem_key
     from .scoring import LeanProgressScorer
 
-    scorer = model if isinstance(model, LeanProgressScorer) else LeanProgressScorer(
-        str(model), device=device, precision=precision, batch_size=batch_size
-    )
+    # The records first: a missing or bad file is reported before seconds go into loading the model.
     data = dataset if isinstance(dataset, ProgressDataset) else ProgressDataset(dataset, skip_invalid=skip_invalid)
     if len(data) == 0:
         raise ValueError("the evaluation dataset has no records")
+    scorer = model if isinstance(model, LeanProgressScorer) else LeanProgressScorer(
+        str(model), device=device, precision=precision, batch_size=batch_size
+    )
     kind = records_goal_from(data.records)
     why = goal_from_mismatch(scorer.settings.goal_from, kind, scorer.model_name,
                              f"{getattr(data, 'path', None) or 'the evaluation dataset'} ({kind} records)")

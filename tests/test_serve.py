@@ -251,6 +251,33 @@ def test_a_nan_from_the_scorer_is_never_ranked_first():
         assert httpx.get(s.url + "/health").status_code == 200
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_a_generator_score_that_is_not_a_number_ranks_last_with_the_floor(bad):
+    # The candidate with the fewest predicted steps has the broken generator score: under the mix it used to
+    # rank first with score 1.0 (NaN and +inf were clamped to +1e9).
+    gen = Fixed([("omega", bad), ("simp", -0.1), ("rfl", -0.3)])
+    scorer = StubScorer({"omega": 0.0, "simp": 4.0, "rfl": 6.0})
+    config = ServerConfig(generators={"g": {}}, reward_by_default=["g"], alpha=0.2)
+    with RunningServer(create_app(config, scorer=scorer, generators={"g": gen})) as s:
+        for body in ({}, {"score_format": "log"}, {"use_reward": False}, {"use_reward": False, "score_format": "log"},
+                     {"alpha": 1.0}):
+            r = httpx.post(s.url + "/generate", json={"name": "g", "input": GOAL, **body})
+            assert r.status_code == 200, (body, r.text)
+            outs = r.json()["outputs"]
+            by_name = {o["output"]: o for o in outs}
+            if body.get("alpha") == 1.0:  # the generator's score does not count: steps alone rank
+                assert [o["output"] for o in outs] == ["omega", "simp", "rfl"]
+                assert by_name["omega"]["score"] == 1.0 and by_name["omega"]["model_score"] == -1e9
+                continue
+            assert [o["output"] for o in outs] == ["simp", "rfl", "omega"], body
+            if body.get("score_format") == "log":
+                assert by_name["omega"]["score"] < -1e8, body
+            else:
+                assert by_name["omega"]["score"] == 1e-300, body
+            if body.get("use_reward") is not False:
+                assert by_name["omega"]["model_score"] == -1e9 and by_name["omega"]["steps_remaining"] == 0.0
+
+
 def test_burst_beyond_capacity_gets_429_and_every_accepted_request_succeeds():
     gen = Fixed([(f"t{i}", -0.1 * i) for i in range(8)])
     scorer = StubScorer(delay=0.25)

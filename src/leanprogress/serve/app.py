@@ -39,7 +39,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, Field
 
 from ..generators import GeneratorError, GeneratorTimeout, build_generator
-from ..ranking import mixed_priority, normalized_steps, probability_of
+from ..ranking import finite_logprob, mixed_priority, normalized_steps, probability_of
 from ..scoring import ScoringError
 from .config import ServerConfig
 from .limits import Busy, DeadlineExceeded, WorkLimiter
@@ -121,10 +121,6 @@ class EncodeResponse(BaseModel):
 class HTTPProblem(Exception):
     def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None):
         self.status, self.detail, self.headers = status, detail, headers
-
-
-def _finite(x: float) -> float:
-    return x if math.isfinite(x) else (-1e9 if x < 0 else 1e9)
 
 
 def _supplied_key(request: Request) -> str:
@@ -299,8 +295,11 @@ def create_app(config: ServerConfig, scorer: Any = None, generators: dict[str, A
                 raise HTTPProblem(504, f"generator {req.name!r} timed out: {exc}") from None
             except GeneratorError as exc:
                 raise HTTPProblem(502, f"generator {req.name!r} failed: {exc}") from None
+            # A NaN or infinite generator score ranks last (ranking.finite_logprob), with or without the scorer.
+            candidates = [(t, finite_logprob(s)) for t, s in candidates]
             if not use_reward or not candidates:
-                return {"outputs": [{"output": t, "score": probability_of(s) if probability else _finite(s)}
+                candidates.sort(key=lambda c: -c[1])  # stable: a generator's own order among equal scores stays
+                return {"outputs": [{"output": t, "score": probability_of(s) if probability else s}
                                     for t, s in candidates]}
             deadline.check("scoring the candidates")
             tactics = [t for t, _ in candidates]
@@ -310,9 +309,9 @@ def create_app(config: ServerConfig, scorer: Any = None, generators: dict[str, A
                 if alpha is None:
                     priority = normalized_steps(s, config.n_max) if probability else -s
                 else:
-                    priority = mixed_priority(s, _finite(model_score), alpha, config.n_max)
-                out = {"output": tactic, "score": probability_of(priority) if probability else _finite(priority),
-                       "model_score": _finite(model_score), "steps_remaining": s, "reward": -s}
+                    priority = mixed_priority(s, model_score, alpha, config.n_max)
+                out = {"output": tactic, "score": probability_of(priority) if probability else priority,
+                       "model_score": model_score, "steps_remaining": s, "reward": -s}
                 ranked.append((priority, out))
             # Sort on the priority itself: probabilities clamped at the floor would tie.
             ranked.sort(key=lambda p: -p[0])

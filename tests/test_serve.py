@@ -448,3 +448,103 @@ def test_serve_on_a_port_in_use_is_one_clear_error_line(tmp_path, capsys, monkey
     assert rc == 2 and "LeanProgress server on" not in out
     assert err.strip() == f"leanprogress: error: cannot listen on 127.0.0.1:{port}: address already in use " \
                           "(another server on it? pick --port)"
+
+
+def _body_of(n_bytes):
+    """A /generate request body of exactly ``n_bytes`` bytes."""
+    head, tail = b'{"name": "g", "input": "', b'"}'
+    return head + b"x" * (n_bytes - len(head) - len(tail)) + tail
+
+
+def test_a_chunked_body_past_the_limit_is_refused_against_a_real_server():
+    config = ServerConfig(generators={"g": {}}, max_body_bytes=1000, max_input_chars=100_000)
+    app = create_app(config, generators={"g": Fixed([("simp", -0.1)])})
+    body = _body_of(20_000)
+    json_headers = {"content-type": "application/json"}
+
+    def chunks(data, size=1000):
+        for i in range(0, len(data), size):
+            yield data[i:i + size]
+
+    with RunningServer(app) as s:
+        chunked = httpx.post(s.url + "/generate", content=chunks(body), headers=json_headers)  # no Content-Length
+        assert chunked.request.headers.get("transfer-encoding") == "chunked"
+        assert chunked.status_code == 413, chunked.text  # was 200
+        assert chunked.json()["detail"] == "request body exceeds the limit of 1000 bytes"
+        assert chunked.headers["connection"] == "close"
+        declared = httpx.post(s.url + "/generate", content=body, headers=json_headers)
+        assert declared.status_code == 413
+        assert declared.json()["detail"] == "request body of 20000 bytes exceeds the limit of 1000 bytes"
+        # An endless body: the server stops reading at the limit and closes the connection, so the client
+        # stops long before the 200 MB it would send (before, all of it was read: 422 after 200 MB).
+        sent = 0
+
+        def endless():
+            nonlocal sent
+            while sent < 200_000_000:
+                sent += 65_536
+                yield b"x" * 65_536
+
+        r = httpx.post(s.url + "/generate", content=endless(), headers=json_headers, timeout=60)
+        assert r.status_code == 413 and sent < 20_000_000, sent
+        # Within the limit, chunked or not, the request is served.
+        for content in (_body_of(1000), chunks(_body_of(1000), 100)):
+            r = httpx.post(s.url + "/generate", content=content, headers=json_headers)
+            assert r.status_code == 200 and r.json()["outputs"][0]["output"] == "simp"
+        assert httpx.get(s.url + "/health").json()["status"] == "ok"
+
+
+def test_the_body_limit_counts_bytes_as_they_arrive_in_process():
+    import asyncio
+
+    config = ServerConfig(generators={"g": {}}, max_body_bytes=1000, max_input_chars=100_000)
+    app = create_app(config, generators={"g": Fixed([("simp", -0.1)])})
+
+    async def call(chunks, endless=False, headers=()):
+        """Send ``chunks`` (or them over and over, forever) as an ASGI request; the status and the bytes read."""
+        read, sent = 0, []
+        source = iter(chunks)
+
+        async def receive():
+            nonlocal read
+            try:
+                chunk = next(source)
+            except StopIteration:
+                if not endless:
+                    return {"type": "http.disconnect"}
+                chunk = chunks[-1]
+            read += len(chunk)
+            return {"type": "http.request", "body": chunk, "more_body": endless or read < sum(map(len, chunks))}
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+                 "scheme": "http", "path": "/generate", "raw_path": b"/generate", "query_string": b"",
+                 "root_path": "", "server": ("127.0.0.1", 1), "client": ("127.0.0.1", 2),
+                 "headers": [(b"content-type", b"application/json"), *headers]}
+        await app(scope, receive, send)
+        start = next(m for m in sent if m["type"] == "http.response.start")
+        body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+        return start["status"], read, json.loads(body)
+
+    body = _body_of(1000)
+    status, read, answer = asyncio.run(call([body[:500], body[500:]]))
+    assert status == 200 and answer["outputs"][0]["output"] == "simp"
+    over = _body_of(1001)
+    status, read, answer = asyncio.run(call([over[:500], over[500:]]))
+    assert status == 413 and answer["detail"] == "request body exceeds the limit of 1000 bytes"
+    status, read, _ = asyncio.run(call([b'{"name": "g", "input": "', b"x" * 300], endless=True))
+    assert status == 413 and read <= 1000 + 300  # stopped at the chunk that passed the limit
+    status, read, answer = asyncio.run(call([body], headers=[(b"content-length", b"5000")]))
+    assert status == 413 and read == 0 and "of 5000 bytes" in answer["detail"]  # refused unread
+
+
+def test_without_the_key_a_large_chunked_body_is_401_unread(corpus):
+    config = ServerConfig(api_key="s3cret", max_body_bytes=1000, generators={"retrieval": {}})
+    with RunningServer(create_app(config, generators={"retrieval": RetrievalGenerator(corpus)})) as s:
+        r = httpx.post(s.url + "/generate", content=iter([b"x" * 1000] * 20), headers={"content-type": "application/json"})
+        assert r.status_code == 401
+        r = httpx.post(s.url + "/generate", content=iter([b"x" * 1000] * 20),
+                       headers={"content-type": "application/json", "X-API-Key": "s3cret"})
+        assert r.status_code == 413

@@ -9,7 +9,9 @@ success probability, and aesop rejects a tactic whose score is outside
 ``steps_remaining`` and ``reward`` are added in their own fields when the
 candidates were scored.
 
-At most ``max_in_flight`` requests are worked on at once, each in a worker
+Request bodies are counted as they arrive, chunked ones included, and
+refused past ``max_body_bytes`` (:mod:`leanprogress.serve.body_limit`). At
+most ``max_in_flight`` requests are worked on at once, each in a worker
 thread with a time limit (:mod:`leanprogress.serve.limits`); one more gets 429
 with ``Retry-After``. The model runs one batch at a time.
 
@@ -41,6 +43,7 @@ from pydantic import AfterValidator, BaseModel, Field
 from ..generators import GeneratorError, GeneratorTimeout, build_generator
 from ..ranking import finite_logprob, mixed_priority, normalized_steps, probability_of
 from ..scoring import ScoringError
+from .body_limit import BodyLimit
 from .config import ServerConfig
 from .limits import Busy, DeadlineExceeded, WorkLimiter
 
@@ -172,6 +175,9 @@ def create_app(config: ServerConfig, scorer: Any = None, generators: dict[str, A
     app = FastAPI(title="LeanProgress", version=__import__("leanprogress").__version__, lifespan=lifespan)
     app.state.config, app.state.scorer, app.state.generators, app.state.limiter = config, scorer, generators, limiter
 
+    # Added before the guard below, so it runs inside it: a request without the key gets 401 unread.
+    app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
+
     @app.middleware("http")
     async def guard(request: Request, call_next):
         if config.api_key and request.url.path not in OPEN_PATHS:
@@ -180,12 +186,6 @@ def create_app(config: ServerConfig, scorer: Any = None, generators: dict[str, A
                     {"detail": "missing or wrong API key (X-API-Key header, bearer token, or basic-auth password)"},
                     status_code=401, headers={"WWW-Authenticate": 'Basic realm="leanprogress"'},
                 )
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > config.max_body_bytes:
-            return JSONResponse(
-                {"detail": f"request body of {length} bytes exceeds the limit of {config.max_body_bytes}"},
-                status_code=413,
-            )
         return await call_next(request)
 
     @app.exception_handler(HTTPProblem)

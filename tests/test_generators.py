@@ -200,3 +200,34 @@ def test_retrieval_and_replay_generators_return_whole_tactics_with_the_prefix():
         ("rw [h]", "rw [h.symm]", "simp", "exact h"))])
     out = ReplayGenerator(env, distractors=3).generate("⊢ a0 = b", prefix="rw [", n=8)
     assert sorted(t for t, _ in out) == sorted(["rw [h]", "rw [h.symm]"])
+
+
+def test_the_factory_knows_every_option_of_every_generator_and_no_other():
+    import dataclasses
+    import inspect
+
+    from leanprogress.generators import HFGenerator
+    from leanprogress.generators.factory import KINDS
+
+    def options(kind):
+        return set(KINDS[kind]["required"]) | set(KINDS[kind]["optional"])
+
+    hf = set(inspect.signature(HFGenerator.__init__).parameters) - {"self", "model_path"}
+    assert options("hf") == hf | {"model"}
+    retrieval = set(inspect.signature(RetrievalGenerator.__init__).parameters) - {"self", "records"}
+    assert options("retrieval") == retrieval | {"corpus"}
+    assert options("openai") == {f.name for f in dataclasses.fields(OpenAIGenerator)} - {"kind"}
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"kind": "hf", "model": "/m", "beams": 4}, "unknown option 'beams' for kind hf"),
+    ({"kind": "openai", "base_url": "u", "model": "m", "max_tokens": 1.5}, "'max_tokens' must be an integer, got the number 1.5"),
+    ({"kind": "retrieval", "corpus": ""}, "retrieval needs 'corpus'"),
+    (["retrieval"], "must be a mapping with 'kind'"),
+])
+def test_build_generator_refuses_a_bad_entry_in_one_line_before_loading_anything(spec, message):
+    from leanprogress.generators import build_generator
+
+    with pytest.raises(ValueError, match="^generator 'g'") as exc:
+        build_generator("g", spec)
+    assert message in str(exc.value) and "\n" not in str(exc.value)

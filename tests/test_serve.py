@@ -538,6 +538,9 @@ def test_the_body_limit_counts_bytes_as_they_arrive_in_process():
     assert status == 413 and read <= 1000 + 300  # stopped at the chunk that passed the limit
     status, read, answer = asyncio.run(call([body], headers=[(b"content-length", b"5000")]))
     assert status == 413 and read == 0 and "of 5000 bytes" in answer["detail"]  # refused unread
+    from leanprogress.serve.body_limit import BodyLimit
+
+    assert BodyLimit(app, max_bytes=1)._message(2) == "request body of 2 bytes exceeds the limit of 1 byte"
 
 
 def test_without_the_key_a_large_chunked_body_is_401_unread(corpus):
@@ -548,3 +551,43 @@ def test_without_the_key_a_large_chunked_body_is_401_unread(corpus):
         r = httpx.post(s.url + "/generate", content=iter([b"x" * 1000] * 20),
                        headers={"content-type": "application/json", "X-API-Key": "s3cret"})
         assert r.status_code == 413
+
+
+def test_busy_says_request_in_the_singular_for_one():
+    import asyncio
+
+    from leanprogress.serve.limits import Busy, WorkLimiter
+
+    async def two_at_once(capacity):
+        limiter = WorkLimiter(capacity=capacity, timeout_s=5)
+        release = threading.Event()
+        running = [asyncio.ensure_future(limiter.run(lambda deadline: release.wait(5))) for _ in range(capacity)]
+        await asyncio.sleep(0.05)
+        try:
+            await limiter.run(lambda deadline: None)
+        except Busy as exc:
+            return str(exc)
+        finally:
+            release.set()
+            await asyncio.gather(*running)
+            limiter.shutdown()
+
+    assert asyncio.run(two_at_once(1)).startswith("1 request is being worked on, the most this server takes; retry in")
+    assert asyncio.run(two_at_once(2)).startswith("2 requests are being worked on")
+
+
+def test_an_ipv6_address_is_written_in_brackets(tmp_path, capsys, monkeypatch, corpus):
+    monkeypatch.delenv("LEANPROGRESS_MODEL", raising=False)
+    data = tmp_path / "c.jsonl"
+    write_records(corpus, data)
+    try:
+        taken = socket.socket(socket.AF_INET6)
+        taken.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    with taken:
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        assert main(["serve", "--retrieval-corpus", str(data), "--host", "::1", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot listen on [::1]:{port}: address already in use" in err

@@ -57,7 +57,8 @@ class BodyLimit:
 
     def _message(self, declared: int | None = None) -> str:
         size = "" if declared is None else f"of {declared} bytes "
-        return f"request body {size}exceeds the limit of {self.max_bytes} bytes"
+        unit = "byte" if self.max_bytes == 1 else "bytes"
+        return f"request body {size}exceeds the limit of {self.max_bytes} {unit}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

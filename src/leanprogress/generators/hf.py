@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from .base import GeneratorError
+
 
 class HFGenerator:
     """A local HuggingFace seq2seq or causal tactic generator.
@@ -62,17 +64,21 @@ class HFGenerator:
         back in front of what the model wrote.
         """
         torch = self._torch
+        given = None  # the decoder's first tokens, for a seq2seq model given a prefix
         if self.seq2seq:
             enc = self.tokenizer(state, return_tensors="pt", truncation=True, max_length=2048).to(self.device)
-            start = self.model.generation_config.decoder_start_token_id
-            if start is None:
-                start = self.model.config.decoder_start_token_id
-            prefix_ids = self.tokenizer(prefix, add_special_tokens=False)["input_ids"] if prefix else []
-            given = torch.tensor([[start, *prefix_ids]], device=self.device)
+            if prefix:
+                start = self.model.generation_config.decoder_start_token_id
+                if start is None:
+                    start = self.model.config.decoder_start_token_id
+                if start is None:
+                    raise GeneratorError("the model's config has no decoder_start_token_id, so its decoder cannot "
+                                         "be started from the prefix")
+                prefix_ids = self.tokenizer(prefix, add_special_tokens=False)["input_ids"]
+                given = torch.tensor([[start, *prefix_ids]], device=self.device)
         else:
             enc = self.tokenizer(self.prompt.format(state=state, prefix=prefix), return_tensors="pt",
                                  truncation=True, max_length=2048).to(self.device)
-            given = None
         beams = self.num_beams > 0
         kwargs: dict[str, Any] = dict(
             max_new_tokens=self.max_new_tokens, num_return_sequences=n, output_scores=True,
@@ -89,7 +95,10 @@ class HFGenerator:
             trans = self.model.compute_transition_scores(
                 out.sequences, out.scores, getattr(out, "beam_indices", None), normalize_logits=not beams
             )
-        n_given = given.shape[1] if given is not None else enc["input_ids"].shape[1]
+        if given is not None:
+            n_given = given.shape[1]
+        else:  # a seq2seq output starts with the decoder's start token; a causal one repeats the prompt
+            n_given = 1 if self.seq2seq else enc["input_ids"].shape[1]
         results: dict[str, float] = {}
         for seq, scores in zip(out.sequences, trans):
             tactic = (prefix + self._continuation(seq, n_given)).rstrip()

@@ -133,26 +133,6 @@ def test_workers_without_ray_is_a_one_line_message(monkeypatch, tmp_path, capsys
     assert not (tmp_path / "r.jsonl").exists()
 
 
-def test_no_cluster_at_ray_address_names_the_option_of_this_command(monkeypatch, tmp_path, capsys):
-    # Ray's ConnectionError tells the user to set its own CLI's `--address` flag; prove's option is --ray-address.
-    # Only Ray's search for running clusters is replaced (other clusters may run on a shared machine).
-    ray = pytest.importorskip("ray")
-    import ray._private.services as services
-
-    if ray.is_initialized():
-        pytest.skip("a Ray is already running in this process")
-    monkeypatch.delenv("RAY_ADDRESS", raising=False)
-    nothing = lambda: []  # noqa: E731
-    nothing.cache_clear = lambda: None  # Ray clears its cache of the search
-    monkeypatch.setattr(services, "find_gcs_addresses", nothing)
-    monkeypatch.setattr(services, "find_bootstrap_address", lambda temp_dir: None)
-    out = tmp_path / "r.jsonl"
-    assert main(["prove", "--theorems", str(_bench(tmp_path)), "--output", str(out), "--ray-address", "auto"]) == 2
-    err = capsys.readouterr().err
-    assert "no Ray cluster found at --ray-address auto" in err and "`--address`" not in err
-    assert err.count("\n") == 1 and not out.exists()
-
-
 class SlowLength:
     """Scores are tactic lengths; each call takes ``delay`` seconds (in the worker thread)."""
 

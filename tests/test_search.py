@@ -493,3 +493,23 @@ def test_a_scorer_giving_nan_steps_ends_the_theorem_with_a_clear_error():
         r = BestFirstProver(Branching(), gen, StepsByTactic({"short": float("nan")}),
                             SearchConfig(alpha=0.5, score_mode=mode)).prove("x")
         assert r.status == "error" and "predicted steps must be a finite number, got nan" in r.error, mode
+
+
+def test_no_cluster_at_ray_address_names_the_option_of_this_command(monkeypatch, tmp_path, capsys):
+    # Ray's ConnectionError tells the user to set its own CLI's `--address` flag; prove's option is --ray-address.
+    # Only Ray's search for running clusters is replaced (other clusters may run on a shared machine).
+    ray = pytest.importorskip("ray")
+    import ray._private.services as services
+
+    # Here, not in test_distributed.py, whose module-wide local Ray would be joined instead.
+    assert not ray.is_initialized()
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    nothing = lambda: []  # noqa: E731
+    nothing.cache_clear = lambda: None  # Ray clears its cache of the search
+    monkeypatch.setattr(services, "find_gcs_addresses", nothing)
+    monkeypatch.setattr(services, "find_bootstrap_address", lambda temp_dir: None)
+    out = tmp_path / "r.jsonl"
+    assert main(["prove", "--theorems", str(_bench(tmp_path, 2)), "--output", str(out), "--ray-address", "auto"]) == 2
+    err = capsys.readouterr().err
+    assert "no Ray cluster found at --ray-address auto" in err and "`--address`" not in err
+    assert err.count("\n") == 1 and not out.exists()

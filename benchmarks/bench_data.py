@@ -9,6 +9,9 @@ Measures, with the code on ``PYTHONPATH`` (or this checkout):
   proof is rebuilt from LeanDojo's own tactic texts (the tactics not nested in
   an earlier one, joined) and split again; how many listings come out exactly
   as LeanDojo's;
+- theorem identity of ``--goal-from state_after`` records (the miniF2F search
+  traces and the Mathlib sample): how many groups the theorems form, the
+  largest, and how many theorems a 0.2 split holds out;
 - leakage: the Mathlib sample mixed with the same theorems as ``export-proofs``
   writes them (no ``file_path``), and the miniF2F search traces mixed with the
   miniF2F whole proofs, each split by theorem: theorems on both sides and eval
@@ -64,7 +67,7 @@ def _nested(x: str, y: str) -> bool:
 
 
 def measure() -> dict:
-    from leanprogress.data.dataset import load_mixture, split_by_theorem
+    from leanprogress.data.dataset import group_by_theorem, load_mixture, split_by_theorem
     from leanprogress.data.lean_source import iter_source_records, scan_lean_text
     from leanprogress.lean.syntax import split_tactic_steps
     from leanprogress.data.leandojo import TraceFormatError, iter_leandojo_records
@@ -124,6 +127,18 @@ def measure() -> dict:
     train, held = split_by_theorem(traces + minif2f, eval_ratio=0.2, seed=42)
     out["mix_minif2f"] = {"theorems_both_sides": len({r["theorem"] for r in held} & {r["theorem"] for r in train}),
                           "trace_names_in_proofs": len({r["theorem"] for r in traces} & {r["theorem"] for r in minif2f})}
+
+    # theorem identity of records that read the state after each tactic (--goal-from state_after)
+    for label, path in (("search", SEARCH_TRACES), ("mathlib", MATHLIB_SAMPLE)):
+        try:
+            recs = list(iter_leandojo_records([path], goal_from="state_after"))
+        except TypeError:  # code from before goal_from
+            continue
+        groups = group_by_theorem(recs, warn=False)
+        held = split_by_theorem(recs, eval_ratio=0.2, seed=42)[1]
+        out[f"after_{label}"] = {"theorems": len({r["theorem"] for r in recs}), "groups": len(groups),
+                                 "largest": max(len({recs[i]["theorem"] for i in idx}) for idx in groups.values()),
+                                 "eval_theorems": len({r["theorem"] for r in held})}
 
     # a LeanDojo benchmark-style folder
     with tempfile.TemporaryDirectory() as tmp:
@@ -237,6 +252,12 @@ def main() -> None:
     row("Mathlib + exported copies: eval rows copying a training row", "mix_export", "eval_rows_copied")
     row("Mathlib + exported copies: eval rows", "mix_export", "eval_rows")
     row("miniF2F traces + proofs: theorems on both sides", "mix_minif2f", "theorems_both_sides")
+    for label, key in (("miniF2F search traces", "after_search"), ("Mathlib sample", "after_mathlib")):
+        if key in after:
+            n = after[key]["theorems"]
+            row(f"{label} --goal-from state_after: theorem groups (of {n})", key, "groups")
+            row("... theorems in the largest group", key, "largest")
+            row("... theorems in eval at --eval-ratio 0.2", key, "eval_theorems")
     row("benchmark folder random/ + novel_premises/: records", "benchmark_folder", "records_random_and_novel")
     row("... with metadata.json", "benchmark_folder", "with_metadata_json")
     row("rendered states equal to Lean's (of 221)", "rendering", "equal")

@@ -44,7 +44,7 @@ def test_proofs_that_start_from_the_same_state_are_one_theorem():
     # canonically equal starts merge too: Lean's printing and a rendering of the same statement
     lean = {"goal": "n : ℕ\nh : ∀ (x : ℕ), f ↑x = 1\n⊢ (∑ k ∈ Finset.range n, k) = 3", "prefix": "", "tactic": "simp",
             "steps_remaining": 0, "theorem": "a"}
-    rendered = dict(lean, goal="n : ℕ\nh : ∀ x, f x = 1\n⊢ (∑ k in Finset.range n, k) = 3", theorem="b")
+    rendered = dict(lean, goal="n : ℕ\nh : ∀ x : ℕ, f x = 1\n⊢ (∑ k in Finset.range n, k) = 3", theorem="b")
     assert len(group_by_theorem([lean, rendered])) == 1
 
 

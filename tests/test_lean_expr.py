@@ -52,7 +52,7 @@ def test_parentheses_follow_precedence():
 @pytest.mark.parametrize(
     "lean, rendered",
     [
-        ("∀ (n : ℕ), ↑n / (↑n + 1) < 1", "∀ n, (n : ℝ) / (n + 1) < 1"),
+        ("∀ (n : ℕ), ↑n / (↑n + 1) < 1", "∀ n : ℕ, (n : ℝ) / (n + 1) < 1"),
         ("∑ k ∈ Finset.Icc 1 n, ↑k * Complex.I ^ k = 1", "(∑ k in Finset.Icc 1 n, (k : ℂ) * Complex.I ^ k) = 1"),
         ("Fintype ↑(f ⁻¹' {7})", "Fintype (f ⁻¹' {7})"),
         ("(x * y).log = 3 / 5", "Real.log (x * y) = 3 / 5"),

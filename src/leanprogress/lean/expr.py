@@ -309,7 +309,7 @@ class _Parser:
                     self.i += 1
                     left = Postfix("!", left)
                     continue
-            if t.kind == "op" and t.text == "|" and self.abs_depth:
+            if t.kind == "op" and t.text == "|" and self.abs_depth and not self._opens_abs():
                 return left  # closes |...|
             if t.kind == "op" and t.text in _INFIX:
                 prec, lp, rp = _INFIX[t.text]
@@ -332,15 +332,26 @@ class _Parser:
                 continue
             return left
 
+    def _opens_abs(self) -> bool:
+        """Whether the ``|`` at the cursor opens ``|x|`` (Mathlib's notation: no space after the opening bar) rather
+        than closing one (no space before the closing bar)."""
+        t, nxt = self.peek(), self.peek(1)
+        return (t is not None and t.text == "|" and nxt is not None and not nxt.space_before
+                and (self.abs_depth == 0 or t.space_before))
+
     def _starts_argument(self, t: Tok) -> bool:
         if t.kind in ("num", "str", "ident", "qm"):
             return True
         if t.kind != "op":
             return False
+        if t.text == "|":
+            return t is self.peek() and self._opens_abs()  # `f |x|`
         return t.text in ("(", "⟨", "[", "{", "⌊", "⌈", "↑", "⇑", "↥", "·", "fun", "√", "⊤", "⊥", "∅", "∞")
 
     def argument(self) -> Node:
         t = self.peek()
+        if t.kind == "op" and t.text == "|":
+            return self.leading()
         if t.kind == "op" and t.text in ("↑", "⇑", "↥", "√"):
             self.i += 1
             node = Prefix(t.text, self.argument())
@@ -1294,7 +1305,12 @@ class _Printer:
             close = {"(": ")", "⟨": "⟩", "[": "]", "{": "}", "{ ": " }"}[n.open]
             return n.open + ", ".join(self.show(i, 0, -1)[0] for i in n.items) + close, INF
         if isinstance(n, Wrap):
-            return n.open + self.show(n.inner, 0, -1)[0] + n.close, INF
+            inner = self.show(n.inner, 0, -1)[0]
+            if n.open == "|" and (inner.startswith(("-", "|")) or inner.endswith("|")):
+                # `|-` and `||` are tokens of their own (`at h |-`, boolean or): Mathlib's unexpander writes
+                # `|(-a)|` and `|(|a|)|`
+                inner = f"({inner})"
+            return n.open + inner + n.close, INF
         if isinstance(n, Binop):
             prec, lp, rp = _INFIX[n.op]
             if n.op == "^" and isinstance(n.right, Prefix) and n.right.op == "-":
@@ -1308,7 +1324,9 @@ class _Printer:
             return text, right
         if isinstance(n, Prefix):
             arg, right = self.child(n.arg, _PREFIX[n.op][1], follow)
-            return n.op + arg, min(right, _PREFIX[n.op][1])
+            # `-` then `-a` would start a comment: Lean prints `- -a`
+            sep = " " if n.op == "-" and arg.startswith("-") else ""
+            return n.op + sep + arg, min(right, _PREFIX[n.op][1])
         if isinstance(n, Postfix):
             arg, _ = self.child(n.arg, MAX, MAX)
             # `n !` (a name before `!` would swallow it) but `7!` and `(n + 1)!`

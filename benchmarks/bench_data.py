@@ -22,6 +22,9 @@ Measures, with the code on ``PYTHONPATH`` (or this checkout):
   ``formal_statement`` equal Lean's initial state, as is and after
   canonicalisation of both sides; and Lean's own printing of the 86 search-trace
   starts (early-2024 Mathlib) against the newer printing in the proofs file;
+- machine-written nesting: how long reading one line of 300 or 1,200 nested
+  ``(by exact ...)`` blocks, or of 10,000 blocks side by side, takes, and
+  what it gives;
 - the stored prefix of a 50,000-step machine-written proof.
 
 ``--before REV`` also measures the code at git revision ``REV`` (default: the
@@ -173,6 +176,25 @@ def measure() -> dict:
                             "canonical_equal": sum(canonical_state(a) == canonical_state(b) for a, b in starts)
                             if canonical_state else None}
 
+    # machine-written nesting: one line of n nested `(by exact ...)`, and one line of n blocks side by side
+    shapes = {"nested_300": "(by exact " * 300 + "trivial" + ")" * 300,
+              "nested_1200": "(by exact " * 1200 + "trivial" + ")" * 1200,
+              "wide_10000": "⟨" + ", ".join(["by simp"] * 10_000) + "⟩"}
+    out["deep_proofs"] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, term in shapes.items():
+            path = Path(tmp) / f"{label}.jsonl"
+            path.write_text(json.dumps({"name": label, "goal": "⊢ True",
+                                        "proof": "theorem t : True := by\n  exact " + term}) + "\n")
+            stats = SourceStats()
+            t0 = time.perf_counter()
+            try:
+                n_recs = sum(1 for _ in iter_proof_records(path, stats))
+                what = f"{n_recs} records" if n_recs else "skipped: " + ", ".join(stats.skipped)
+            except RecursionError:
+                what = "RecursionError (nothing written)"
+            out["deep_proofs"][label] = f"{what}, {time.perf_counter() - t0:.2f} s"
+
     # the stored prefix of a huge machine-written proof (not run on code without the cap: it would need
     # tens of gigabytes)
     try:
@@ -264,6 +286,9 @@ def main() -> None:
     row("... after canonicalising both sides", "rendering", "canonical_equal")
     row("Lean 2024 vs newer printing, equal (of 86)", "lean_versions", "equal")
     row("... after canonicalising both sides", "lean_versions", "canonical_equal")
+    for label, what in (("nested_300", "one line of 300 nested `(by exact ...)`"),
+                        ("nested_1200", "... of 1,200"), ("wide_10000", "one line of 10,000 `by simp` side by side")):
+        row(what, "deep_proofs", label)
     h = after["huge_proof"]
     print(f"\n{h['steps']:,}-step proof ({h['proof_mb']} MB): {h['output_mb']} MB of records in {h['seconds']} s, "
           f"peak Python memory {h['peak_python_mb']} MB; an uncapped prefix would add about {h['uncapped_prefix_mb']:,} MB")

@@ -173,7 +173,10 @@ def inner_tactics(tactic: str) -> list[str]:
         >>> inner_tactics("have h : 0 < 2 := by\n  norm_num")
         ['norm_num']
     """
-    nodes = parse_tactic_block(tactic)
+    try:
+        nodes = parse_tactic_block(tactic)
+    except ValueError:  # nested too deeply to read: no tactic is known to sit inside it
+        return []
     inner = [node.text for node in nodes[1:]]  # a text the rule splits further: every piece after the first
     for node in nodes:
         for child in node.children:

@@ -1114,6 +1114,24 @@ def _free_text(n: Node) -> str:
 _ARROWS = ("↑", "⇑", "↥")
 
 
+def _drop_all_coercions(n: Node) -> Node:
+    """Canonical form 1 (models trained before form 2 read it): every coercion arrow, ascription and binder type
+    dropped, meaning with them (``↑(a - b)`` reads ``a - b``)."""
+    n = _map_children(n, _drop_all_coercions)
+    if isinstance(n, Prefix) and n.op in _ARROWS:
+        return n.arg
+    if isinstance(n, Ascr):
+        return n.expr
+    if isinstance(n, BinderExpr):
+        binders = [Binder(b.names, None, "", b.pred) for b in n.binders if b.bracket != "["]
+        if not binders:
+            return n.body
+        return BinderExpr(n.kind, binders, n.body, n.domain, n.filter)
+    if isinstance(n, SetOf):
+        return SetOf(Binder(n.binder.names, None, "", n.binder.pred), n.body, n.sep)
+    return n
+
+
 def _compound(n: Node) -> bool:
     """A term whose value depends on the type it is computed in (``a - b``, ``-a``, ``∑ i ∈ s, f i``)."""
     return (isinstance(n, Binop) and n.op in _ARITH | {"^"}) or (isinstance(n, Prefix) and n.op == "-") or (
@@ -1426,7 +1444,14 @@ def _type_node(text: str) -> Node | None:
         return None
 
 
-def canonical_expr(text: str, types: dict[str, str] | None = None, expected: str | None = None) -> str:
+CANONICAL_FORMS = (1, 2)
+CANONICAL_FORM = 2
+"""The canonical form models are trained with now: 2 keeps what decides a term's value (:class:`_Canon`); 1, the
+form before it, dropped every arrow, ascription and binder type. Models record the form they were trained with."""
+
+
+def canonical_expr(text: str, types: dict[str, str] | None = None, expected: str | None = None,
+                   form: int = CANONICAL_FORM) -> str:
     """``text`` in the canonical form both a Lean-printed and a rendered term map to (see :class:`_Canon`).
 
     Args:
@@ -1434,6 +1459,7 @@ def canonical_expr(text: str, types: dict[str, str] | None = None, expected: str
         types: types of the names in scope (the state's hypotheses, ``{"x": "ℝ"}``): they decide which coercion
             arrows and ascriptions the canonical form can leave out without changing what the term means.
         expected: the type the term has, where the state shows it (the value of ``x : T := v`` has type ``T``).
+        form: :data:`CANONICAL_FORM` (2), or 1 for models trained with the earlier form.
 
     Raises:
         LeanSyntaxError: if the parser does not read ``text``.
@@ -1447,7 +1473,11 @@ def canonical_expr(text: str, types: dict[str, str] | None = None, expected: str
         parsed = _type_node(t)
         if parsed is not None:
             scope[name] = parsed
+    if form not in CANONICAL_FORMS:
+        raise ValueError(f"form must be one of {CANONICAL_FORMS}, got {form!r}")
     tree = _notation(parse_expr(text))
+    if form == 1:
+        return _print(_binder_preds(_drop_all_coercions(tree)), "canonical")
     if not _CANON_WORK_RE.search(text):  # no arrow, ascription or ∀: nothing the types in scope could decide
         return _print(_binder_preds(_drop_binder_types(tree)), "canonical")
     target = _type_node(expected) if expected else None

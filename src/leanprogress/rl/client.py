@@ -25,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
@@ -73,6 +74,7 @@ class RemoteScorer:
         self.max_wait_s, self._sleep = max_wait_s, sleep
         self._api_key, self._timeout_s, self._transport = api_key, timeout_s, transport
         self._client = self._new_client()
+        self._pid = os.getpid()
         self.requests = 0
         self.retried = 0
 
@@ -86,7 +88,7 @@ class RemoteScorer:
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state, _transport=None)
-        self._client = self._new_client()
+        self._client, self._pid = self._new_client(), os.getpid()
 
     def close(self) -> None:
         self._client.close()
@@ -114,13 +116,19 @@ class RemoteScorer:
                 list(pool.map(one, requests))  # re-raises the first failure
         return out
 
+    def _http(self) -> httpx.Client:
+        # A client's connections do not survive fork (verl's prime manager forks workers): build one per process.
+        if self._pid != os.getpid():
+            self._client, self._pid = self._new_client(), os.getpid()
+        return self._client
+
     def _score(self, goal: str, prefix: str, tactics: list[str]) -> list[float]:
         body = {"goal": goal, "prefix": prefix, "tactics": tactics}
         attempt = 0
         while True:
             self.requests += 1
             try:
-                resp = self._client.post("/score", json=body)
+                resp = self._http().post("/score", json=body)
             except httpx.TransportError as exc:
                 problem, wait = f"{type(exc).__name__}: {exc}", None
             else:

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from typing import Any
 
@@ -56,21 +57,37 @@ REWARD_KWARGS = ("model", "form", "n_max", "steps_cap", "failure_reward", "multi
                  "device", "precision", "batch_size", "api_key", "timeout_s", "retries")
 DATA_SOURCE = "leanprogress"
 
-_rewards: dict[str, ProgressReward] = {}
+_rewards: dict[str, tuple[int, ProgressReward]] = {}
 _lock = threading.Lock()
 
 
 def reward_for(**settings: Any) -> ProgressReward:
-    """The process's :class:`~leanprogress.rl.ProgressReward` for these settings (built on first use)."""
+    """The process's :class:`~leanprogress.rl.ProgressReward` for these settings (built on first use).
+
+    Raises:
+        RuntimeError: in a process forked from one that had loaded the model (verl's ``prime`` manager forks
+            its workers): a torch model used across ``fork`` deadlocks (OpenMP is not fork-safe), so such
+            workers must call a server (``model: http://...``).
+    """
     kwargs = {k: v for k, v in settings.items() if k in REWARD_KWARGS and v is not None}
     if "model" not in kwargs:
         raise ValueError("leanprogress.rl.verl.compute_score needs the reward model: set "
                          "custom_reward_function.reward_kwargs.model to a model folder or a server URL")
     key = json.dumps(kwargs, sort_keys=True, default=str)
     with _lock:
-        if key not in _rewards:
-            _rewards[key] = ProgressReward(**kwargs)
-        return _rewards[key]
+        pid, reward = _rewards.get(key, (None, None))
+        if reward is not None and pid != os.getpid():
+            if not str(kwargs["model"]).startswith(("http://", "https://")):
+                raise RuntimeError(
+                    "leanprogress.rl.verl: this worker process was forked from one that had loaded the reward model "
+                    f"{kwargs['model']} (verl's prime reward manager forks its workers), and a torch model used "
+                    "across fork deadlocks; serve the model (`leanprogress serve --model ...`) and set "
+                    "reward_kwargs.model to its URL, or use the naive or batch reward manager")
+            reward = None  # a server client: build this process's own
+        if reward is None:
+            reward = ProgressReward(**kwargs)
+            _rewards[key] = (os.getpid(), reward)
+        return reward
 
 
 def _fields(extra_info: Any, i: int | None = None) -> tuple[str, str]:

@@ -221,7 +221,12 @@ class KiminaGate:
         response = self.client.check(snippets, timeout=self.timeout_s, batch_size=self.batch_size,
                                      max_workers=self.max_workers, show_progress=False)
         by_id = {r.id: r for r in response.results}
-        return [self._outcome(by_id.get(i), first, last) for i, (_, first, last) in zip(ids, built)]
+        outcomes = [self._outcome(by_id.get(i), first, last) for i, (_, first, last) in zip(ids, built)]
+        failed = [o for o in outcomes if o.status == "lean_error"]
+        if failed:  # the service, not the tactics: say so, since every such tactic gets the failure reward
+            logger.warning("Kimina server: %d of %d snippet(s) failed on the server side (first: %s)",
+                           len(failed), len(outcomes), failed[0].message[:300])
+        return outcomes
 
     @staticmethod
     def _outcome(result: Any, first: int, last: int) -> GateOutcome:

@@ -65,7 +65,7 @@ from transformers import TrainerCallback
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _shared import SHARED, machine  # noqa: E402
 
-# The recommended recipe (README, "A competition-math progress model"): chosen on both held-out sets against the
+# The recommended recipe (docs/guides/training.md, "A competition-math progress model"): chosen on both held-out sets against the
 # regression head at length 256 with 3 epochs and 30% of the miniF2F whole proofs (the previous recipe).
 RECIPE = {
     "name": "recipe",

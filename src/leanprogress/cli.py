@@ -272,7 +272,7 @@ def _warn_overlap(train: list[dict], held: list[dict], eval_path: str) -> None:
         print(f"warning: --eval-dataset {eval_path} shares {len(shared)} theorem(s) with the training data "
               f"(e.g. {shown}); its held-out figures and the best-epoch choice are then measured on theorems the "
               "model trained on. Remove them from one side (the split by theorem name and initial state is "
-              "described under 'Theorem identity' in the README).", file=sys.stderr)
+              "described under 'Theorem identity' in docs/guides/data.md).", file=sys.stderr)
 
 
 def add_train_parser(sub) -> None:

@@ -169,8 +169,8 @@ class ModelSettings:
 class ProgressTrainingArguments:
     """Arguments of :class:`leanprogress.training.ProgressTrainer`.
 
-    Defaults are this project's measured recipe (see README, "Training
-    defaults"); the original LeanProgress recipe is ``max_length=512,
+    Defaults are this project's measured recipe (see docs/guides/training.md,
+    "Flags and defaults"); the original LeanProgress recipe is ``max_length=512,
     learning_rate=1e-5, pad_to_max_length=True, label_transform="none"``.
     """
 

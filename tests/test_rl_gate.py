@@ -180,3 +180,14 @@ def test_kimina_gate_with_a_wrong_key_fails_every_tactic_as_a_service_error(kimi
     gate = KiminaGate(client=client, timeout_s=3)
     results = ProgressReward(scorer, lean=gate).evaluate([S.AND_START], ["constructor"], [""], [S.AND_STATEMENT])
     assert results[0].status == "lean_error" and results[0].reward == 0.0
+
+
+def test_verl_compute_score_gates_through_kimina_from_reward_kwargs(kimina_server, trained_tiny):
+    from leanprogress.rl.verl import compute_score
+
+    extra = {"state": S.AND_START, "prefix": "", "statement": S.AND_STATEMENT}
+    settings = {"model": str(trained_tiny[0]), "device": "cpu", "precision": "fp32", "kimina_url": kimina_server.url,
+                "kimina_api_key": "kimina-key", "lean_header": "import Mathlib"}
+    scores = compute_score(data_sources=["leanprogress"] * 3, solution_strs=["simp", "exact ⟨hp, hq⟩", "constructor"],
+                           ground_truths=[""] * 3, extra_infos=[extra] * 3, **settings)
+    assert scores[0] == 0.0 and scores[1] == 1.0 and 0.0 < scores[2] < 1.0  # rejected, finished, scored

@@ -185,7 +185,8 @@ class KiminaGate:
         api_key: its key (default: kimina-client's, ``LEAN_SERVER_API_KEY``).
         header: the lines before the theorem (imports, ``open``).
         timeout_s: seconds per snippet (the server's time limit).
-        batch_size, max_workers: how kimina-client splits one call into requests.
+        batch_size: snippets per request (kimina-client splits one call into requests).
+        max_workers: requests in flight at once.
         client: a ready ``kimina_client.KiminaClient`` (instead of url and key).
     """
 

@@ -122,8 +122,12 @@ class ProgressReward:
         lean: a Lean gate (:class:`~leanprogress.rl.gate.EnvironmentGate`,
             :class:`~leanprogress.rl.gate.KiminaGate`): tactics run in Lean first; needs statements.
         score_mode: ``tactic`` or ``state``; default from the model's ``goal_from`` (``tactic`` when unknown).
-        device, precision, batch_size: for a model folder (see :class:`~leanprogress.scoring.LeanProgressScorer`).
-        api_key, timeout_s, retries: for a server URL (see :class:`~leanprogress.rl.client.RemoteScorer`).
+        device: for a model folder: where it runs (see :class:`~leanprogress.scoring.LeanProgressScorer`).
+        precision: for a model folder: ``auto``, ``fp32``, ``bf16`` or ``int8``.
+        batch_size: for a model folder: prompts per forward pass.
+        api_key: for a server URL: the server's key (see :class:`~leanprogress.rl.client.RemoteScorer`).
+        timeout_s: for a server URL: seconds per HTTP request.
+        retries: for a server URL: retries of a request that got 429, 502, 503, 504 or no connection.
     """
 
     def __init__(

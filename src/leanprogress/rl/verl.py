@@ -31,7 +31,8 @@ This ``compute_score`` answers all three: one call with lists scores the whole
 batch in one padded pass; per-item calls are scored one at a time (use the
 ``batch`` manager for speed). It returns a float (what every manager reads).
 The state and prefix come from ``extra_info`` (``state`` or ``goal``,
-``prefix``, and ``statement`` with Lean gating); ``ground_truth`` is not used.
+``prefix``, and ``statement`` with Lean gating: ``reward_kwargs.kimina_url`` (and ``kimina_api_key``,
+``lean_header``) runs each tactic on that Kimina Lean Server first); ``ground_truth`` is not used.
 :func:`verl_row` builds such a row from a LeanProgress record.
 
 Example:
@@ -55,6 +56,8 @@ logger = logging.getLogger(__name__)
 # ProgressReward's settings that reward_kwargs may carry; verl adds others (reward_router_address, ...).
 REWARD_KWARGS = ("model", "form", "n_max", "steps_cap", "failure_reward", "multiple", "max_chars", "score_mode",
                  "device", "precision", "batch_size", "api_key", "timeout_s", "retries")
+# Lean gating through a Kimina Lean Server (a gate object cannot be written in verl's YAML): its URL, key, header.
+KIMINA_KWARGS = ("kimina_url", "kimina_api_key", "lean_header")
 DATA_SOURCE = "leanprogress"
 
 _rewards: dict[str, tuple[int, ProgressReward]] = {}
@@ -69,7 +72,7 @@ def reward_for(**settings: Any) -> ProgressReward:
             its workers): a torch model used across ``fork`` deadlocks (OpenMP is not fork-safe), so such
             workers must call a server (``model: http://...``).
     """
-    kwargs = {k: v for k, v in settings.items() if k in REWARD_KWARGS and v is not None}
+    kwargs = {k: v for k, v in settings.items() if k in REWARD_KWARGS + KIMINA_KWARGS and v is not None}
     if "model" not in kwargs:
         raise ValueError("leanprogress.rl.verl.compute_score needs the reward model: set "
                          "custom_reward_function.reward_kwargs.model to a model folder or a server URL")
@@ -85,7 +88,13 @@ def reward_for(**settings: Any) -> ProgressReward:
                     "reward_kwargs.model to its URL, or use the naive or batch reward manager")
             reward = None  # a server client: build this process's own
         if reward is None:
-            reward = ProgressReward(**kwargs)
+            gate = None
+            if "kimina_url" in kwargs:
+                from .gate import KiminaGate
+
+                gate = KiminaGate(url=kwargs["kimina_url"], api_key=kwargs.get("kimina_api_key"),
+                                  header=kwargs.get("lean_header", "import Mathlib"))
+            reward = ProgressReward(**{k: v for k, v in kwargs.items() if k in REWARD_KWARGS}, lean=gate)
             _rewards[key] = (os.getpid(), reward)
         return reward
 

@@ -46,13 +46,18 @@ def main(argv: list[str] | None = None) -> int:
     from leanprogress.rl import grpo_rows
     from leanprogress.rl.trl import TRLReward
 
+    import torch
+
     records, _ = read_records(args.dataset)
     rows = grpo_rows(records, conversational=args.conversational)
     reward = TRLReward(args.reward_model, form=args.form, api_key=args.api_key)
     config = trl.GRPOConfig(output_dir=args.output_dir, max_steps=args.max_steps, learning_rate=args.learning_rate,
                             per_device_train_batch_size=args.batch_size, num_generations=args.num_generations,
                             max_completion_length=args.max_completion_length, logging_steps=1, report_to="none",
-                            save_strategy="no", beta=0.0)
+                            save_strategy="no", beta=0.0,
+                            # GRPOConfig defaults to bf16, which the Trainer refuses on a machine without a GPU.
+                            use_cpu=not torch.cuda.is_available(),
+                            bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported())
     trainer = trl.GRPOTrainer(model=args.policy, reward_funcs=[reward], args=config,
                               train_dataset=Dataset.from_list(rows))
     trainer.train()

@@ -21,6 +21,7 @@ OTHER = "p q : Prop\nhp : p\nhq : q\n⊢ p ∧ q"
     ("```lean\nby simp\n```\nThis closes the goal because 0 ≤ y.", "simp"),
     ("Here is the next tactic:\n```lean4\nnlinarith [sq_nonneg (a - b)]", "nlinarith [sq_nonneg (a - b)]"),  # cut off
     ("by omega", "omega"),
+    ("by_cases h : p", "by_cases h : p"),  # a tactic that starts with "by" keeps it
     ("by\n  omega", "omega"),
     ("simp<|im_end|>\n<|im_start|>user", "simp"),
     ("exact h</s>", "exact h"),

@@ -420,6 +420,13 @@ def cmd_predict_steps(args) -> int:
     return 0
 
 
+def stale_replay_proof(row: dict) -> bool:
+    """Whether a result row is a proof by the replay written before results named their environment: that
+    replay took each step's successor from the next listed step and ignored the recorded ``state_after``, so
+    its proofs can hold steps no recording has (see :mod:`leanprogress.search.audit`)."""
+    return row.get("generator") == "ReplayGenerator" and "environment" not in row
+
+
 def cmd_export(args) -> int:
     from ..data.records import write_records
     from .prover import SearchResult, proof_records
@@ -429,6 +436,7 @@ def cmd_export(args) -> int:
     rows = read_result_rows(args.results)  # a cut last line is dropped with a note, as prove drops it
     records = []
     counts: dict[str, int] = {}
+    stale = 0
     for row in rows:
         try:
             result = SearchResult(**{k: v for k, v in row.items() if k in fields})
@@ -436,15 +444,22 @@ def cmd_export(args) -> int:
             raise ValueError(f"{args.results}: the result of {row.get('theorem')!r} is not one prove writes "
                              f"({exc})") from None
         counts[result.status] = counts.get(result.status, 0) + 1
+        if result.proved and stale_replay_proof(row):
+            stale += 1
+            continue
         records += proof_records(result, args.source)
+    if stale:
+        print(f"note: skipped {stale} proof(s) found by the replay of an earlier version, which could take steps "
+              "no recording has (it ignored the recorded state_after); prove again to export them", file=sys.stderr)
 
     def why_empty() -> str:
         if not rows:
             return f"{args.results} holds no complete result line: nothing to export; {args.output} not written"
         seen = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
-        return (f"none of the {len(rows)} result(s) in {args.results} is a proof ({seen}): nothing to export; "
+        what = "a proof" if not stale else "a proof this version exports (see the note above)"
+        return (f"none of the {len(rows)} result(s) in {args.results} is {what} ({seen}): nothing to export; "
                 f"{args.output} not written")
 
     n = write_records(records, args.output, if_empty=why_empty)
-    print(f"wrote {n} record(s) from {counts.get('proved', 0)} solved search(es) to {args.output}")
+    print(f"wrote {n} record(s) from {counts.get('proved', 0) - stale} solved search(es) to {args.output}")
     return 0

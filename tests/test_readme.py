@@ -275,6 +275,8 @@ COMMANDS: dict[str, Run] = {
         extra=TINY_TRAIN, check=model_folder("runs/model")),
     "leanprogress train --dataset data/mathlib.jsonl --dataset data/workbook.jsonl:0.3 --output-dir runs/mixed": Run(
         extra=TINY_TRAIN, check=model_folder("runs/mixed")),
+    "leanprogress train --dataset data/mathlib.jsonl --ranking-weight 1 --ranking-negatives 3 --output-dir "
+    "runs/ranked": Run(extra=TINY_TRAIN, check=all_of(model_folder("runs/ranked"), output_has("ranking objective"))),
     # Training: the competition recipe
     "leanprogress build-dataset --from-lean-source $SHARED/lean-workbook-plus-proofs/proofs.jsonl --output "
     "data/workbook.jsonl": Run(check=records("data/workbook.jsonl", at_least=6)),

@@ -166,6 +166,22 @@ def test_sphinx_roles_become_cross_references():
         "`predict` and `nowhere`.")
 
 
+def test_args_entries_naming_several_parameters_are_one_entry_each():
+    text = ("Do.\n\n    Args:\n        tokenizer: the tokenizer.\n        padding, max_length: as for\n"
+            "            the collator.\n        *args, **kwargs: those of Trainer.\n\n    Returns:\n        x, y: kept.\n")
+    assert griffe_docstrings._one_entry_per_name(text) == (
+        "Do.\n\n    Args:\n        tokenizer: the tokenizer.\n        padding: as for\n            the collator.\n"
+        "        max_length: as for\n            the collator.\n        *args: those of Trainer.\n"
+        "        **kwargs: those of Trainer.\n\n    Returns:\n        x, y: kept.\n")
+
+
+def test_hook_examples_hold():
+    import doctest
+
+    for module in (cli_reference, griffe_docstrings):
+        assert doctest.testmod(module).failed == 0, module.__name__
+
+
 def test_roles_resolve_through_griffe():
     import griffe
 

@@ -204,7 +204,8 @@ class RankingCollator:
 
     Args:
         tokenizer: the model's tokenizer (its pad token).
-        padding, max_length: as for ``transformers.DataCollatorWithPadding``.
+        padding: as for ``transformers.DataCollatorWithPadding``.
+        max_length: as for ``transformers.DataCollatorWithPadding``.
     """
 
     def __init__(self, tokenizer, padding="longest", max_length=None):
@@ -246,10 +247,12 @@ class RankingTrainer(Trainer):
     accumulation steps itself and DDP averages the processes' gradients.
 
     Args:
-        ranking_weight, ranking_margin: the objective's weight and margin.
+        *args: those of ``transformers.Trainer``.
+        ranking_weight: the objective's weight.
+        ranking_margin: the margin of the pair loss.
         head: ``regression`` or ``distribution``.
         head_max_steps: K of the distribution head.
-        *args, **kwargs: those of ``transformers.Trainer`` (``compute_loss_func`` unused).
+        **kwargs: those of ``transformers.Trainer`` (``compute_loss_func`` unused).
     """
 
     loss_is_scaled_for_ga = False

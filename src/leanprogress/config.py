@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from .heads import HEADS, POINT_ESTIMATES, decode_regression
+from .lean.expr import CANONICAL_FORMS
 from .prompt import DEFAULT_TEMPLATE, TRUNCATIONS, PromptBuilder, PromptTemplate
 
 SETTINGS_FILE = "leanprogress_config.json"
@@ -116,6 +117,10 @@ class ModelSettings:
     canonicalize_goals: bool = False
     """Whether goals were mapped to :func:`leanprogress.lean.canonical.canonical_state` before the model read
     them. False when absent: models saved before the setting existed read goals as they are."""
+    canonical_form: int = 1
+    """Which canonical form the goals were mapped to (with ``canonicalize_goals``): 2 keeps what decides a term's
+    value (the trainer saves :data:`leanprogress.lean.expr.CANONICAL_FORM`); 1 when absent: models saved before
+    the field existed were trained on the earlier form, which dropped every arrow, ascription and binder type."""
     ranking_weight: float = 0.0
     """Weight of the ranking objective the model was trained with (:mod:`leanprogress.training.ranking_objective`;
     0: steps alone, also for models saved before it existed). Scoring reads the model the same way either way;
@@ -139,6 +144,8 @@ class ModelSettings:
             raise ValueError(f"head_max_steps must be >= 1 for the distribution head, got {self.head_max_steps}")
         if self.point_estimate not in POINT_ESTIMATES:
             raise ValueError(f"point_estimate must be one of {POINT_ESTIMATES}, got {self.point_estimate!r}")
+        if self.canonical_form not in CANONICAL_FORMS:
+            raise ValueError(f"canonical_form must be one of {CANONICAL_FORMS}, got {self.canonical_form!r}")
         if not (_finite_number(self.ranking_weight) and self.ranking_weight >= 0):
             raise ValueError(f"ranking_weight must be a number >= 0, got {self.ranking_weight!r}")
 
@@ -156,6 +163,7 @@ class ModelSettings:
             normalize=self.normalize_symbols,
             truncation=self.truncation,
             canonicalize=self.canonicalize_goals,
+            canonical_form=self.canonical_form,
         )
 
     def save(self, folder: str | os.PathLike) -> Path:

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from .lean.canonical import canonical_state
+from .lean.expr import CANONICAL_FORM, CANONICAL_FORMS
 from .lean.symbols import LeanTextNormalizer
 
 DEFAULT_TEMPLATE = "Goal:\n{goal}\n\nPrefix:\n{prefix}\n\nCandidate tactic:\n{tactic}"
@@ -146,6 +147,8 @@ class PromptBuilder:
         canonicalize: map each goal to
             :func:`~leanprogress.lean.canonical.canonical_state` first, so a
             state Lean printed and one rendered from source text read alike.
+        canonical_form: which canonical form (2, the current one, or 1 for
+            models trained with the earlier form).
         truncation: ``structured`` (drop prefix lines and hypotheses, keep the
             tactic and target) or ``right`` (plain tokenizer truncation, as
             the original LeanProgress did; for comparisons only).
@@ -159,6 +162,7 @@ class PromptBuilder:
         normalize: bool = True,
         truncation: str = "structured",
         canonicalize: bool = False,
+        canonical_form: int = CANONICAL_FORM,
     ):
         if truncation not in TRUNCATIONS:
             raise ValueError(f"truncation must be one of {TRUNCATIONS}, got {truncation!r}")
@@ -170,6 +174,9 @@ class PromptBuilder:
         self.normalize = normalize
         self.truncation = truncation
         self.canonicalize = canonicalize
+        if canonical_form not in CANONICAL_FORMS:
+            raise ValueError(f"canonical_form must be one of {CANONICAL_FORMS}, got {canonical_form!r}")
+        self.canonical_form = canonical_form
         self._normalizer = LeanTextNormalizer(tokenizer) if normalize else None
         # Counting tokens of over-long text is the point here; mark the HF
         # "sequence longer than maximum" warning as already shown.
@@ -208,7 +215,7 @@ class PromptBuilder:
                 f"goals, tactics and prefixes differ in length: {len(goals)}, {len(tactics)}, {len(prefixes)}"
             )
         if self.canonicalize:  # once per distinct goal: the candidates of a state share it
-            canonical = {g: canonical_state(g) for g in dict.fromkeys(goals)}
+            canonical = {g: canonical_state(g, self.canonical_form) for g in dict.fromkeys(goals)}
             goals = [canonical[g] for g in goals]
         shared: dict[tuple[str, str], _Shared] = {}
         keys = [(g, p or "") for g, p in zip(goals, prefixes)]

@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 from ..files import check_input_file, iter_text_lines
+from ..lean.syntax import list_steps, parse_tactic_block
 from .records import normalize_theorem_name
 
 _CHUNK = 1 << 20
@@ -155,6 +156,113 @@ def trace_files(path: str | os.PathLike) -> list[Path]:
             raise FileNotFoundError(f"no .json files under {path}")
         return files
     return [check_input_file(path, "LeanDojo trace")]
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split())
+
+
+def inner_tactics(tactic: str) -> list[str]:
+    """The tactics the step rule lists inside one listed tactic's text (its nested blocks, recursively),
+    whitespace collapsed.
+
+    Args:
+        tactic: the text of one tactic as LeanDojo lists it.
+
+    Example:
+        >>> inner_tactics("have h : 0 < 2 := by\n  norm_num")
+        ['norm_num']
+    """
+    try:
+        nodes = parse_tactic_block(tactic)
+    except ValueError:  # nested too deeply to read: no tactic is known to sit inside it
+        return []
+    inner = [node.text for node in nodes[1:]]  # a text the rule splits further: every piece after the first
+    for node in nodes:
+        for child in node.children:
+            inner += list_steps(child)
+    return [_norm(t) for t in inner]
+
+
+def outer_tactics(steps: Sequence[dict]) -> list[int]:
+    """For each listed tactic of a LeanDojo trace, the index of the listed tactic it is nested in.
+
+    LeanDojo lists a tactic with its nested blocks (``have h : p := by
+    simp``, ``induction n with | zero => rfl | ...``, ``classical simp_rw
+    [...]``) and then, later in the list, the tactics of those blocks. A
+    tactic not nested in another gets its own index; a nested one the index
+    of the outermost listed tactic whose text holds it. Run one after another
+    on the goals they act on, the outer tactics are the proof; a nested
+    tactic runs only inside its outer tactic (whose ``state_after`` is the
+    state after the whole tactic, nested blocks included).
+
+    Which later tactics are nested is read from the text: the step rule
+    (:func:`leanprogress.lean.syntax.split_tactic_steps`) lists the tactics
+    inside each outer tactic, and each is matched to the first later listed
+    tactic with the same text (whitespace aside). One exception keeps flat
+    proofs flat: a tactic that starts from exactly the state the previous
+    outer tactic produced continues the proof, even when its text also
+    occurs inside an earlier tactic (a search's proof ``have h : p := by
+    linarith`` then ``linarith``, where LeanDojo recorded only the outer
+    tactics).
+
+    Args:
+        steps: ``traced_tactics`` of one theorem (``tactic``, ``state_before``,
+            ``state_after``).
+
+    Example:
+        >>> outer_tactics([
+        ...     {"tactic": "classical simp", "state_before": "⊢ p", "state_after": "no goals"},
+        ...     {"tactic": "simp", "state_before": "⊢ p", "state_after": "no goals"}])
+        [0, 0]
+    """
+    owner: list[int] = []
+    pending: dict[str, list[int]] = {}
+    reached: set[str] = set()  # states (and their goals) that outer tactics reach from the start
+    for j, step in enumerate(steps):
+        before = step["state_before"]
+        if j == 0:
+            reached.update([before, *split_goals(before)])
+        text = _norm(step["tactic"])
+        waiting = pending.get(text)
+        prev = steps[j - 1] if j else None
+        flat = (prev is not None and owner[j - 1] == j - 1 and prev["state_before"] in reached
+                and before == prev["state_after"])
+        if waiting and not flat:
+            owner.append(waiting.pop(0))
+            continue
+        owner.append(j)
+        if before in reached:
+            reached.update([step["state_after"], *split_goals(step["state_after"])])
+        for inner in inner_tactics(step["tactic"]):
+            pending.setdefault(inner, []).append(j)
+    return owner
+
+
+NO_GOALS = "no goals"
+
+
+def split_goals(state: str) -> list[str]:
+    """The goals of a state as LeanDojo prints it (goals are separated by a blank line; ``no goals``: none).
+
+    Example:
+        >>> split_goals("case h\\nx : ℕ\\n⊢ x = x\\n\\n⊢ True")
+        ['case h\\nx : ℕ\\n⊢ x = x', '⊢ True']
+    """
+    if state.strip() == NO_GOALS:
+        return []
+    goals: list[str] = []
+    for part in state.split("\n\n"):
+        if goals and "⊢" not in part:
+            goals[-1] += "\n\n" + part  # a blank line inside a goal's text, not between goals
+        else:
+            goals.append(part)
+    return goals
+
+
+def join_goals(goals: Sequence[str]) -> str:
+    """A state's text from its goals, as LeanDojo prints it (``no goals`` for none)."""
+    return "\n\n".join(goals) if goals else NO_GOALS
 
 
 GOAL_FROM = ("state_before", "state_after")

@@ -39,6 +39,7 @@ from ..data.dataset import ProgressDataset
 from ..encoder import (DEFAULT_ENCODER_NAME, keep_head_fp32, load_regression_model, load_tokenizer, output_head,
                        resolve_device, resolve_model_name, resolve_precision)
 from ..evaluation import compute_metrics
+from ..lean.expr import CANONICAL_FORM
 from ..lean.symbols import tokenizer_needs_normalization
 from ..progress import hf_progress_bars, stderr_is_terminal
 
@@ -301,6 +302,7 @@ class ProgressTrainer:
             point_estimate=args.point_estimate,
             goal_from=records_goal_from(self.train_dataset.records),
             canonicalize_goals=args.canonicalize_goals,
+            canonical_form=CANONICAL_FORM,
             ranking_weight=args.ranking_weight,
         )
         if self.settings.goal_from == "mixed":

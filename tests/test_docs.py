@@ -32,7 +32,7 @@ def _load(name: str, path: Path):
 
 
 cli_reference = _load("cli_reference", DOCS / "_hooks" / "cli_reference.py")
-griffe_examples = _load("griffe_examples", DOCS / "_hooks" / "griffe_examples.py")
+griffe_docstrings = _load("griffe_docstrings", DOCS / "_hooks" / "griffe_docstrings.py")
 
 
 def build(config: Path, site: Path) -> subprocess.CompletedProcess:
@@ -91,12 +91,16 @@ def test_cli_reference_page_shows_every_subcommand_and_flag(site):
                 assert option in page, f"{name} {option}"
 
 
-def test_api_reference_shows_examples_as_code(site):
+def test_api_reference_reads_the_project_docstrings(site):
     html = "".join(p.read_text(encoding="utf-8") for p in (site / "reference" / "api").rglob("index.html"))
     assert "leanprogress.scoring.LeanProgressScorer" in html and "leanprogress.lean.syntax" in html
     # Every `Example:` doctest is a console block; read as an admonition, its `>>>` would become nested quotes.
     assert not re.search(r"<blockquote>\s*<blockquote>\s*<blockquote>", html)
     assert html.count('class="gp">&gt;&gt;&gt; </span>') >= 20
+    # Sphinx roles are links to the objects' entries, not literal `:class:` text.
+    assert not re.search(r":(class|func|meth|mod|attr|exc):", _text(html))
+    assert re.search(r'<a class="autorefs autorefs-internal"[^>]*href="[^"]*#leanprogress\.lean\.canonical\.canonical_state"',
+                     html)
 
 
 # ---------------------------------------------------------------- the CLI reference hook
@@ -149,7 +153,44 @@ def test_cli_reference_page_without_its_marker_fails_the_build():
 
 def test_example_sections_are_renamed_for_griffe():
     text = "Do it.\n\nExample:\n    >>> 1 + 1\n    2\n\n    Example: not a header\n"
-    assert griffe_examples._as_examples(text) == "Do it.\n\nExamples:\n    >>> 1 + 1\n    2\n\n    Example: not a header\n"
+    assert griffe_docstrings._as_examples(text) == "Do it.\n\nExamples:\n    >>> 1 + 1\n    2\n\n    Example: not a header\n"
+
+
+def test_sphinx_roles_become_cross_references():
+    paths = {"LeanProgressScorer": "leanprogress.scoring.LeanProgressScorer", "leanprogress.heads": "leanprogress.heads"}
+    text = ("Use :class:`LeanProgressScorer` (see :mod:`leanprogress.heads`), :meth:`~a.b.predict()` "
+            "and :func:`nowhere`.")
+    assert griffe_docstrings._roles(text, paths.get) == (
+        'Use <autoref identifier="leanprogress.scoring.LeanProgressScorer" optional><code>LeanProgressScorer</code>'
+        '</autoref> (see <autoref identifier="leanprogress.heads" optional><code>leanprogress.heads</code></autoref>), '
+        "`predict` and `nowhere`.")
+
+
+def test_args_entries_naming_several_parameters_are_one_entry_each():
+    text = ("Do.\n\n    Args:\n        tokenizer: the tokenizer.\n        padding, max_length: as for\n"
+            "            the collator.\n        *args, **kwargs: those of Trainer.\n\n    Returns:\n        x, y: kept.\n")
+    assert griffe_docstrings._one_entry_per_name(text) == (
+        "Do.\n\n    Args:\n        tokenizer: the tokenizer.\n        padding: as for\n            the collator.\n"
+        "        max_length: as for\n            the collator.\n        *args: those of Trainer.\n"
+        "        **kwargs: those of Trainer.\n\n    Returns:\n        x, y: kept.\n")
+
+
+def test_hook_examples_hold():
+    import doctest
+
+    for module in (cli_reference, griffe_docstrings):
+        assert doctest.testmod(module).failed == 0, module.__name__
+
+
+def test_roles_resolve_through_griffe():
+    import griffe
+
+    package = griffe.load("leanprogress", search_paths=[str(ROOT / "src")])
+    resolve = griffe_docstrings._resolver(package["scoring"]["LeanProgressScorer"])
+    assert resolve("PromptTemplate") == "leanprogress.prompt.PromptTemplate"  # imported into scoring
+    assert resolve("leanprogress.search.ReplayEnvironment") == "leanprogress.search.environment.ReplayEnvironment"
+    assert resolve("predict_batch") == "leanprogress.scoring.LeanProgressScorer.predict_batch"
+    assert resolve("no_such_name") is None
 
 
 # ---------------------------------------------------------------- the README as a front page

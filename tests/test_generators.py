@@ -146,14 +146,24 @@ def test_hf_generator_returns_the_whole_tactic_after_the_prefix(tmp_path, byte_l
         assert out[-1][1] <= out[0][1] and (num_beams or len(out) == 1)
 
 
-def test_hf_causal_generator_keeps_the_prefix_when_the_state_is_too_long(tmp_path, byte_level_tokenizer):
+@pytest.mark.parametrize("kind", ["causal", "seq2seq"])
+def test_hf_generator_reads_a_state_longer_than_its_positions(tmp_path, byte_level_tokenizer, kind):
     from leanprogress.generators import HFGenerator
 
-    gen = HFGenerator(str(_causal_always(tmp_path, byte_level_tokenizer, "Ġh")), device="cpu", max_new_tokens=1)
-    # Truncated at 2,048 tokens from the left, the prompt still ends with the prefix the model continues.
-    long_state = "⊢ a = b " * 1500
-    assert gen.tokenizer(gen.prompt.format(state=long_state, prefix="exact"), truncation=True, max_length=2048,
-                         )["input_ids"][-1] == byte_level_tokenizer.convert_tokens_to_ids("exact")
+    build = _causal_always if kind == "causal" else _seq2seq_always
+    gen = HFGenerator(str(build(tmp_path, byte_level_tokenizer, "Ġh")), device="cpu", max_new_tokens=2)
+    # The tiny models have 256 positions: a state of thousands of tokens is cut to what the model can read (a
+    # fixed 2,048 overflowed them), from the left for a causal model, so that its prompt still ends with the prefix.
+    assert gen.max_input_tokens == (254 if kind == "causal" else 256)
+    out = gen.generate("⊢ a = b " * 1500, prefix="exact", n=1)
+    assert out[0][0] == "exact h h"
+
+
+def test_hf_generator_refuses_a_tactic_length_that_leaves_no_room_for_the_prompt(tmp_path, byte_level_tokenizer):
+    from leanprogress.generators import HFGenerator
+
+    with pytest.raises(ValueError, match="no room for a prompt"):
+        HFGenerator(str(_causal_always(tmp_path, byte_level_tokenizer, "Ġh")), device="cpu", max_new_tokens=256)
 
 
 def test_hf_generator_with_a_random_model_still_starts_every_tactic_with_the_prefix(tmp_path, bundled_tokenizer_path):

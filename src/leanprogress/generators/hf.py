@@ -52,8 +52,28 @@ class HFGenerator:
             self.tokenizer.truncation_side = "left"
         self.num_beams, self.max_new_tokens, self.temperature = num_beams, max_new_tokens, temperature
         self.prompt = prompt
+        self.max_input_tokens = self._input_budget()
         self._lock = threading.Lock()
         self._torch = torch
+
+    def _input_budget(self) -> int:
+        """How many tokens of input the model can read: its positions (less room for the tactic it writes, for a
+        causal model, whose output follows its input in the same positions), else 2,048.
+
+        A fixed 2,048 overflowed a GPT-2's 1,024 positions on a long state; a model with relative positions
+        (ByT5, T5) names no limit and keeps 2,048.
+        """
+        config = self.model.config
+        positions = next((getattr(config, k) for k in ("max_position_embeddings", "n_positions")
+                          if isinstance(getattr(config, k, None), int)), None)
+        if positions is None:
+            return 2048
+        if self.seq2seq:
+            return positions
+        if positions <= self.max_new_tokens:
+            raise ValueError(f"max_new_tokens={self.max_new_tokens} leaves no room for a prompt in the "
+                                        f"model's {positions} positions")
+        return positions - self.max_new_tokens
 
     def generate(self, state: str, prefix: str = "", n: int = 32) -> list[tuple[str, float]]:
         """Up to ``n`` whole tactics that start with ``prefix``, best first, with their log-probabilities.
@@ -66,7 +86,8 @@ class HFGenerator:
         torch = self._torch
         given = None  # the decoder's first tokens, for a seq2seq model given a prefix
         if self.seq2seq:
-            enc = self.tokenizer(state, return_tensors="pt", truncation=True, max_length=2048).to(self.device)
+            enc = self.tokenizer(state, return_tensors="pt", truncation=True,
+                                 max_length=self.max_input_tokens).to(self.device)
             if prefix:
                 start = self.model.generation_config.decoder_start_token_id
                 if start is None:
@@ -78,7 +99,7 @@ class HFGenerator:
                 given = torch.tensor([[start, *prefix_ids]], device=self.device)
         else:
             enc = self.tokenizer(self.prompt.format(state=state, prefix=prefix), return_tensors="pt",
-                                 truncation=True, max_length=2048).to(self.device)
+                                 truncation=True, max_length=self.max_input_tokens).to(self.device)
         beams = self.num_beams > 0
         kwargs: dict[str, Any] = dict(
             max_new_tokens=self.max_new_tokens, num_return_sequences=n, output_scores=True,
@@ -131,7 +152,7 @@ class HFGenerator:
         if not self.seq2seq:
             raise NotImplementedError("only seq2seq generators can encode")
         torch = self._torch
-        enc = self.tokenizer(text, return_tensors="pt", truncation=True, max_length=2048).to(self.device)
+        enc = self.tokenizer(text, return_tensors="pt", truncation=True, max_length=self.max_input_tokens).to(self.device)
         with self._lock, torch.inference_mode():
             hidden = self.model.get_encoder()(**enc).last_hidden_state
         mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)

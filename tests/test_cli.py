@@ -354,3 +354,15 @@ def test_train_and_evaluate_check_their_paths_before_any_work(tmp_path, capsys):
     # The records are read before the model is loaded (seconds): a missing dataset is what is reported.
     assert main(["evaluate", "--model", str(tmp_path / "no-model"), "--dataset", str(tmp_path / "missing.jsonl")]) == 2
     assert "dataset file not found" in capsys.readouterr().err
+
+
+def test_train_says_why_nothing_is_held_out_when_every_record_is_one_theorem(tmp_path, capsys, monkeypatch):
+    data = tmp_path / "recs.jsonl"
+    data.write_text("".join(json.dumps({"goal": "x : ℝ\nh₀ : 2 * x = 4\n⊢ x = 2", "prefix": "", "tactic": "linarith",
+                                        "steps_remaining": 0, "theorem": f"P.t{i}"}) + "\n" for i in range(10)))
+    _fake_trainer(monkeypatch)
+    assert main(["train", "--dataset", str(data), "--output-dir", str(tmp_path / "m")]) == 0
+    err = capsys.readouterr().err
+    # Ten names, one starting state: merged into one theorem, so a 0.2 split holds nothing out. Say so, and why.
+    assert "every record belongs to one theorem" in err and "its 10 theorem names" in err
+    assert "training without held-out figures" in err

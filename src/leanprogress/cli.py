@@ -286,11 +286,15 @@ def cmd_train(args) -> int:
         return _fail(str(exc))
     if Path(args.output_dir).exists() and not Path(args.output_dir).is_dir():  # before reading any data
         return _fail(f"--output-dir {args.output_dir} is a file, not a folder")
-    from .data.dataset import load_mixture
+    from .data.dataset import load_mixture, one_theorem_message
 
     ratio = 0.0 if args.eval_dataset else args.eval_ratio
     # Skipped lines are logged by the datasets as they are read.
     train, held, _ = load_mixture(args.dataset, eval_ratio=ratio, seed=args.seed, skip_invalid=args.skip_invalid)
+    if ratio > 0 and not len(held):
+        # Without held-out theorems there is no best epoch to pick and no constant to fall back to: say so and why.
+        print(f"warning: {one_theorem_message(train.records)}; training without held-out figures (the last epoch is "
+              "kept; give --eval-dataset to measure one)", file=sys.stderr)
     if args.eval_dataset:
         held = ProgressDataset(args.eval_dataset, skip_invalid=args.skip_invalid)
         _warn_overlap(train.records, held.records, args.eval_dataset)

@@ -252,8 +252,8 @@ def one_theorem_message(records: Sequence[dict]) -> str:
     shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
     why = describe_merges(records, range(len(records)))
     return (f"every record belongs to one theorem, so nothing is held out: its {len(names)} theorem names ({shown}) "
-            f"were merged because their proofs start from the same state ({why}); see 'Theorem identity' in the "
-            "README")
+            f"were merged because their proofs start from the same state ({why}); see 'Theorem identity' in "
+            "docs/guides/data.md")
 
 
 def shared_theorems(first: Sequence[dict], second: Sequence[dict]) -> list[str]:

@@ -119,3 +119,24 @@ def test_streamed_balancing_counts_each_theorem_once(tmp_path):
     recs = list(iter_leandojo_records([tmp_path], stats=stats, keep=lambda key, n: seen.append((key, n)) or n >= 4))
     assert sorted(seen) == sorted((f"T{i}", 1 + i % 6) for i in range(30))  # asked once per theorem
     assert {r["proof_length"] for r in recs} == {4, 5, 6} and stats.dropped_by_balance == 15 * 2
+
+
+def test_search_order_keeps_the_tactics_a_step_prover_applies():
+    # LeanDojo lists `have ... := by` with its block, then the outer tactics, then the block's tactics.
+    def step(tactic, before):
+        return {"tactic": tactic, "state_before": before, "state_after": "s"}
+
+    have = "have h : 0 < 2 := by\n  norm_num\n  · simp"
+    theorem = {"full_name": "T.t", "traced_tactics": [
+        step(have, "s0"), step("constructor", "s1"), step("linarith", "s2"), step("simp", "s3"),
+        step("norm_num", "s4"), step("simp", "s5")]}
+    recs = records_from_theorem(theorem, order="search")
+    # `norm_num` and the `simp` of the `·` block inside the `have` are nested; the `simp` listed before them is
+    # an outer tactic of the `constructor`'s second goal.
+    assert [r["tactic"] for r in recs] == [have, "constructor", "linarith", "simp"]
+    assert [r["steps_remaining"] for r in recs] == [3, 2, 1, 0]
+    assert [r["goal"] for r in recs] == ["s0", "s1", "s2", "s3"]  # the real states
+    assert [r["listed_step"] for r in recs] == [0, 1, 2, 3] and recs[3]["prefix"] == f"{have}\nconstructor\nlinarith"
+    assert len(records_from_theorem(theorem)) == 6  # LeanDojo's listing stays the default
+    with pytest.raises(ValueError, match="order"):
+        records_from_theorem(theorem, order="source")

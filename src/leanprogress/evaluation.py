@@ -470,7 +470,7 @@ def evaluate_model(
     """
     from .baselines import TacticLookup
     from .data.dataset import ProgressDataset
-    from .data.records import theorem_key
+    from .data.records import has_initial_goal, theorem_key
     from .scoring import LeanProgressScorer
 
     scorer = model if isinstance(model, LeanProgressScorer) else LeanProgressScorer(
@@ -480,7 +480,8 @@ def evaluate_model(
     if len(data) == 0:
         raise ValueError("the evaluation dataset has no records")
     goals, tactics = [r["goal"] for r in data], [r["tactic"] for r in data]
-    preds = scorer.predict_batch(goals, tactics, [r["prefix"] for r in data])
+    # Records whose goal stands in for the real state are laid out as the model was trained on them.
+    preds = scorer.predict_batch(goals, tactics, [r["prefix"] for r in data], [has_initial_goal(r) for r in data])
     labels = data.labels
     sources = [r.get("source") for r in data]
     metrics = compute_metrics(preds, labels, sources=sources if any(sources) else None)

@@ -47,7 +47,8 @@ Variant keys (defaults = ``RECIPE``): ``head`` (regression|distribution), ``k`` 
 (point estimate saved with the model), ``epochs``, ``lr``, ``max_length``, ``batch_size``, ``warmup``,
 ``label_transform``, ``selection`` (mae|accuracy|mse|loss), ``canonical`` (1: goals in canonical form, 0: as
 printed), ``group`` (1: batches of similar length, 0: random), ``seed`` (overridden by ``--seeds``), ``order`` and
-``mathlib_order`` (leandojo|search), ``initial`` (read|mark|drop), the source weights ``workbook``, ``minif2f``,
+``mathlib_order`` (leandojo|search), ``initial`` (read|mark|drop), the ranking objective's ``ranking`` (weight; 0:
+off), ``negatives``, ``negatives_from`` (source|any) and ``margin``, the source weights ``workbook``, ``minif2f``,
 ``mathlib``, ``search`` (0 leaves a source out; fractions subsample theorems, whole numbers repeat them),
 ``workbook_theorems`` (only this many Workbook training theorems, for cheap runs; 0: all), ``name``.
 """
@@ -71,7 +72,7 @@ from transformers import TrainerCallback
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _shared import SHARED, machine  # noqa: E402
 
-# The recommended recipe (README, "A competition-math progress model").
+# The recommended recipe (docs/guides/training.md, "A competition-math progress model").
 RECIPE = {
     "name": "recipe",
     "head": "distribution",
@@ -90,6 +91,10 @@ RECIPE = {
     "order": "leandojo",
     "mathlib_order": "leandojo",
     "initial": "read",
+    "ranking": 0.0,
+    "negatives": 1,
+    "negatives_from": "source",
+    "margin": 1.0,
     "workbook": 1.0,
     "minif2f": 0.0,
     "mathlib": 1.0,
@@ -100,7 +105,7 @@ _TYPES = {k: type(v) for k, v in RECIPE.items()}
 _CHOICES = {"head": ("regression", "distribution"), "point": ("median", "mode", "mean"),
             "selection": ("mae", "accuracy", "mse", "loss"), "label_transform": ("log1p", "none"),
             "order": ("leandojo", "search"), "mathlib_order": ("leandojo", "search"),
-            "initial": ("read", "mark", "drop")}
+            "initial": ("read", "mark", "drop"), "negatives_from": ("source", "any")}
 HELD_SETS = ("search", "first")
 TITLES = {"search": "held-out search-trace steps (real states)",
           "first": "first steps of held-out Workbook theorems and miniF2F-valid whole proofs (real states)"}
@@ -451,7 +456,9 @@ def run_once(variant: dict, fold: int | None, sources, split: dict, opts, cache,
         warmup_ratio=variant["warmup"], seed=variant["seed"], label_transform=variant["label_transform"],
         head=variant["head"], head_max_steps=variant["k"], point_estimate=variant["point"],
         selection_metric=variant["selection"], canonicalize_goals=bool(variant["canonical"]),
-        initial_goals=variant["initial"], group_by_length=bool(variant["group"]), device=opts.device,
+        initial_goals=variant["initial"], ranking_weight=variant["ranking"], ranking_negatives=variant["negatives"],
+        ranking_negatives_from=variant["negatives_from"], ranking_margin=variant["margin"],
+        group_by_length=bool(variant["group"]), device=opts.device,
         precision=opts.precision, eval_batch_size=64, logging_steps=50,
         extra={"save_total_limit": 1, "dataloader_num_workers": opts.workers, "disable_tqdm": not opts.progress},
     )
@@ -712,7 +719,7 @@ def _fmt(value, ci, percent: bool, signed: bool = False) -> str:
 def print_summary(summary: dict, reference: str | None) -> None:
     for name, entry in summary.items():
         v = entry["variant"]
-        print(f"\n=== {name}: " + ", ".join(f"{k}={v[k]}" for k in RECIPE if k not in ("name", "seed")))
+        print(f"\n=== {name}: " + ", ".join(f"{k}={v.get(k, RECIPE[k])}" for k in RECIPE if k not in ("name", "seed")))
         print(f"seeds {entry['seeds']}, {entry['runs']} run(s), {entry['train_seconds_per_run']:.0f}s training per run"
               + (f", {entry['kept_constant']} run(s) kept the constant" if entry["kept_constant"] else ""))
         for s, comp in entry["sets"].items():

@@ -31,6 +31,21 @@ Rows (same candidates, same budget of environment calls per theorem):
 Every row is run over ``--seeds`` generator seeds (distractor sets and
 log-probabilities); figures are the mean and standard deviation over seeds.
 
+Scorer variants (``--variant``, repeatable; tactic mode, or the modes of
+``--modes``): ``name``, ``head`` (regression|distribution), ``ranking`` (the
+ranking objective's weight, 0: steps alone), ``negatives`` (per record),
+``from`` (source|any), ``margin``, ``epochs``, ``seed``. Their training data
+can hold ``--workbook N`` Lean Workbook Plus theorems (read as
+``--from-lean-source`` does; a Workbook theorem whose initial target is that
+of a held-out theorem is left out of that fold) and the training folds'
+search traces ``--search-weight`` times. ``--lookup`` adds the tactic-name
+lookup (median steps per tactic name, fit on each fold's training records of
+the first variant) as a scorer beside them. Every scorer also gets, on the
+held-out theorems of its fold, the ranking figure (pairs of recorded tactics
+with different labels on one state) and the replay pairs: on every recorded
+state and seed, how often it puts a recorded tactic before one of the
+generator's distractors (ties half; the generator's own figure beside it).
+
 What the replay can show: whether a score orders candidates (``tactic``
 mode) and reached states (``state`` mode) so that a proof is found within
 fewer environment calls, and whether it prefers the shorter of the recorded
@@ -41,6 +56,8 @@ ever scored, so only the 14 theorems with several proofs give the score a
 choice; and the generator is a simulation, not a model.
 
     python benchmarks/bench_search.py [--budgets 32,64] [--seeds 5] [--folds 2] [--epochs 1] [--models DIR]
+    python benchmarks/bench_search.py --budgets 16,32 --modes tactic --workbook 1500 --search-weight 4 --lookup \
+        --variant name=steps --variant name=ranked,ranking=1,negatives=3 --alphas 0.2,0.5,0.8,1.0 --json out.json
     python benchmarks/bench_search.py --ray-speedup [--latency 0.05] [--ray-model DIR]   # Ray against one process
 """
 
@@ -50,10 +67,67 @@ import argparse
 import json
 import random
 import statistics
+import sys
 import tempfile
 import time
 
-from _shared import MATHLIB_SAMPLE, MINIF2F_SEARCH_TRACES, machine, require
+from _shared import MATHLIB_SAMPLE, MINIF2F_SEARCH_TRACES, WORKBOOK_PROOFS, machine, require
+
+# A scorer variant (--variant): training settings of the scorers of every fold. DEFAULT_VARIANT is what the
+# benchmark trained before variants existed (the "trained" rows).
+DEFAULT_VARIANT = {"name": "trained", "head": "regression", "ranking": 0.0, "negatives": 1, "from": "source",
+                   "margin": 1.0, "epochs": 0.0, "seed": 0}
+_VARIANT_TYPES = {"name": str, "head": str, "ranking": float, "negatives": int, "from": str, "margin": float,
+                  "epochs": float, "seed": int}
+
+
+def parse_variant(spec: str) -> dict:
+    """``key=value,...`` over DEFAULT_VARIANT's keys (``epochs`` and ``seed`` 0: ``--epochs``, ``--train-seed``)."""
+    out = dict(DEFAULT_VARIANT)
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        key, sep, value = part.partition("=")
+        if not sep or key not in DEFAULT_VARIANT:
+            raise SystemExit(f"bad --variant part {part!r}: expected KEY=VALUE with KEY one of {sorted(DEFAULT_VARIANT)}")
+        try:
+            out[key] = _VARIANT_TYPES[key](value)
+        except ValueError:
+            raise SystemExit(f"bad --variant value {part!r}: {key} takes a {_VARIANT_TYPES[key].__name__}") from None
+    if out["head"] not in ("regression", "distribution") or out["from"] not in ("source", "any"):
+        raise SystemExit(f"bad --variant {spec!r}: head is regression or distribution, from is source or any")
+    return out
+
+
+def _target(goal: str) -> str:
+    """The ``⊢`` target of a state without whitespace (hypothesis names differ between restatements)."""
+    import re
+
+    i = goal.rfind("⊢")
+    return re.sub(r"\s+", "", goal[i:]) if i >= 0 else ""
+
+
+def workbook_theorems(n: int) -> list[list[dict]]:
+    """The records of ``n`` Lean Workbook Plus theorems (a fixed random choice), one list per theorem."""
+    from leanprogress.data.lean_source import iter_source_records
+    from leanprogress.data.proofs import SourceStats
+
+    by_name: dict[str, list[dict]] = {}
+    for r in iter_source_records(WORKBOOK_PROOFS, SourceStats(), source="workbook"):
+        by_name.setdefault(r["theorem"], []).append(r)
+    names = sorted(by_name)
+    random.Random(0).shuffle(names)
+    return [by_name[k] for k in names[:n]]
+
+
+class LookupScorer:
+    """The tactic-name lookup as a search scorer: its median steps for each candidate's first word."""
+
+    settings = None
+
+    def __init__(self, lookup, statistic="median"):
+        self.lookup, self.statistic, self.model_name = lookup, statistic, f"lookup ({statistic})"
+
+    def predict_batch(self, goals, tactics, prefixes=None):
+        return self.lookup.predict(list(tactics), self.statistic)
 
 
 class CachedScorer:
@@ -113,35 +187,95 @@ class OracleStateScorer(OracleScorer):
         return [float(self.dist.get(g, self.n_max)) for g in goals]
 
 
-def train_scorers(entries, names, folds, opts, tmp):
-    """Per fold and mode: a scorer trained on every theorem outside the fold (plus the Mathlib sample).
+def train_scorers(entries, names, folds, opts, tmp, variant=DEFAULT_VARIANT, modes=("tactic", "state"),
+                  workbook=()):
+    """Per fold and mode: a scorer trained on every theorem outside the fold (plus the Mathlib sample, and the
+    Workbook theorems whose initial target is no held-out theorem's), with the variant's settings.
 
-    A model already in ``tmp`` (``--models``, from an earlier run with the same folds) is reused."""
+    A model already in ``tmp`` (``--models``, from an earlier run with the same folds) is reused. Returns the
+    scorers, the training times and, per fold, the tactic-mode training records (for the lookup)."""
     import shutil
     from pathlib import Path
 
     from leanprogress import LeanProgressScorer, ProgressTrainer, ProgressTrainingArguments
     from leanprogress.config import SETTINGS_FILE
+    from leanprogress.data.dataset import weight_by_theorem
     from leanprogress.data.leandojo import records_from_theorem
 
     mathlib = json.load(open(MATHLIB_SAMPLE, encoding="utf-8")) if opts.mathlib else []
-    scorers, timings = {}, []
+    scorers, timings, training = {}, [], {}
+    tag = "" if variant == DEFAULT_VARIANT else f"{variant['name']}-"
     for k, held in enumerate(folds):
         held = set(held)
-        train_thms = [t for t in entries if t["full_name"] not in held] + mathlib
+        held_targets = {_target(t["traced_tactics"][0]["state_before"]) for t in entries if t["full_name"] in held}
         for mode, goal_from in (("tactic", "state_before"), ("state", "state_after")):
-            recs = [r for t in train_thms if t.get("traced_tactics")
-                    for r in records_from_theorem(t, goal_from=goal_from)]
-            out = f"{tmp}/{mode}{k}"
+            if mode not in modes:
+                continue
+            search = [r for t in entries if t["full_name"] not in held
+                      for r in records_from_theorem(t, source="search", goal_from=goal_from)]
+            recs = weight_by_theorem(search, opts.search_weight) if opts.search_weight != 1 else search
+            recs += [r for t in mathlib if t.get("traced_tactics")
+                     for r in records_from_theorem(t, source="mathlib", goal_from=goal_from)]
+            if mode == "tactic":  # whole-proof records read the state before a step; none for state mode
+                recs += [r for thm in workbook if _target(thm[0]["goal"]) not in held_targets for r in thm]
+                training[k] = recs
+            assert not {r["theorem"] for r in recs} & held  # no held-out theorem is trained on
+            out = f"{tmp}/{tag}{mode}{k}"
             if not (Path(out) / SETTINGS_FILE).is_file():
-                args = ProgressTrainingArguments(output_dir=out, epochs=opts.epochs, max_length=128, batch_size=16,
-                                                 seed=opts.train_seed, fallback_to_constant=False)
+                args = ProgressTrainingArguments(
+                    output_dir=out, model_name=opts.model_name, epochs=variant["epochs"] or opts.epochs,
+                    max_length=128, batch_size=16,
+                    seed=variant["seed"] or opts.train_seed, fallback_to_constant=False, head=variant["head"],
+                    ranking_weight=variant["ranking"], ranking_negatives=variant["negatives"],
+                    ranking_negatives_from=variant["from"], ranking_margin=variant["margin"])
                 t0 = time.perf_counter()
                 ProgressTrainer(args, recs).train()
                 shutil.rmtree(Path(out) / "checkpoints", ignore_errors=True)
                 timings.append((mode, k, len(recs), time.perf_counter() - t0))
             scorers[(mode, k)] = CachedScorer(LeanProgressScorer(out, device="cpu"))
-    return scorers, timings
+    return scorers, timings, training
+
+
+def replay_figures(env, gens, seeds, names, scorer_for):
+    """On every recorded state of ``names`` (its first recorded prefix) and seed: how often ``scorer_for(name)``
+    puts a recorded tactic before a distractor of the generator (ties half), and the generator's own figure.
+    Returns ``{"pairs", "scorer", "generator"}``."""
+    from leanprogress.evaluation import pair_agreement
+
+    agree, gen_agree = [], []
+    for name in names:
+        seen = set()
+        for thm in env.theorems[name]:
+            prefix = []
+            for step in thm["traced_tactics"]:
+                state = step["state_before"]
+                if state not in seen:
+                    seen.add(state)
+                    recorded = set(env.recorded_tactics(name, state))
+                    for seed in seeds:
+                        cands = gens(seed).generate(state, "", 32)
+                        tactics = [t for t, _ in cands]
+                        scores = scorer_for(name).predict_batch([state] * len(tactics), tactics, "\n".join(prefix))
+                        good = [i for i, t in enumerate(tactics) if t in recorded]
+                        bad = [i for i, t in enumerate(tactics) if t not in recorded]
+                        pairs = [(i, j) for i in good for j in bad]
+                        agree += list(pair_agreement(scores, pairs))
+                        gen_agree += list(pair_agreement([-lp for _, lp in cands], pairs))
+                prefix.append(step["tactic"])
+    mean = lambda xs: sum(xs) / len(xs) if xs else float("nan")  # noqa: E731
+    return {"pairs": len(agree), "scorer": mean(agree), "generator": mean(gen_agree)}
+
+
+def held_out_ranking(entries, folds, scorer_for):
+    """The ranking figure (pairs of recorded tactics with different labels on one state) of the held-out
+    theorems' state_before records, each scored by its fold's scorer."""
+    from leanprogress.data.leandojo import records_from_theorem
+    from leanprogress.evaluation import ranking_figure
+
+    recs = [r for fold in folds for t in entries if t["full_name"] in set(fold) for r in records_from_theorem(t)]
+    scores = [scorer_for(r["theorem"]).predict_batch([r["goal"]], [r["tactic"]], r["prefix"])[0] for r in recs]
+    return ranking_figure(scores, [r["goal"] for r in recs], [r["tactic"] for r in recs],
+                          [r["steps_remaining"] for r in recs], [r["prefix"] for r in recs])
 
 
 def run(env, names, prover_for, seeds):
@@ -224,38 +358,78 @@ def bench_alpha(opts):
         for mode in ("tactic", "state"):
             add(b, "oracle", mode, 1.0, signal, lambda n, m=mode: oracles[m])
     print(f"baselines and oracle: {time.perf_counter() - t0:.0f}s")
+    figures = []
     if not opts.skip_training:
+        variants = [parse_variant(v) for v in opts.variant] or [DEFAULT_VARIANT]
+        modes = tuple(m.strip() for m in opts.modes.split(","))
+        workbook = workbook_theorems(opts.workbook) if opts.workbook else []
+        if workbook:
+            print(f"Workbook: {len(workbook)} theorems, {sum(map(len, workbook))} records")
         with tempfile.TemporaryDirectory() as tmp:
-            scorers, timings = train_scorers(entries, names, folds, opts, opts.models or tmp)
-            for mode, k, n, secs in timings:
-                print(f"trained the {mode}-mode scorer of fold {k} on {n} records in {secs:.0f}s")
-            for mode in ("tactic", "state"):
-                for alpha in alphas:
-                    t1 = time.perf_counter()
-                    for b in budgets:
-                        add(b, "trained", mode, alpha, signal, lambda n, m=mode: scorers[(m, fold_of[n])])
-                    print(f"searched with the {mode}-mode scorers at alpha {alpha}: {time.perf_counter() - t1:.0f}s")
+            lookups = None
+            for variant in variants:
+                t1 = time.perf_counter()
+                scorers, timings, training = train_scorers(entries, names, folds, opts, opts.models or tmp, variant,
+                                                           modes, workbook)
+                for mode, k, n, secs in timings:
+                    print(f"trained the {variant['name']} {mode}-mode scorer of fold {k} on {n} records in {secs:.0f}s")
+                if opts.lookup and lookups is None:
+                    from leanprogress.baselines import TacticLookup
+
+                    lookups = {k: CachedScorer(LookupScorer(TacticLookup.fit(recs))) for k, recs in training.items()}
+                    candidates = [("lookup", lookups)]
+                else:
+                    candidates = []
+                candidates.append((variant["name"], {k: scorers[("tactic", k)] for k in range(opts.folds)}
+                                   if "tactic" in modes else None))
+                for label, per_fold in candidates:
+                    if per_fold is None:
+                        continue
+                    scorer_for = lambda n, f=per_fold: f[fold_of[n]]  # noqa: E731
+                    fig = {"scorer": label, "ranking": held_out_ranking(entries, folds, scorer_for),
+                           "replay_pairs": replay_figures(env, signal, seeds, names, scorer_for)}
+                    figures.append(fig)
+                for mode in modes:
+                    for alpha in alphas:
+                        t2 = time.perf_counter()
+                        for b in budgets:
+                            if mode == "tactic" and lookups is not None and variant is variants[0]:
+                                add(b, "lookup", mode, alpha, signal, lambda n: lookups[fold_of[n]])
+                            add(b, variant["name"], mode, alpha, signal,
+                                lambda n, m=mode: scorers[(m, fold_of[n])])
+                        print(f"searched with the {variant['name']} {mode}-mode scorers at alpha {alpha}: "
+                              f"{time.perf_counter() - t2:.0f}s")
+                print(f"variant {variant['name']}: {time.perf_counter() - t1:.0f}s in all")
     table = []
     for b in budgets:
         print(f"\nbranching replay of {len(names)} miniF2F-valid theorems ({len(branching)} with several recorded "
               f"proofs), 16 candidates per state, budget {b} environment calls per theorem, generator signal "
               f"{opts.generator_signal}, {len(seeds)} seeds, scorers cross-fitted over {opts.folds} folds "
               f"(mean ± sd over seeds)")
-        print(f"{'scorer':13}{'mode':7}{'alpha':>6}{'pass (70)':>17}{'calls to proof':>17}"
+        print(f"{'scorer':16}{'mode':7}{'alpha':>6}{'pass (70)':>17}{'calls to proof':>17}"
               f"{'calls (unproved=budget)':>25}{'pass (14 with several)':>24}{'calls to proof (14)':>21}"
               f"{'proof length (14)':>19}")
         for scorer, mode, alpha, res in rows[b]:
             a, s = summarise(res, b), summarise(res, b, branching)
             table.append({"budget": b, "scorer": scorer, "mode": mode, "alpha": alpha, "all": a, "several": s})
-            print(f"{scorer:13}{mode:7}{alpha:>6.1f}{fmt(a['pass'], True, 17)}{fmt(a['calls'], width=17)}"
+            print(f"{scorer:16}{mode:7}{alpha:>6.2f}{fmt(a['pass'], True, 17)}{fmt(a['calls'], width=17)}"
                   f"{fmt(a['calls_all'], width=25)}{fmt(s['pass'], True, 24)}{fmt(s['calls'], width=21)}"
                   f"{fmt(s['length'], width=19)}")
     print("calls to proof and proof length: means over proved theorems; calls (unproved=budget) counts every "
           "theorem, an unproved one at the full budget. An expansion runs all 16 candidates of a state (as in "
           "ReProver's search), so a proof of n steps needs about 16 (n - 1) calls plus those of its last state.")
+    if figures:
+        print("\nheld-out theorems, each scored by its fold's scorer: ranking figure (pairs of recorded tactics with "
+              "different labels on one state) and replay pairs (recorded tactic before a generator distractor, on "
+              "every recorded state and seed; ties half)")
+        for fig in figures:
+            r, p = fig["ranking"], fig["replay_pairs"]
+            agreement = "n/a" if r["agreement"] is None else f"{r['agreement']:.3f}"
+            print(f"{fig['scorer']:16} ranking {agreement} ({r['pairs']} pairs, {r['states']} states)   replay pairs "
+                  f"{p['scorer']:.3f} ({p['pairs']} pairs; generator {p['generator']:.3f})")
     if opts.json:
         with open(opts.json, "w", encoding="utf-8") as f:
-            json.dump(table, f, indent=2)
+            json.dump({"rows": table, "figures": figures, "argv": sys.argv[1:]}, f, indent=2)
 
 
 # ---------------------------------------------------------------- Ray speed-up
@@ -344,6 +518,18 @@ def main():
                     help="a recorded tactic's probability is the best of this many draws (default 3)")
     ap.add_argument("--alphas", default="0.2,0.5,1.0", help="alphas for the trained scorers (default 0.2,0.5,1.0)")
     ap.add_argument("--skip-training", action="store_true", help="baselines and oracle only")
+    ap.add_argument("--variant", action="append", default=[],
+                    help="a scorer variant, KEY=VALUE,... over name, head, ranking, negatives, from, margin, epochs, "
+                    "seed (repeatable; default: one variant 'trained', the regression head on steps alone)")
+    ap.add_argument("--modes", default="tactic,state", help="score modes to train scorers for (default tactic,state)")
+    ap.add_argument("--workbook", type=int, default=0,
+                    help="Lean Workbook Plus theorems added to the tactic-mode scorers' training data (default 0)")
+    ap.add_argument("--search-weight", type=float, default=1.0,
+                    help="repeat the training folds' search traces this many times (default 1)")
+    ap.add_argument("--model-name", default=None,
+                    help="encoder the scorers are trained from (default: the bundled all-MiniLM-L6-v2)")
+    ap.add_argument("--lookup", action="store_true",
+                    help="add the tactic-name lookup (median, fit on each fold's training records) as a scorer")
     ap.add_argument("--models", default=None,
                     help="keep the trained scorers in this folder and reuse the ones already there (default: a "
                     "temporary folder)")
@@ -354,7 +540,7 @@ def main():
     ap.add_argument("--ray-model", default=None,
                     help="--ray-speedup: a trained model each worker scores with (CPU work; default: none)")
     opts = ap.parse_args()
-    require(MINIF2F_SEARCH_TRACES, MATHLIB_SAMPLE)
+    require(MINIF2F_SEARCH_TRACES, MATHLIB_SAMPLE, *([WORKBOOK_PROOFS] if opts.workbook else []))
     if opts.ray_speedup:
         bench_ray(opts)
     else:

@@ -161,12 +161,12 @@ def test_selection_summary_reports_what_each_rule_keeps():
     assert totals["mae"]["first_accuracy"] == pytest.approx(0.4)
 
 
-def test_the_readme_recipe_is_the_benchmarks_recipe():
-    """The README's recipe command trains what the benchmark measures (head, length, epochs, batch, weights)."""
+def test_the_documented_recipe_is_the_benchmarks_recipe():
+    """The training guide's recipe command trains what the benchmark measures (head, length, epochs, batch, weights)."""
     import shlex
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    line = next(l for l in readme.splitlines() if l.startswith("leanprogress train") and "runs/competition" in l)
+    guide = (Path(__file__).resolve().parents[1] / "docs/guides/training.md").read_text(encoding="utf-8")
+    line = next(l for l in guide.splitlines() if l.startswith("leanprogress train") and "runs/competition" in l)
     words = shlex.split(line)
     flags = {w: words[i + 1] for i, w in enumerate(words) if w.startswith("--") and w != "--dataset"}
     weights = {}

@@ -131,3 +131,67 @@ def test_workers_without_ray_is_a_one_line_message(monkeypatch, tmp_path, capsys
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "pip install 'leanprogress[ray]'" in err
     assert not (tmp_path / "r.jsonl").exists()
+
+
+class SlowLength:
+    """Scores are tactic lengths; each call takes ``delay`` seconds (in the worker thread)."""
+
+    def __init__(self, delay=0.05, fail_on=None):
+        self.delay, self.fail_on, self.calls = delay, fail_on, []
+
+    def predict_batch(self, goals, tactics, prefixes=None):
+        import time
+
+        self.calls.append(list(tactics))
+        time.sleep(self.delay)
+        if self.fail_on in tactics:
+            raise RuntimeError(f"model output is NaN for {self.fail_on}")
+        return [float(len(t)) for t in tactics]
+
+
+def test_batching_scorer_answers_the_others_after_a_caller_is_cancelled():
+    async def run(cancel_while):
+        batcher = BatchingScorer(SlowLength(delay=0.1), wait_s=0.02)
+        doomed = asyncio.ensure_future(batcher.predict_batch("⊢ p", ["aaaa"]))
+        others = [asyncio.ensure_future(batcher.predict_batch("⊢ q", ["b" * k])) for k in (1, 2)]
+        # Cancel the first caller while its batch waits to be formed, or during the forward pass.
+        await asyncio.sleep(0.005 if cancel_while == "waiting" else 0.06)
+        doomed.cancel()
+        answers = await asyncio.wait_for(asyncio.gather(*others), timeout=5)
+        later = await asyncio.wait_for(batcher.predict_batch("⊢ r", ["ccc"]), timeout=5)
+        return answers, later, doomed.cancelled()
+
+    for moment in ("waiting", "scoring"):
+        answers, later, cancelled = asyncio.run(run(moment))
+        assert answers == [[1.0], [2.0]] and later == [3.0] and cancelled, moment
+
+
+def test_batching_scorer_hands_an_error_to_every_caller_of_the_batch_and_keeps_serving():
+    async def run():
+        batcher = BatchingScorer(SlowLength(delay=0.1, fail_on="boom"), wait_s=0.02)
+        calls = [asyncio.ensure_future(batcher.predict_batch("⊢ p", ["boom"])),
+                 asyncio.ensure_future(batcher.predict_batch("⊢ q", ["a", "bb"])),
+                 asyncio.ensure_future(batcher.predict_batch("⊢ r", ["ccc"]))]
+        await asyncio.sleep(0.06)  # the batch is being scored
+        calls[0].cancel()  # a caller of the failing batch gives up
+        failed = await asyncio.wait_for(asyncio.gather(*calls[1:], return_exceptions=True), timeout=5)
+        after = await asyncio.wait_for(batcher.predict_batch("⊢ s", ["dddd"]), timeout=5)
+        return batcher, failed, after
+
+    batcher, failed, after = asyncio.run(run())
+    assert batcher.scorer.calls[0] == ["boom", "a", "bb", "ccc"]  # one batch
+    assert len(failed) == 2 and all(isinstance(f, RuntimeError) and "NaN for boom" in str(f) for f in failed)
+    assert after == [4.0]
+
+
+def test_batching_scorer_refuses_a_result_of_the_wrong_length():
+    class Short:
+        def predict_batch(self, goals, tactics, prefixes=None):
+            return [0.0] * (len(tactics) - 1)
+
+    async def run():
+        b = BatchingScorer(Short(), wait_s=0.01)
+        return await asyncio.wait_for(asyncio.gather(b.predict_batch("⊢ p", ["a", "b"]), b.predict_batch("⊢ q", ["c"]),
+                                                     return_exceptions=True), timeout=5)
+
+    assert all("returned 2 score(s) for 3 candidate(s)" in str(e) for e in asyncio.run(run()))

@@ -1,19 +1,22 @@
-"""Every command the README shows runs, on tiny data and the tiny models of conftest.py.
+"""Every command the README and the documentation pages show runs, on tiny data and the tiny models of conftest.py.
 
-How it works: every ```bash (sh, shell, console) block of README.md is cut into commands (continuation lines
-joined, comments dropped, `a && b` split, a `for ... done` loop kept whole), and every ```python block is taken
-whole. Each command must be a key of COMMANDS (how the test runs it) or of NOT_RUN (why it cannot run here: Lean, a
-GPU, installing packages); each python block must be a key of PYTHON_BLOCKS (by its first line). A README command
-that is in neither table fails `test_every_readme_command_is_in_a_table`, and so does a table entry the README no
-longer shows.
+How it works: every fenced block of README.md and of every docs/**/*.md page is read (indented fences too, as in
+an admonition or a tab). Every ```bash (sh, shell, console) block is cut into commands (continuation lines joined,
+comments dropped, `a && b` split, a `for ... done` loop kept whole), and every ```python block is taken whole. Each
+command must be a key of COMMANDS (how the test runs it) or of NOT_RUN (why it cannot run here: Lean, a GPU,
+installing packages); each python block must be a key of PYTHON_BLOCKS (by its first line; blocks of several pages
+that share a first line all run). A command that is in neither table fails `test_every_readme_command_is_in_a_table`,
+naming the page and line that shows it, and so does a table entry no page shows any more. A fenced block without a
+language, or with a language in neither SHELL_LANGUAGES, PYTHON_LANGUAGES nor OTHER_LANGUAGES, fails too, so that no
+command slips past the tables.
 
-To cover a new README command: copy it, exactly as the README writes it (one line, single spaces), into COMMANDS
-with a `Run`: `extra` arguments make it fast here (the tiny model, one epoch, `{tiny}` stands for the tiny model's
-folder), and `check` says what must hold afterwards. Commands run in a workspace that holds every file the README
-assumes you have (traces/random/train.json, proofs.jsonl, runs/model, ...; see `workspace`), in-process through
-`leanprogress.cli.main` (or `runpy` for `python -m`); `leanprogress serve` runs for real in a subprocess: it
-starts, answers LeanCopilot's request, and stops. A command that talks to a server (`curl ... :23337`) runs with
-one started for it.
+To cover a new command: copy it, exactly as the page writes it (one line, single spaces), into COMMANDS with a
+`Run`: `extra` arguments make it fast here (the tiny model, one epoch, `{tiny}` stands for the tiny model's
+folder), and `check` says what must hold afterwards. A command shown on several pages is one entry. Commands run in
+a workspace that holds every file the pages assume you have (traces/random/train.json, proofs.jsonl, runs/model,
+...; see `workspace`), in-process through `leanprogress.cli.main` (or `runpy` for `python -m`); `leanprogress
+serve` runs for real in a subprocess: it starts, answers LeanCopilot's request, and stops. A command that talks to
+a server (`curl ... :23337`) runs with one started for it.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 import warnings
 from dataclasses import asdict, dataclass
@@ -39,13 +43,88 @@ import pytest
 from conftest import make_theorem
 from serve_util import free_port
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+DOCS = ROOT / "docs"
 
 README_VARIABLES = {"STATE": "n : ℕ\n⊢ n + 0 = n", "SHARED": "shared/data"}
-"""Shell variables the README's commands use, as a reader would set them."""
+"""Shell variables the pages' commands use, as a reader would set them."""
+
+SHELL_LANGUAGES = {"bash", "sh", "shell", "console"}
+PYTHON_LANGUAGES = {"python", "py"}
+OTHER_LANGUAGES = {"json", "jsonl", "lean", "text", "toml", "yaml", "ini", "html", "diff"}
+"""Blocks in these languages show data, Lean or output: nothing the test runs."""
 
 
-# ---------------------------------------------------------------- reading the README
+# ---------------------------------------------------------------- reading the pages
+def doc_pages() -> list[Path]:
+    """README.md and every page of the documentation site."""
+    return [README, *sorted(DOCS.rglob("*.md"))]
+
+
+@dataclass(frozen=True)
+class Block:
+    """One fenced block: where it is, its language (the info string's first word, "" for none) and its text."""
+
+    where: str
+    language: str
+    text: str
+
+
+_FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^`\n]*)$")
+
+
+def fenced_blocks(text: str, name: str = "<text>") -> list[Block]:
+    """Every fenced code block of a markdown text, indented ones included, dedented."""
+    blocks: list[Block] = []
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        m = _FENCE.match(lines[i])
+        if not m:
+            i += 1
+            continue
+        fence, start = m.group("fence"), i
+        language = (m.group("info").split() or [""])[0].lower().lstrip(".{").rstrip("}")
+        body = []
+        i += 1
+        while i < len(lines):
+            close = _FENCE.match(lines[i])
+            if close and close.group("fence")[0] == fence[0] and len(close.group("fence")) >= len(fence) \
+                    and not close.group("info").strip():
+                break
+            body.append(lines[i])
+            i += 1
+        blocks.append(Block(f"{name}:{start + 1}", language, textwrap.dedent("\n".join(body) + "\n")))
+        i += 1
+    return blocks
+
+
+def block_commands(block: str) -> list[str]:
+    """The shell commands of one bash block, one string each, whitespace collapsed."""
+    commands: list[str] = []
+    logical, pending = [], ""
+    for raw in block.splitlines():
+        line = _strip_comment(raw)
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        line = pending + line
+        pending = ""
+        if line.strip():
+            logical.append(" ".join(line.split()))
+    loop: list[str] = []
+    for line in logical:
+        if loop or line.startswith(("for ", "while ")):
+            loop.append(line)
+            if line == "done":
+                commands.append(" ".join(loop[:-1]) + "; done")
+                loop = []
+            continue
+        commands += [part.strip() for part in line.split(" && ")]
+    return commands
+
+
 def _strip_comment(line: str) -> str:
     """``line`` without a trailing ``# comment`` (a ``#`` inside quotes stays)."""
     quote = None
@@ -61,33 +140,37 @@ def _strip_comment(line: str) -> str:
 
 
 def readme_commands(text: str) -> list[str]:
-    """The shell commands of the README's bash blocks, one string each, whitespace collapsed."""
-    commands: list[str] = []
-    for block in re.findall(r"^```(?:bash|sh|shell|console)[ \t]*\n(.*?)^```", text, re.S | re.M):
-        logical, pending = [], ""
-        for raw in block.splitlines():
-            line = _strip_comment(raw)
-            if line.endswith("\\"):
-                pending += line[:-1] + " "
-                continue
-            line = pending + line
-            pending = ""
-            if line.strip():
-                logical.append(" ".join(line.split()))
-        loop: list[str] = []
-        for line in logical:
-            if loop or line.startswith(("for ", "while ")):
-                loop.append(line)
-                if line == "done":
-                    commands.append(" ".join(loop[:-1]) + "; done")
-                    loop = []
-                continue
-            commands += [part.strip() for part in line.split(" && ")]
-    return commands
+    """The shell commands of a page's bash blocks, one string each, whitespace collapsed."""
+    return [c for b in fenced_blocks(text) if b.language in SHELL_LANGUAGES for c in block_commands(b.text)]
 
 
 def readme_python_blocks(text: str) -> list[str]:
-    return re.findall(r"^```python[ \t]*\n(.*?)^```", text, re.S | re.M)
+    return [b.text for b in fenced_blocks(text) if b.language in PYTHON_LANGUAGES]
+
+
+def all_blocks() -> list[Block]:
+    """The fenced blocks of README.md and every docs page."""
+    return [b for page in doc_pages()
+            for b in fenced_blocks(page.read_text(encoding="utf-8"), str(page.relative_to(ROOT)))]
+
+
+def all_commands() -> dict[str, list[str]]:
+    """Every shell command of the pages -> where it is shown (``page:line`` of its block)."""
+    shown: dict[str, list[str]] = {}
+    for b in all_blocks():
+        if b.language in SHELL_LANGUAGES:
+            for c in block_commands(b.text):
+                shown.setdefault(c, []).append(b.where)
+    return shown
+
+
+def all_python_blocks() -> dict[str, list[Block]]:
+    """Every python block of the pages, by its first line."""
+    blocks: dict[str, list[Block]] = {}
+    for b in all_blocks():
+        if b.language in PYTHON_LANGUAGES:
+            blocks.setdefault(b.text.strip().splitlines()[0], []).append(b)
+    return blocks
 
 
 # ---------------------------------------------------------------- the tables
@@ -192,6 +275,8 @@ COMMANDS: dict[str, Run] = {
         extra=TINY_TRAIN, check=model_folder("runs/model")),
     "leanprogress train --dataset data/mathlib.jsonl --dataset data/workbook.jsonl:0.3 --output-dir runs/mixed": Run(
         extra=TINY_TRAIN, check=model_folder("runs/mixed")),
+    "leanprogress train --dataset data/mathlib.jsonl --ranking-weight 1 --ranking-negatives 3 --output-dir "
+    "runs/ranked": Run(extra=TINY_TRAIN, check=all_of(model_folder("runs/ranked"), output_has("ranking objective"))),
     # Training: the competition recipe
     "leanprogress build-dataset --from-lean-source $SHARED/lean-workbook-plus-proofs/proofs.jsonl --output "
     "data/workbook.jsonl": Run(check=records("data/workbook.jsonl", at_least=6)),
@@ -277,15 +362,16 @@ PYTHON_BLOCKS: dict[str, dict[str, str]] = {
     },
     "from leanprogress import LeanProgressScorer, reward": {},
     "from leanprogress import LeanProgressScorer": {},
+    "from leanprogress import (LeanProgressScorer, ProgressDataset, ProgressTrainer, ProgressTrainingArguments,": {},
 }
 PYTHON_NAMES = {"goal": README_VARIABLES["STATE"], "candidates": ["simp", "omega", "rfl"]}
-"""Names the README's snippets use without defining them."""
+"""Names the pages' snippets use without defining them."""
 
 
 # ---------------------------------------------------------------- the workspace
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory, trained_tiny):
-    """A folder holding every file the README's commands assume the reader has."""
+    """A folder holding every file the pages' commands assume the reader has."""
     from leanprogress.data.leandojo import records_from_theorem
     from leanprogress.data.records import write_records
     from leanprogress.search.prover import SearchResult
@@ -419,18 +505,36 @@ def model_server(workspace, trained_tiny):
 
 # ---------------------------------------------------------------- the tests
 def test_every_readme_command_is_in_a_table():
-    text = README.read_text(encoding="utf-8")
-    commands = readme_commands(text)
-    assert commands, "no commands found in the README"
+    shown = all_commands()
+    assert shown, "no commands found in the README and the docs pages"
     both = sorted(set(COMMANDS) & set(NOT_RUN))
     assert not both, f"in both COMMANDS and NOT_RUN: {both}"
-    missing = [c for c in dict.fromkeys(commands) if c not in COMMANDS and c not in NOT_RUN]
-    assert not missing, ("README commands no test runs; add each to COMMANDS (how to run it here) or NOT_RUN "
-                         "(why it cannot run: Lean, a GPU, installing):\n" + "\n".join(missing))
-    stale = [c for c in [*COMMANDS, *NOT_RUN] if c not in commands]
-    assert not stale, "table entries the README no longer shows:\n" + "\n".join(stale)
-    firsts = [block.strip().splitlines()[0] for block in readme_python_blocks(text)]
-    assert sorted(firsts) == sorted(PYTHON_BLOCKS), "python blocks of the README and PYTHON_BLOCKS differ"
+    missing = [f"{c}\n    (shown at {', '.join(where)})" for c, where in shown.items()
+               if c not in COMMANDS and c not in NOT_RUN]
+    assert not missing, ("commands of the README or the docs that no test runs; add each to COMMANDS (how to run "
+                         "it here) or NOT_RUN (why it cannot run: Lean, a GPU, installing):\n" + "\n".join(missing))
+    stale = [c for c in [*COMMANDS, *NOT_RUN] if c not in shown]
+    assert not stale, "table entries no page shows any more:\n" + "\n".join(stale)
+    blocks = all_python_blocks()
+    unlisted = [f"{first} (at {', '.join(b.where for b in bs)})" for first, bs in blocks.items()
+                if first not in PYTHON_BLOCKS]
+    assert not unlisted, "python blocks no test runs; add their first line to PYTHON_BLOCKS:\n" + "\n".join(unlisted)
+    stale = [first for first in PYTHON_BLOCKS if first not in blocks]
+    assert not stale, "PYTHON_BLOCKS entries no page shows any more:\n" + "\n".join(stale)
+
+
+def test_every_fenced_block_names_a_known_language():
+    known = SHELL_LANGUAGES | PYTHON_LANGUAGES | OTHER_LANGUAGES
+    unknown = [f"{b.where}: {b.language or '(no language)'}" for b in all_blocks() if b.language not in known]
+    assert not unknown, ("fenced blocks the command tables cannot classify; give each a language (bash for "
+                         "commands, python for code, text for output), or add a new language to "
+                         "SHELL_LANGUAGES or OTHER_LANGUAGES:\n" + "\n".join(unknown))
+
+
+def test_every_docs_page_is_read():
+    names = {str(p.relative_to(ROOT)) for p in doc_pages()}
+    assert {"README.md", "docs/index.md", "docs/guides/data.md", "docs/reference/cli.md"} <= names
+    assert all(b.where.split(":")[0] in names for b in all_blocks())
 
 
 def test_readme_commands_are_split_as_a_shell_would():
@@ -442,10 +546,22 @@ def test_readme_commands_are_split_as_a_shell_would():
                                      "for a in 0 1; do leanprogress c --a $a; done"]
 
 
+def test_fenced_blocks_inside_admonitions_and_longer_fences_are_read():
+    text = ("!!! tip\n    Run:\n\n    ```bash\n    leanprogress a\n    ```\n\n"
+            "````markdown\n```bash\nnot a block of its own\n```\n````\n"
+            "~~~ python title=\"x.py\"\nprint(1)\n~~~\n```\nuntagged\n```\n")
+    blocks = fenced_blocks(text, "page.md")
+    assert [(b.where, b.language) for b in blocks] == [("page.md:4", "bash"), ("page.md:8", "markdown"),
+                                                       ("page.md:13", "python"), ("page.md:16", "")]
+    assert readme_commands(text) == ["leanprogress a"]
+    assert blocks[1].text == "```bash\nnot a block of its own\n```\n"
+    assert readme_python_blocks(text) == ["print(1)\n"]
+
+
 @pytest.mark.parametrize("command", list(COMMANDS), ids=lambda c: c[:70])
 def test_readme_command_runs(command, workspace, trained_tiny, tiny_model, monkeypatch, capsys, request):
-    if command not in readme_commands(README.read_text(encoding="utf-8")):
-        pytest.fail("the README no longer shows this command: remove it from COMMANDS")
+    if command not in all_commands():
+        pytest.fail("no page shows this command any more: remove it from COMMANDS")
     run = COMMANDS[command]
     env, argv = _words(command, tiny_model, run.extra)
     monkeypatch.chdir(workspace)
@@ -480,12 +596,15 @@ def test_readme_command_runs(command, workspace, trained_tiny, tiny_model, monke
 
 @pytest.mark.parametrize("first_line", list(PYTHON_BLOCKS), ids=lambda l: l[:50])
 def test_readme_python_block_runs(first_line, workspace, tiny_model, monkeypatch):
-    blocks = {b.strip().splitlines()[0]: b for b in readme_python_blocks(README.read_text(encoding="utf-8"))}
-    if first_line not in blocks:
-        pytest.fail("the README no longer has this python block: remove it from PYTHON_BLOCKS")
-    code = blocks[first_line]
-    for old, new in PYTHON_BLOCKS[first_line].items():
-        assert old in code, f"{old!r} is no longer in the README's block: update PYTHON_BLOCKS"
-        code = code.replace(old, new)
+    blocks = all_python_blocks().get(first_line)
+    if not blocks:
+        pytest.fail("no page has this python block any more: remove it from PYTHON_BLOCKS")
+    replacements = PYTHON_BLOCKS[first_line]
+    for old in replacements:
+        assert any(old in b.text for b in blocks), f"{old!r} is no longer in the block: update PYTHON_BLOCKS"
     monkeypatch.chdir(workspace)
-    exec(compile(code, f"README.md ({first_line})", "exec"), {**PYTHON_NAMES, "TINY": str(tiny_model)})
+    for block in blocks:
+        code = block.text
+        for old, new in replacements.items():
+            code = code.replace(old, new)
+        exec(compile(code, block.where, "exec"), {**PYTHON_NAMES, "TINY": str(tiny_model)})

@@ -360,3 +360,27 @@ def test_build_dataset_state_after_records_say_so(traces, tmp_path):
     finals = [r for r in rows if r["steps_remaining"] == 0]
     assert finals and all(r["goal"] == "no goals" for r in finals)
     assert {r["goal_from"] for r in rows} == {"state_after"}
+
+
+def test_a_nan_log_probability_is_expanded_last_not_first():
+    # The NaN candidate leads to the long route; expanded first, it costs an expansion the short route does not.
+    nan = float("nan")
+    gen = ListGenerator([("long", nan), ("short", -3.0), ("step", -0.1), ("done", -0.1)])
+    r = BestFirstProver(Branching(), gen, config=SearchConfig(alpha=0.0)).prove("x")
+    assert r.proof == ["short", "done"] and r.expansions == 2
+    # Under the mix as well (the NaN used to make the whole priority NaN), in both score modes.
+    scorer = StepsByTactic({"long": 0.0, "short": 1.0})
+    for mode in ("state", "tactic"):
+        env = Branching()
+        r = BestFirstProver(env, gen, scorer, SearchConfig(alpha=0.5, score_mode=mode)).prove("x")
+        assert r.proof == ["short", "done"] and r.expansions == 2, mode
+        if mode == "tactic":
+            assert env.sent[3] == "long"  # of the four candidates at the start, the NaN one is tried last
+
+
+def test_a_scorer_giving_nan_steps_ends_the_theorem_with_a_clear_error():
+    gen = ListGenerator([("long", -0.1), ("short", -3.0)])
+    for mode in ("state", "tactic"):
+        r = BestFirstProver(Branching(), gen, StepsByTactic({"short": float("nan")}),
+                            SearchConfig(alpha=0.5, score_mode=mode)).prove("x")
+        assert r.status == "error" and "predicted steps must be a finite number, got nan" in r.error, mode

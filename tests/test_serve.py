@@ -251,6 +251,33 @@ def test_a_nan_from_the_scorer_is_never_ranked_first():
         assert httpx.get(s.url + "/health").status_code == 200
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_a_generator_score_that_is_not_a_number_ranks_last_with_the_floor(bad):
+    # The candidate with the fewest predicted steps has the broken generator score: under the mix it used to
+    # rank first with score 1.0 (NaN and +inf were clamped to +1e9).
+    gen = Fixed([("omega", bad), ("simp", -0.1), ("rfl", -0.3)])
+    scorer = StubScorer({"omega": 0.0, "simp": 4.0, "rfl": 6.0})
+    config = ServerConfig(generators={"g": {}}, reward_by_default=["g"], alpha=0.2)
+    with RunningServer(create_app(config, scorer=scorer, generators={"g": gen})) as s:
+        for body in ({}, {"score_format": "log"}, {"use_reward": False}, {"use_reward": False, "score_format": "log"},
+                     {"alpha": 1.0}):
+            r = httpx.post(s.url + "/generate", json={"name": "g", "input": GOAL, **body})
+            assert r.status_code == 200, (body, r.text)
+            outs = r.json()["outputs"]
+            by_name = {o["output"]: o for o in outs}
+            if body.get("alpha") == 1.0:  # the generator's score does not count: steps alone rank
+                assert [o["output"] for o in outs] == ["omega", "simp", "rfl"]
+                assert by_name["omega"]["score"] == 1.0 and by_name["omega"]["model_score"] == -1e9
+                continue
+            assert [o["output"] for o in outs] == ["simp", "rfl", "omega"], body
+            if body.get("score_format") == "log":
+                assert by_name["omega"]["score"] < -1e8, body
+            else:
+                assert by_name["omega"]["score"] == 1e-300, body
+            if body.get("use_reward") is not False:
+                assert by_name["omega"]["model_score"] == -1e9 and by_name["omega"]["steps_remaining"] == 0.0
+
+
 def test_burst_beyond_capacity_gets_429_and_every_accepted_request_succeeds():
     gen = Fixed([(f"t{i}", -0.1 * i) for i in range(8)])
     scorer = StubScorer(delay=0.25)
@@ -421,3 +448,146 @@ def test_serve_on_a_port_in_use_is_one_clear_error_line(tmp_path, capsys, monkey
     assert rc == 2 and "LeanProgress server on" not in out
     assert err.strip() == f"leanprogress: error: cannot listen on 127.0.0.1:{port}: address already in use " \
                           "(another server on it? pick --port)"
+
+
+def _body_of(n_bytes):
+    """A /generate request body of exactly ``n_bytes`` bytes."""
+    head, tail = b'{"name": "g", "input": "', b'"}'
+    return head + b"x" * (n_bytes - len(head) - len(tail)) + tail
+
+
+def test_a_chunked_body_past_the_limit_is_refused_against_a_real_server():
+    config = ServerConfig(generators={"g": {}}, max_body_bytes=1000, max_input_chars=100_000)
+    app = create_app(config, generators={"g": Fixed([("simp", -0.1)])})
+    body = _body_of(20_000)
+    json_headers = {"content-type": "application/json"}
+
+    def chunks(data, size=1000):
+        for i in range(0, len(data), size):
+            yield data[i:i + size]
+
+    with RunningServer(app) as s:
+        chunked = httpx.post(s.url + "/generate", content=chunks(body), headers=json_headers)  # no Content-Length
+        assert chunked.request.headers.get("transfer-encoding") == "chunked"
+        assert chunked.status_code == 413, chunked.text  # was 200
+        assert chunked.json()["detail"] == "request body exceeds the limit of 1000 bytes"
+        assert chunked.headers["connection"] == "close"
+        declared = httpx.post(s.url + "/generate", content=body, headers=json_headers)
+        assert declared.status_code == 413
+        assert declared.json()["detail"] == "request body of 20000 bytes exceeds the limit of 1000 bytes"
+        # An endless body: the server stops reading at the limit and closes the connection, so the client
+        # stops long before the 200 MB it would send (before, all of it was read: 422 after 200 MB).
+        sent = 0
+
+        def endless():
+            nonlocal sent
+            while sent < 200_000_000:
+                sent += 65_536
+                yield b"x" * 65_536
+
+        r = httpx.post(s.url + "/generate", content=endless(), headers=json_headers, timeout=60)
+        assert r.status_code == 413 and sent < 20_000_000, sent
+        # Within the limit, chunked or not, the request is served.
+        for content in (_body_of(1000), chunks(_body_of(1000), 100)):
+            r = httpx.post(s.url + "/generate", content=content, headers=json_headers)
+            assert r.status_code == 200 and r.json()["outputs"][0]["output"] == "simp"
+        assert httpx.get(s.url + "/health").json()["status"] == "ok"
+
+
+def test_the_body_limit_counts_bytes_as_they_arrive_in_process():
+    import asyncio
+
+    config = ServerConfig(generators={"g": {}}, max_body_bytes=1000, max_input_chars=100_000)
+    app = create_app(config, generators={"g": Fixed([("simp", -0.1)])})
+
+    async def call(chunks, endless=False, headers=()):
+        """Send ``chunks`` (or them over and over, forever) as an ASGI request; the status and the bytes read."""
+        read, sent = 0, []
+        source = iter(chunks)
+
+        async def receive():
+            nonlocal read
+            try:
+                chunk = next(source)
+            except StopIteration:
+                if not endless:
+                    return {"type": "http.disconnect"}
+                chunk = chunks[-1]
+            read += len(chunk)
+            return {"type": "http.request", "body": chunk, "more_body": endless or read < sum(map(len, chunks))}
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+                 "scheme": "http", "path": "/generate", "raw_path": b"/generate", "query_string": b"",
+                 "root_path": "", "server": ("127.0.0.1", 1), "client": ("127.0.0.1", 2),
+                 "headers": [(b"content-type", b"application/json"), *headers]}
+        await app(scope, receive, send)
+        start = next(m for m in sent if m["type"] == "http.response.start")
+        body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+        return start["status"], read, json.loads(body)
+
+    body = _body_of(1000)
+    status, read, answer = asyncio.run(call([body[:500], body[500:]]))
+    assert status == 200 and answer["outputs"][0]["output"] == "simp"
+    over = _body_of(1001)
+    status, read, answer = asyncio.run(call([over[:500], over[500:]]))
+    assert status == 413 and answer["detail"] == "request body exceeds the limit of 1000 bytes"
+    status, read, _ = asyncio.run(call([b'{"name": "g", "input": "', b"x" * 300], endless=True))
+    assert status == 413 and read <= 1000 + 300  # stopped at the chunk that passed the limit
+    status, read, answer = asyncio.run(call([body], headers=[(b"content-length", b"5000")]))
+    assert status == 413 and read == 0 and "of 5000 bytes" in answer["detail"]  # refused unread
+    from leanprogress.serve.body_limit import BodyLimit
+
+    assert BodyLimit(app, max_bytes=1)._message(2) == "request body of 2 bytes exceeds the limit of 1 byte"
+
+
+def test_without_the_key_a_large_chunked_body_is_401_unread(corpus):
+    config = ServerConfig(api_key="s3cret", max_body_bytes=1000, generators={"retrieval": {}})
+    with RunningServer(create_app(config, generators={"retrieval": RetrievalGenerator(corpus)})) as s:
+        r = httpx.post(s.url + "/generate", content=iter([b"x" * 1000] * 20), headers={"content-type": "application/json"})
+        assert r.status_code == 401
+        r = httpx.post(s.url + "/generate", content=iter([b"x" * 1000] * 20),
+                       headers={"content-type": "application/json", "X-API-Key": "s3cret"})
+        assert r.status_code == 413
+
+
+def test_busy_says_request_in_the_singular_for_one():
+    import asyncio
+
+    from leanprogress.serve.limits import Busy, WorkLimiter
+
+    async def two_at_once(capacity):
+        limiter = WorkLimiter(capacity=capacity, timeout_s=5)
+        release = threading.Event()
+        running = [asyncio.ensure_future(limiter.run(lambda deadline: release.wait(5))) for _ in range(capacity)]
+        await asyncio.sleep(0.05)
+        try:
+            await limiter.run(lambda deadline: None)
+        except Busy as exc:
+            return str(exc)
+        finally:
+            release.set()
+            await asyncio.gather(*running)
+            limiter.shutdown()
+
+    assert asyncio.run(two_at_once(1)).startswith("1 request is being worked on, the most this server takes; retry in")
+    assert asyncio.run(two_at_once(2)).startswith("2 requests are being worked on")
+
+
+def test_an_ipv6_address_is_written_in_brackets(tmp_path, capsys, monkeypatch, corpus):
+    monkeypatch.delenv("LEANPROGRESS_MODEL", raising=False)
+    data = tmp_path / "c.jsonl"
+    write_records(corpus, data)
+    try:
+        taken = socket.socket(socket.AF_INET6)
+        taken.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    with taken:
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        assert main(["serve", "--retrieval-corpus", str(data), "--host", "::1", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot listen on [::1]:{port}: address already in use" in err

@@ -194,6 +194,18 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                    "(goal_state 'initial': whole-proof and Lean-source steps after the first): read them like the "
                    "others, mark them (their prompt says 'Initial goal:'), or drop them (real states only) "
                    f"(default {d.initial_goals}; saved with the model)")
+    p.add_argument("--ranking-weight", type=float, default=d.ranking_weight,
+                   help="weight of the ranking objective: each record is also compared with tactics of other "
+                   "theorems read on its state, and with the other recorded tactics of its state (default "
+                   f"{d.ranking_weight:g}: steps alone; saved with the model)")
+    p.add_argument("--ranking-negatives", type=int, default=d.ranking_negatives,
+                   help="ranking objective: tactics of other theorems per record; each costs one more sequence "
+                   f"per training step (default {d.ranking_negatives})")
+    p.add_argument("--ranking-negatives-from", choices=["source", "any"], default=d.ranking_negatives_from,
+                   help="ranking objective: draw negatives from the record's own source or from every source "
+                   f"(default {d.ranking_negatives_from})")
+    p.add_argument("--ranking-margin", type=float, default=d.ranking_margin,
+                   help=f"ranking objective: the gap asked between scores, in log-steps (default {d.ranking_margin:g})")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --output-dir "
                    "(without it, an earlier run's checkpoints there are removed)")
     p.add_argument("--skip-invalid", action="store_true", help="skip malformed lines (they are counted)")
@@ -234,6 +246,10 @@ def cmd_train(args) -> int:
             selection_metric=args.selection_metric,
             canonicalize_goals=args.canonicalize_goals,
             initial_goals=args.initial_goals,
+            ranking_weight=args.ranking_weight,
+            ranking_negatives=args.ranking_negatives,
+            ranking_negatives_from=args.ranking_negatives_from,
+            ranking_margin=args.ranking_margin,
             resume=args.resume,
         )
     except ValueError as exc:
@@ -256,6 +272,11 @@ def cmd_train(args) -> int:
         return 0
     t = metrics["train"]
     print(f"trained in {t.get('train_runtime', 0):.0f}s ({t.get('train_samples_per_second', 0):.2f} examples/s)")
+    if "ranking" in metrics:
+        r = metrics["ranking"]
+        print(f"ranking objective (weight {r['weight']:g}): {r['negatives']} tactic(s) of other theorems and "
+              f"{r['sibling_pairs']} other tactic(s) of the same state beside {r['records']} record(s), "
+              f"{r['pairs']} pair(s)")
     if "eval" in metrics:
         e = metrics["eval"]
 
@@ -285,7 +306,7 @@ def _warn_overlap(train: list[dict], held: list[dict], eval_path: str) -> None:
         print(f"warning: --eval-dataset {eval_path} shares {len(shared)} theorem(s) with the training data "
               f"(e.g. {shown}); its held-out figures and the best-epoch choice are then measured on theorems the "
               "model trained on. Remove them from one side (the split by theorem name and initial state is "
-              "described under 'Theorem identity' in the README).", file=sys.stderr)
+              "described under 'Theorem identity' in docs/guides/data.md).", file=sys.stderr)
 
 
 def add_train_parser(sub) -> None:

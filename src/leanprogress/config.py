@@ -23,9 +23,15 @@ LABEL_TRANSFORMS = ("none", "log1p")
 GOAL_FROMS = ("", "state_before", "state_after", "mixed")
 PRECISIONS = ("auto", "fp32", "bf16")
 SELECTION_METRICS = ("mae", "accuracy", "mse", "loss")
+"""Figures the best epoch (and the constant fallback) can be chosen on; see ``ProgressTrainingArguments``."""
 INITIAL_GOALS = ("read", "mark", "drop")
 """How training treats records whose goal is the initial state standing in (``goal_state: "initial"``)."""
-"""Figures the best epoch (and the constant fallback) can be chosen on; see ``ProgressTrainingArguments``."""
+NEGATIVE_SOURCES = ("source", "any")
+"""Where the ranking objective draws negatives from (``ProgressTrainingArguments.ranking_negatives_from``)."""
+
+
+def _finite_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def newest_checkpoint(folder: str | os.PathLike) -> Path | None:
@@ -118,6 +124,11 @@ class ModelSettings:
     saved before this field), ``mark`` (laid out with ``Initial goal:``, see
     :meth:`leanprogress.prompt.PromptTemplate.for_initial_goal`; the scorer lays out such records the same
     way) or ``drop`` (not trained on)."""
+    ranking_weight: float = 0.0
+    """Weight of the ranking objective the model was trained with (:mod:`leanprogress.training.ranking_objective`;
+    0: steps alone, also for models saved before it existed). Scoring reads the model the same way either way;
+    with a weight > 0 the scores of tactics recorded on other theorems were trained to lie above those of the
+    tactics that worked on a state, which is what search compares."""
     format_version: int = 1
 
     def __post_init__(self) -> None:
@@ -138,6 +149,8 @@ class ModelSettings:
             raise ValueError(f"point_estimate must be one of {POINT_ESTIMATES}, got {self.point_estimate!r}")
         if self.initial_goals not in INITIAL_GOALS:
             raise ValueError(f"initial_goals must be one of {INITIAL_GOALS}, got {self.initial_goals!r}")
+        if not (_finite_number(self.ranking_weight) and self.ranking_weight >= 0):
+            raise ValueError(f"ranking_weight must be a number >= 0, got {self.ranking_weight!r}")
 
     @property
     def num_labels(self) -> int:
@@ -180,8 +193,8 @@ class ModelSettings:
 class ProgressTrainingArguments:
     """Arguments of :class:`leanprogress.training.ProgressTrainer`.
 
-    Defaults are this project's measured recipe (see README, "Training
-    defaults"); the original LeanProgress recipe is ``max_length=512,
+    Defaults are this project's measured recipe (see docs/guides/training.md,
+    "Flags and defaults"); the original LeanProgress recipe is ``max_length=512,
     learning_rate=1e-5, pad_to_max_length=True, label_transform="none"``.
     """
 
@@ -246,6 +259,25 @@ class ProgressTrainingArguments:
     default: what a steps-remaining estimate is judged on, and robust to a few long proofs), ``accuracy``
     (exact-match), ``mse`` (steps; what the trainer used before, dominated by long proofs) or ``loss``
     (the training loss on the eval set)."""
+    ranking_weight: float = 0.0
+    """Weight of the ranking objective (:mod:`leanprogress.training.ranking_objective`): besides its steps, each
+    training record is compared with tactics recorded on other theorems, read on its state (taken to fail
+    there), and with the other recorded tactics of its state (ordered by their labels), by a logistic loss on
+    how far the model puts the worse candidate behind (regression: in predicted log-steps; distribution head:
+    in the log-odds of needing at most the better one's steps). The loss is the head's loss plus this weight
+    times the mean pair loss. 0 (default) trains on steps alone. Saved with the model."""
+    ranking_negatives: int = 1
+    """With ``ranking_weight > 0``: tactics of other theorems drawn per record (and the most other tactics of
+    its state compared with it). Each is one more sequence through the encoder: a training step costs about
+    ``1 + ranking_negatives`` times as much."""
+    ranking_negatives_from: str = "source"
+    """Where negatives are drawn from: ``source`` (records of the record's own ``source``: distractors in the
+    same style, so the model cannot tell them apart by style alone) or ``any`` (every training record).
+    Drawn once per run with ``seed``, as often as each tactic is recorded."""
+    ranking_margin: float = 1.0
+    """Gap the pair loss asks between a worse and a better candidate (the loss is ``softplus(margin - gap)``):
+    regression head, in its target's units (``log1p(steps)``; steps with ``label_transform="none"``);
+    distribution head, in log-odds (nats)."""
     group_by_length: bool = True
     """Batch prompts of similar length together so padding stays small."""
     device: str = "auto"
@@ -285,6 +317,15 @@ class ProgressTrainingArguments:
              f"selection_metric must be one of {SELECTION_METRICS}, got {self.selection_metric!r}"),
             (self.initial_goals in INITIAL_GOALS,
              f"initial_goals must be one of {INITIAL_GOALS}, got {self.initial_goals!r}"),
+            (_finite_number(self.ranking_weight) and self.ranking_weight >= 0,
+             f"ranking_weight must be a number >= 0, got {self.ranking_weight!r}"),
+            (isinstance(self.ranking_negatives, int) and not isinstance(self.ranking_negatives, bool)
+             and self.ranking_negatives >= 1,
+             f"ranking_negatives must be an integer >= 1, got {self.ranking_negatives!r}"),
+            (self.ranking_negatives_from in NEGATIVE_SOURCES,
+             f"ranking_negatives_from must be one of {NEGATIVE_SOURCES}, got {self.ranking_negatives_from!r}"),
+            (_finite_number(self.ranking_margin) and self.ranking_margin >= 0,
+             f"ranking_margin must be a number >= 0, got {self.ranking_margin!r}"),
         ]
         for ok, message in checks:
             if not ok:

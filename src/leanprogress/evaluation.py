@@ -306,7 +306,8 @@ def compare_predictors(
         predictions: per predictor name, predicted steps for every row.
         labels: true steps remaining.
         groups: the theorem of every row (what the bootstrap resamples).
-        goals, tactics: the state and tactic of every row, for the ranking figure (skipped without them).
+        goals: the state of every row, for the ranking figure (skipped without goals and tactics).
+        tactics: the tactic of every row, for the ranking figure.
         prefixes: the proof prefix of every row (part of the state, see :func:`ranking_pairs`).
         reference: a predictor name; adds ``differences`` (reference minus each other predictor, with
             paired intervals).

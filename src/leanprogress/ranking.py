@@ -10,6 +10,13 @@ scale, so that ``N`` lies in ``[-2, 0]`` for predictions up to ``N_max`` and
 priorities of different states stay comparable (a per-batch maximum would
 not be). ``alpha = 0`` is plain log-probability ranking; the paper used
 ``alpha = 0.2``; ``alpha = 1`` ranks by steps alone.
+
+Scores that are not numbers are ranked here, once, for every consumer (the
+server, search): a generator score that is NaN or infinite says nothing
+about the tactic and becomes :data:`FLOOR_LOGPROB`, so it ranks last (NaN
+compares false with everything, so left alone it would sort anywhere, and a
+clamp to the nearest bound sends it first); a predicted step count that is
+not finite is refused (the scorer is broken; ranking on it would be garbage).
 """
 
 from __future__ import annotations
@@ -20,18 +27,48 @@ DEFAULT_N_MAX = 20.0
 """Steps that map to N = -2: about the 95th percentile of proof lengths in Mathlib traces."""
 
 
+FLOOR_LOGPROB = -1e9
+"""What a generator score that is not a finite number counts as: below any real log-probability."""
+
+
+def finite_logprob(logprob: float) -> float:
+    """A generator's score as a finite number: NaN, -inf and +inf become :data:`FLOOR_LOGPROB`.
+
+    +inf is no more a log-probability than NaN (the most a probability can
+    give is 0); a generator that returns it is broken, and its candidate must
+    not outrank every real one.
+
+    Example:
+        >>> finite_logprob(-0.5), finite_logprob(float("nan")), finite_logprob(float("inf"))
+        (-0.5, -1000000000.0, -1000000000.0)
+    """
+    logprob = float(logprob)
+    return logprob if math.isfinite(logprob) else FLOOR_LOGPROB
+
+
 def normalized_steps(steps: float, n_max: float = DEFAULT_N_MAX) -> float:
-    """``N = -2 * steps / n_max``."""
+    """``N = -2 * steps / n_max``; ValueError for a step count that is not a finite number."""
     if n_max <= 0:
         raise ValueError(f"n_max must be > 0, got {n_max}")
-    return -2.0 * float(steps) / n_max
+    steps = float(steps)
+    if not math.isfinite(steps):
+        raise ValueError(f"predicted steps must be a finite number, got {steps}: the scorer is broken")
+    return -2.0 * steps / n_max
 
 
 def mixed_priority(steps: float, logprob: float, alpha: float, n_max: float = DEFAULT_N_MAX) -> float:
-    """``alpha * N + (1 - alpha) * P``; higher is better."""
+    """``alpha * N + (1 - alpha) * P``; higher is better.
+
+    ``logprob`` goes through :func:`finite_logprob` (NaN or infinite: last);
+    ``steps`` must be finite (ValueError otherwise). The result is always finite.
+
+    Example:
+        >>> mixed_priority(0, float("nan"), 0.2) < mixed_priority(20, -30.0, 0.2)
+        True
+    """
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
-    return alpha * normalized_steps(steps, n_max) + (1.0 - alpha) * float(logprob)
+    return alpha * normalized_steps(steps, n_max) + (1.0 - alpha) * finite_logprob(logprob)
 
 
 PROBABILITY_FLOOR = 1e-300

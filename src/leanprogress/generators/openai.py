@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 
+from ..ranking import finite_logprob
 from .base import GeneratorError, GeneratorTimeout
 
 
 @dataclass
-
-
 class OpenAIGenerator:
     """Any OpenAI-compatible chat-completions endpoint.
 
@@ -25,7 +23,8 @@ class OpenAIGenerator:
 
     Asks for ``n`` completions with token log-probabilities; the score of a
     tactic is the sum of its token log-probabilities (0 where the server
-    returns none).
+    returns none). With a ``prefix`` the model is asked to start with it, and
+    only replies that do are returned (whole tactics, prefix included).
     """
 
     base_url: str
@@ -72,12 +71,11 @@ class OpenAIGenerator:
         results: dict[str, float] = {}
         for choice in choices:
             tactic = _clean_completion((choice.get("message") or {}).get("content") or "")
-            if not tactic:
+            # A chat model may ignore the prefix it was asked to start with; such a reply is not a candidate.
+            if not tactic or not tactic.startswith(prefix):
                 continue
             content = (choice.get("logprobs") or {}).get("content") or []
-            logprob = float(sum(t.get("logprob", 0.0) for t in content)) if content else 0.0
-            if not math.isfinite(logprob):
-                logprob = -1e9
+            logprob = finite_logprob(sum(t.get("logprob", 0.0) for t in content)) if content else 0.0
             if tactic not in results or logprob > results[tactic]:
                 results[tactic] = logprob
         return sorted(results.items(), key=lambda kv: -kv[1])[:n]

@@ -55,7 +55,7 @@ What text cannot see, and LeanDojo drops: tactics that leave the printed
 state unchanged, tactics run on no goals, branches of ``first``/``try`` that
 failed, and repeated ``(state, tactic, state)`` triples. On the Mathlib sample
 the rule reproduces LeanDojo's listing exactly for most theorems (figures in
-the README and ``benchmarks/bench_data.py``).
+docs/benchmarks.md and ``benchmarks/bench_data.py``).
 
 ``order="source"`` lists the same tactics in source order instead (each
 tactic followed by its nested blocks), for comparison.

@@ -54,6 +54,9 @@ class BatchingScorer:
     Calls that arrive within ``wait_s`` of each other (up to ``max_batch``
     candidates) are scored in one forward pass; each caller gets its own
     slice back. Used inside :class:`ScorerActor`; usable with any asyncio code.
+    A caller that is cancelled while it waits is skipped; an exception from
+    the scorer (or a result of the wrong length) reaches every caller of
+    that batch, and the calls after it are still served.
 
     Args:
         scorer: anything with ``predict_batch(goals, tactics, prefixes)``.
@@ -78,6 +81,7 @@ class BatchingScorer:
         self.calls = 0
         self._pending: list[tuple[list[str], list[str], list[str], asyncio.Future]] = []
         self._draining = False
+        self._task: asyncio.Task | None = None  # held: the loop keeps only weak references to tasks
 
     async def predict_batch(self, goals: Any, tactics: list[str], prefixes: Any = None) -> list[float]:
         tactics = list(tactics)
@@ -90,32 +94,54 @@ class BatchingScorer:
         self._pending.append((goals, tactics, prefixes, future))
         if not self._draining:
             self._draining = True
-            asyncio.get_running_loop().create_task(self._drain())
+            self._task = asyncio.get_running_loop().create_task(self._drain())
         return await future
 
     async def _drain(self) -> None:
+        batch: list = []
         try:
             while self._pending:
                 await asyncio.sleep(self.wait_s)
                 batch, size = [], 0
                 while self._pending and (not batch or size + len(self._pending[0][1]) <= self.max_batch):
                     item = self._pending.pop(0)
+                    if item[3].done():  # its caller was cancelled while it waited: nothing to score
+                        continue
                     batch.append(item)
                     size += len(item[1])
+                if not batch:
+                    continue
                 goals = [g for b in batch for g in b[0]]
                 tactics = [t for b in batch for t in b[1]]
                 prefixes = [p for b in batch for p in b[2]]
                 self.calls += 1
                 try:
                     scores = await asyncio.to_thread(self.scorer.predict_batch, goals, tactics, prefixes)
+                    scores = list(scores)
+                    if len(scores) != len(tactics):
+                        raise RuntimeError(f"the scorer returned {len(scores)} score(s) for {len(tactics)} "
+                                           "candidate(s)")
                 except Exception as exc:  # every caller of this batch gets the error
                     for *_, future in batch:
-                        future.set_exception(exc)
+                        if not future.done():
+                            future.set_exception(exc)
                     continue
                 start = 0
                 for _, t, _, future in batch:
-                    future.set_result(list(scores[start : start + len(t)]))
+                    # A caller cancelled during the forward pass no longer wants its slice; the others do.
+                    if not future.done():
+                        future.set_result(scores[start : start + len(t)])
                     start += len(t)
+        except BaseException as exc:
+            # The loop itself stopped (its task was cancelled, the event loop is closing): no caller may be left
+            # waiting on a future nobody will answer.
+            failure = exc if isinstance(exc, Exception) else RuntimeError(
+                f"the batching scorer stopped ({type(exc).__name__}) before answering")
+            for *_, future in [*batch, *self._pending]:
+                if not future.done():
+                    future.set_exception(failure)
+            self._pending.clear()
+            raise
         finally:
             self._draining = False
 

@@ -8,7 +8,9 @@ seen, scores the new ones and queues them. A node's priority is::
 
 with ``P`` the summed log-probability of the tactics on its path (see
 :mod:`leanprogress.ranking`); ``alpha = 0`` is plain log-probability search
-and needs no scorer.
+and needs no scorer. A candidate whose log-probability is NaN or infinite
+counts as the lowest (:func:`~leanprogress.ranking.finite_logprob`); a
+predicted step count that is not finite ends the theorem with status ``error``.
 
 What gets scored (``score_mode``):
 
@@ -47,7 +49,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..ranking import DEFAULT_N_MAX, mixed_priority
+from ..ranking import DEFAULT_N_MAX, finite_logprob, mixed_priority
 
 STATUSES = ("proved", "failed", "budget", "timeout", "error", "unverified")
 SCORE_MODES = ("state", "tactic")
@@ -305,7 +307,8 @@ class BestFirstProver:
                 if forbidden_word(tactic):
                     result.rejected_candidates += 1
                 else:
-                    allowed.append((tactic, logprob))
+                    # A NaN log-probability would break the heap's order (NaN compares false with everything).
+                    allowed.append((tactic, finite_logprob(logprob)))
             candidates = allowed
             pre_steps: dict[int, float] = {}
             order = list(range(len(candidates)))

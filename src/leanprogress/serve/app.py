@@ -9,7 +9,9 @@ success probability, and aesop rejects a tactic whose score is outside
 ``steps_remaining`` and ``reward`` are added in their own fields when the
 candidates were scored.
 
-At most ``max_in_flight`` requests are worked on at once, each in a worker
+Request bodies are counted as they arrive, chunked ones included, and
+refused past ``max_body_bytes`` (:mod:`leanprogress.serve.body_limit`). At
+most ``max_in_flight`` requests are worked on at once, each in a worker
 thread with a time limit (:mod:`leanprogress.serve.limits`); one more gets 429
 with ``Retry-After``. The model runs one batch at a time.
 
@@ -39,8 +41,9 @@ from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, Field
 
 from ..generators import GeneratorError, GeneratorTimeout, build_generator
-from ..ranking import mixed_priority, normalized_steps, probability_of
+from ..ranking import finite_logprob, mixed_priority, normalized_steps, probability_of
 from ..scoring import ScoringError
+from .body_limit import BodyLimit
 from .config import ServerConfig
 from .limits import Busy, DeadlineExceeded, WorkLimiter
 
@@ -123,10 +126,6 @@ class HTTPProblem(Exception):
         self.status, self.detail, self.headers = status, detail, headers
 
 
-def _finite(x: float) -> float:
-    return x if math.isfinite(x) else (-1e9 if x < 0 else 1e9)
-
-
 def _supplied_key(request: Request) -> str:
     """The key a client sent: ``X-API-Key``, a bearer token, or the password of HTTP basic auth.
 
@@ -176,6 +175,9 @@ def create_app(config: ServerConfig, scorer: Any = None, generators: dict[str, A
     app = FastAPI(title="LeanProgress", version=__import__("leanprogress").__version__, lifespan=lifespan)
     app.state.config, app.state.scorer, app.state.generators, app.state.limiter = config, scorer, generators, limiter
 
+    # Added before the guard below, so it runs inside it: a request without the key gets 401 unread.
+    app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
+
     @app.middleware("http")
     async def guard(request: Request, call_next):
         if config.api_key and request.url.path not in OPEN_PATHS:
@@ -184,12 +186,6 @@ def create_app(config: ServerConfig, scorer: Any = None, generators: dict[str, A
                     {"detail": "missing or wrong API key (X-API-Key header, bearer token, or basic-auth password)"},
                     status_code=401, headers={"WWW-Authenticate": 'Basic realm="leanprogress"'},
                 )
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > config.max_body_bytes:
-            return JSONResponse(
-                {"detail": f"request body of {length} bytes exceeds the limit of {config.max_body_bytes}"},
-                status_code=413,
-            )
         return await call_next(request)
 
     @app.exception_handler(HTTPProblem)
@@ -299,8 +295,11 @@ def create_app(config: ServerConfig, scorer: Any = None, generators: dict[str, A
                 raise HTTPProblem(504, f"generator {req.name!r} timed out: {exc}") from None
             except GeneratorError as exc:
                 raise HTTPProblem(502, f"generator {req.name!r} failed: {exc}") from None
+            # A NaN or infinite generator score ranks last (ranking.finite_logprob), with or without the scorer.
+            candidates = [(t, finite_logprob(s)) for t, s in candidates]
             if not use_reward or not candidates:
-                return {"outputs": [{"output": t, "score": probability_of(s) if probability else _finite(s)}
+                candidates.sort(key=lambda c: -c[1])  # stable: a generator's own order among equal scores stays
+                return {"outputs": [{"output": t, "score": probability_of(s) if probability else s}
                                     for t, s in candidates]}
             deadline.check("scoring the candidates")
             tactics = [t for t, _ in candidates]
@@ -310,9 +309,9 @@ def create_app(config: ServerConfig, scorer: Any = None, generators: dict[str, A
                 if alpha is None:
                     priority = normalized_steps(s, config.n_max) if probability else -s
                 else:
-                    priority = mixed_priority(s, _finite(model_score), alpha, config.n_max)
-                out = {"output": tactic, "score": probability_of(priority) if probability else _finite(priority),
-                       "model_score": _finite(model_score), "steps_remaining": s, "reward": -s}
+                    priority = mixed_priority(s, model_score, alpha, config.n_max)
+                out = {"output": tactic, "score": probability_of(priority) if probability else priority,
+                       "model_score": model_score, "steps_remaining": s, "reward": -s}
                 ranked.append((priority, out))
             # Sort on the priority itself: probabilities clamped at the floor would tie.
             ranked.sort(key=lambda p: -p[0])

@@ -67,13 +67,14 @@ def cmd_serve(args) -> int:
         reward_by_default=args.reward_default, alpha=args.alpha, score_format=args.score_format,
         num_candidates=args.num_candidates, max_in_flight=args.max_in_flight, request_timeout_s=args.request_timeout,
     )
+    host = f"[{config.host}]" if ":" in config.host else config.host  # an IPv6 address, as a URL writes it
     # Take the port before the (slow) model load, so a port in use fails at once and alone.
     try:
         sock = bind(config.host, config.port)
     except OSError as exc:
         reason = ("address already in use (another server on it? pick --port)" if exc.errno == errno.EADDRINUSE
                   else exc.strerror or str(exc))
-        print(f"leanprogress: error: cannot listen on {config.host}:{config.port}: {reason}", file=sys.stderr)
+        print(f"leanprogress: error: cannot listen on {host}:{config.port}: {reason}", file=sys.stderr)
         return 2
     with sock:
         app = create_app(config)
@@ -83,7 +84,7 @@ def cmd_serve(args) -> int:
                   file=sys.stderr)
         port = sock.getsockname()[1]
         ranked = [n for n in sorted(app.state.generators) if n in config.reward_by_default]
-        print(f"LeanProgress server on http://{config.host}:{port} (scorer: {config.model or 'none'}; "
+        print(f"LeanProgress server on http://{host}:{port} (scorer: {config.model or 'none'}; "
               f"generators: {', '.join(sorted(app.state.generators)) or 'none'}; "
               f"ranked by the scorer: {', '.join(ranked) or 'none'})", flush=True)
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))

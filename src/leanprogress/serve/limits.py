@@ -31,8 +31,8 @@ class Busy(Exception):
     """No slot is free; ``retry_after_s`` says when to come back (whole seconds, at least 1)."""
 
     def __init__(self, in_flight: int, retry_after_s: int):
-        super().__init__(f"{in_flight} requests are being worked on, the most this server takes; "
-                         f"retry in {retry_after_s} s")
+        requests = "1 request is" if in_flight == 1 else f"{in_flight} requests are"
+        super().__init__(f"{requests} being worked on, the most this server takes; retry in {retry_after_s} s")
         self.retry_after_s = retry_after_s
 
 

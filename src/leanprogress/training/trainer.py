@@ -4,7 +4,8 @@ Data -> prompts (:class:`~leanprogress.prompt.PromptBuilder`) -> tokens ->
 ``AutoModelForSequenceClassification``: one output trained with MSE (the
 ``regression`` head) or ``K + 2`` classes trained with cross-entropy (the
 ``distribution`` head, :mod:`leanprogress.heads`), by the HuggingFace
-``Trainer``; evaluated after every epoch (MSE, MAE, exact-match accuracy,
+``Trainer``; with ``ranking_weight > 0`` also on the order of candidate tactics
+of one state (:mod:`leanprogress.training.ranking_objective`); evaluated after every epoch (MSE, MAE, exact-match accuracy,
 Spearman); the best epoch on ``selection_metric`` (eval MAE in steps by
 default) is kept. Works unchanged under ``torchrun`` / ``accelerate launch``.
 
@@ -309,6 +310,7 @@ class ProgressTrainer:
             goal_from=records_goal_from(self.train_dataset.records),
             canonicalize_goals=args.canonicalize_goals,
             initial_goals=args.initial_goals,
+            ranking_weight=args.ranking_weight,
         )
         if self.settings.goal_from == "mixed":
             logger.warning("the training records mix goal_from kinds (states before and after tactics): prove will "
@@ -319,6 +321,7 @@ class ProgressTrainer:
         self.callbacks = list(callbacks or [])
         self.prompt_cache = prompt_cache
         self.trainer = None
+        self.ranking_stats = None  # what the ranking objective drew (train() with ranking_weight > 0)
 
     @staticmethod
     def _drop_initial_goals(data: ProgressDataset, what: str) -> ProgressDataset:
@@ -333,7 +336,7 @@ class ProgressTrainer:
     # prompt cache's key, so a new prompt setting can never reuse stale tokens.
     # ``initial_goals`` is left out because each record's key says whether its prompt was marked.
     _NOT_PROMPT = frozenset({"head", "head_max_steps", "head_more_steps", "point_estimate", "label_transform",
-                             "base_model", "format_version", "initial_goals"})
+                             "base_model", "format_version", "initial_goals", "ranking_weight"})
 
     def _cache_key(self) -> tuple:
         from dataclasses import asdict
@@ -365,7 +368,9 @@ class ProgressTrainer:
                 cache._entries[keys[i]] = np.asarray(ids, dtype=np.int32)
         return [cache._entries[k] for k in keys]
 
-    def _tokenize(self, data: ProgressDataset, desc: str) -> "TokenizedRecords":
+    def _tokenize(self, data: ProgressDataset, desc: str, groups: list | None = None) -> "TokenizedRecords":
+        """Token ids and labels of ``data``; with ``groups`` (the ranking objective's, one per record), each row
+        also carries its group's sequences (``rank_ids``) and pairs (``rank_pairs``)."""
         transform, distribution = self.settings.label_transform, self.settings.head == "distribution"
         uses_token_types = "token_type_ids" in self.tokenizer.model_input_names
         from tqdm.auto import tqdm
@@ -378,9 +383,21 @@ class ProgressTrainer:
                   disable=len(records) < 2 * step or not stderr_is_terminal()) as bar:
             for start in range(0, len(records), step):
                 batch = records[start:start + step]
-                ids = self._encode_prompts([r["goal"] for r in batch], [r["tactic"] for r in batch],
-                                           [r["prefix"] for r in batch], [has_initial_goal(r) for r in batch])
-                for r, x in zip(batch, ids):
+                goals, tactics, prefixes = [r["goal"] for r in batch], [r["tactic"] for r in batch], \
+                    [r["prefix"] for r in batch]
+                initial = [has_initial_goal(r) for r in batch]
+                if groups is not None:
+                    # A group's candidates share the anchor's goal and prefix: one call builds them all, and the
+                    # prompt builder does the work on a shared goal once.
+                    for r, g in zip(batch, groups[start:start + step]):
+                        extra = [records[j]["tactic"] for j in g.siblings] + g.negatives
+                        goals += [r["goal"]] * len(extra)
+                        prefixes += [r["prefix"]] * len(extra)
+                        tactics += extra
+                        initial += [has_initial_goal(r)] * len(extra)  # laid out as the anchor's state
+                ids = self._encode_prompts(goals, tactics, prefixes, initial)
+                extra_ids = iter(ids[len(batch):])
+                for k, (r, x) in enumerate(zip(batch, ids)):
                     row = {"input_ids": x.tolist(), "attention_mask": [1] * len(x)}
                     if uses_token_types:
                         row["token_type_ids"] = [0] * len(x)
@@ -388,6 +405,11 @@ class ProgressTrainer:
                     # eval figures stay in steps for labels above K too.
                     steps = r["steps_remaining"]
                     row["labels"] = float(steps) if distribution else encode_label(steps, transform)
+                    if groups is not None:
+                        g = groups[start + k]
+                        row["rank_ids"] = [next(extra_ids).tolist() for _ in range(len(g.siblings) + len(g.negatives))]
+                        row["rank_pairs"] = [list(p) for p in g.pairs]
+                        row["rank_steps"] = [float(v) for v in g.better_steps]
                     rows.append(row)
                 bar.update(len(batch))
         return TokenizedRecords(rows)
@@ -451,8 +473,24 @@ class ProgressTrainer:
             _clear_checkpoints(ckpt_dir)
         terminal = stderr_is_terminal()
 
+        ranking = args.ranking_weight > 0
+        groups = None
+        if ranking:
+            from .ranking_objective import RankingStats, ranking_groups
+
+            stats = RankingStats()
+            groups = ranking_groups(self.train_dataset.records, args.ranking_negatives, args.ranking_negatives_from,
+                                    args.seed, stats)
+            self.ranking_stats = stats
+            logger.info("ranking objective (weight %g): %d tactics of other theorems and %d other tactics of the same "
+                        "state beside %d records, %d pairs", args.ranking_weight, stats.negatives, stats.sibling_pairs,
+                        stats.records, stats.pairs)
+            if stats.short_of_negatives:
+                logger.warning("ranking objective: %d of %d records got fewer than %d negative(s): their source "
+                               "holds too few tactics of other theorems (ranking_negatives_from='any' draws from "
+                               "every source)", stats.short_of_negatives, stats.records, args.ranking_negatives)
         with hf_progress_bars(terminal):
-            train_tok = self._tokenize(self.train_dataset, "Tokenizing train")
+            train_tok = self._tokenize(self.train_dataset, "Tokenizing train", groups)
             eval_tok = self._tokenize(self.eval_dataset, "Tokenizing eval") if self.eval_dataset else None
         labels = train_tok.labels
         distribution = self.settings.head == "distribution"
@@ -501,23 +539,32 @@ class ProgressTrainer:
             ddp_find_unused_parameters=False,
             disable_tqdm=not terminal,  # bars on a terminal, a few plain lines in a log file (ProgressLines)
         )
+        if ranking:
+            hf_kwargs["remove_unused_columns"] = False  # a row's group travels in keys the model does not take
         hf_args = TrainingArguments(**(hf_kwargs | args.extra))
-        collator = DataCollatorWithPadding(
-            self.tokenizer,
-            padding="max_length" if args.pad_to_max_length else "longest",
-            max_length=args.max_length if args.pad_to_max_length else None,
-        )
-        self.trainer = Trainer(
+        padding = dict(padding="max_length" if args.pad_to_max_length else "longest",
+                       max_length=args.max_length if args.pad_to_max_length else None)
+        common = dict(
             model=model,
             args=hf_args,
-            data_collator=collator,
             train_dataset=train_tok,
             eval_dataset=eval_tok,
             processing_class=self.tokenizer,
             compute_metrics=self._compute_metrics if has_eval else None,
-            compute_loss_func=_distribution_loss(self.settings.head_max_steps) if distribution else None,
             callbacks=[SaveSettingsInCheckpoints(self.settings), *self.callbacks],
         )
+        if ranking:
+            from .ranking_objective import RankingCollator, RankingTrainer
+
+            self.trainer = RankingTrainer(
+                data_collator=RankingCollator(self.tokenizer, **padding), ranking_weight=args.ranking_weight,
+                ranking_margin=args.ranking_margin, head=self.settings.head,
+                head_max_steps=self.settings.head_max_steps, **common)
+        else:
+            self.trainer = Trainer(
+                data_collator=DataCollatorWithPadding(self.tokenizer, **padding),
+                compute_loss_func=_distribution_loss(self.settings.head_max_steps) if distribution else None,
+                **common)
         if not terminal:
             from transformers.trainer_callback import PrinterCallback
 
@@ -528,6 +575,10 @@ class ProgressTrainer:
         metrics = {"train": dict(result.metrics), "precision": precision, "device": str(device), "kept": "best epoch",
                    "selection_metric": args.selection_metric, "head": self.settings.head,
                    "world_size": self.trainer.args.world_size}
+        if ranking:
+            metrics["ranking"] = {"weight": args.ranking_weight, "negatives_per_record": args.ranking_negatives,
+                                  "negatives_from": args.ranking_negatives_from, "margin": args.ranking_margin,
+                                  **self.ranking_stats.as_dict()}
         if has_eval:
             if precision == "bf16":
                 # The reported figures come from the kept model in fp32, as `evaluate` computes them on the saved

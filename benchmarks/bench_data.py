@@ -9,6 +9,9 @@ Measures, with the code on ``PYTHONPATH`` (or this checkout):
   proof is rebuilt from LeanDojo's own tactic texts (the tactics not nested in
   an earlier one, joined) and split again; how many listings come out exactly
   as LeanDojo's;
+- theorem identity of ``--goal-from state_after`` records (the miniF2F search
+  traces and the Mathlib sample): how many groups the theorems form, the
+  largest, and how many theorems a 0.2 split holds out;
 - leakage: the Mathlib sample mixed with the same theorems as ``export-proofs``
   writes them (no ``file_path``), and the miniF2F search traces mixed with the
   miniF2F whole proofs, each split by theorem: theorems on both sides and eval
@@ -19,6 +22,9 @@ Measures, with the code on ``PYTHONPATH`` (or this checkout):
   ``formal_statement`` equal Lean's initial state, as is and after
   canonicalisation of both sides; and Lean's own printing of the 86 search-trace
   starts (early-2024 Mathlib) against the newer printing in the proofs file;
+- machine-written nesting: how long reading one line of 300 or 1,200 nested
+  ``(by exact ...)`` blocks, or of 10,000 blocks side by side, takes, and
+  what it gives;
 - the stored prefix of a 50,000-step machine-written proof.
 
 ``--before REV`` also measures the code at git revision ``REV`` (default: the
@@ -64,7 +70,7 @@ def _nested(x: str, y: str) -> bool:
 
 
 def measure() -> dict:
-    from leanprogress.data.dataset import load_mixture, split_by_theorem
+    from leanprogress.data.dataset import group_by_theorem, load_mixture, split_by_theorem
     from leanprogress.data.lean_source import iter_source_records, scan_lean_text
     from leanprogress.lean.syntax import split_tactic_steps
     from leanprogress.data.leandojo import TraceFormatError, iter_leandojo_records
@@ -125,6 +131,18 @@ def measure() -> dict:
     out["mix_minif2f"] = {"theorems_both_sides": len({r["theorem"] for r in held} & {r["theorem"] for r in train}),
                           "trace_names_in_proofs": len({r["theorem"] for r in traces} & {r["theorem"] for r in minif2f})}
 
+    # theorem identity of records that read the state after each tactic (--goal-from state_after)
+    for label, path in (("search", SEARCH_TRACES), ("mathlib", MATHLIB_SAMPLE)):
+        try:
+            recs = list(iter_leandojo_records([path], goal_from="state_after"))
+        except TypeError:  # code from before goal_from
+            continue
+        groups = group_by_theorem(recs, warn=False)
+        held = split_by_theorem(recs, eval_ratio=0.2, seed=42)[1]
+        out[f"after_{label}"] = {"theorems": len({r["theorem"] for r in recs}), "groups": len(groups),
+                                 "largest": max(len({recs[i]["theorem"] for i in idx}) for idx in groups.values()),
+                                 "eval_theorems": len({r["theorem"] for r in held})}
+
     # a LeanDojo benchmark-style folder
     with tempfile.TemporaryDirectory() as tmp:
         for split in ("random", "novel_premises"):
@@ -157,6 +175,25 @@ def measure() -> dict:
     out["lean_versions"] = {"pairs": len(starts), "equal": sum(a == b for a, b in starts),
                             "canonical_equal": sum(canonical_state(a) == canonical_state(b) for a, b in starts)
                             if canonical_state else None}
+
+    # machine-written nesting: one line of n nested `(by exact ...)`, and one line of n blocks side by side
+    shapes = {"nested_300": "(by exact " * 300 + "trivial" + ")" * 300,
+              "nested_1200": "(by exact " * 1200 + "trivial" + ")" * 1200,
+              "wide_10000": "⟨" + ", ".join(["by simp"] * 10_000) + "⟩"}
+    out["deep_proofs"] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, term in shapes.items():
+            path = Path(tmp) / f"{label}.jsonl"
+            path.write_text(json.dumps({"name": label, "goal": "⊢ True",
+                                        "proof": "theorem t : True := by\n  exact " + term}) + "\n")
+            stats = SourceStats()
+            t0 = time.perf_counter()
+            try:
+                n_recs = sum(1 for _ in iter_proof_records(path, stats))
+                what = f"{n_recs} records" if n_recs else "skipped: " + ", ".join(stats.skipped)
+            except RecursionError:
+                what = "RecursionError (nothing written)"
+            out["deep_proofs"][label] = f"{what}, {time.perf_counter() - t0:.2f} s"
 
     # the stored prefix of a huge machine-written proof (not run on code without the cap: it would need
     # tens of gigabytes)
@@ -264,12 +301,21 @@ def main() -> None:
     row("Mathlib + exported copies: eval rows copying a training row", "mix_export", "eval_rows_copied")
     row("Mathlib + exported copies: eval rows", "mix_export", "eval_rows")
     row("miniF2F traces + proofs: theorems on both sides", "mix_minif2f", "theorems_both_sides")
+    for label, key in (("miniF2F search traces", "after_search"), ("Mathlib sample", "after_mathlib")):
+        if key in after:
+            n = after[key]["theorems"]
+            row(f"{label} --goal-from state_after: theorem groups (of {n})", key, "groups")
+            row("... theorems in the largest group", key, "largest")
+            row("... theorems in eval at --eval-ratio 0.2", key, "eval_theorems")
     row("benchmark folder random/ + novel_premises/: records", "benchmark_folder", "records_random_and_novel")
     row("... with metadata.json", "benchmark_folder", "with_metadata_json")
     row("rendered states equal to Lean's (of 221)", "rendering", "equal")
     row("... after canonicalising both sides", "rendering", "canonical_equal")
     row("Lean 2024 vs newer printing, equal (of 86)", "lean_versions", "equal")
     row("... after canonicalising both sides", "lean_versions", "canonical_equal")
+    for label, what in (("nested_300", "one line of 300 nested `(by exact ...)`"),
+                        ("nested_1200", "... of 1,200"), ("wide_10000", "one line of 10,000 `by simp` side by side")):
+        row(what, "deep_proofs", label)
     h = after["huge_proof"]
     print(f"\n{h['steps']:,}-step proof ({h['proof_mb']} MB): {h['output_mb']} MB of records in {h['seconds']} s, "
           f"peak Python memory {h['peak_python_mb']} MB; an uncapped prefix would add about {h['uncapped_prefix_mb']:,} MB")

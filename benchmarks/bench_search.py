@@ -4,7 +4,8 @@ Environment: :class:`ReplayEnvironment` over the miniF2F-valid search traces
 (86 proofs of 70 theorems found by best-first search through LeanDojo, with
 real states). A theorem with several recorded proofs is a graph whose proofs
 share states: every recorded tactic from a state succeeds and leads to its
-recorded next state, so proofs of different lengths compete; every other
+recorded state_after (here always the next step's state_before), so proofs of
+different lengths compete; every other
 tactic fails. 14 of the 70 theorems have several proofs.
 
 Generator: each state's recorded tactics among 15 tactics of other theorems.

@@ -92,3 +92,24 @@ def test_trainer_and_scorer_share_the_canonical_goals_setting(trained_tiny):
     folder, _, _ = trained_tiny
     assert ModelSettings.load(folder).canonicalize_goals is True
     assert LeanProgressScorer(str(folder), device="cpu").builder.canonicalize is True
+    assert ModelSettings.load(folder).canonical_form == 2  # the form that keeps what decides the value
+
+
+def test_a_model_trained_with_the_earlier_canonical_form_keeps_reading_it(tmp_path):
+    # Saved after canonical goals existed and before canonical form 2: it was trained on goals without any arrow.
+    saved = {k: v for k, v in ModelSettings(canonicalize_goals=True, normalize_symbols=False).__dict__.items()
+             if k != "canonical_form"}
+    (tmp_path / SETTINGS_FILE).write_text(json.dumps(saved))
+    settings = ModelSettings.load(tmp_path)
+    assert settings.canonicalize_goals is True and settings.canonical_form == 1
+
+    class Tok:  # counts characters as tokens: enough for the prompt builder
+        def __call__(self, texts, add_special_tokens=False):
+            return {"input_ids": [list(t) for t in texts]}
+
+    goal = "a b : ℕ\n⊢ ↑(a - b) = ↑a - ↑b"
+    assert "↑" not in settings.prompt_builder(Tok()).build(goal, "omega")
+    now = ModelSettings(canonicalize_goals=True, canonical_form=2, normalize_symbols=False)
+    assert "⊢ ↑(a - b) = ↑a - ↑b" in now.prompt_builder(Tok()).build(goal, "omega")
+    with pytest.raises(ValueError, match="canonical_form"):
+        ModelSettings(canonical_form=3)

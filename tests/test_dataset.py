@@ -44,15 +44,60 @@ def test_proofs_that_start_from_the_same_state_are_one_theorem():
     # canonically equal starts merge too: Lean's printing and a rendering of the same statement
     lean = {"goal": "n : ℕ\nh : ∀ (x : ℕ), f ↑x = 1\n⊢ (∑ k ∈ Finset.range n, k) = 3", "prefix": "", "tactic": "simp",
             "steps_remaining": 0, "theorem": "a"}
-    rendered = dict(lean, goal="n : ℕ\nh : ∀ x, f x = 1\n⊢ (∑ k in Finset.range n, k) = 3", theorem="b")
+    rendered = dict(lean, goal="n : ℕ\nh : ∀ x : ℕ, f x = 1\n⊢ (∑ k in Finset.range n, k) = 3", theorem="b")
     assert len(group_by_theorem([lean, rendered])) == 1
 
 
 def test_records_without_a_theorem_group_by_their_goal():
-    rows = [{"goal": "⊢ p", "prefix": "", "tactic": "t", "steps_remaining": 1},
-            {"goal": "⊢ p", "prefix": "t", "tactic": "u", "steps_remaining": 0},
-            {"goal": "⊢ q", "prefix": "", "tactic": "t", "steps_remaining": 0}]
-    assert sorted(map(len, group_by_theorem(rows).values())) == [1, 2]
+    rows = [{"goal": "x : ℕ\n⊢ x + 0 = x", "prefix": "", "tactic": "t", "steps_remaining": 1},
+            {"goal": "x : ℕ\n⊢ x + 0 = x", "prefix": "t", "tactic": "u", "steps_remaining": 0},
+            {"goal": "x : ℕ\n⊢ 0 + x = x", "prefix": "", "tactic": "t", "steps_remaining": 0},
+            # a trivial goal says nothing about which proof a record is from: each such record stands alone
+            {"goal": "no goals", "prefix": "t", "tactic": "u", "steps_remaining": 0, "goal_from": "state_after"},
+            {"goal": "no goals", "prefix": "v", "tactic": "w", "steps_remaining": 0, "goal_from": "state_after"}]
+    assert sorted(map(len, group_by_theorem(rows).values())) == [1, 1, 1, 2]
+
+
+def _after_records(n):
+    """n one-step theorems as `build-dataset --goal-from state_after` writes them: every goal is `no goals`."""
+    return [r for i in range(n) for r in records_from_theorem(make_theorem(f"A.t{i}", 1), goal_from="state_after")]
+
+
+def test_state_after_records_are_never_merged_by_the_state_their_first_tactic_reached():
+    # The 70 miniF2F search-trace theorems built with --goal-from state_after fell into 28 groups (one of 43).
+    recs = _after_records(10) + [r for i in range(5) for r in records_from_theorem(
+        make_theorem(f"B.t{i}", 3), goal_from="state_after")]
+    assert {r["goal"] for r in recs if not r["prefix"]} >= {"no goals"}
+    groups = group_by_theorem(recs)
+    assert len(groups) == 15 and all(len({recs[i]["theorem"] for i in idx}) == 1 for idx in groups.values())
+    train, held = split_by_theorem(recs, eval_ratio=0.2, seed=0)
+    assert len({r["theorem"] for r in held}) == 3
+    assert shared_theorems(_after_records(4), _after_records(8)[4:]) == []
+
+
+def test_trivial_starting_states_do_not_merge_unrelated_theorems():
+    def start(name, goal):
+        return {"goal": goal, "prefix": "", "tactic": "trivial", "steps_remaining": 0, "theorem": name}
+
+    recs = [start("a", "⊢ True"), start("b", "⊢ True"), start("c", "⊢ 1 = 1"), start("d", "case h\n⊢ 1 = 1"),
+            start("e", "x : ℕ\n⊢ True"), start("f", "x : ℕ\n⊢ True"), start("g", "⊢ ⌊√2021⌋ = 44"),
+            start("h", "⊢ ⌊√2021⌋ = 44")]
+    groups = sorted(sorted(recs[i]["theorem"] for i in idx) for idx in group_by_theorem(recs).values())
+    # a hypothesis or a target of more than three tokens is specific enough: the same problem under two names
+    assert groups == [["a"], ["b"], ["c"], ["d"], ["e", "f"], ["g", "h"]]
+
+
+def test_split_says_which_shared_start_merged_every_theorem_into_one(tmp_path, capsys):
+    from leanprogress.cli import main
+    from leanprogress.data.records import write_records
+
+    path = tmp_path / "recs.jsonl"
+    write_records([{"goal": "x : ℝ\nh₀ : 2 * x = 4\n⊢ x = 2", "prefix": "", "tactic": "linarith", "steps_remaining": 0,
+                    "theorem": f"P.t{i}"} for i in range(10)], path)
+    assert main(["split", "--dataset", str(path), "--output-dir", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert "every record belongs to one theorem" in err and "its 10 theorem names (P.t0, P.t1, P.t2, ...)" in err
+    assert "start from 'x : ℝ h₀ : 2 * x = 4 ⊢ x = 2'" in err
 
 
 def test_shared_theorems_uses_the_same_identity():

@@ -52,7 +52,7 @@ def test_parentheses_follow_precedence():
 @pytest.mark.parametrize(
     "lean, rendered",
     [
-        ("∀ (n : ℕ), ↑n / (↑n + 1) < 1", "∀ n, (n : ℝ) / (n + 1) < 1"),
+        ("∀ (n : ℕ), ↑n / (↑n + 1) < 1", "∀ n : ℕ, (n : ℝ) / (n + 1) < 1"),
         ("∑ k ∈ Finset.Icc 1 n, ↑k * Complex.I ^ k = 1", "(∑ k in Finset.Icc 1 n, (k : ℂ) * Complex.I ^ k) = 1"),
         ("Fintype ↑(f ⁻¹' {7})", "Fintype (f ⁻¹' {7})"),
         ("(x * y).log = 3 / 5", "Real.log (x * y) = 3 / 5"),
@@ -66,3 +66,49 @@ def test_unreadable_terms_raise():
     for text in ["(a + b", "∀ , p", "a +", "{ x | }"]:
         with pytest.raises(LeanSyntaxError):
             parse_expr(text)
+
+
+@pytest.mark.parametrize(
+    "source, lean",
+    [
+        ("-(-a) = a", "- -a = a"),  # not `--a`, a comment
+        ("-(-(-2)) < 0", "- - -2 < 0"),
+        ("x - -y = x + y", "x - -y = x + y"),
+        ("abs (-x) = abs x", "|(-x)| = |x|"),  # not `|-`, the ASCII `⊢` token (Mathlib's unexpander adds these)
+        ("abs (abs x - 1) = 2", "|(|x| - 1)| = 2"),  # not `||`, boolean or
+        ("abs (x - abs y) = 2", "|(x - |y|)| = 2"),
+    ],
+)
+def test_printed_terms_never_form_a_comment_or_another_token(source, lean):
+    assert render_expr(source) == lean and canonical_expr(source) == lean
+    assert render_expr(lean) == lean  # and they read back as the same term
+
+
+def test_no_printed_term_contains_a_comment_or_a_merged_token():
+    import random
+
+    from leanprogress.lean.syntax import strip_comments
+
+    rng = random.Random(0)
+
+    def term(depth):
+        if depth == 0:
+            return rng.choice(["a", "b", "2", "x.log"])
+        kind = rng.randrange(6)
+        if kind == 0:
+            return f"-({term(depth - 1)})"
+        if kind == 1:
+            return f"abs ({term(depth - 1)})"
+        if kind == 2:
+            return f"({term(depth - 1)}) {rng.choice(['-', '/', '*', '+', '^'])} ({term(depth - 1)})"
+        if kind == 3:
+            return f"({term(depth - 1)}) = ({term(depth - 1)})"
+        if kind == 4:
+            return f"Int.floor ({term(depth - 1)})"
+        return f"f ({term(depth - 1)})"
+
+    for _ in range(300):
+        text = render_expr(term(rng.randrange(1, 5)))
+        assert strip_comments(text) == text, text
+        assert "|-" not in text and "||" not in text and "-/" not in text, text
+        assert render_expr(text) == text and canonical_expr(text) == canonical_expr(canonical_expr(text)), text

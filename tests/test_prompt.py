@@ -126,7 +126,7 @@ def test_mixed_states_in_one_batch_fit_like_each_alone(tok):
 
 def test_canonical_goals_make_lean_printed_and_rendered_states_read_alike(tok):
     lean = "n : ℕ\nh₀ : ∀ (k : ℕ), f ↑k = √2\n⊢ ∑ k ∈ Finset.range n, f ↑k = 3"
-    rendered = "n : ℕ\nh₀ : ∀ k, f k = Real.sqrt 2\n⊢ (∑ k in Finset.range n, f k) = 3"
+    rendered = "n : ℕ\nh₀ : ∀ k : ℕ, f k = Real.sqrt 2\n⊢ (∑ k in Finset.range n, f k) = 3"
     on = PromptBuilder(tok, max_length=256, canonicalize=True)
     assert on.build(lean, "simp", "intro x") == on.build(rendered, "simp", "intro x")
     off = PromptBuilder(tok, max_length=256)  # the default, and what models saved before the setting read

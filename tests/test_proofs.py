@@ -117,3 +117,44 @@ def test_search_order_counts_a_nested_block_inside_its_step(tmp_path):
     have = "have h : x ^ 2 - 2 * x + 1 = (x - 1) ^ 2 := by\n  ring"
     assert [(r["tactic"], r["steps_remaining"]) for r in recs] == [(have, 2), ("rw [h]", 1), ("positivity", 0)]
     assert recs[2]["prefix"] == have + "\nrw [h]"
+
+
+def _nested(n):
+    """A machine-written one-line proof: ``exact (by exact (by exact ... trivial))``, n blocks deep."""
+    return "theorem deep : True := by\n  exact " + "(by exact " * n + "trivial" + ")" * n
+
+
+def test_a_proof_nested_too_deeply_is_skipped_and_counted_and_the_others_are_written(tmp_path, capsys):
+    from leanprogress.cli import main
+
+    path = tmp_path / "proofs.jsonl"
+    rows = [{"name": "deep", "goal": "⊢ True", "proof": _nested(1200)},
+            {"name": "fine", "goal": "⊢ 1 = 1", "proof": "theorem fine : 1 = 1 := by\n  rfl"}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    assert main(["build-dataset", "--from-proofs", str(path), "--output", str(out)]) == 0
+    assert [json.loads(l)["theorem"] for l in out.read_text().splitlines()] == ["fine"]
+    assert "skipped 1: tactic blocks or brackets nested more than 100 deep" in capsys.readouterr().out
+
+
+def test_nesting_up_to_the_limit_is_read_and_every_kind_of_deeper_nesting_is_skipped(tmp_path):
+    limit = 100  # leanprogress.lean.syntax.MAX_NESTING, as the README gives it
+    indented = "theorem t : True := by\n" + "".join("  " * (i + 1) + f"have h{i} : True := by\n" for i in range(150))
+    indented += "  " * 151 + "trivial\n  trivial"
+    cases = {
+        "at the limit": _nested(limit),
+        "brackets": _nested(limit + 1),
+        "indented blocks": indented,
+        "blocks on one line": "theorem t : True := by\n  " + "have h : True := by " * 150 + "trivial",
+        "combinators": "theorem t : True := by\n  " + "all_goals " * 150 + "trivial",
+    }
+    path = tmp_path / "proofs.jsonl"
+    path.write_text("".join(json.dumps({"name": k, "goal": "⊢ True", "proof": v}) + "\n" for k, v in cases.items()))
+    stats = SourceStats()
+    written = {r["theorem"] for r in iter_proof_records(path, stats)}
+    assert written == {"at the limit"} and stats.used == 1
+    assert stats.skipped == {f"tactic blocks or brackets nested more than {limit} deep": 4}
+    # a wide line (many blocks side by side, not nested) is read: its steps are its blocks
+    wide = "theorem w : True := by\n  exact ⟨" + ", ".join(["by simp"] * 2000) + "⟩"
+    path.write_text(json.dumps({"name": "wide", "goal": "⊢ True", "proof": wide}) + "\n")
+    assert sum(1 for _ in iter_proof_records(path, SourceStats())) == 2001

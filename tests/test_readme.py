@@ -317,6 +317,15 @@ COMMANDS: dict[str, Run] = {
     "data/after.jsonl": Run(check=records("data/after.jsonl", at_least=40)),
     "leanprogress train --dataset data/after.jsonl --output-dir runs/state-model": Run(
         extra=TINY_TRAIN, check=model_folder("runs/state-model")),
+    # RL rewards (runs/policy: the tiny GPT-2 of tests/rl_util.py)
+    "python examples/trl_grpo.py --reward-model runs/model --dataset data/mathlib.jsonl --policy runs/policy "
+    "--output-dir runs/grpo": Run(
+        extra=("--max-steps", "2", "--num-generations", "4", "--batch-size", "4", "--max-completion-length", "8"),
+        check=all_of(output_has("policy saved to runs/grpo", "2 steps; mean reward per step"),
+                     file_of("runs/grpo/model.safetensors", 1000))),
+    "python examples/verl_reward.py --dataset data/mathlib.jsonl --reward-model runs/model --output-dir data/verl": Run(
+        check=all_of(output_has("reward of the recorded tactics"), file_of("data/verl/train.parquet", 1000),
+                     file_of("data/verl/val.parquet", 1000))),
 }
 
 NOT_RUN: dict[str, str] = {
@@ -326,6 +335,12 @@ NOT_RUN: dict[str, str] = {
     ".venv/bin/python -m pytest -q": "runs this test suite",
     "pip install 'leanprogress[lean-dojo]'": "installs packages (LeanDojo, which needs Lean)",
     "pip install 'leanprogress[ray]'": "installs packages (Ray; the test extra has it)",
+    "pip install 'leanprogress[rl]'": "installs packages (TRL; the test extra has it)",
+    "python3 -m verl.trainer.main_ppo algorithm.adv_estimator=grpo data.train_files=data/verl/train.parquet "
+    "data.val_files=data/verl/val.parquet actor_rollout_ref.model.path=Qwen/Qwen2.5-0.5B-Instruct "
+    "actor_rollout_ref.rollout.n=8 reward_model.reward_manager=batch custom_reward_function.path=pkg://leanprogress."
+    "rl.verl custom_reward_function.name=compute_score +custom_reward_function.reward_kwargs.model=http://reward-node:"
+    "23337": "needs verl, GPUs and a model hub; tests/test_rl_verl.py calls compute_score as verl's reward managers do",
     "leanprogress prove --backend lean-interact --theorems statements.jsonl --project-dir path/to/mathlib-project "
     "--generator config --generator-config '{\"kind\": \"hf\", \"model\": \"/models/tacgen\", \"num_beams\": 32}' "
     "--model runs/model --output results.jsonl": "needs Lean (a Lake project with Mathlib); tests/test_backends.py runs "
@@ -361,6 +376,14 @@ PYTHON_BLOCKS: dict[str, dict[str, str]] = {
             'precision="fp32")',
     },
     "from leanprogress import LeanProgressScorer, reward": {},
+    "from leanprogress.rl import ProgressReward": {},
+    "from leanprogress.rl import ProgressReward, RewardServiceError": {  # scored in process: no server in this test
+        '"http://127.0.0.1:23337"': '"runs/model"'},
+    "from leanprogress.rl.gate import KiminaGate": {},
+    "from datasets import Dataset": {
+        'num_generations=8, report_to="none"':
+            'num_generations=4, per_device_train_batch_size=4, report_to="none", max_steps=1, '
+            'max_completion_length=8, use_cpu=True'},
     "from leanprogress import LeanProgressScorer": {},
     "from leanprogress import (LeanProgressScorer, ProgressDataset, ProgressTrainer, ProgressTrainingArguments,": {},
 }
@@ -405,6 +428,9 @@ def workspace(tmp_path_factory, trained_tiny):
     shutil.copytree(trained_tiny[0], ws / "runs/model", ignore=shutil.ignore_patterns("checkpoints"))
     _distribution_model(trained_tiny[0], ws / "runs/dist-model")
     write_records(trained_tiny[2], ws / "runs/model/eval_split.jsonl")
+    from rl_util import build_policy
+
+    build_policy(ws / "runs/policy")
     t = theorems[2]
     steps = t["traced_tactics"]
     proved = SearchResult(theorem=t["full_name"], status="proved", proof=[s["tactic"] for s in steps],
@@ -445,6 +471,13 @@ def _run_in_process(argv: list[str], env: dict[str, str], monkeypatch) -> int:
         from leanprogress.cli import main
 
         return main(argv[1:])
+    if program in ("python", "python3") and argv[1].startswith("examples/"):
+        monkeypatch.setattr(sys, "argv", argv[1:])
+        try:
+            runpy.run_path(str(ROOT / argv[1]), run_name="__main__")
+        except SystemExit as exc:
+            return exc.code or 0
+        return 0
     if program in ("python", "python3") and argv[1] == "-m":
         monkeypatch.setattr(sys, "argv", [argv[2], *argv[3:]])
         try:

@@ -2,6 +2,7 @@ import io
 import json
 import socket
 import time
+from dataclasses import asdict
 
 import pytest
 
@@ -9,8 +10,8 @@ from conftest import make_theorem
 from leanprogress.cli import build_parser, main
 from leanprogress.config import ModelSettings
 from leanprogress.generators import GeneratorError, ReplayGenerator
-from leanprogress.search import (BestFirstProver, ReplayEnvironment, SearchConfig, TacticResult, forbidden_word,
-                                 proof_records)
+from leanprogress.search import (BestFirstProver, NotReplayable, ReplayEnvironment, SearchConfig, TacticResult,
+                                 audit_replayed_proofs, forbidden_word, proof_records)
 from leanprogress.search.progress import ProveProgress
 
 
@@ -118,12 +119,98 @@ def test_replay_branches_between_recorded_proofs_of_a_theorem():
     assert BestFirstProver(env, gen, to_long, cfg).prove("B.t").proof == ["intro", "simp", "ring"]
 
 
-def test_replay_proves_theorems_whose_tactic_leaves_the_printed_state_unchanged():
-    # As in 7 of the 100 Mathlib sample theorems (e.g. `classical` before the real work).
+def _steps(name, *steps):
+    """A LeanDojo entry from (tactic, state_before, state_after) triples, in LeanDojo's order."""
+    return {"full_name": name, "file_path": "F.lean",
+            "traced_tactics": [{"tactic": t, "state_before": b, "state_after": a} for t, b, a in steps]}
+
+
+# As LeanDojo lists Nat.succ_sub_succ_eq_sub of the Mathlib sample: the outer tactic with its arms, then the arms.
+INDUCTION = _steps(
+    "Nat.succ_sub_succ_eq_sub",
+    ("induction m with\n| zero      => exact rfl\n| succ m ih => apply congrArg pred ih",
+     "n m : Nat\n⊢ succ n - succ m = n - m", "no goals"),
+    ("exact rfl", "case zero\nn : Nat\n⊢ succ n - succ zero = n - zero", "no goals"),
+    ("apply congrArg pred ih", "case succ\nn m : Nat\nih : succ n - succ m = n - m\n⊢ succ n - succ (succ m) = n - succ m",
+     "no goals"))
+# As Finsupp.prod_filter_mul_prod_filter_not: `classical` holds a tactic that starts from the same state.
+CLASSICAL = _steps("Finsupp.t", ("classical simp_rw [prod_filter_index,\n  Finsupp.prod]", "⊢ p", "no goals"),
+                   ("simp_rw [prod_filter_index,\nFinsupp.prod]", "⊢ p", "no goals"))
+# `constructor` then two `·` blocks: each block's tactic was recorded on the goal it focuses.
+FOCUSED = _steps("Focus.t", ("constructor", "⊢ p ∧ q", "case left\n⊢ p\n\ncase right\n⊢ q"),
+                 ("simp", "case left\n⊢ p", "no goals"), ("ring", "case right\n⊢ q", "no goals"))
+
+
+def _replay(*theorems, name=None):
+    env = ReplayEnvironment(theorems)
+    return env, BestFirstProver(env, ReplayGenerator(env, distractors=3)).prove(name or theorems[0]["full_name"])
+
+
+def test_replay_finishes_a_tactic_recorded_as_closing_the_goal_and_never_runs_its_nested_tactics():
+    env, r = _replay(INDUCTION)
+    _, root = env.start("Nat.succ_sub_succ_eq_sub")
+    assert env.run_tactic(root, INDUCTION["traced_tactics"][0]["tactic"]).kind == "finished"
+    assert env.run_tactic(root, "exact rfl").kind == "error"
+    assert r.proved and r.proof == [INDUCTION["traced_tactics"][0]["tactic"]] and env.nested == 2
+    # the nested arm's own state is no start of anything either
+    assert env.run_tactic(("Nat.succ_sub_succ_eq_sub", INDUCTION["traced_tactics"][1]["state_before"]),
+                          "exact rfl").kind == "error"
+
+
+def test_replay_never_runs_a_nested_tactic_without_its_outer_tactic():
+    env, r = _replay(CLASSICAL)
+    _, root = env.start("Finsupp.t")
+    assert env.run_tactic(root, "simp_rw [prod_filter_index, Finsupp.prod]").kind == "error"
+    assert r.proved and r.proof == [CLASSICAL["traced_tactics"][0]["tactic"]]
+
+
+def test_replay_runs_a_focused_tactic_on_the_first_goal_and_keeps_the_others():
+    env, r = _replay(FOCUSED)
+    assert r.proved and r.proof == ["constructor", "simp", "ring"]
+    assert r.states == ["⊢ p ∧ q", "case left\n⊢ p\n\ncase right\n⊢ q", "case right\n⊢ q"]
+    _, root = env.start("Focus.t")
+    two = env.run_tactic(root, "constructor").handle
+    assert env.run_tactic(two, "ring").kind == "error"  # recorded on the second goal, not the first
+    assert [t for t, _ in ReplayGenerator(env, distractors=0).generate(two[1])] == ["simp"]
+
+
+def test_replay_runs_a_tactic_that_acts_on_other_goals_only_where_it_was_recorded():
+    # `all_goals simp` ran inside a `·` block on the block's two goals; on three goals it would act on the third too.
+    thm = _steps("AllGoals.t", ("constructor", "⊢ p ∧ q ∧ r", "⊢ p\n\n⊢ q ∧ r"),
+                 ("constructor", "⊢ p", "⊢ p₁\n\n⊢ p₂"), ("all_goals simp", "⊢ p₁\n\n⊢ p₂", "no goals"),
+                 ("simp", "⊢ q ∧ r", "no goals"))
+    whole = _steps("AllGoals.u", ("constructor", "⊢ a ∧ b", "⊢ a\n\n⊢ b"), ("all_goals simp", "⊢ a\n\n⊢ b", "no goals"))
+    env, r = _replay(whole, thm, name="AllGoals.u")
+    assert r.proved and r.proof == ["constructor", "all_goals simp"]  # run on exactly the goals it was recorded on
+    assert env.run_tactic(("AllGoals.u", "⊢ a\n\n⊢ b\n\n⊢ c"), "all_goals simp").kind == "error"
+    with pytest.raises(NotReplayable, match="not reached from its first state"):
+        env.start("AllGoals.t")
+
+
+def test_replay_does_not_skip_a_tactic_that_leaves_the_printed_state_unchanged():
+    # `classical` adds an instance the printed state does not show: what was recorded after it may need it.
     thm = _proof("U.t", ["⊢ p", "⊢ p", "⊢ q"], ["classical", "intro h", "exact h"])
-    env = ReplayEnvironment([thm])
-    r = BestFirstProver(env, ReplayGenerator(env, distractors=3)).prove("U.t")
-    assert r.proved and r.proof == ["intro h", "exact h"]
+    env, r = _replay(thm)
+    assert r.status == "error" and "leaves the printed state unchanged" in r.error and "'classical'" in r.error
+    with pytest.raises(NotReplayable):
+        env.start("U.t")
+
+
+def test_replay_does_not_take_the_first_block_of_a_term_proof_for_the_theorem():
+    # As TopCat.pullbackIsoProdSubtype_hom_apply: `⟨by simpa ..., by apply ...; exacts ...⟩`, two separate blocks.
+    thm = _steps("Term.t", ("simpa using h", "x : α\n⊢ f x = g x", "no goals"),
+                 ("apply Subtype.ext", "x : α\n⊢ y = z", "x : α\n⊢ ↑y = ↑z"), ("rfl", "x : α\n⊢ ↑y = ↑z", "no goals"))
+    env, r = _replay(thm)
+    assert r.status == "error" and "2 of its 3 outer recorded tactics" in r.error
+    assert "several `by` blocks" in r.error
+
+
+def test_replay_keeps_a_flat_proof_flat_when_a_tactic_repeats_one_nested_in_an_earlier_one():
+    # A search's proof as LeanDojo records it (miniF2F search traces): only the tactics the search ran.
+    thm = _steps("Flat.t", ("have h : 0 < 2 := by norm_num", "⊢ p", "h : 0 < 2\n⊢ p"),
+                 ("norm_num", "h : 0 < 2\n⊢ p", "no goals"))
+    env, r = _replay(thm)
+    assert r.proved and r.proof == ["have h : 0 < 2 := by norm_num", "norm_num"] and env.nested == 0
 
 
 def test_search_proves_replayed_theorems_and_exports_labels():
@@ -360,6 +447,52 @@ def test_build_dataset_state_after_records_say_so(traces, tmp_path):
     finals = [r for r in rows if r["steps_remaining"] == 0]
     assert finals and all(r["goal"] == "no goals" for r in finals)
     assert {r["goal_from"] for r in rows} == {"state_after"}
+
+
+def test_audit_counts_replayed_proofs_that_no_recording_supports():
+    theorems = [INDUCTION, CLASSICAL, FOCUSED]
+    root = INDUCTION["traced_tactics"][0]["state_before"]
+    induction = [s["tactic"] for s in INDUCTION["traced_tactics"]]
+    rows = [  # what the replay before this fix found: each step's successor was the next listed state_before
+        {"theorem": "Nat.succ_sub_succ_eq_sub", "status": "proved", "proof": induction,
+         "states": [s["state_before"] for s in INDUCTION["traced_tactics"]]},
+        {"theorem": "Finsupp.t", "status": "proved", "proof": ["simp_rw [prod_filter_index, Finsupp.prod]"],
+         "states": ["⊢ p"]},
+        {"theorem": "Focus.t", "status": "proved", "proof": ["constructor", "simp", "ring"],
+         "states": ["⊢ p ∧ q", "case left\n⊢ p", "case right\n⊢ q"]},
+        {"theorem": "Nat.succ_sub_succ_eq_sub", "status": "proved", "proof": ["omega"], "states": [root]},
+        {"theorem": "Focus.t", "status": "failed", "proof": [], "states": []},
+    ]
+    audit = audit_replayed_proofs(theorems, rows)
+    assert (audit.proved, audit.contradicting, audit.nested_alone, audit.shorter, audit.unrecorded) == (4, 2, 2, 2, 1)
+    assert audit.examples["contradicting"] == ["Nat.succ_sub_succ_eq_sub", "Focus.t"]
+    assert audit.examples["nested_alone"] == ["Nat.succ_sub_succ_eq_sub", "Finsupp.t"]
+    env = ReplayEnvironment(theorems)
+    prover = BestFirstProver(env, ReplayGenerator(env, distractors=3))
+    found = [asdict(prover.prove(t["full_name"])) for t in theorems]
+    clean = audit_replayed_proofs(theorems, found)
+    assert clean.proved == 3 and clean.summary().startswith("3 proved: 0 contradict a recorded state_after, 0 are "
+                                                            "shorter than every recorded proof, 0 run a nested")
+
+
+def test_export_proofs_turns_only_recorded_transitions_into_labels(tmp_path, capsys):
+    bench = tmp_path / "bench.json"
+    bench.write_text(json.dumps([INDUCTION, CLASSICAL, FOCUSED], ensure_ascii=False))
+    out = tmp_path / "results.jsonl"
+    assert main(["prove", "--theorems", str(bench), "--output", str(out)]) == 0
+    rows = [json.loads(l) for l in out.read_text().splitlines()]
+    assert all(r["status"] == "proved" and r["environment"] == "replay" for r in rows)
+    # a proof by the replay before it followed state_after (no "environment"): it may hold invented steps
+    stale = {"theorem": "Finsupp.t", "status": "proved", "proof": ["simp_rw [prod_filter_index, Finsupp.prod]"],
+             "states": ["⊢ p"], "generator": "ReplayGenerator"}
+    out.write_text(out.read_text() + json.dumps(stale) + "\n")
+    recs = tmp_path / "recs.jsonl"
+    assert main(["export-proofs", "--results", str(out), "--output", str(recs)]) == 0
+    assert "skipped 1 proof(s) found by the replay of an earlier version" in capsys.readouterr().err
+    got = [(r["theorem"], r["tactic"].split()[0], r["steps_remaining"])
+           for r in map(json.loads, recs.read_text().splitlines())]
+    assert got == [("Nat.succ_sub_succ_eq_sub", "induction", 0), ("Finsupp.t", "classical", 0),
+                   ("Focus.t", "constructor", 2), ("Focus.t", "simp", 1), ("Focus.t", "ring", 0)]
 
 
 def test_a_nan_log_probability_is_expanded_last_not_first():

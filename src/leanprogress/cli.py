@@ -124,7 +124,7 @@ def add_split_parser(sub) -> None:
 
 
 def cmd_split(args) -> int:
-    from .data.dataset import ProgressDataset
+    from .data.dataset import ProgressDataset, one_theorem_message
     from .data.records import write_records
 
     out = Path(args.output_dir)
@@ -136,7 +136,7 @@ def cmd_split(args) -> int:
         return _fail(f"{args.dataset}: no records to split")
     train, held = ds.split(args.eval_ratio, args.seed)
     if args.eval_ratio > 0 and not held:
-        print("warning: every record belongs to one theorem, so nothing is held out", file=sys.stderr)
+        print(f"warning: {one_theorem_message(ds.records)}", file=sys.stderr)
     write_records(train, out / "train.jsonl")
     write_records(held, out / "eval.jsonl")
     print(f"train: {len(train)} records, eval: {len(held)} records (split by theorem) in {out}")

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from .heads import HEADS, POINT_ESTIMATES, decode_regression
+from .lean.expr import CANONICAL_FORMS
 from .prompt import DEFAULT_TEMPLATE, TRUNCATIONS, PromptBuilder, PromptTemplate
 
 SETTINGS_FILE = "leanprogress_config.json"
@@ -124,6 +125,10 @@ class ModelSettings:
     saved before this field), ``mark`` (laid out with ``Initial goal:``, see
     :meth:`leanprogress.prompt.PromptTemplate.for_initial_goal`; the scorer lays out such records the same
     way) or ``drop`` (not trained on)."""
+    canonical_form: int = 1
+    """Which canonical form the goals were mapped to (with ``canonicalize_goals``): 2 keeps what decides a term's
+    value (the trainer saves :data:`leanprogress.lean.expr.CANONICAL_FORM`); 1 when absent: models saved before
+    the field existed were trained on the earlier form, which dropped every arrow, ascription and binder type."""
     ranking_weight: float = 0.0
     """Weight of the ranking objective the model was trained with (:mod:`leanprogress.training.ranking_objective`;
     0: steps alone, also for models saved before it existed). Scoring reads the model the same way either way;
@@ -149,6 +154,8 @@ class ModelSettings:
             raise ValueError(f"point_estimate must be one of {POINT_ESTIMATES}, got {self.point_estimate!r}")
         if self.initial_goals not in INITIAL_GOALS:
             raise ValueError(f"initial_goals must be one of {INITIAL_GOALS}, got {self.initial_goals!r}")
+        if self.canonical_form not in CANONICAL_FORMS:
+            raise ValueError(f"canonical_form must be one of {CANONICAL_FORMS}, got {self.canonical_form!r}")
         if not (_finite_number(self.ranking_weight) and self.ranking_weight >= 0):
             raise ValueError(f"ranking_weight must be a number >= 0, got {self.ranking_weight!r}")
 
@@ -167,6 +174,7 @@ class ModelSettings:
             truncation=self.truncation,
             canonicalize=self.canonicalize_goals,
             mark_initial=self.initial_goals == "mark",
+            canonical_form=self.canonical_form,
         )
 
     def save(self, folder: str | os.PathLike) -> Path:

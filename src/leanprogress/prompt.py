@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from .lean.canonical import canonical_state
+from .lean.expr import CANONICAL_FORM, CANONICAL_FORMS
 from .lean.symbols import LeanTextNormalizer
 
 DEFAULT_TEMPLATE = "Goal:\n{goal}\n\nPrefix:\n{prefix}\n\nCandidate tactic:\n{tactic}"
@@ -176,6 +177,8 @@ class PromptBuilder:
         mark_initial: lay out goals flagged as initial states standing in
             (``initial`` of :meth:`build_many`) with
             :meth:`PromptTemplate.for_initial_goal`.
+        canonical_form: which canonical form (2, the current one, or 1 for
+            models trained with the earlier form).
         truncation: ``structured`` (drop prefix lines and hypotheses, keep the
             tactic and target) or ``right`` (plain tokenizer truncation, as
             the original LeanProgress did; for comparisons only).
@@ -190,6 +193,7 @@ class PromptBuilder:
         truncation: str = "structured",
         canonicalize: bool = False,
         mark_initial: bool = False,
+        canonical_form: int = CANONICAL_FORM,
     ):
         if truncation not in TRUNCATIONS:
             raise ValueError(f"truncation must be one of {TRUNCATIONS}, got {truncation!r}")
@@ -203,6 +207,9 @@ class PromptBuilder:
         self.canonicalize = canonicalize
         self.mark_initial = mark_initial
         self.initial_template = self.template.for_initial_goal()
+        if canonical_form not in CANONICAL_FORMS:
+            raise ValueError(f"canonical_form must be one of {CANONICAL_FORMS}, got {canonical_form!r}")
+        self.canonical_form = canonical_form
         self._normalizer = LeanTextNormalizer(tokenizer) if normalize else None
         # Counting tokens of over-long text is the point here; mark the HF
         # "sequence longer than maximum" warning as already shown.
@@ -248,7 +255,7 @@ class PromptBuilder:
                 f"{len(prefixes)}, {len(initial)}"
             )
         if self.canonicalize:  # once per distinct goal: the candidates of a state share it
-            canonical = {g: canonical_state(g) for g in dict.fromkeys(goals)}
+            canonical = {g: canonical_state(g, self.canonical_form) for g in dict.fromkeys(goals)}
             goals = [canonical[g] for g in goals]
         shared: dict[tuple[str, str, bool], _Shared] = {}
         keys = [(g, p or "", bool(m)) for g, p, m in zip(goals, prefixes, initial)]

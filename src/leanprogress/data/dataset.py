@@ -6,6 +6,7 @@ import hashlib
 import logging
 import os
 import random
+import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -112,34 +113,81 @@ class _UnionFind:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
+_TOKEN = re.compile(r"[\w.'?!]+|\S")
+TRIVIAL_TARGET_TOKENS = 3
+"""A state with no hypotheses whose target has at most this many tokens (``⊢ True``, ``⊢ 1 = 1``, ``⊢ p``) is
+too common to identify a theorem: unrelated problems reach it."""
+
+
+def trivial_state(state: str) -> bool:
+    """Whether a (canonical) state is too common to say which theorem it starts: ``no goals``, no goal at all,
+    or no hypotheses and a target of at most :data:`TRIVIAL_TARGET_TOKENS` tokens.
+
+    Example:
+        >>> trivial_state("⊢ True"), trivial_state("no goals"), trivial_state("⊢ ⌊√2021⌋ = 44")
+        (True, True, False)
+    """
+    lines = [l for l in state.strip().split("\n") if l.strip() and not l.startswith("case ")]
+    if not lines or state.strip() == "no goals":
+        return True
+    if len(lines) > 1 or not lines[0].startswith("⊢"):
+        return False  # hypotheses (or several goals) say which problem this is
+    return len(_TOKEN.findall(lines[0][1:])) <= TRIVIAL_TARGET_TOKENS
+
+
+def initial_state(record: dict) -> str | None:
+    """The canonical initial state of the record's theorem, when the record shows it and it can identify the
+    theorem; else None.
+
+    A record shows its theorem's initial state when it is a proof's first step (empty ``prefix``) and its
+    ``goal`` is the state before that step: records built with ``--goal-from state_after`` (``goal_from``
+    ``state_after``) show the state after the first tactic, often ``no goals``, which says nothing about which
+    theorem it was. A trivial state (:func:`trivial_state`) identifies nothing either.
+    """
+    if record.get("prefix") or record.get("goal_from") == "state_after":
+        return None
+    state = canonical_state(record.get("goal") or "")
+    return None if trivial_state(state) else state
+
+
+def _grouping(records: Sequence[dict]) -> tuple[list[str], _UnionFind, int]:
+    uf = _UnionFind()
+    keys: list[str] = []
+    missing = 0
+    for i, r in enumerate(records):
+        name = theorem_key(r)
+        if name is None:
+            missing += 1
+            goal = canonical_state(r.get("goal") or "")
+            key = f"\0record:{i}" if trivial_state(goal) else "\0state:" + goal
+        else:
+            key = name
+            start = initial_state(r)
+            if start is not None:
+                uf.union(key, "\0state:" + start)
+        keys.append(key)
+    return keys, uf, missing
+
+
 def group_by_theorem(records: Sequence[dict], warn: bool = True) -> dict[str, list[int]]:
     """Indices of the records of each theorem, by the identity rule of :mod:`leanprogress.data.records`.
 
     Records group by :func:`~leanprogress.data.records.theorem_key`; groups
-    whose proofs start from the same state (the canonical goal of a record
-    with an empty prefix) are merged, and a record without a ``theorem``
-    joins the group of its canonical goal. Each group is named by the
-    smallest key in it, so names are stable across runs.
+    whose proofs start from the same state (:func:`initial_state`: the
+    canonical goal of a first step read before it ran, unless trivial) are
+    merged, and a record without a ``theorem`` joins the group of its
+    canonical goal (alone, if that goal is trivial). Each group is named by
+    the smallest key in it, so names are stable across runs.
+    :func:`merge_reasons` says which states merged a group's names.
 
     Example:
-        >>> recs = [{"theorem": "a", "goal": "⊢ 1 = 1", "prefix": ""},
-        ...         {"theorem": "_root_.b", "goal": "⊢ 1 = 1", "prefix": ""}]
+        >>> recs = [{"theorem": "a", "goal": "x : ℕ\\n⊢ x + 1 = 1 + x", "prefix": ""},
+        ...         {"theorem": "_root_.b", "goal": "x : ℕ\\n⊢ x + 1 = 1 + x", "prefix": ""},
+        ...         {"theorem": "c", "goal": "⊢ True", "prefix": ""}, {"theorem": "d", "goal": "⊢ True", "prefix": ""}]
         >>> list(group_by_theorem(recs).values())
-        [[0, 1]]
+        [[0, 1], [2], [3]]
     """
-    uf = _UnionFind()
-    keys: list[str] = []
-    missing = 0
-    for r in records:
-        name = theorem_key(r)
-        if name is None:
-            missing += 1
-            key = "\0state:" + canonical_state(r.get("goal") or "")
-        else:
-            key = name
-            if not (r.get("prefix") or ""):  # the first step: its goal is the theorem's initial state
-                uf.union(key, "\0state:" + canonical_state(r.get("goal") or ""))
-        keys.append(key)
+    keys, uf, missing = _grouping(records)
     groups: dict[str, list[int]] = defaultdict(list)
     for i, key in enumerate(keys):
         groups[uf.find(key)].append(i)
@@ -152,8 +200,60 @@ def group_by_theorem(records: Sequence[dict], warn: bool = True) -> dict[str, li
     out: dict[str, list[int]] = {}
     for key, idx in groups.items():
         name = key[len("\0state:"):] if key.startswith("\0state:") else key
+        if name.startswith("\0record:"):
+            name = canonical_state(records[idx[0]].get("goal") or "") or name
         out[name if name not in out else key] = idx
     return out
+
+
+def merge_reasons(records: Sequence[dict], indices: Sequence[int]) -> list[tuple[str, list[str]]]:
+    """Why the records at ``indices`` (one group of :func:`group_by_theorem`) hold several theorem names: each
+    initial state that two or more of the names start from, with those names (sorted, largest group first).
+
+    Example:
+        >>> recs = [{"theorem": n, "goal": "x : ℕ\\n⊢ x = x", "prefix": ""} for n in ("a", "b")]
+        >>> merge_reasons(recs, [0, 1])
+        [('x : ℕ\\n⊢ x = x', ['a', 'b'])]
+    """
+    names: dict[str, set[str]] = defaultdict(set)
+    for i in indices:
+        name, start = theorem_key(records[i]), initial_state(records[i])
+        if name is not None and start is not None:
+            names[start].add(name)
+    reasons = [(state, sorted(n)) for state, n in names.items() if len(n) > 1]
+    return sorted(reasons, key=lambda r: (-len(r[1]), r[0]))
+
+
+def describe_merges(records: Sequence[dict], indices: Sequence[int], limit: int = 3) -> str:
+    """One line saying which states merged the theorem names of one group ('' if it holds one name)."""
+    reasons = merge_reasons(records, indices)
+    if not reasons:
+        return ""
+    parts = []
+    for state, names in reasons[:limit]:
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        one_line = " ".join(state.split())
+        parts.append(f"{shown} start from {one_line[:80] + ('...' if len(one_line) > 80 else '')!r}")
+    more = f"; and {len(reasons) - limit} more shared start(s)" if len(reasons) > limit else ""
+    return "; ".join(parts) + more
+
+
+def one_theorem_message(records: Sequence[dict]) -> str:
+    """What to tell a user whose records all fall into one theorem (so a split holds nothing out), and why.
+
+    Example:
+        >>> recs = [{"theorem": f"t{i}", "goal": "x : ℕ\\nh : x = 2\\n⊢ x + 1 = 3", "prefix": ""} for i in range(3)]
+        >>> one_theorem_message(recs)[:89]
+        'every record belongs to one theorem, so nothing is held out: its 3 theorem names (t0, t1,'
+    """
+    names = sorted({k for k in map(theorem_key, records) if k is not None})
+    if len(names) <= 1:
+        return "every record belongs to one theorem" + (f" ({names[0]})" if names else "") + ", so nothing is held out"
+    shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+    why = describe_merges(records, range(len(records)))
+    return (f"every record belongs to one theorem, so nothing is held out: its {len(names)} theorem names ({shown}) "
+            f"were merged because their proofs start from the same state ({why}); see 'Theorem identity' in the "
+            "README")
 
 
 def shared_theorems(first: Sequence[dict], second: Sequence[dict]) -> list[str]:

@@ -40,7 +40,7 @@ proofs are listed the same way, so labels are on one scale across sources.
 
 ``order="search"`` counts steps as a step prover applies them instead: only
 the tactics not nested in an earlier listed one are kept
-(:func:`leanprogress.lean.syntax.outer_steps`), each with its real state,
+(:func:`outer_tactics`, the rule the replay runs proofs by), each with its real state,
 prefix and label counted over the kept tactics (``steps_remaining`` = kept
 tactics after it; ``step`` and ``proof_length`` count kept tactics, and
 ``listed_step`` says where LeanDojo listed it). On the Mathlib sample that
@@ -61,7 +61,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 from ..files import check_input_file, iter_text_lines
-from ..lean.syntax import outer_steps
+from ..lean.syntax import list_steps, parse_tactic_block
 from .records import normalize_theorem_name
 
 _CHUNK = 1 << 20
@@ -167,6 +167,113 @@ def trace_files(path: str | os.PathLike) -> list[Path]:
     return [check_input_file(path, "LeanDojo trace")]
 
 
+def _norm(text: str) -> str:
+    return " ".join(text.split())
+
+
+def inner_tactics(tactic: str) -> list[str]:
+    """The tactics the step rule lists inside one listed tactic's text (its nested blocks, recursively),
+    whitespace collapsed.
+
+    Args:
+        tactic: the text of one tactic as LeanDojo lists it.
+
+    Example:
+        >>> inner_tactics("have h : 0 < 2 := by\n  norm_num")
+        ['norm_num']
+    """
+    try:
+        nodes = parse_tactic_block(tactic)
+    except ValueError:  # nested too deeply to read: no tactic is known to sit inside it
+        return []
+    inner = [node.text for node in nodes[1:]]  # a text the rule splits further: every piece after the first
+    for node in nodes:
+        for child in node.children:
+            inner += list_steps(child)
+    return [_norm(t) for t in inner]
+
+
+def outer_tactics(steps: Sequence[dict]) -> list[int]:
+    """For each listed tactic of a LeanDojo trace, the index of the listed tactic it is nested in.
+
+    LeanDojo lists a tactic with its nested blocks (``have h : p := by
+    simp``, ``induction n with | zero => rfl | ...``, ``classical simp_rw
+    [...]``) and then, later in the list, the tactics of those blocks. A
+    tactic not nested in another gets its own index; a nested one the index
+    of the outermost listed tactic whose text holds it. Run one after another
+    on the goals they act on, the outer tactics are the proof; a nested
+    tactic runs only inside its outer tactic (whose ``state_after`` is the
+    state after the whole tactic, nested blocks included).
+
+    Which later tactics are nested is read from the text: the step rule
+    (:func:`leanprogress.lean.syntax.split_tactic_steps`) lists the tactics
+    inside each outer tactic, and each is matched to the first later listed
+    tactic with the same text (whitespace aside). One exception keeps flat
+    proofs flat: a tactic that starts from exactly the state the previous
+    outer tactic produced continues the proof, even when its text also
+    occurs inside an earlier tactic (a search's proof ``have h : p := by
+    linarith`` then ``linarith``, where LeanDojo recorded only the outer
+    tactics).
+
+    Args:
+        steps: ``traced_tactics`` of one theorem (``tactic``, ``state_before``,
+            ``state_after``).
+
+    Example:
+        >>> outer_tactics([
+        ...     {"tactic": "classical simp", "state_before": "⊢ p", "state_after": "no goals"},
+        ...     {"tactic": "simp", "state_before": "⊢ p", "state_after": "no goals"}])
+        [0, 0]
+    """
+    owner: list[int] = []
+    pending: dict[str, list[int]] = {}
+    reached: set[str] = set()  # states (and their goals) that outer tactics reach from the start
+    for j, step in enumerate(steps):
+        before = step["state_before"]
+        if j == 0:
+            reached.update([before, *split_goals(before)])
+        text = _norm(step["tactic"])
+        waiting = pending.get(text)
+        prev = steps[j - 1] if j else None
+        flat = (prev is not None and owner[j - 1] == j - 1 and prev["state_before"] in reached
+                and before == prev["state_after"])
+        if waiting and not flat:
+            owner.append(waiting.pop(0))
+            continue
+        owner.append(j)
+        if before in reached:
+            reached.update([step["state_after"], *split_goals(step["state_after"])])
+        for inner in inner_tactics(step["tactic"]):
+            pending.setdefault(inner, []).append(j)
+    return owner
+
+
+NO_GOALS = "no goals"
+
+
+def split_goals(state: str) -> list[str]:
+    """The goals of a state as LeanDojo prints it (goals are separated by a blank line; ``no goals``: none).
+
+    Example:
+        >>> split_goals("case h\\nx : ℕ\\n⊢ x = x\\n\\n⊢ True")
+        ['case h\\nx : ℕ\\n⊢ x = x', '⊢ True']
+    """
+    if state.strip() == NO_GOALS:
+        return []
+    goals: list[str] = []
+    for part in state.split("\n\n"):
+        if goals and "⊢" not in part:
+            goals[-1] += "\n\n" + part  # a blank line inside a goal's text, not between goals
+        else:
+            goals.append(part)
+    return goals
+
+
+def join_goals(goals: Sequence[str]) -> str:
+    """A state's text from its goals, as LeanDojo prints it (``no goals`` for none)."""
+    return "\n\n".join(goals) if goals else NO_GOALS
+
+
 GOAL_FROM = ("state_before", "state_after")
 ORDERS = ("leandojo", "search")
 
@@ -202,7 +309,15 @@ def records_from_theorem(
             step.get(goal_from), str
         ):
             raise TraceFormatError(f"{where} ({name}): traced tactic {i} needs string 'tactic' and {goal_from!r}")
-    kept = list(range(len(tactics))) if order == "leandojo" else outer_steps([t["tactic"] for t in tactics])
+    if order == "leandojo":
+        kept = list(range(len(tactics)))
+    else:
+        bad = next((i for i, t in enumerate(tactics)
+                    if not all(isinstance(t.get(k), str) for k in ("state_before", "state_after"))), None)
+        if bad is not None:
+            raise TraceFormatError(f"{where} ({name}): traced tactic {bad} needs string 'state_before' and "
+                                   "'state_after' for the search order")
+        kept = [i for i, owner in enumerate(outer_tactics(tactics)) if owner == i]
     n = len(kept)
     out = []
     history: list[str] = []

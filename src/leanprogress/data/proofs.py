@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from ..lean.declaration import proof_block
-from ..lean.syntax import brackets_balanced, split_tactic_steps, strip_comments
+from ..lean.syntax import MAX_NESTING, TooDeeplyNested, brackets_balanced, split_tactic_steps, strip_comments
 from ..files import check_input_file, iter_text_lines
 from .records import MAX_PREFIX_CHARS, MAX_STEPS_REMAINING, surrogate_problem
 
@@ -56,14 +56,19 @@ def tactic_steps(block: str, order: str = "leandojo") -> tuple[list[str], str | 
     """Steps of a tactic block, or why the block gives no records.
 
     Reasons: ``sorry``/``admit``, brackets that do not match (the text is
-    cut or broken: its steps would be garbage), an empty block, more steps
-    than a label may count (:data:`~leanprogress.data.records.MAX_STEPS_REMAINING`).
+    cut or broken: its steps would be garbage), blocks or brackets nested
+    deeper than :data:`~leanprogress.lean.syntax.MAX_NESTING` (machine-made
+    text no proof needs), an empty block, more steps than a label may count
+    (:data:`~leanprogress.data.records.MAX_STEPS_REMAINING`).
     """
     if re.search(r"\b(sorry|admit)\b", block):
         return [], "proof uses sorry"
     if not brackets_balanced(strip_comments(block)):
         return [], "unbalanced brackets in proof"
-    steps = split_tactic_steps(block, order=order)
+    try:
+        steps = split_tactic_steps(block, order=order)
+    except TooDeeplyNested:
+        return [], f"tactic blocks or brackets nested more than {MAX_NESTING} deep"
     if not steps:
         return [], "empty tactic block"
     if len(steps) > MAX_STEPS_REMAINING + 1:

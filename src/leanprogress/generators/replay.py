@@ -18,11 +18,14 @@ class ReplayGenerator:
     a generator that usually ranks tactics that work first. Between several
     recorded tactics of one state (proofs of different lengths) it has no
     preference. Only recorded tactics succeed in a
-    :class:`~leanprogress.search.ReplayEnvironment`.
+    :class:`~leanprogress.search.ReplayEnvironment`; the recorded tactics
+    proposed for a state are those that environment runs from it
+    (``env.runnable(state)``).
 
     Args:
         env: a :class:`~leanprogress.search.ReplayEnvironment` (or anything
-            with ``theorems`` and ``states(name)``), which supplies the tactics.
+            with ``theorems``, ``states(name)`` and ``runnable(state)``),
+            which supplies the tactics.
         distractors: tactics of other theorems added per state.
         seed: makes candidate lists and scores repeatable.
         recorded_draws: the generator's signal (see above), >= 1.
@@ -45,18 +48,16 @@ class ReplayGenerator:
         self.distractors = distractors
         self.seed = seed
         self.recorded_draws = recorded_draws
-        self._recorded: dict[str, list[tuple[str, str]]] = {}
+        self._env = env
         pool: list[tuple[str, str]] = []
         for name in env.theorems:
             for state, tactics in env.states(name).items():
-                for tactic in tactics:
-                    self._recorded.setdefault(state, []).append((name, tactic))
-                    pool.append((name, tactic))
+                pool += [(name, tactic) for tactic in tactics]
         self._pool = pool
 
     def generate(self, state: str, prefix: str = "", n: int = 32) -> list[tuple[str, float]]:
         rng = random.Random(f"{self.seed}:{state}")
-        recorded = self._recorded.get(state, [])
+        recorded = self._env.runnable(state)
         names = {name for name, _ in recorded}
         tactics = list(dict.fromkeys(t for _, t in recorded))
         n_recorded = len(tactics)

@@ -36,20 +36,23 @@ Mathlib prints where the text allows it:
 
 ``canonical`` (:func:`canonical_expr`, used by
 :func:`leanprogress.lean.canonical.canonical_state`): the same, then drops
-what text cannot recover, so that Lean's printing and a rendering of the same
-statement meet: coercion arrows, type ascriptions and all binder types go.
+what the state shows again, so that Lean's printing and a rendering of the
+same statement meet without merging statements that mean different things: a
+coercion arrow or ascription goes only where the types in scope decide it,
+``∀`` keeps number binder types, other binder types go (see :class:`_Canon`).
 
 Example:
     >>> render_expr("(∑ k in Finset.range n, abs (a k)) = 19 + Real.sqrt 2")
     '∑ k ∈ Finset.range n, |a k| = 19 + √2'
     >>> canonical_expr("∀ (n : ℕ), ↑n / (↑n + 1) < 1")
-    '∀ n, n / (n + 1) < 1'
+    '∀ (n : ℕ), ↑n / (↑n + 1) < 1'
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Callable, Iterable
 
 MAX = 1024
@@ -306,7 +309,7 @@ class _Parser:
                     self.i += 1
                     left = Postfix("!", left)
                     continue
-            if t.kind == "op" and t.text == "|" and self.abs_depth:
+            if t.kind == "op" and t.text == "|" and self.abs_depth and not self._opens_abs():
                 return left  # closes |...|
             if t.kind == "op" and t.text in _INFIX:
                 prec, lp, rp = _INFIX[t.text]
@@ -329,15 +332,26 @@ class _Parser:
                 continue
             return left
 
+    def _opens_abs(self) -> bool:
+        """Whether the ``|`` at the cursor opens ``|x|`` (Mathlib's notation: no space after the opening bar) rather
+        than closing one (no space before the closing bar)."""
+        t, nxt = self.peek(), self.peek(1)
+        return (t is not None and t.text == "|" and nxt is not None and not nxt.space_before
+                and (self.abs_depth == 0 or t.space_before))
+
     def _starts_argument(self, t: Tok) -> bool:
         if t.kind in ("num", "str", "ident", "qm"):
             return True
         if t.kind != "op":
             return False
+        if t.text == "|":
+            return t is self.peek() and self._opens_abs()  # `f |x|`
         return t.text in ("(", "⟨", "[", "{", "⌊", "⌈", "↑", "⇑", "↥", "·", "fun", "√", "⊤", "⊥", "∅", "∞")
 
     def argument(self) -> Node:
         t = self.peek()
+        if t.kind == "op" and t.text == "|":
+            return self.leading()
         if t.kind == "op" and t.text in ("↑", "⇑", "↥", "√"):
             self.i += 1
             node = Prefix(t.text, self.argument())
@@ -1097,10 +1111,14 @@ def _free_text(n: Node) -> str:
     return _print(n, "lean")
 
 
-def _canonical_tree(n: Node) -> Node:
-    """Drop what a rendering cannot know: coercion arrows, ascriptions, binder types."""
-    n = _map_children(n, _canonical_tree)
-    if isinstance(n, Prefix) and n.op in ("↑", "⇑", "↥"):
+_ARROWS = ("↑", "⇑", "↥")
+
+
+def _drop_all_coercions(n: Node) -> Node:
+    """Canonical form 1 (models trained before form 2 read it): every coercion arrow, ascription and binder type
+    dropped, meaning with them (``↑(a - b)`` reads ``a - b``)."""
+    n = _map_children(n, _drop_all_coercions)
+    if isinstance(n, Prefix) and n.op in _ARROWS:
         return n.arg
     if isinstance(n, Ascr):
         return n.expr
@@ -1112,6 +1130,148 @@ def _canonical_tree(n: Node) -> Node:
     if isinstance(n, SetOf):
         return SetOf(Binder(n.binder.names, None, "", n.binder.pred), n.body, n.sep)
     return n
+
+
+def _compound(n: Node) -> bool:
+    """A term whose value depends on the type it is computed in (``a - b``, ``-a``, ``∑ i ∈ s, f i``)."""
+    return (isinstance(n, Binop) and n.op in _ARITH | {"^"}) or (isinstance(n, Prefix) and n.op == "-") or (
+        isinstance(n, BinderExpr) and n.kind in ("∑", "∏"))
+
+
+def _above(a: Node | None, b: Node | None) -> bool:
+    """Whether number type ``a`` is known and larger than ``b`` (or ``b`` is unknown)."""
+    ra, rb = _rank(a), _rank(b)
+    return ra is not None and (rb is None or ra > rb)
+
+
+class _Canon:
+    """The canonical tree: Lean's printing, less what the state's own types say again.
+
+    A coercion arrow or type ascription is dropped only where the types the
+    canonical text still shows decide it: a leaf of an arithmetic expression
+    or relation (Lean's ``binop%`` tree) is coerced to the largest type among
+    the leaves whose type the state gives (hypotheses, binders, known
+    functions) or the type the context expects (a function's domain), so
+    ``↑n + x`` with ``x : ℝ`` is ``n + x``. Where nothing shown decides it, the
+    arrow stays (``↑n - 2 = 0`` is not ``n - 2 = 0``), and so does a numeral's
+    ascription to a type other than ℕ (``(2 : ℤ) - 3 = 0``). An arrow on a
+    compound term always stays (``↑(a - b)`` is computed in the smaller type).
+    Binder types of ``∀`` stay when they are number types (``∀ (n : ℕ), n - 1 <
+    n`` is not ``∀ (n : ℤ), ...``); other binder types, ``∃``/``fun``/set
+    binder types (Lean shows none) and instance binders go.
+    """
+
+    def __init__(self, types: _Types):
+        self.types = types
+
+    def node(self, n: Node, scope: _Scope, fixed: Node | None = None, asc: Node | None = None) -> Node:
+        """``n`` in canonical form; ``fixed``/``asc``: the type the context expects, shown by the canonical text
+        (a function's domain) or not (an ascription that is dropped)."""
+        if isinstance(n, Binop) and n.op in _ARITH | _RELATIONS | {"^"} or isinstance(n, Prefix) and n.op == "-":
+            return self.tree(n, scope, fixed, asc)
+        if isinstance(n, Prefix) and n.op in _ARROWS:
+            if _compound(n.arg):
+                return Prefix("↑", self.tree(n.arg, scope))
+            if fixed is None and asc is None:  # outside arithmetic the context fixes what it is coerced to
+                return self.node(n.arg, scope)
+            return self.tree(n, scope, fixed, asc)
+        if isinstance(n, Ascr):
+            if _rank(n.type) is None:
+                return self.node(n.expr, scope, fixed, asc)  # not a number type: a coercion to a set, a type...
+            return self.tree(n, scope, fixed, asc)
+        if isinstance(n, BinderExpr):
+            inner = self.types._bind(n, scope)
+            keep_types = n.kind == "∀"
+            binders = [Binder(b.names, self.node(b.type, scope) if keep_types and _rank(b.type) is not None else None,
+                              "", (b.pred[0], self.node(b.pred[1], scope)) if b.pred else None)
+                       for b in n.binders if b.bracket != "["]
+            body = self.tree(n.body, inner, fixed, asc) if n.kind in ("∑", "∏") else self.node(n.body, inner)
+            if not binders:
+                return body
+            return BinderExpr(n.kind, binders, body, self.node(n.domain, scope) if n.domain else None,
+                              self.node(n.filter, inner) if n.filter else None)
+        if isinstance(n, SetOf):
+            b = n.binder
+            extra = {x.text: b.type for x in b.names if isinstance(x, Atom) and b.type is not None}
+            inner = scope.child(extra)
+            return SetOf(Binder(b.names, None, "", (b.pred[0], self.node(b.pred[1], scope)) if b.pred else None),
+                         self.node(n.body, inner), n.sep)
+        if isinstance(n, Wrap):
+            same = n.open in ("|", "‖")  # |x| has x's type; ⌊x⌋ is an integer whatever x is
+            return Wrap(n.open, self.tree(n.inner, scope, fixed if same else None, asc if same else None), n.close)
+        if isinstance(n, Ite):
+            return Ite(self.node(n.cond, scope), self.node(n.then, scope, fixed, asc),
+                       self.node(n.other, scope, fixed, asc))
+        if isinstance(n, Prefix) and n.op == "√":
+            return Prefix("√", self.tree(n.arg, scope, Atom("ℝ")))
+        if isinstance(n, App):
+            fn_type = self.types.of(n.fn, scope)
+            doms = _fun_domains(fn_type)[0] if isinstance(fn_type, Binop) else []
+            real = _calls_real(n)
+            args = []
+            for i, a in enumerate(n.args):
+                dom = doms[i] if i < len(doms) else (Atom("ℝ") if real else None)
+                args.append(self.tree(a, scope, dom) if dom is not None or _compound(a) else self.node(a, scope))
+            return App(self.node(n.fn, scope), args)
+        if isinstance(n, Proj) and _calls_real(n):
+            return Proj(self.tree(n.base, scope, Atom("ℝ")), n.name)
+        return _map_children(n, lambda c: self.node(c, scope))
+
+    def tree(self, root: Node, scope: _Scope, fixed: Node | None = None, asc: Node | None = None) -> Node:
+        """An arithmetic term or relation (or one leaf in an arithmetic position) as one ``binop%`` tree."""
+        leaves = _arith_leaves(root)
+        shown, hidden = fixed, asc
+        for leaf in leaves:
+            if isinstance(leaf, Ascr) and _rank(leaf.type) is not None:
+                hidden = self.types._max(hidden, leaf.type)
+            elif not (isinstance(leaf, Prefix) and leaf.op in _ARROWS):
+                shown = self.types._max(shown, self.types.of(leaf, scope))
+        top = self.types._max(shown, hidden)
+        return self._rebuild(root, scope, shown, top)
+
+    def _rebuild(self, n: Node, scope: _Scope, shown: Node | None, top: Node | None) -> Node:
+        if isinstance(n, Binop) and n.op in _ARITH | _RELATIONS:
+            return Binop(n.op, self._rebuild(n.left, scope, shown, top), self._rebuild(n.right, scope, shown, top),
+                         self.node(n.tail, scope) if n.tail else None, n.tail_op)
+        if isinstance(n, Binop) and n.op == "^":
+            return Binop("^", self._rebuild(n.left, scope, shown, top), self.tree(n.right, scope))
+        if isinstance(n, Prefix) and n.op == "-":
+            return Prefix("-", self._rebuild(n.arg, scope, shown, top))
+        return self._leaf(n, scope, shown, top)
+
+    def _lift(self, n: Node, scope: _Scope, target: Node | None, shown: Node | None) -> Node:
+        """A leaf coerced to ``target`` (unknown: a bare ``↑``): the arrow goes where the shown types say it."""
+        inner = self.node(n, scope)
+        if _rank(shown) is not None and (target is None or _rank(target) is None or _rank(shown) >= _rank(target)):
+            return inner  # the types shown make binop% coerce it anyway
+        return Prefix("↑", inner)
+
+    def _leaf(self, n: Node, scope: _Scope, shown: Node | None, top: Node | None) -> Node:
+        if isinstance(n, Prefix) and n.op in _ARROWS:
+            if _compound(n.arg):
+                return Prefix("↑", self.tree(n.arg, scope))
+            return self._lift(n.arg, scope, None, shown)
+        if isinstance(n, Ascr) and _rank(n.type) is not None:
+            if _is_numeral(n.expr):
+                if _rank(shown) is not None and _rank(n.type) <= _rank(shown) or shown is None and _rank(n.type) == 0:
+                    return n.expr
+                return Ascr(n.expr, self.node(n.type, scope))
+            if _compound(n.expr):
+                if _rank(shown) is not None and _rank(shown) >= _rank(n.type):
+                    return self.tree(n.expr, scope, shown)  # `(a - b : ℤ) + c`, c : ℤ, is `a - b + c`
+                inner = self.tree(n.expr, scope, None, n.type)
+                return Prefix("↑", inner) if _above(top, n.type) else inner
+            inner_t = self.types.of(n.expr, scope)
+            if _rank(inner_t) is not None and _rank(inner_t) == _rank(n.type):
+                return self._leaf(n.expr, scope, shown, top)  # an ascription to the type it has
+            return self._lift(n.expr, scope, n.type, shown)
+        leaf_t = self.types.of(n, scope)
+        if isinstance(n, Ascr):
+            n = n.expr
+        if _above(top, leaf_t) and _rank(leaf_t) is not None and not (_rank(shown) is not None and
+                                                                      _rank(shown) >= _rank(top)):
+            return Prefix("↑", self.node(n, scope))  # coerced by an ascription the canonical text drops
+        return self.node(n, scope, top if _rank(shown) is not None else None, None if _rank(shown) is not None else top)
 
 
 # ---------------------------------------------------------------- printing
@@ -1163,7 +1323,12 @@ class _Printer:
             close = {"(": ")", "⟨": "⟩", "[": "]", "{": "}", "{ ": " }"}[n.open]
             return n.open + ", ".join(self.show(i, 0, -1)[0] for i in n.items) + close, INF
         if isinstance(n, Wrap):
-            return n.open + self.show(n.inner, 0, -1)[0] + n.close, INF
+            inner = self.show(n.inner, 0, -1)[0]
+            if n.open == "|" and (inner.startswith(("-", "|")) or inner.endswith("|")):
+                # `|-` and `||` are tokens of their own (`at h |-`, boolean or): Mathlib's unexpander writes
+                # `|(-a)|` and `|(|a|)|`
+                inner = f"({inner})"
+            return n.open + inner + n.close, INF
         if isinstance(n, Binop):
             prec, lp, rp = _INFIX[n.op]
             if n.op == "^" and isinstance(n.right, Prefix) and n.right.op == "-":
@@ -1177,7 +1342,9 @@ class _Printer:
             return text, right
         if isinstance(n, Prefix):
             arg, right = self.child(n.arg, _PREFIX[n.op][1], follow)
-            return n.op + arg, min(right, _PREFIX[n.op][1])
+            # `-` then `-a` would start a comment: Lean prints `- -a`
+            sep = " " if n.op == "-" and arg.startswith("-") else ""
+            return n.op + sep + arg, min(right, _PREFIX[n.op][1])
         if isinstance(n, Postfix):
             arg, _ = self.child(n.arg, MAX, MAX)
             # `n !` (a name before `!` would swallow it) but `7!` and `(n + 1)!`
@@ -1253,11 +1420,68 @@ def render_expr(text: str, types: dict[str, str] | None = None) -> str:
     return _print(tree, "lean")
 
 
-def canonical_expr(text: str) -> str:
-    """``text`` in the canonical form both a Lean-printed and a rendered term map to.
+_CANON_WORK_RE = re.compile(r"[↑⇑↥∀]| : ")
+
+
+def _drop_binder_types(n: Node) -> Node:
+    """Binder types of ``∃``, ``fun``, set-builder and big operators go (Lean shows none), instance binders too."""
+    n = _map_children(n, _drop_binder_types)
+    if isinstance(n, BinderExpr):
+        binders = [Binder(b.names, None, "", b.pred) for b in n.binders if b.bracket != "["]
+        return BinderExpr(n.kind, binders, n.body, n.domain, n.filter) if binders else n.body
+    if isinstance(n, SetOf):
+        return SetOf(Binder(n.binder.names, None, "", n.binder.pred), n.body, n.sep)
+    return n
+
+
+@lru_cache(maxsize=4096)
+def _type_node(text: str) -> Node | None:
+    """A hypothesis type as a tree (None if unread); cached: every line of a state reads the types above it.
+    Nothing modifies the trees it returns."""
+    try:
+        return _notation(parse_expr(text))
+    except (LeanSyntaxError, RecursionError):
+        return None
+
+
+CANONICAL_FORMS = (1, 2)
+CANONICAL_FORM = 2
+"""The canonical form models are trained with now: 2 keeps what decides a term's value (:class:`_Canon`); 1, the
+form before it, dropped every arrow, ascription and binder type. Models record the form they were trained with."""
+
+
+def canonical_expr(text: str, types: dict[str, str] | None = None, expected: str | None = None,
+                   form: int = CANONICAL_FORM) -> str:
+    """``text`` in the canonical form both a Lean-printed and a rendered term map to (see :class:`_Canon`).
+
+    Args:
+        text: a term, e.g. a hypothesis type or a target.
+        types: types of the names in scope (the state's hypotheses, ``{"x": "ℝ"}``): they decide which coercion
+            arrows and ascriptions the canonical form can leave out without changing what the term means.
+        expected: the type the term has, where the state shows it (the value of ``x : T := v`` has type ``T``).
+        form: :data:`CANONICAL_FORM` (2), or 1 for models trained with the earlier form.
 
     Raises:
         LeanSyntaxError: if the parser does not read ``text``.
+
+    Example:
+        >>> canonical_expr("↑x + y = 2", {"x": "ℕ", "y": "ℝ"}), canonical_expr("↑(a - b) = ↑a - ↑b")
+        ('x + y = 2', '↑(a - b) = ↑a - ↑b')
     """
-    tree = _binder_preds(_canonical_tree(_notation(parse_expr(text))))
+    scope = {}
+    for name, t in (types or {}).items():
+        parsed = _type_node(t)
+        if parsed is not None:
+            scope[name] = parsed
+    if form not in CANONICAL_FORMS:
+        raise ValueError(f"form must be one of {CANONICAL_FORMS}, got {form!r}")
+    tree = _notation(parse_expr(text))
+    if form == 1:
+        return _print(_binder_preds(_drop_all_coercions(tree)), "canonical")
+    if not _CANON_WORK_RE.search(text):  # no arrow, ascription or ∀: nothing the types in scope could decide
+        return _print(_binder_preds(_drop_binder_types(tree)), "canonical")
+    target = _type_node(expected) if expected else None
+    canon = _Canon(_Types(scope))
+    tree = canon.tree(tree, _Scope(scope), target) if _rank(target) is not None else canon.node(tree, _Scope(scope))
+    tree = _binder_preds(tree)
     return _print(tree, "canonical")

@@ -92,13 +92,19 @@ Example (labels: steps left)::
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass, field
-from typing import Sequence
 
 OPENING = "([{⟨⦃"
 CLOSING = ")]}⟩⦄"
 ORDERS = ("leandojo", "source", "search")
+MAX_NESTING = 100
+"""Deepest nesting of tactic blocks (and of brackets) a block may have: the listing of a block nested deeper
+(a machine-written line of 1,200 nested ``(by exact ...)``) is not read, so that reading stays fast and never
+exhausts Python's recursion limit; callers skip and count such a proof."""
+
+
+class TooDeeplyNested(ValueError):
+    """A tactic block whose blocks or brackets nest more than :data:`MAX_NESTING` deep."""
 
 # Tactics whose argument is a tactic sequence (the sequence is nested in them).
 _COMBINATORS = ("all_goals", "any_goals", "repeat", "repeat'", "try", "focus", "classical", "iterate",
@@ -247,9 +253,11 @@ def _column(s: str, i: int) -> int:
 
 
 def _region(s: str, a: int, b: int) -> list[str]:
-    """``s[a:b]`` as lines that keep their columns (the first one padded with spaces)."""
+    """``s[a:b]`` as lines that keep their columns (the first one padded with spaces; a region within one line
+    needs no column, and padding every block of a long line would make reading it quadratic)."""
     parts = s[a:b].split("\n")
-    parts[0] = " " * _column(s, a) + parts[0]
+    if len(parts) > 1:
+        parts[0] = " " * _column(s, a) + parts[0]
     return parts
 
 
@@ -299,10 +307,10 @@ def _first_opener(s: str, start: int) -> int:
 
 def _split_semicolons(s: str, start: int) -> list[int]:
     """Start indices of the ``;``-separated tactics of a group (``;`` after a nested opener belongs to it)."""
-    stop = _first_opener(s, start)
-    word = s[start:].split(None, 1)[0] if s[start:].strip() else ""
-    if word in _COMBINATORS or word in ("·", ".") or word == "first":
-        stop = start
+    m = re.compile(r"\S+").search(s, start)
+    word = m.group(0) if m else ""
+    # a combinator's argument is all nested: no `;` of its own (and no scan of the text it holds)
+    stop = start if word in _COMBINATORS or word in ("·", ".") or word == "first" else _first_opener(s, start)
     starts = [start]
     for i, depth in _depths(s, start, stop):
         if depth == 0 and s[i] == ";" and s[i - 1 : i + 2] != "<;>":
@@ -339,17 +347,19 @@ def _by_block_end(s: str, i: int, bracketed: bool) -> int:
     return len(s)
 
 
-def _nested_by_blocks(s: str, a: int, b: int) -> list[list[TacticNode]]:
+def _nested_by_blocks(s: str, a: int, b: int, level: int = 0) -> list[list[TacticNode]]:
     """Tactic sequences of the ``by`` blocks in ``s[a:b]``, outermost only, in source order."""
     out = []
     i = a
+    depth, counted = 0, a  # bracket depth at `counted`, kept as the scan moves on (one pass over the text)
     while i < b:
         m = _BY_RE.search(s, i, b)
         if m is None:
             break
-        depth = sum(1 for c in s[a : m.start()] if c in OPENING) - sum(1 for c in s[a : m.start()] if c in CLOSING)
+        depth += bracket_balance(s[counted : m.start()])
+        counted = m.start()
         end = min(_by_block_end(s, m.end(), bracketed=depth > 0), b)
-        out.append(_sequence(_region(s, m.end(), end)))
+        out.append(_sequence(_region(s, m.end(), end), level + 1))
         i = max(end, m.end())
     return out
 
@@ -399,16 +409,18 @@ def _arms(s: str, a: int, b: int) -> list[tuple[int, int]]:
     return arms
 
 
-def _tactic(s: str, a: int, b: int) -> TacticNode:
-    """One tactic ``s[a:b]`` (``a`` at its first character) and the sequences nested in it."""
+def _tactic(s: str, a: int, b: int, level: int = 0) -> TacticNode:
+    """One tactic ``s[a:b]`` (``a`` at its first character) and the sequences nested in it; ``level``: how many
+    blocks it is nested in."""
     head = s[a:b]
+    inner = level + 1
     if head[:1] in ("·", ".") and (len(head) == 1 or head[1] in " \t\n"):
-        return TacticNode(_dojo_text(s, a, b), listed=head[0] == ".", children=[_sequence(_region(s, a + 1, b))],
-                          focus=True)
+        return TacticNode(_dojo_text(s, a, b), listed=head[0] == ".",
+                          children=[_sequence(_region(s, a + 1, b), inner)], focus=True)
     if _CASE_RE.match(head):
         arrow = next((i for i, depth in _depths(s, a, b) if depth == 0 and s.startswith("=>", i)), None)
         if arrow is not None:
-            return TacticNode(_dojo_text(s, a, b), listed=False, children=[_sequence(_region(s, arrow + 2, b))],
+            return TacticNode(_dojo_text(s, a, b), listed=False, children=[_sequence(_region(s, arrow + 2, b), inner)],
                               focus=True)
     node = TacticNode(_dojo_text(s, a, b))
     word = head.split(None, 1)[0]
@@ -420,27 +432,29 @@ def _tactic(s: str, a: int, b: int) -> TacticNode:
         elif word == "on_goal":
             arrow = s.find("=>", rest, b)
             rest = arrow + 2 if arrow >= 0 else rest
-        node.children.append(_sequence(_region(s, rest, b)))
+        node.children.append(_sequence(_region(s, rest, b), inner))
         return node
     if word == "first":
         bars = [i for i, depth in _depths(s, a, b) if depth == 0 and s[i] == "|" and s[i - 1] in " \t\n"]
         for k, bar in enumerate(bars):
-            node.children.append(_sequence(_region(s, bar + 1, bars[k + 1] if k + 1 < len(bars) else b)))
+            node.children.append(_sequence(_region(s, bar + 1, bars[k + 1] if k + 1 < len(bars) else b), inner))
         return node
     scoped = re.compile(r"(open|set_option)\b[^\n]*?\bin\b").match(s, a)
     if scoped is not None:
-        node.children.append(_sequence(_region(s, scoped.end(), b)))
+        node.children.append(_sequence(_region(s, scoped.end(), b), inner))
         return node
     arms = _arms(s, a, b)
     head_end = s.rfind("|", a, arms[0][0]) if arms else b
-    node.children += _nested_by_blocks(s, a, head_end)
+    node.children += _nested_by_blocks(s, a, head_end, level)
     for start, end in arms:
-        node.children.append(_sequence(_region(s, start, end)))
+        node.children.append(_sequence(_region(s, start, end), inner))
     return node
 
 
-def _sequence(lines: list[str]) -> list[TacticNode]:
-    """The tactics of a sequence given as lines that keep their columns."""
+def _sequence(lines: list[str], level: int = 0) -> list[TacticNode]:
+    """The tactics of a sequence given as lines that keep their columns, nested in ``level`` blocks."""
+    if level > MAX_NESTING:
+        raise TooDeeplyNested(f"tactic blocks nested more than {MAX_NESTING} deep")
     lines = [l.rstrip() for l in lines if l.strip()]
     if not lines:
         return []
@@ -451,7 +465,7 @@ def _sequence(lines: list[str]) -> list[TacticNode]:
             # `classical` alone on a line takes the rest of the block as its argument.
             s = "\n".join(group + [l for rest in groups[g + 1 :] for l in rest])
             out.append(TacticNode(_dojo_text(s, _indent(s), len(s)),
-                                  children=[_sequence(_region(s, len(group[0]), len(s)))], focus=True))
+                                  children=[_sequence(_region(s, len(group[0]), len(s)), level + 1)], focus=True))
             break
         s = "\n".join(group)
         starts = _split_semicolons(s, _indent(group[0]))
@@ -461,13 +475,76 @@ def _sequence(lines: list[str]) -> list[TacticNode]:
             a = m.end()
             piece_end = len(s[:end].rstrip())
             if a < piece_end:
-                out.append(_tactic(s, a, piece_end))
+                out.append(_tactic(s, a, piece_end, level))
     return out
 
 
+def max_bracket_depth(text: str) -> int:
+    """The deepest bracket nesting in ``text`` (one pass; string literals are not skipped)."""
+    depth = deepest = 0
+    for c in text:
+        if c in OPENING:
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in CLOSING:
+            depth -= 1
+    return deepest
+
+
+_BY_OR_BRACKET_RE = re.compile(r"(?<![\w.'])by(?![\w'?!])|[" + re.escape(OPENING + CLOSING) + ",]")
+
+
+def max_inline_by_depth(text: str) -> int:
+    """The deepest nesting of ``by`` blocks within one line of ``text`` (one pass): a ``by`` runs to the end of
+    its line, or to the bracket (or ``,``) that closes the bracket it sits in, so each ``by`` before that point
+    holds the next one."""
+    deepest = 0
+    for line in text.split("\n"):
+        open_at: list[int] = []  # bracket depth of each open `by`
+        depth = 0
+        for m in _BY_OR_BRACKET_RE.finditer(line):
+            c = m.group(0)
+            if c == "by":
+                open_at.append(depth)
+                deepest = max(deepest, len(open_at))
+            elif c in OPENING:
+                depth += 1
+            elif c in CLOSING or c == ",":
+                depth -= c != ","
+                while open_at and (open_at[-1] > depth or c == "," and open_at[-1] == depth and depth > 0):
+                    open_at.pop()
+    return deepest
+
+
+def max_indent_depth(text: str) -> int:
+    """How many lines, each indented deeper than the one before it, the deepest line of ``text`` sits under
+    (one pass): a bound on how deep indented blocks nest."""
+    stack: list[int] = []
+    deepest = 0
+    for line in text.split("\n"):
+        if not line.strip():
+            continue
+        col = _indent(line)
+        while stack and stack[-1] >= col:
+            stack.pop()
+        stack.append(col)
+        deepest = max(deepest, len(stack))
+    return deepest
+
+
 def parse_tactic_block(block: str) -> list[TacticNode]:
-    """The tactic tree of a tactic block (text after ``by``; a leading ``by`` is allowed)."""
+    """The tactic tree of a tactic block (text after ``by``; a leading ``by`` is allowed).
+
+    Raises:
+        TooDeeplyNested: if blocks or brackets nest more than :data:`MAX_NESTING` deep (brackets and
+            indentation are checked in one pass over the text before any nested block is read, so that
+            such a block costs time linear in its length).
+    """
     text = strip_comments(block)
+    if max_bracket_depth(text) > MAX_NESTING:
+        raise TooDeeplyNested(f"brackets nested more than {MAX_NESTING} deep")
+    if max_indent_depth(text) > MAX_NESTING + 1 or max_inline_by_depth(text) > MAX_NESTING:
+        raise TooDeeplyNested(f"tactic blocks nested more than {MAX_NESTING} deep")
     m = re.match(r"\s*by(?![\w'])", text)
     if m:
         text = text[: m.end() - 2] + "  " + text[m.end() :]  # keep every column where it was
@@ -524,65 +601,3 @@ def split_tactic_steps(block: str, order: str = "leandojo") -> list[str]:
     """
     return list_steps(parse_tactic_block(block), order)
 
-
-def _collapse(text: str) -> str:
-    return " ".join(text.split())
-
-
-def nested_tactics(tactic: str) -> list[str]:
-    """The tactics LeanDojo lists as nested directly in ``tactic`` (its ``by`` blocks, arms, combinator
-    arguments; through ``·`` blocks, which LeanDojo does not list), outermost only, in source order.
-
-    Example:
-        >>> nested_tactics("have h : 0 < 2 := by\\n  norm_num\\n  · simp")
-        ['norm_num', 'simp']
-    """
-    out: list[str] = []
-
-    def walk(sequence: list[TacticNode]) -> None:
-        for node in sequence:
-            if node.listed:
-                out.append(node.text)
-            else:
-                for child in node.children:
-                    walk(child)
-
-    for node in parse_tactic_block(tactic):
-        for child in node.children:
-            walk(child)
-    return out
-
-
-def outer_steps(listed: Sequence[str]) -> list[int]:
-    """Which tactics of a LeanDojo listing a step prover would apply: the indices of the tactics not nested in
-    an earlier listed one, in list order.
-
-    LeanDojo lists a tactic before the tactics nested in it (see "The step rule" above), each with its full
-    text, and a sequence's own tactics before any tactic nested in them. So each listed tactic's directly
-    nested tactics (:func:`nested_tactics`) are expected later in the list: a text expected ``n`` times is
-    nested at its last ``n`` occurrences after the first tactic that expects it (whitespace collapsed), and
-    every other tactic is a step. Tactics of a ``·`` block are steps (LeanDojo does not list the block itself,
-    so nothing expects them). On the shared Mathlib sample this keeps 409 of 469 tactics; there no text is
-    listed both nested and not.
-
-    Example:
-        >>> outer_steps(["have h : 0 < 2 := by\\n  simp", "constructor", "simp", "simp"])
-        [0, 1, 2]
-    """
-    texts = [_collapse(t) for t in listed]
-    expected: Counter[str] = Counter()
-    first_parent: dict[str, int] = {}
-    for i, tactic in enumerate(listed):
-        try:
-            inner = nested_tactics(tactic)
-        except RecursionError:  # text nested thousands deep: nothing to expect from it
-            inner = []
-        for t in inner:
-            key = _collapse(t)
-            expected[key] += 1
-            first_parent.setdefault(key, i)
-    nested: set[int] = set()
-    for key, n in expected.items():
-        after = [i for i, t in enumerate(texts) if t == key and i > first_parent[key]]
-        nested.update(after[len(after) - min(n, len(after)):])
-    return [i for i in range(len(listed)) if i not in nested]

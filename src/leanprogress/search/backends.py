@@ -191,6 +191,8 @@ class LeanInteractEnvironment(_RestartingBackend):
         env.run_tactic(handle, "simp").kind      # 'finished'
     """
 
+    kind = "lean-interact"
+
     def __init__(self, header: str = "import Mathlib", project_dir: str | None = None, timeout: float = 60.0,
                  server: Any = None, config: Any = None):
         super().__init__(timeout)
@@ -355,6 +357,8 @@ class LeanDojoEnvironment(_RestartingBackend):
         env = LeanDojoEnvironment("https://github.com/leanprover-community/mathlib4", "29dcec07...")
         state, handle = env.start({"file_path": "Mathlib/Logic/Basic.lean", "full_name": "not_not_intro"})
     """
+
+    kind = "lean-dojo"
 
     def __init__(self, repo_url: str | None = None, commit: str | None = None, timeout: float = 600.0,
                  repo: Any = None):

@@ -387,12 +387,20 @@ def cmd_predict_steps(args) -> int:
     return 0
 
 
+def stale_replay_proof(row: dict) -> bool:
+    """Whether a result row is a proof by the replay written before results named their environment: that
+    replay took each step's successor from the next listed step and ignored the recorded ``state_after``, so
+    its proofs can hold steps no recording has (see :mod:`leanprogress.search.audit`)."""
+    return row.get("generator") == "ReplayGenerator" and "environment" not in row
+
+
 def cmd_export(args) -> int:
     from ..data.records import write_records
     from .prover import SearchResult, proof_records
 
     fields = set(SearchResult.__dataclass_fields__)
     records = []
+    stale = 0
     with open(args.results, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
@@ -402,7 +410,13 @@ def cmd_export(args) -> int:
                 result = SearchResult(**{k: v for k, v in row.items() if k in fields})
             except (ValueError, TypeError):
                 raise ValueError(f"{args.results}:{lineno}: not a result line of prove") from None
+            if result.proved and stale_replay_proof(row):
+                stale += 1
+                continue
             records += proof_records(result, args.source)
+    if stale:
+        print(f"note: skipped {stale} proof(s) found by the replay of an earlier version, which could take steps "
+              "no recording has (it ignored the recorded state_after); prove again to export them", file=sys.stderr)
     n = write_records(records, args.output)
     print(f"wrote {n} record(s) from solved searches to {args.output}")
     return 0

@@ -139,7 +139,9 @@ class SearchResult:
     but ``proved``. ``proof`` is the tactic list when proved or unverified;
     ``states`` the states along it (initial first). ``restarts`` counts
     backend restarts during the search (e.g. the REPL after a tactic
-    timeout), whose lost states were re-created.
+    timeout), whose lost states were re-created. ``environment`` names the
+    backend (``replay``, ``lean-interact``, ``lean-dojo``; empty in results
+    written before it was recorded).
     """
 
     theorem: str
@@ -161,6 +163,7 @@ class SearchResult:
     error: str = ""
     restarts: int = 0
     rejected_candidates: int = 0
+    environment: str = ""
 
     @property
     def proved(self) -> bool:
@@ -245,7 +248,8 @@ class BestFirstProver:
         label = name or (theorem if isinstance(theorem, str) else str(theorem.get("full_name", theorem)))
         result = SearchResult(theorem=label, status="failed", alpha=cfg.alpha, score_mode=cfg.score_mode,
                               generator=type(self.generator).__name__,
-                              scorer=getattr(self.scorer, "model_name", "") if cfg.alpha > 0 else "")
+                              scorer=getattr(self.scorer, "model_name", "") if cfg.alpha > 0 else "",
+                              environment=getattr(self.env, "kind", type(self.env).__name__))
         t0 = time.perf_counter()
         restarts0 = getattr(self.env, "restarts", 0)
         try:

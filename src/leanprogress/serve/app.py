@@ -46,6 +46,7 @@ from ..scoring import ScoringError
 from .body_limit import BodyLimit
 from .config import ServerConfig
 from .limits import Busy, DeadlineExceeded, WorkLimiter
+from .reward import add_openrlhf_route
 
 logger = logging.getLogger(__name__)
 
@@ -336,6 +337,9 @@ def create_app(config: ServerConfig, scorer: Any = None, generators: dict[str, A
             return {"outputs": [{"tactic": t, "steps_remaining": s, "reward": -s} for t, s in zip(req.tactics, steps)]}
 
         return await run(work)
+
+    add_openrlhf_route(app, score=score, run=run, check_size=check_size, config=config, scorer=scorer,
+                       problem=HTTPProblem)
 
     @app.post("/encode", response_model=EncodeResponse)
     async def encode(req: EncodeRequest):

@@ -40,6 +40,7 @@ from ..data.records import has_initial_goal
 from ..encoder import (DEFAULT_ENCODER_NAME, keep_head_fp32, load_regression_model, load_tokenizer, output_head,
                        resolve_device, resolve_model_name, resolve_precision)
 from ..evaluation import compute_metrics
+from ..lean.expr import CANONICAL_FORM
 from ..lean.symbols import tokenizer_needs_normalization
 from ..progress import hf_progress_bars, stderr_is_terminal
 
@@ -310,6 +311,7 @@ class ProgressTrainer:
             goal_from=records_goal_from(self.train_dataset.records),
             canonicalize_goals=args.canonicalize_goals,
             initial_goals=args.initial_goals,
+            canonical_form=CANONICAL_FORM,
             ranking_weight=args.ranking_weight,
         )
         if self.settings.goal_from == "mixed":

@@ -1,0 +1,73 @@
+"""GRPO with TRL on LeanProgress rewards: a tactic policy learns to propose tactics the model says finish sooner.
+
+Each distinct (state, prefix) of a LeanProgress records file becomes a prompt (leanprogress.rl.grpo_rows); the
+policy writes one tactic per completion; leanprogress.rl.trl.TRLReward scores the completions in one batch per
+step (in this process from a model folder, or on a `leanprogress serve` server from its URL).
+
+    python examples/trl_grpo.py --reward-model runs/model --dataset data/mathlib.jsonl --policy runs/policy \
+        --output-dir runs/grpo
+
+--policy is a causal LM (a folder, or a hub id on a machine with internet); --reward-model a model folder written
+by `leanprogress train`, or http://HOST:23337 (with --api-key). Needs `pip install 'leanprogress[rl]'`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--reward-model", required=True, help="LeanProgress model folder or server URL")
+    p.add_argument("--api-key", default=None, help="the reward server's API key")
+    p.add_argument("--dataset", required=True, help="LeanProgress records (JSONL): the states to prompt with")
+    p.add_argument("--policy", required=True, help="causal LM to train (folder or hub id)")
+    p.add_argument("--output-dir", required=True)
+    p.add_argument("--form", default="bounded", choices=["bounded", "neg_steps", "close_probability"])
+    p.add_argument("--conversational", action="store_true", help="chat prompts (the policy needs a chat template)")
+    p.add_argument("--max-steps", type=int, default=100)
+    p.add_argument("--num-generations", type=int, default=8, help="completions per prompt (GRPO's group)")
+    p.add_argument("--batch-size", type=int, default=8, help="completions per device and step")
+    p.add_argument("--max-completion-length", type=int, default=64)
+    p.add_argument("--learning-rate", type=float, default=1e-6)
+    args = p.parse_args(argv)
+
+    from leanprogress.rl.trl import require_trl
+
+    try:
+        trl = require_trl()
+    except ImportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    from datasets import Dataset
+
+    from leanprogress.data.records import read_records
+    from leanprogress.rl import grpo_rows
+    from leanprogress.rl.trl import TRLReward
+
+    import torch
+
+    records, _ = read_records(args.dataset)
+    rows = grpo_rows(records, conversational=args.conversational)
+    reward = TRLReward(args.reward_model, form=args.form, api_key=args.api_key)
+    config = trl.GRPOConfig(output_dir=args.output_dir, max_steps=args.max_steps, learning_rate=args.learning_rate,
+                            per_device_train_batch_size=args.batch_size, num_generations=args.num_generations,
+                            max_completion_length=args.max_completion_length, logging_steps=1, report_to="none",
+                            save_strategy="no", beta=0.0,
+                            # GRPOConfig defaults to bf16, which the Trainer refuses on a machine without a GPU.
+                            use_cpu=not torch.cuda.is_available(),
+                            bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    trainer = trl.GRPOTrainer(model=args.policy, reward_funcs=[reward], args=config,
+                              train_dataset=Dataset.from_list(rows))
+    trainer.train()
+    trainer.save_model(args.output_dir)
+    means = [h["rewards/leanprogress/mean"] for h in trainer.state.log_history if "rewards/leanprogress/mean" in h]
+    print(f"{len(rows)} prompts, {len(means)} steps; mean reward per step: "
+          + " ".join(f"{m:.3f}" for m in means))
+    print(f"policy saved to {args.output_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

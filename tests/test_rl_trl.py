@@ -1,0 +1,82 @@
+"""TRL: GRPOTrainer runs a few steps on the CPU with a tiny causal LM built here, rewarded by LeanProgress, and the
+reward reaches the trainer's logged metrics; plain-text and conversational prompts."""
+
+import math
+
+import pytest
+
+from leanprogress import LeanProgressScorer
+from leanprogress.rl import ProgressReward, grpo_rows
+from leanprogress.rl.trl import TRLReward
+from rl_util import build_policy, fixture_records
+
+trl = pytest.importorskip("trl")  # in the `test` extra
+
+@pytest.fixture(scope="module")
+def policy(tmp_path_factory):
+    return build_policy(tmp_path_factory.mktemp("policy"))
+
+
+class Spy:
+    """Wraps the TRL reward, keeping what each call returned."""
+
+    def __init__(self, inner):
+        self.inner, self.returned, self.kwargs, self.completions = inner, [], [], []
+        self.__name__ = inner.__name__
+
+    def __call__(self, prompts, completions, **kwargs):
+        out = self.inner(prompts, completions, **kwargs)
+        self.returned.append(out)
+        self.kwargs.append(kwargs)
+        self.completions.append(completions)
+        return out
+
+
+def run_grpo(policy, reward_func, rows, out, steps=3):
+    from datasets import Dataset
+
+    args = trl.GRPOConfig(output_dir=str(out), per_device_train_batch_size=4, num_generations=4,
+                          max_completion_length=8, max_steps=steps, logging_steps=1, report_to="none",
+                          save_strategy="no", learning_rate=1e-3, beta=0.0, use_cpu=True, bf16=False,
+                          dataloader_num_workers=0, seed=0)
+    trainer = trl.GRPOTrainer(model=str(policy), reward_funcs=[reward_func], args=args,
+                              train_dataset=Dataset.from_list(rows))
+    trainer.train()
+    return trainer
+
+
+@pytest.mark.parametrize("conversational", [False, True], ids=["plain", "conversational"])
+def test_grpo_trains_on_the_leanprogress_reward(policy, trained_tiny, tmp_path, conversational):
+    scorer = LeanProgressScorer(str(trained_tiny[0]), device="cpu", precision="fp32")
+    spy = Spy(TRLReward(scorer, form="bounded"))
+    rows = grpo_rows(fixture_records(), conversational=conversational)
+    trainer = run_grpo(policy, spy, rows, tmp_path)
+    logged = [h["rewards/leanprogress/mean"] for h in trainer.state.log_history if "rewards/leanprogress/mean" in h]
+    assert len(spy.returned) == 3 and len(logged) == 3  # one generation per step, one log line per step
+    # What the reward returned is what the trainer logged, step by step.
+    assert logged == pytest.approx([sum(r) / len(r) for r in spy.returned], abs=1e-6)
+    failed = [h["leanprogress/failed"] for h in trainer.state.log_history if "leanprogress/failed" in h]
+    assert len(failed) == 3 and all(0.0 <= f <= 1.0 for f in failed)
+    # The columns reached the reward: each completion was scored on its own row's state.
+    kwargs = spy.kwargs[0]
+    assert set(kwargs["state"]) <= {r["state"] for r in rows} and len(kwargs["state"]) == 4
+    assert "trainer_state" in kwargs and "completion_ids" in kwargs
+    first = spy.completions[0][0]
+    assert isinstance(first, list) and first[0]["role"] == "assistant" if conversational else isinstance(first, str)
+    for values in spy.returned:
+        assert len(values) == 4 and all(0.0 <= v <= 1.0 for v in values)
+
+
+def test_trl_reward_scores_both_completion_formats_alike(trained_tiny):
+    scorer = LeanProgressScorer(str(trained_tiny[0]), device="cpu", precision="fp32")
+    reward = TRLReward(scorer, form="neg_steps")
+    state = fixture_records()[0]["goal"]
+    plain = reward(["p", "p", "p"], ["simp", "```lean\nomega\n```", ""], state=[state] * 3, prefix=["", "", ""])
+    chat = reward([[{"role": "user", "content": "p"}]] * 3,
+                  [[{"role": "assistant", "content": c}] for c in ("simp", "```lean\nomega\n```", "")],
+                  goal=[state] * 3)  # the record field name works as the state column too; no prefix column
+    want = ProgressReward(scorer, form="neg_steps").score([state] * 3, ["simp", "omega", ""])
+    assert plain == pytest.approx(want) and chat == pytest.approx(want) and want[2] == -41.0
+    assert all(math.isfinite(v) for v in want)
+    with pytest.raises(KeyError, match="no state column.*'theorem'"):
+        reward(["p"], ["simp"], theorem=["T"])

@@ -497,6 +497,8 @@ def run_once(variant: dict, fold: int | None, sources, split: dict, opts, cache,
             "held_out_scoring_seconds": callback.seconds, "wall_seconds": wall,
             "examples_per_second": trained * variant["epochs"] / seconds, "device": metrics["device"],
             "precision": metrics["precision"], "epochs": callback.epochs,
+            # 0: goals as printed; else the canonical form (1 dropped every arrow and ascription, 2 keeps meaning)
+            "canonical_form": pt.settings.canonical_form if pt.settings.canonicalize_goals else 0,
             "selection": selection_table(callback.epochs), "predictions": predictions}
 
 
@@ -685,7 +687,8 @@ def summarize(results: dict, sources, split: dict, reference: str | None, n_resa
     for name, runs in by_variant.items():
         variant = runs[0]["variant"]
         key = _model_key(variant)
-        entry = {"variant": {k: v for k, v in variant.items() if k != "seed"},
+        forms = sorted({r.get("canonical_form", "unrecorded") for r in runs}, key=str)
+        entry = {"variant": {k: v for k, v in variant.items() if k != "seed"}, "canonical_forms": forms,
                  "seeds": sorted({r["seed"] for r in runs}), "runs": len(runs),
                  "train_seconds_per_run": sum(r["train_seconds"] for r in runs) / len(runs),
                  "kept_constant": sum(r["kept"] == "constant" for r in runs), "sets": {}}
@@ -720,7 +723,8 @@ def print_summary(summary: dict, reference: str | None) -> None:
     for name, entry in summary.items():
         v = entry["variant"]
         print(f"\n=== {name}: " + ", ".join(f"{k}={v.get(k, RECIPE[k])}" for k in RECIPE if k not in ("name", "seed")))
-        print(f"seeds {entry['seeds']}, {entry['runs']} run(s), {entry['train_seconds_per_run']:.0f}s training per run"
+        print(f"seeds {entry['seeds']}, {entry['runs']} run(s), {entry['train_seconds_per_run']:.0f}s training per run, "
+              f"canonical form {entry['canonical_forms']}"
               + (f", {entry['kept_constant']} run(s) kept the constant" if entry["kept_constant"] else ""))
         for s, comp in entry["sets"].items():
             print(f"-- {TITLES[s]}: {comp['rows']} rows of {comp['theorems']} theorems, predictions per row "

@@ -45,8 +45,9 @@ the paired interval above zero.
 
 Variant keys (defaults = ``RECIPE``): ``head`` (regression|distribution), ``k`` (head_max_steps), ``point``
 (point estimate saved with the model), ``epochs``, ``lr``, ``max_length``, ``batch_size``, ``warmup``,
-``label_transform``, ``selection`` (mae|accuracy|mse|loss), ``canonical`` (1: goals in canonical form, 0: as
-printed), ``group`` (1: batches of similar length, 0: random), ``seed`` (overridden by ``--seeds``), ``order`` and
+``label_transform``, ``selection`` (mae|accuracy|mse|loss), ``canonical`` (0: goals as
+printed; 1 and 2: canonical form 1, which dropped every coercion arrow, ascription and binder type, or form 2, the
+current one, which keeps what decides a term's value), ``group`` (1: batches of similar length, 0: random), ``seed`` (overridden by ``--seeds``), ``order`` and
 ``mathlib_order`` (leandojo|search), ``initial`` (read|mark|drop), the ranking objective's ``ranking`` (weight; 0:
 off), ``negatives``, ``negatives_from`` (source|any) and ``margin``, the source weights ``workbook``, ``minif2f``,
 ``mathlib``, ``search`` (0 leaves a source out; fractions subsample theorems, whole numbers repeat them),
@@ -85,7 +86,7 @@ RECIPE = {
     "warmup": 0.1,
     "label_transform": "log1p",
     "selection": "mae",
-    "canonical": 1,
+    "canonical": 2,
     "group": 1,
     "seed": 42,
     "order": "leandojo",
@@ -125,6 +126,8 @@ def parse_variant(spec: str) -> dict:
                 out[key] = kind(float(value)) if kind in (int, float) else value.strip()
             except ValueError:
                 raise SystemExit(f"bad --variant value {part!r}: {key} takes a {kind.__name__}") from None
+            if key == "canonical" and out[key] not in (0, 1, 2):
+                raise SystemExit(f"bad --variant value {part!r}: canonical is 0 (as printed), 1 or 2 (the form)")
             if key in _CHOICES and out[key] not in _CHOICES[key]:
                 raise SystemExit(f"bad --variant value {part!r}: {key} is one of {', '.join(_CHOICES[key])}")
     if "name=" not in spec:
@@ -465,6 +468,11 @@ def run_once(variant: dict, fold: int | None, sources, split: dict, opts, cache,
     callback = HeldOutEachEpoch(held)
     t0 = time.perf_counter()
     pt = ProgressTrainer(args, train, inner, callbacks=[callback], prompt_cache=cache)
+    if variant["canonical"] and variant["canonical"] != pt.settings.canonical_form:
+        # An earlier canonical form, for comparison: the trainer writes the current one; the settings (saved with
+        # the model, and part of the prompt cache's key) and the prompt builder say which form was read.
+        pt.settings.canonical_form = variant["canonical"]
+        pt.builder = pt.settings.prompt_builder(pt.tokenizer)
     callback.progress_trainer = pt
     metrics = pt.train()
     wall = time.perf_counter() - t0

@@ -94,6 +94,9 @@ def test_variant_parsing():
     assert bench.parse_variant("order=search,initial=mark")["order"] == "search"
     with pytest.raises(SystemExit, match="initial is one of read, mark, drop"):
         bench.parse_variant("initial=weigh")
+    assert bench.parse_variant("canonical=1")["canonical"] == 1
+    with pytest.raises(SystemExit, match="canonical is 0"):
+        bench.parse_variant("canonical=3")
 
 
 def test_intervals_resample_seeds_as_well_as_theorems():

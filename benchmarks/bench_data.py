@@ -223,6 +223,33 @@ def measure() -> dict:
     return out
 
 
+def step_order_figures() -> dict | None:
+    """Records, mean label and the share of first steps labelled 0, per source, under LeanDojo's listing and
+    the search order (``--step-order search``); None on code without the search order."""
+    from leanprogress.data.lean_source import iter_source_records
+    from leanprogress.data.leandojo import iter_leandojo_records
+    from leanprogress.data.proofs import SourceStats, iter_proof_records
+    from leanprogress.lean.syntax import ORDERS
+
+    if "search" not in ORDERS:
+        return None
+    out = {}
+    for order in ("leandojo", "search"):
+        sources = {"workbook": iter_source_records(WORKBOOK_PROOFS, SourceStats(), order=order),
+                   "minif2f": iter_proof_records(MINIF2F_PROOFS, SourceStats(), order=order),
+                   "mathlib": iter_leandojo_records([MATHLIB_SAMPLE], order=order),
+                   "search traces": iter_leandojo_records([SEARCH_TRACES], order=order)}
+        for name, recs in sources.items():
+            recs = list(recs)
+            first = [r for r in recs if r["prefix"] == ""]
+            labels = [r["steps_remaining"] for r in recs]
+            out.setdefault(name, {})[order] = {
+                "records": len(recs), "mean_label": round(sum(labels) / len(labels), 2),
+                "first_steps_closing": round(sum(r["steps_remaining"] == 0 for r in first) / len(first), 3),
+                "initial_goal_records": sum(r.get("goal_state") == "initial" for r in recs)}
+    return out
+
+
 def _before(rev: str) -> dict | None:
     root = Path(__file__).resolve().parents[1]
     with tempfile.TemporaryDirectory() as tmp:
@@ -292,6 +319,15 @@ def main() -> None:
     h = after["huge_proof"]
     print(f"\n{h['steps']:,}-step proof ({h['proof_mb']} MB): {h['output_mb']} MB of records in {h['seconds']} s, "
           f"peak Python memory {h['peak_python_mb']} MB; an uncapped prefix would add about {h['uncapped_prefix_mb']:,} MB")
+    orders = step_order_figures()
+    if orders:
+        print("\n| records by step order | leandojo: records, mean label, first steps closing | search: same |")
+        print("| --- | --- | --- |")
+        for name, f in orders.items():
+            cells = [f"{f[o]['records']:,}, {f[o]['mean_label']}, {f[o]['first_steps_closing']:.1%}" for o in f]
+            print(f"| {name} | {' | '.join(cells)} |")
+        print("(records whose goal is the initial state standing in, goal_state 'initial': "
+              + ", ".join(f"{name} {f['search']['initial_goal_records']:,}" for name, f in orders.items()) + ")")
     if before and b.get("huge_proof") is None:
         print("(before: not run; every record carried the whole prefix, so the output and, since a proof's records "
               "were built as one list, the memory grew with the square of the proof length)")

@@ -35,24 +35,42 @@ def test_folds_hold_out_theorems_from_every_source():
     src = sources()
     split = bench.make_split(src, folds=2, workbook_holdout=0.2, inner_eval=0.1, seed=0)
     variant = bench.parse_variant("")
-    seen_held = set()
+    assert bench.needs_folds(variant)
+    seen_held, seen_first = set(), []
     for fold in range(2):
         train, inner, held = bench.fold_data(src, split, fold, variant)
         names = {r["theorem"] for r in train}
         held_search = {r["theorem"] for r in held["search"]}
         assert held_search and not names & held_search
-        assert not names & {r["theorem"] for r in held["workbook"]}
-        assert not names & {r["theorem"] for r in inner}
+        assert not names & {r["theorem"] for r in held["first"]}
+        assert not names & {r["theorem"] for r in inner} and not names & split["wb_hold"]
         # Both runs of mathd_0 fall on one side.
         assert ("mathd_0" in held_search) == (len([r for r in held["search"] if r["theorem"] == "mathd_0"]) == 2)
         if "mathd_3" in held_search:
             assert "lean_workbook_plus_dup_search" not in names
         seen_held |= held_search
+        seen_first += bench.held_rows(src, split, fold)["first"]
     assert seen_held == {f"mathd_{i}" for i in range(10)}
-    held_wb = set(split["wb_hold"]) | split["wb_inner"]
+    # every first step (held-out Workbook theorems, miniF2F whole proofs) is predicted once over the folds
+    assert sorted(seen_first) == list(range(len(split["first"])))
+    assert {r["source"] for r in split["first"]} == {"workbook", "minif2f-proofs"}
+    assert all(r["prefix"] == "" for r in split["first"])
+    held_wb = split["wb_hold"] | split["wb_inner"]
     if "lean_workbook_plus_7" in held_wb:
         assert all("lean_workbook_plus_dup_wb" not in {r["theorem"] for r in bench.fold_data(src, split, f, variant)[0]}
                    for f in range(2))
+
+
+def test_a_variant_without_minif2f_theorems_predicts_every_row_from_one_run():
+    src = sources()
+    split = bench.make_split(src, folds=2, workbook_holdout=0.2, inner_eval=0.1, seed=0)
+    variant = bench.parse_variant("search=0,minif2f=0")
+    assert not bench.needs_folds(variant)
+    train, _, held = bench.fold_data(src, split, None, variant)
+    assert len(held["search"]) == len(src["search"]) and len(held["first"]) == len(split["first"])
+    assert {r["source"] for r in train} == {"workbook", "mathlib"}
+    # a Workbook restatement of any miniF2F-valid theorem is left out too
+    assert "lean_workbook_plus_dup_search" not in {r["theorem"] for r in train}
 
 
 def test_weights_and_subsampling():
@@ -73,6 +91,58 @@ def test_variant_parsing():
         bench.parse_variant("nonsense=1")
     with pytest.raises(SystemExit, match="takes a int"):
         bench.parse_variant("max_length=long")
+    assert bench.parse_variant("order=search,initial=mark")["order"] == "search"
+    with pytest.raises(SystemExit, match="initial is one of read, mark, drop"):
+        bench.parse_variant("initial=weigh")
+    assert bench.parse_variant("canonical=1")["canonical"] == 1
+    with pytest.raises(SystemExit, match="canonical is 0"):
+        bench.parse_variant("canonical=3")
+
+
+def test_intervals_resample_seeds_as_well_as_theorems():
+    import numpy as np
+
+    groups = [f"t{i}" for i in range(40)]
+    rng = np.random.default_rng(0)
+    base = (rng.random((40, 1)) < 0.6).astype(float)
+    steady = np.repeat(base, 3, axis=1)  # three seeds that agree
+    shaky = steady.copy()
+    shaky[:, 0] = 1.0  # one seed far off
+    lo1, hi1 = bench.two_level_interval(groups, [(1.0, steady)], 500, seed=1)
+    lo2, hi2 = bench.two_level_interval(groups, [(1.0, shaky)], 500, seed=1)
+    assert lo1 <= steady.mean() <= hi1 and lo2 <= shaky.mean() <= hi2
+    assert hi2 - lo2 > hi1 - lo1  # disagreement between seeds widens the interval
+    # a difference of a figure with itself, paired on the same theorems, is exactly zero
+    assert bench.two_level_interval(groups, [(1.0, base), (-1.0, base)], 200) == (0.0, 0.0)
+
+
+def test_summary_compares_variants_row_by_row_and_decides_on_both_sets():
+    src = sources()
+    split = bench.make_split(src, folds=2, workbook_holdout=0.2, inner_eval=0.1, seed=0)
+    n_search, n_first = len(src["search"]), len(split["first"])
+    truth = {"search": [r["steps_remaining"] for r in src["search"]],
+             "first": [r["steps_remaining"] for r in split["first"]]}
+
+    def run(name, seed, right):
+        # `right` of the rows predicted exactly, the others off by two steps
+        preds = {s: {"rows": list(range(n)), "preds": {
+            "model": [t if i < right * n else t + 2 for i, t in enumerate(truth[s])],
+            "lookup median": [1.0] * n, "lookup mode": [0.0] * n}}
+            for s, n in (("search", n_search), ("first", n_first))}
+        return {"variant": {**bench.parse_variant(f"name={name},head=regression,search=0,minif2f=0"), "seed": seed},
+                "seed": seed, "fold": None, "train_seconds": 1.0, "kept": "best epoch", "predictions": preds}
+
+    results = {"runs": [run("base", 1, 0.3), run("base", 2, 0.3), run("better", 1, 1.0), run("better", 2, 1.0),
+                        run("same", 1, 0.3)]}
+    summary = bench.summarize(results, bench.Sources(records=src), split, "base", 200, 0)
+    better = summary["better"]["sets"]["search"]
+    assert better["predictors"]["model"]["accuracy"] == 1.0 and better["seeds_per_row"] == [2]
+    base_right = sum(i < 0.3 * n_search for i in range(n_search)) / n_search
+    assert better["differences"]["vs base"]["accuracy"] == pytest.approx(1.0 - base_right)
+    assert summary["better"]["replaces_reference"] is True
+    assert summary["same"]["replaces_reference"] is False
+    assert "replaces_reference" not in summary["base"]
+
 
 
 def test_selection_summary_reports_what_each_rule_keeps():
@@ -80,17 +150,18 @@ def test_selection_summary_reports_what_each_rule_keeps():
         figures = {"model": {"mae": held_mae, "accuracy": 1 - held_mae}}
         return {"epoch": n, "inner": {"eval_mae": inner_mae, "eval_accuracy": 1 - inner_mae, "eval_mse": inner_mse,
                                       "eval_loss": inner_mse},
-                "search": figures, "workbook": figures}
+                "search": figures, "first": figures}
 
     # MAE picks epoch 2 (the best held out), MSE epoch 1; a fold with one epoch cannot compare rules.
-    report = {"variant": {"head": "regression"},
-              "epochs": [[epoch(1, 0.5, 1.0, 0.7), epoch(2, 0.4, 2.0, 0.6), epoch(3, 0.45, 3.0, 0.65)],
-                         [epoch(1, 0.5, 1.0, 0.7)]]}
-    totals = bench.selection_summary([report])
+    runs = [{"variant": {"head": "regression"},
+             "epochs": [epoch(1, 0.5, 1.0, 0.7), epoch(2, 0.4, 2.0, 0.6), epoch(3, 0.45, 3.0, 0.65)]},
+            {"variant": {"head": "regression"}, "epochs": [epoch(1, 0.5, 1.0, 0.7)]}]
+    totals = bench.selection_summary(runs)
     assert totals["mae"]["folds"] == 1 and totals["mae"]["search_mae"] == pytest.approx(0.6)
     assert totals["mae"]["best_search_mae_picked"] == 1
     assert totals["mse"]["search_mae"] == pytest.approx(0.7) and totals["mse"]["best_search_mae_picked"] == 0
     assert totals["last epoch"]["search_mae"] == pytest.approx(0.65)
+    assert totals["mae"]["first_accuracy"] == pytest.approx(0.4)
 
 
 def test_the_documented_recipe_is_the_benchmarks_recipe():

@@ -366,3 +366,33 @@ def test_train_says_why_nothing_is_held_out_when_every_record_is_one_theorem(tmp
     # Ten names, one starting state: merged into one theorem, so a 0.2 split holds nothing out. Say so, and why.
     assert "every record belongs to one theorem" in err and "its 10 theorem names" in err
     assert "training without held-out figures" in err
+
+
+def test_build_dataset_step_order_search(tmp_path, capsys):
+    proofs = tmp_path / "proofs.jsonl"
+    proof = ("theorem t (x : ℝ) (h0 : 0 < x) : x ^ 2 + x > 0 := by\n  have h : 0 < x ^ 2 := by\n    positivity\n"
+             "  constructor\n  · nlinarith [h, (by norm_num : (0:ℝ) < 2)]\n  · linarith\n")
+    proofs.write_text(json.dumps({"name": "t", "goal": "x : ℝ\nh0 : 0 < x\n⊢ x ^ 2 + x > 0", "proof": proof}) + "\n")
+    traces = tmp_path / "traces.json"
+    traces.write_text(json.dumps([{"full_name": "T.a", "traced_tactics": [
+        {"tactic": "have h : 1 = 1 := by\n  rfl", "state_before": "⊢ p", "state_after": "h : 1 = 1\n⊢ p"},
+        {"tactic": "exact trivial", "state_before": "h : 1 = 1\n⊢ p", "state_after": "no goals"},
+        {"tactic": "rfl", "state_before": "⊢ 1 = 1", "state_after": "no goals"}]}]))
+    out = tmp_path / "search.jsonl"
+    assert main(["build-dataset", str(traces), "--from-proofs", str(proofs), "--step-order", "search",
+                 "--output", str(out)]) == 0
+    rows = [json.loads(l) for l in out.read_text().splitlines()]
+    whole = [r for r in rows if r["theorem"] == "t"]
+    assert [r["tactic"].split("\n")[0] for r in whole] == ["have h : 0 < x ^ 2 := by", "constructor",
+                                                           "nlinarith [h, (by norm_num : (0:ℝ) < 2)]", "linarith"]
+    assert [r["steps_remaining"] for r in whole] == [3, 2, 1, 0]
+    assert [r.get("goal_state") for r in whole] == [None, "initial", "initial", "initial"]
+    traced = [r for r in rows if r["theorem"] == "T.a"]
+    assert [(r["tactic"].split("\n")[0], r["steps_remaining"]) for r in traced] == [("have h : 1 = 1 := by", 1),
+                                                                                   ("exact trivial", 0)]
+    # LeanDojo's listing stays the default
+    assert main(["build-dataset", str(traces), "--from-proofs", str(proofs), "--output", str(out)]) == 0
+    assert [json.loads(l)["steps_remaining"] for l in out.read_text().splitlines()][:3] == [2, 1, 0]
+    capsys.readouterr()
+    assert main(["build-dataset", str(traces), "--step-order", "source", "--output", str(out)]) == 2
+    assert "--step-order source applies to whole proofs and Lean source only" in capsys.readouterr().err

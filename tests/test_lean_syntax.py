@@ -139,3 +139,70 @@ def test_brackets_balanced():
     assert brackets_balanced("f (a [b]) ⟨c, {d}⟩")
     assert not brackets_balanced("have h : (1 = 1 := by rfl\n exact ⟨trivial")
     assert not brackets_balanced("f (a ]")
+
+
+SEARCH_PROOF = """
+  have h : 0 < a := by
+    nlinarith [mul_pos (by positivity) (by positivity)]
+  constructor
+  · have h2 : a ≠ 0 := by
+      positivity
+    field_simp
+  · induction n with
+    | zero => simp
+    | succ k ih => omega
+  case right =>
+    calc a = b := by rw [hab]
+      _ = c := by simp
+  next =>
+    all_goals norm_num
+    linarith [h, (by norm_num : (0:ℝ) < 2)]"""
+
+
+def test_search_order_counts_steps_as_a_step_prover_applies_them():
+    # A nested block belongs to its step; `·`, `case` and `next` blocks are opened, their tactics are steps in
+    # execution order; the closing tactic is the last step.
+    steps = split_tactic_steps(SEARCH_PROOF, order="search")
+    assert [s.split("\n")[0] for s in steps] == [
+        "have h : 0 < a := by",
+        "constructor",
+        "have h2 : a ≠ 0 := by",
+        "field_simp",
+        "induction n with",
+        "calc a = b := by rw [hab]",
+        "all_goals norm_num",
+        "linarith [h, (by norm_num : (0:ℝ) < 2)]",
+    ]
+    assert steps[0] == "have h : 0 < a := by\n  nlinarith [mul_pos (by positivity) (by positivity)]"
+    assert steps[4] == "induction n with\n| zero => simp\n| succ k ih => omega"
+    # LeanDojo's listing of the same proof has more tactics, and the closing `linarith` is not last in it
+    dojo = split_tactic_steps(SEARCH_PROOF)
+    assert len(dojo) > len(steps) and dojo[-1] != steps[-1]
+
+
+@pytest.mark.parametrize(
+    "block, steps",
+    [
+        ("  nlinarith [sq_nonneg (a - b), (by norm_num : (0:ℝ) < 2)]",
+         ["nlinarith [sq_nonneg (a - b), (by norm_num : (0:ℝ) < 2)]"]),
+        ("  exact foo (by simp) (by ring)", ["exact foo (by simp) (by ring)"]),
+        ("  simp; ring\n  constructor <;> norm_num", ["simp", "ring", "constructor <;> norm_num"]),
+        ("  first | rfl | exact foo\n  try simp\n  repeat rw [h]", ["first | rfl | exact foo", "try simp", "repeat rw [h]"]),
+        # an ASCII `.` block is opened like `·`
+        ("  constructor\n  . simp\n  . ring", ["constructor", "simp", "ring"]),
+        # `classical` alone on a line scopes the rest of the block: its tactics are the steps
+        ("  classical\n  rintro b\n  exact b", ["rintro b", "exact b"]),
+        ("  open Real in\n  simp [pi_pos]\n  linarith", ["open Real in\nsimp [pi_pos]", "linarith"]),
+        ("  conv =>\n    lhs\n    rw [mul_comm]\n  simp", ["conv =>\n  lhs\n  rw [mul_comm]", "simp"]),
+        # nested focusing blocks
+        ("  constructor\n  · constructor\n    · simp\n    · ring\n  · omega", ["constructor", "constructor", "simp",
+                                                                          "ring", "omega"]),
+    ],
+)
+def test_search_order_rule(block, steps):
+    assert split_tactic_steps(block, order="search") == steps
+
+
+def test_the_tree_marks_focusing_blocks():
+    tree = parse_tactic_block("  constructor\n  · simp\n  . ring\n  case h => rfl\n  have h : p := by\n    · simp")
+    assert [n.focus for n in tree] == [False, True, True, True, False]

@@ -136,3 +136,28 @@ def test_a_json_error_names_its_line_and_column_after_buffer_refills(tmp_path, m
     with pytest.raises(TraceFormatError, match=rf"bad.json:{line}: not valid JSON \(Expecting ',' delimiter at "
                                                rf"column {column}\)"):
         list(iter_json_array(path))
+
+
+def test_search_order_keeps_the_tactics_a_step_prover_applies():
+    # LeanDojo lists `have ... := by` with its block, then the outer tactics, then the block's tactics.
+    def step(tactic, before, after):
+        return {"tactic": tactic, "state_before": before, "state_after": after}
+
+    have = "have h : 0 < 2 := by\n  norm_num\n  · simp"
+    theorem = {"full_name": "T.t", "traced_tactics": [
+        step(have, "⊢ p ∧ q", "h : 0 < 2\n⊢ p ∧ q"), step("constructor", "h : 0 < 2\n⊢ p ∧ q", "⊢ p\n\n⊢ q"),
+        step("linarith", "⊢ p\n\n⊢ q", "⊢ q"), step("simp", "⊢ q", "no goals"),
+        step("norm_num", "⊢ 0 < 2", "⊢ 0 < 2 ∨ False"), step("simp", "⊢ 0 < 2 ∨ False", "no goals")]}
+    recs = records_from_theorem(theorem, order="search")
+    # `norm_num` and the `simp` of the `·` block inside the `have` are nested; the `simp` listed before them
+    # continues the outer proof from the state `linarith` left.
+    assert [r["tactic"] for r in recs] == [have, "constructor", "linarith", "simp"]
+    assert [r["steps_remaining"] for r in recs] == [3, 2, 1, 0]
+    assert [r["goal"] for r in recs] == [s["state_before"] for s in theorem["traced_tactics"][:4]]  # real states
+    assert [r["listed_step"] for r in recs] == [0, 1, 2, 3] and recs[3]["prefix"] == f"{have}\nconstructor\nlinarith"
+    assert len(records_from_theorem(theorem)) == 6  # LeanDojo's listing stays the default
+    with pytest.raises(ValueError, match="order"):
+        records_from_theorem(theorem, order="source")
+    no_after = {"full_name": "T.u", "traced_tactics": [{"tactic": "simp", "state_before": "⊢ p"}]}
+    with pytest.raises(TraceFormatError, match="'state_after' for the search order"):
+        records_from_theorem(no_after, order="search")

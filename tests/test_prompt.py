@@ -134,3 +134,27 @@ def test_canonical_goals_make_lean_printed_and_rendered_states_read_alike(tok):
     # also when the prompt has to be fitted
     small = PromptBuilder(tok, max_length=48, canonicalize=True)
     assert small.build(lean, "simp", "a\nb\nc\nd\ne") == small.build(rendered, "simp", "a\nb\nc\nd\ne")
+
+
+def test_initial_goals_are_marked_only_when_asked(tok):
+    goal = "x : ℝ\n⊢ x ^ 2 ≥ 0"
+    marking = PromptBuilder(tok, max_length=256, mark_initial=True)
+    real, stand_in = marking.build_many([goal, goal], ["positivity", "positivity"], ["nlinarith", "nlinarith"],
+                                        [False, True])
+    assert real.startswith("Goal:\n") and stand_in.startswith("Initial goal:\n")
+    assert stand_in == real.replace("Goal:", "Initial goal:", 1)
+    # a builder that does not mark (every model saved before the setting) lays both out as real states
+    plain = PromptBuilder(tok, max_length=256)
+    assert plain.build_many([goal, goal], ["positivity"] * 2, ["nlinarith"] * 2, [False, True]) == [real, real]
+    # fitting keeps the header and the budget
+    long_goal = "\n".join(f"h{i} : x{i} ^ 2 + y{i} ^ 2 ≥ 2 * x{i} * y{i}" for i in range(60)) + "\n⊢ x ^ 2 ≥ 0"
+    small = PromptBuilder(tok, max_length=64, mark_initial=True)
+    fitted = small.build(long_goal, "positivity", "", initial=True)
+    assert fitted.startswith("Initial goal:\n") and len(tok(fitted).input_ids) <= 64
+    with pytest.raises(ValueError, match="initial flags"):
+        marking.build_many([goal], ["simp"], None, [True, False])
+
+
+def test_templates_without_a_goal_header_get_an_initial_goal_line():
+    assert PromptTemplate("{goal} [SEP] {tactic}").for_initial_goal().format("⊢ p", "simp") == \
+        "Initial goal:\n⊢ p [SEP] simp"

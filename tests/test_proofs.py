@@ -100,6 +100,25 @@ def test_the_stored_prefix_is_capped_and_says_what_it_dropped():
     assert head == f"... ({4999 - len(kept)} earlier tactics)" and kept[-1] == steps[-2]
 
 
+def test_steps_after_the_first_say_their_goal_is_the_initial_state(tmp_path):
+    path = tmp_path / "proofs.jsonl"
+    path.write_text(json.dumps({"name": "toy_square", "goal": "x : ℝ\n⊢ x ^ 2 - 2 * x + 1 ≥ 0",
+                                "proof": WHOLE_FILE}, ensure_ascii=False) + "\n")
+    recs = list(iter_proof_records(path, SourceStats()))
+    assert "goal_state" not in recs[0]  # the first step reads the real initial state
+    assert [r.get("goal_state") for r in recs[1:]] == ["initial"] * (len(recs) - 1)
+
+
+def test_search_order_counts_a_nested_block_inside_its_step(tmp_path):
+    path = tmp_path / "proofs.jsonl"
+    path.write_text(json.dumps({"name": "toy_square", "goal": "x : ℝ\n⊢ x ^ 2 - 2 * x + 1 ≥ 0",
+                                "proof": WHOLE_FILE}, ensure_ascii=False) + "\n")
+    recs = list(iter_proof_records(path, SourceStats(), order="search"))
+    have = "have h : x ^ 2 - 2 * x + 1 = (x - 1) ^ 2 := by\n  ring"
+    assert [(r["tactic"], r["steps_remaining"]) for r in recs] == [(have, 2), ("rw [h]", 1), ("positivity", 0)]
+    assert recs[2]["prefix"] == have + "\nrw [h]"
+
+
 def _nested(n):
     """A machine-written one-line proof: ``exact (by exact (by exact ... trivial))``, n blocks deep."""
     return "theorem deep : True := by\n  exact " + "(by exact " * n + "trivial" + ")" * n

@@ -36,6 +36,8 @@ def test_prefix_defaults_to_empty_and_extra_keys_are_kept():
         ('{"goal": "g", "tactic": "t", "prefix": ["a"], "steps_remaining": 1}', "'prefix' must be a string"),
         ('{"goal": "g", "tactic": "  ", "steps_remaining": 1}', "'tactic' is empty"),
         ("[1, 2]", "expected a JSON object"),
+        ('{"goal": "g", "tactic": "t", "steps_remaining": 1, "goal_state": "guessed"}',
+         "'goal_state' must be one of 'real', 'initial' (absent: 'real'), got 'guessed'"),
     ],
 )
 def test_bad_line_names_file_line_and_reason(tmp_path, line, reason):
@@ -164,3 +166,12 @@ def test_default_source_names_are_distinct_and_descriptive():
     names = default_source_names(["/d/minif2f-valid-proofs/proofs.jsonl", "/d/lean-workbook-plus-proofs/proofs.jsonl",
                                   "/x/a/data/t.json", "/y/b/data/t.json"])
     assert names == ["minif2f-valid-proofs/proofs", "lean-workbook-plus-proofs/proofs", "a/data/t", "b/data/t"]
+
+
+def test_goal_state_says_whether_the_goal_is_real_and_absent_means_real():
+    from leanprogress.data.records import has_initial_goal
+
+    old = validate_record({"goal": "⊢ p", "tactic": "simp", "steps_remaining": 0})
+    assert not has_initial_goal(old) and "goal_state" not in old  # files written before the field read as real
+    assert not has_initial_goal(validate_record({**old, "goal_state": "real"}))
+    assert has_initial_goal(validate_record({**old, "goal_state": "initial"}))

@@ -508,3 +508,48 @@ def test_the_evaluation_after_training_names_the_epoch_and_precision(tmp_path, t
     kept = metrics["kept_epoch"]
     assert kept in (1.0, 2.0) and f"best epoch ({kept:g}) in fp32 eval: MSE" in err
     assert "kept model eval" not in err
+
+
+def stand_in_records(names):
+    # The same goal, prefix and tactic: 0 steps left when the goal is the real state, 5 when it is the initial
+    # state standing in. Only the mark can tell them apart.
+    return [{"goal": "⊢ p", "prefix": "", "tactic": "finish", "steps_remaining": steps, "theorem": f"{name}{kind}",
+             **({"goal_state": "initial"} if kind == "i" else {})}
+            for name in names for kind, steps in (("r", 0), ("i", 5))]
+
+
+def test_marked_initial_goals_are_read_apart_and_scored_as_trained(tmp_path, tiny_model):
+    from leanprogress import LeanProgressScorer
+
+    train, held = stand_in_records([f"L{i}" for i in range(24)]), stand_in_records(["H0", "H1"])
+    common = dict(model_name=str(tiny_model), epochs=8, batch_size=8, max_length=32, precision="fp32",
+                  learning_rate=1e-2, fallback_to_constant=False)
+    marked = ProgressTrainer(ProgressTrainingArguments(output_dir=str(tmp_path / "mark"), initial_goals="mark",
+                                                       **common), train, held)
+    prompts = marked.builder.build_many(["⊢ p"] * 2, ["finish"] * 2, None, [False, True])
+    assert prompts[0].startswith("Goal:") and prompts[1].startswith("Initial goal:")
+    assert marked.train()["eval"]["eval_accuracy"] == 1.0
+    assert ModelSettings.load(tmp_path / "mark").initial_goals == "mark"
+    scorer = LeanProgressScorer(str(tmp_path / "mark"), device="cpu", precision="fp32")
+    real, stand_in = scorer.predict_batch("⊢ p", ["finish", "finish"], initial_goals=[False, True])
+    assert round(real) == 0 and round(stand_in) == 5
+    assert scorer.predict_batch("⊢ p", ["finish"]) == [real]  # search states are real
+    # read like any other record, the two kinds are one input with two labels
+    read = ProgressTrainer(ProgressTrainingArguments(output_dir=str(tmp_path / "read"), **common), train, held)
+    assert read.train()["eval"]["eval_accuracy"] <= 0.5
+
+
+def test_dropped_initial_goals_are_not_trained_on(tmp_path, tiny_model):
+    train, held = stand_in_records([f"L{i}" for i in range(6)]), stand_in_records(["H0"])
+    args = ProgressTrainingArguments(output_dir=str(tmp_path), model_name=str(tiny_model), epochs=1, batch_size=4,
+                                     max_length=32, precision="fp32", initial_goals="drop")
+    trainer = ProgressTrainer(args, train, held)
+    assert len(trainer.train_dataset) == 6 and len(trainer.eval_dataset) == 1
+    assert all("goal_state" not in r for r in trainer.train_dataset)
+    assert trainer.lookup.predict(["finish"], "median") == [0.0]
+    trainer.train()
+    assert ModelSettings.load(tmp_path).initial_goals == "drop"
+    with pytest.raises(ValueError, match="initial_goals='drop' left no training records"):
+        ProgressTrainer(args, [r for r in train if r.get("goal_state")])
+    with pytest.raises(ValueError, match="initial_goals"):
+        ProgressTrainingArguments(output_dir="x", initial_goals="weight")

@@ -36,9 +36,12 @@ def add_build_parser(sub) -> None:
     p.add_argument("--source", default=None,
                    help="source name stored in every record (default: each input's folder and file name, "
                    "e.g. minif2f-valid-proofs/proofs, longer where two inputs would share a name)")
-    p.add_argument("--step-order", choices=["leandojo", "source"], default="leandojo",
-                   help="order of the steps of whole proofs and Lean source: as LeanDojo lists traced tactics "
-                   "(default; same labels as traces) or source order")
+    p.add_argument("--step-order", choices=["leandojo", "source", "search"], default="leandojo",
+                   help="how steps are counted: as LeanDojo lists traced tactics (default; whole proofs and Lean "
+                   "source get the labels a trace of them has), source order (whole proofs and Lean source), or "
+                   "search: as a step prover applies them (a nested `have ... := by` block belongs to its step, "
+                   "`·` blocks are opened, the last step is 0; LeanDojo traces keep only the tactics not nested "
+                   "in an earlier one)")
     p.add_argument(
         "--balance",
         default=None,
@@ -66,6 +69,9 @@ def cmd_build_dataset(args) -> int:
     traces = list(args.inputs) + list(args.from_leandojo)
     if not (traces or args.from_proofs or args.from_lean_source):
         return _fail("build-dataset needs LeanDojo traces, --from-proofs or --from-lean-source")
+    if traces and args.step_order == "source":
+        return _fail("--step-order source applies to whole proofs and Lean source only: LeanDojo traces carry no "
+                     "source positions (use leandojo or search with traces)")
     check_output_file(args.output)  # before any work: a bad --output must not cost a long build
     ratios = parse_balance(args.balance) if args.balance else None
     stats = BuildStats()
@@ -78,7 +84,8 @@ def cmd_build_dataset(args) -> int:
     if traces:
         keep = (lambda key, length: keep_by_length(key, length, ratios, args.seed)) if ratios is not None else None
         streams.append(iter_leandojo_records(traces, stats=stats, source=[source_of[t] for t in traces],
-                                             goal_from=args.goal_from, keep=keep))
+                                             goal_from=args.goal_from, keep=keep,
+                                             order="search" if args.step_order == "search" else "leandojo"))
     streams += [iter_proof_records(p, proof_stats, source=source_of[p], order=args.step_order)
                 for p in args.from_proofs]
     streams += [iter_source_records(p, source_stats, source=source_of[p], order=args.step_order)
@@ -226,6 +233,11 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--canonicalize-goals", action=argparse.BooleanOptionalAction, default=d.canonicalize_goals,
                    help="map every goal to one canonical form before the model reads it, so that states Lean "
                    "printed and states rendered from source text look alike (default on; saved with the model)")
+    p.add_argument("--initial-goals", choices=["read", "mark", "drop"], default=d.initial_goals,
+                   help="records whose goal is the initial state standing in for the state before their tactic "
+                   "(goal_state 'initial': whole-proof and Lean-source steps after the first): read them like the "
+                   "others, mark them (their prompt says 'Initial goal:'), or drop them (real states only) "
+                   f"(default {d.initial_goals}; saved with the model)")
     p.add_argument("--ranking-weight", type=float, default=d.ranking_weight,
                    help="weight of the ranking objective: each record is also compared with tactics of other "
                    "theorems read on its state, and with the other recorded tactics of its state (default "
@@ -276,6 +288,7 @@ def cmd_train(args) -> int:
             point_estimate=args.point_estimate,
             selection_metric=args.selection_metric,
             canonicalize_goals=args.canonicalize_goals,
+            initial_goals=args.initial_goals,
             ranking_weight=args.ranking_weight,
             ranking_negatives=args.ranking_negatives,
             ranking_negatives_from=args.ranking_negatives_from,

@@ -29,6 +29,8 @@ GOAL_FROMS = ("", "state_before", "state_after", "mixed")
 PRECISIONS = ("auto", "fp32", "bf16")
 SELECTION_METRICS = ("mae", "accuracy", "mse", "loss")
 """Figures the best epoch (and the constant fallback) can be chosen on; see ``ProgressTrainingArguments``."""
+INITIAL_GOALS = ("read", "mark", "drop")
+"""How training treats records whose goal is the initial state standing in (``goal_state: "initial"``)."""
 NEGATIVE_SOURCES = ("source", "any")
 """Where the ranking objective draws negatives from (``ProgressTrainingArguments.ranking_negatives_from``)."""
 
@@ -168,6 +170,12 @@ class ModelSettings:
     canonicalize_goals: bool = False
     """Whether goals were mapped to :func:`leanprogress.lean.canonical.canonical_state` before the model read
     them. False when absent: models saved before the setting existed read goals as they are."""
+    initial_goals: str = "read"
+    """How training treated records whose goal is the initial state standing in for the real one
+    (``goal_state: "initial"``, see :mod:`leanprogress.data.records`): ``read`` like any other (every model
+    saved before this field), ``mark`` (laid out with ``Initial goal:``, see
+    :meth:`leanprogress.prompt.PromptTemplate.for_initial_goal`; the scorer lays out such records the same
+    way) or ``drop`` (not trained on)."""
     canonical_form: int = 1
     """Which canonical form the goals were mapped to (with ``canonicalize_goals``): 2 keeps what decides a term's
     value (the trainer saves :data:`leanprogress.lean.expr.CANONICAL_FORM`); 1 when absent: models saved before
@@ -195,6 +203,8 @@ class ModelSettings:
             raise ValueError(f"head_max_steps must be >= 1 for the distribution head, got {self.head_max_steps}")
         if self.point_estimate not in POINT_ESTIMATES:
             raise ValueError(f"point_estimate must be one of {POINT_ESTIMATES}, got {self.point_estimate!r}")
+        if self.initial_goals not in INITIAL_GOALS:
+            raise ValueError(f"initial_goals must be one of {INITIAL_GOALS}, got {self.initial_goals!r}")
         if self.canonical_form not in CANONICAL_FORMS:
             raise ValueError(f"canonical_form must be one of {CANONICAL_FORMS}, got {self.canonical_form!r}")
         if not (_finite_number(self.ranking_weight) and self.ranking_weight >= 0):
@@ -214,6 +224,7 @@ class ModelSettings:
             normalize=self.normalize_symbols,
             truncation=self.truncation,
             canonicalize=self.canonicalize_goals,
+            mark_initial=self.initial_goals == "mark",
             canonical_form=self.canonical_form,
         )
 
@@ -282,6 +293,12 @@ class ProgressTrainingArguments:
     """Map every goal to one canonical form before the model reads it (see :mod:`leanprogress.lean.canonical`),
     in training and, through the saved settings, in scoring: states Lean printed and states rendered from
     source text then look alike."""
+    initial_goals: str = "read"
+    """Records whose goal is the theorem's initial state standing in for the state before their tactic
+    (``goal_state: "initial"``: whole-proof and Lean-source steps after the first): ``read`` them like any
+    other record, ``mark`` them (their prompt says ``Initial goal:`` instead of ``Goal:``, so the model can
+    tell them from the real states search shows it), or ``drop`` them (train on real states only: of a
+    whole proof, its first step). Saved with the model."""
     fallback_to_constant: bool = True
     """With an eval set: if no epoch beats the constant predictor (the mean training target; for the
     distribution head, the training labels' class frequencies) on ``selection_metric``, save that constant
@@ -356,6 +373,8 @@ class ProgressTrainingArguments:
              f"point_estimate must be one of {POINT_ESTIMATES}, got {self.point_estimate!r}"),
             (self.selection_metric in SELECTION_METRICS,
              f"selection_metric must be one of {SELECTION_METRICS}, got {self.selection_metric!r}"),
+            (self.initial_goals in INITIAL_GOALS,
+             f"initial_goals must be one of {INITIAL_GOALS}, got {self.initial_goals!r}"),
             (_finite_number(self.ranking_weight) and self.ranking_weight >= 0,
              f"ranking_weight must be a number >= 0, got {self.ranking_weight!r}"),
             (isinstance(self.ranking_negatives, int) and not isinstance(self.ranking_negatives, bool)

@@ -476,7 +476,7 @@ def evaluate_model(
     from .baselines import TacticLookup
     from .config import goal_from_mismatch, records_goal_from
     from .data.dataset import ProgressDataset
-    from .data.records import theorem_key
+    from .data.records import has_initial_goal, theorem_key
     from .scoring import LeanProgressScorer
 
     # The records first: a missing or bad file is reported before seconds go into loading the model.
@@ -492,7 +492,8 @@ def evaluate_model(
     if why:
         logger.warning("%s: the figures measure the model on inputs of a kind it was not trained to read", why)
     goals, tactics = [r["goal"] for r in data], [r["tactic"] for r in data]
-    preds = scorer.predict_batch(goals, tactics, [r["prefix"] for r in data])
+    # Records whose goal stands in for the real state are laid out as the model was trained on them.
+    preds = scorer.predict_batch(goals, tactics, [r["prefix"] for r in data], [has_initial_goal(r) for r in data])
     labels = data.labels
     sources = [r.get("source") for r in data]
     metrics = compute_metrics(preds, labels, sources=sources if any(sources) else None)

@@ -26,6 +26,14 @@ off for models saved before it existed), every goal is first mapped to
 :func:`leanprogress.lean.canonical.canonical_state`, the one canonical form
 that a state printed by Lean and a state rendered from a statement's text
 share. Prefix and tactic are left as written.
+
+With ``mark_initial`` (the ``initial_goals="mark"`` setting saved with a
+model), a record whose goal is the theorem's initial state standing in for
+the state before its tactic (``goal_state: "initial"``: whole-proof and
+Lean-source steps after the first) is laid out with
+:meth:`PromptTemplate.for_initial_goal`: ``Initial goal:`` in place of
+``Goal:``, so the model can tell a real state from a stand-in. Search only
+ever shows real states, which are laid out as before.
 """
 
 from __future__ import annotations
@@ -42,6 +50,9 @@ DEFAULT_TEMPLATE = "Goal:\n{goal}\n\nPrefix:\n{prefix}\n\nCandidate tactic:\n{ta
 """The original LeanProgress layout: goal, proof so far, candidate tactic."""
 
 TEMPLATE_FIELDS = ("goal", "prefix", "tactic")
+GOAL_HEADER = "Goal:"
+INITIAL_GOAL_HEADER = "Initial goal:"
+"""What :meth:`PromptTemplate.for_initial_goal` writes in place of :data:`GOAL_HEADER`."""
 ELLIPSIS = "..."
 TRUNCATIONS = ("structured", "right")
 
@@ -85,6 +96,21 @@ class PromptTemplate:
     def format(self, goal: str, tactic: str, prefix: str = "") -> str:
         return self.template.format(goal=goal, tactic=tactic, prefix=prefix or "")
 
+    def for_initial_goal(self) -> "PromptTemplate":
+        """The layout for a goal that is the initial state standing in for the real one: the first
+        ``Goal:`` becomes ``Initial goal:``; a template without ``Goal:`` gets an ``Initial goal:`` line
+        before ``{goal}``.
+
+        Example:
+            >>> PromptTemplate().for_initial_goal().template.split("\\n")[0]
+            'Initial goal:'
+            >>> PromptTemplate("{goal} [SEP] {tactic}").for_initial_goal().template
+            'Initial goal:\\n{goal} [SEP] {tactic}'
+        """
+        if GOAL_HEADER in self.template:
+            return PromptTemplate(self.template.replace(GOAL_HEADER, INITIAL_GOAL_HEADER, 1))
+        return PromptTemplate(self.template.replace("{goal}", INITIAL_GOAL_HEADER + "\n{goal}", 1))
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, PromptTemplate) and other.template == self.template
 
@@ -107,8 +133,9 @@ _COUNT_SLACK = 8
 class _Shared:
     """What the candidates of one (goal, prefix) share inside one :meth:`PromptBuilder.build_many` call."""
 
-    def __init__(self, goal: str, prefix: str):
+    def __init__(self, goal: str, prefix: str, template: "PromptTemplate", overhead: int):
         self.goal, self.prefix = goal, prefix  # normalized
+        self.template, self.overhead = template, overhead  # the layout of these candidates, its special tokens
         self.members = 1
         self.surely_over = False  # goal and prefix alone exceed the budget: every candidate needs fitting
         self.lines: list[list[str]] | None = None  # normalized prefix lines, head, hypotheses, target, later goals
@@ -147,6 +174,9 @@ class PromptBuilder:
         canonicalize: map each goal to
             :func:`~leanprogress.lean.canonical.canonical_state` first, so a
             state Lean printed and one rendered from source text read alike.
+        mark_initial: lay out goals flagged as initial states standing in
+            (``initial`` of :meth:`build_many`) with
+            :meth:`PromptTemplate.for_initial_goal`.
         canonical_form: which canonical form (2, the current one, or 1 for
             models trained with the earlier form).
         truncation: ``structured`` (drop prefix lines and hypotheses, keep the
@@ -162,6 +192,7 @@ class PromptBuilder:
         normalize: bool = True,
         truncation: str = "structured",
         canonicalize: bool = False,
+        mark_initial: bool = False,
         canonical_form: int = CANONICAL_FORM,
     ):
         if truncation not in TRUNCATIONS:
@@ -174,6 +205,8 @@ class PromptBuilder:
         self.normalize = normalize
         self.truncation = truncation
         self.canonicalize = canonicalize
+        self.mark_initial = mark_initial
+        self.initial_template = self.template.for_initial_goal()
         if canonical_form not in CANONICAL_FORMS:
             raise ValueError(f"canonical_form must be one of {CANONICAL_FORMS}, got {canonical_form!r}")
         self.canonical_form = canonical_form
@@ -184,6 +217,7 @@ class PromptBuilder:
         if isinstance(warned, dict):
             warned["sequence-length-is-longer-than-the-specified-maximum"] = True
         self._overhead = self._count([self.template.format("", "", "")], special=True)[0]
+        self._initial_overhead = self._count([self.initial_template.format("", "", "")], special=True)[0]
 
     def _norm(self, text: str) -> str:
         return self._normalizer(text) if self._normalizer else text
@@ -193,12 +227,13 @@ class PromptBuilder:
             return []
         return [len(ids) for ids in self.tokenizer(list(texts), add_special_tokens=special)["input_ids"]]
 
-    def build(self, goal: str, tactic: str, prefix: str = "") -> str:
+    def build(self, goal: str, tactic: str, prefix: str = "", initial: bool = False) -> str:
         """One prompt string, normalized and fitted to ``max_length``."""
-        return self.build_many([goal], [tactic], [prefix])[0]
+        return self.build_many([goal], [tactic], [prefix], [initial])[0]
 
     def build_many(
-        self, goals: Sequence[str], tactics: Sequence[str], prefixes: Sequence[str] | None = None
+        self, goals: Sequence[str], tactics: Sequence[str], prefixes: Sequence[str] | None = None,
+        initial: Sequence[bool] | None = None,
     ) -> list[str]:
         """Prompt strings for parallel lists of goals, tactics and prefixes.
 
@@ -206,32 +241,40 @@ class PromptBuilder:
         state) share the work on them: the goal and prefix are normalized,
         split and token-counted once per distinct pair, and only each
         tactic is handled per candidate. The result is the same as building
-        every prompt on its own.
+        every prompt on its own. ``initial`` flags the rows whose goal is
+        the initial state standing in (laid out differently only with
+        ``mark_initial``).
         """
         if prefixes is None:
             prefixes = [""] * len(goals)
-        if not (len(goals) == len(tactics) == len(prefixes)):
+        if initial is None or not self.mark_initial:
+            initial = [False] * len(goals)
+        if not (len(goals) == len(tactics) == len(prefixes) == len(initial)):
             raise ValueError(
-                f"goals, tactics and prefixes differ in length: {len(goals)}, {len(tactics)}, {len(prefixes)}"
+                f"goals, tactics, prefixes and initial flags differ in length: {len(goals)}, {len(tactics)}, "
+                f"{len(prefixes)}, {len(initial)}"
             )
         if self.canonicalize:  # once per distinct goal: the candidates of a state share it
             canonical = {g: canonical_state(g, self.canonical_form) for g in dict.fromkeys(goals)}
             goals = [canonical[g] for g in goals]
-        shared: dict[tuple[str, str], _Shared] = {}
-        keys = [(g, p or "") for g, p in zip(goals, prefixes)]
+        shared: dict[tuple[str, str, bool], _Shared] = {}
+        keys = [(g, p or "", bool(m)) for g, p, m in zip(goals, prefixes, initial)]
         for key in keys:
             if key in shared:
                 shared[key].members += 1
             else:
-                shared[key] = _Shared(self._norm(key[0]), self._norm(key[1]))
-        texts = [self.template.format(shared[k].goal, self._norm(t), shared[k].prefix) for k, t in zip(keys, tactics)]
+                template, overhead = ((self.initial_template, self._initial_overhead) if key[2]
+                                      else (self.template, self._overhead))
+                shared[key] = _Shared(self._norm(key[0]), self._norm(key[1]), template, overhead)
+        texts = [shared[k].template.format(shared[k].goal, self._norm(t), shared[k].prefix)
+                 for k, t in zip(keys, tactics)]
         if self.truncation == "right":
             return texts
         # A state shared by many candidates whose goal and prefix alone are far over the budget needs fitting
         # whatever the tactic: skip counting each full (possibly huge) prompt.
         for key, sh in shared.items():
             if sh.members > 1:
-                base = self._count([self.template.format(sh.goal, "", sh.prefix)], special=True)[0]
+                base = self._count([sh.template.format(sh.goal, "", sh.prefix)], special=True)[0]
                 sh.surely_over = base > self.max_length + _COUNT_SLACK
         to_count = [i for i, k in enumerate(keys) if not shared[k].surely_over]
         lengths = dict(zip(to_count, self._count([texts[i] for i in to_count], special=True)))
@@ -241,8 +284,8 @@ class PromptBuilder:
         return texts
 
     def _fit(self, goal: str, tactic: str, prefix: str, shared: "_Shared | None" = None) -> str:
-        shared = shared or _Shared(self._norm(goal), self._norm(prefix))
-        budget = self.max_length - self._overhead
+        shared = shared or _Shared(self._norm(goal), self._norm(prefix), self.template, self._overhead)
+        budget = self.max_length - shared.overhead
         for _ in range(4):
             text = self._fit_to(goal, tactic, prefix, budget, shared)
             excess = self._count([text], special=True)[0] - self.max_length
@@ -264,12 +307,12 @@ class PromptBuilder:
         if budget not in shared.fitted:
             shared.fitted[budget] = self._fit_goal_and_prefix(goal, prefix, budget, shared)
         goal_text, prefix_text = shared.fitted[budget]
-        return self.template.format(goal=goal_text, tactic=tactic_n, prefix=prefix_text)
+        return shared.template.format(goal=goal_text, tactic=tactic_n, prefix=prefix_text)
 
     def _fit_goal_and_prefix(self, goal: str, prefix: str, budget: int, shared: "_Shared") -> tuple[str, str]:
         if shared.lines is None:  # once per goal and prefix, whatever the number of candidates
             parts = split_goal(goal)
-            prefix_lines = prefix.split("\n") if (prefix and self.template.uses_prefix) else []
+            prefix_lines = prefix.split("\n") if (prefix and shared.template.uses_prefix) else []
             groups = [prefix_lines, parts.head, parts.hyps, parts.target, parts.rest]
             normed = [[self._norm(l) for l in g] for g in groups]
             flat = [l for g in normed for l in g]

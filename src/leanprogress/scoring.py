@@ -235,6 +235,7 @@ class LeanProgressScorer:
         goals: str | Sequence[str],
         tactics: Sequence[str],
         prefixes: str | Sequence[str] | None = None,
+        initial_goals: Sequence[bool] | None = None,
     ) -> list[float]:
         """Predictions for many candidates, batched.
 
@@ -242,11 +243,14 @@ class LeanProgressScorer:
             goals: one goal for all tactics (a str) or one per tactic.
             tactics: candidate tactics.
             prefixes: one prefix for all, one per tactic, or None.
+            initial_goals: per tactic, whether its goal is an initial state standing in for the real one
+                (records with ``goal_state: "initial"``); laid out as in training for a model trained with
+                ``initial_goals="mark"``. None: every goal is a real state, as in search.
         """
-        prompts = self._prompts(goals, tactics, prefixes)
+        prompts = self._prompts(goals, tactics, prefixes, initial_goals)
         return self._forward(prompts) if prompts else []
 
-    def _prompts(self, goals, tactics, prefixes) -> list[str]:
+    def _prompts(self, goals, tactics, prefixes, initial_goals=None) -> list[str]:
         """Checked arguments of :meth:`predict_batch` (and its siblings) as prompts, one per tactic."""
         if isinstance(tactics, str):
             raise TypeError("tactics must be a list of strings; use predict() for one tactic")
@@ -259,11 +263,13 @@ class LeanProgressScorer:
             prefixes = [p or "" for p in prefixes]
         if not (len(goals) == len(prefixes) == n):
             raise ValueError(f"{len(goals)} goals and {len(prefixes)} prefixes for {n} tactics")
+        if initial_goals is not None and len(initial_goals) != n:
+            raise ValueError(f"{len(initial_goals)} initial_goals flags for {n} tactics")
         for what, items in (("goal", goals), ("tactic", tactics), ("prefix", prefixes)):
             for i, x in enumerate(items):
                 if not isinstance(x, str):
                     raise TypeError(f"{what} {i} must be a string, got {type(x).__name__}")
-        return self.builder.build_many(goals, tactics, prefixes) if n else []
+        return self.builder.build_many(goals, tactics, prefixes, initial_goals) if n else []
 
     def predict_distribution(
         self,

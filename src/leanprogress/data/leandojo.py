@@ -38,6 +38,15 @@ order (e.g. ``MeasureTheory.Measure.InnerRegular.measurableSet_of_open``,
 whose step 8 ``use (μ s - r) / 2`` belongs to step 1's ``obtain``). Whole
 proofs are listed the same way, so labels are on one scale across sources.
 
+``order="search"`` counts steps as a step prover applies them instead: only
+the tactics not nested in an earlier listed one are kept
+(:func:`outer_tactics`, the rule the replay runs proofs by), each with its real state,
+prefix and label counted over the kept tactics (``steps_remaining`` = kept
+tactics after it; ``step`` and ``proof_length`` count kept tactics, and
+``listed_step`` says where LeanDojo listed it). On the Mathlib sample that
+keeps 409 of the 469 traced tactics; search traces (one tactic per search
+step) are unchanged.
+
 Files are streamed theorem by theorem: a full Mathlib trace is hundreds of
 megabytes.
 """
@@ -273,10 +282,12 @@ def join_goals(goals: Sequence[str]) -> str:
 
 
 GOAL_FROM = ("state_before", "state_after")
+ORDERS = ("leandojo", "search")
 
 
 def records_from_theorem(
-    theorem: dict, source: str | None = None, where: str = "theorem", goal_from: str = "state_before"
+    theorem: dict, source: str | None = None, where: str = "theorem", goal_from: str = "state_before",
+    order: str = "leandojo",
 ) -> list[dict]:
     """The progress records of one traced theorem (empty if it has no tactics).
 
@@ -285,9 +296,13 @@ def records_from_theorem(
     score states after they are reached, as progress-guided search does.
     Each record carries ``goal_from`` so that a trained model can record
     which kind it read (``prove`` picks its score mode from it).
+    ``order="search"`` keeps only the tactics a step prover would apply
+    (see the module docstring).
     """
     if goal_from not in GOAL_FROM:
         raise ValueError(f"goal_from must be one of {GOAL_FROM}, got {goal_from!r}")
+    if order not in ORDERS:
+        raise ValueError(f"order must be one of {ORDERS} for LeanDojo traces, got {order!r}")
     if not isinstance(theorem, dict):
         raise TraceFormatError(f"{where}: expected a theorem object, got {type(theorem).__name__}")
     tactics = theorem.get("traced_tactics")
@@ -296,25 +311,38 @@ def records_from_theorem(
     if not isinstance(tactics, list):
         raise TraceFormatError(f"{where}: 'traced_tactics' must be a list")
     name = theorem.get("full_name")
-    n = len(tactics)
-    out = []
-    history: list[str] = []
     for i, step in enumerate(tactics):
         if not isinstance(step, dict) or not isinstance(step.get("tactic"), str) or not isinstance(
             step.get(goal_from), str
         ):
             raise TraceFormatError(f"{where} ({name}): traced tactic {i} needs string 'tactic' and {goal_from!r}")
+    if order == "leandojo":
+        kept = list(range(len(tactics)))
+    else:
+        bad = next((i for i, t in enumerate(tactics)
+                    if not all(isinstance(t.get(k), str) for k in ("state_before", "state_after"))), None)
+        if bad is not None:
+            raise TraceFormatError(f"{where} ({name}): traced tactic {bad} needs string 'state_before' and "
+                                   "'state_after' for the search order")
+        kept = [i for i, owner in enumerate(outer_tactics(tactics)) if owner == i]
+    n = len(kept)
+    out = []
+    history: list[str] = []
+    for k, i in enumerate(kept):
+        step = tactics[i]
         record = {
             "goal": step[goal_from],
             "prefix": "\n".join(history),
             "tactic": step["tactic"],
-            "steps_remaining": n - 1 - i,
+            "steps_remaining": n - 1 - k,
             "theorem": name,
             "file_path": theorem.get("file_path"),
-            "step": i,
+            "step": k,
             "proof_length": n,
             "goal_from": goal_from,
         }
+        if order == "search":
+            record["listed_step"] = i
         if source:
             record["source"] = source
         out.append(record)
@@ -361,6 +389,7 @@ def iter_leandojo_records(
     source: str | Sequence[str] | None = None,
     goal_from: str = "state_before",
     keep: Callable[[str, int], bool] | None = None,
+    order: str = "leandojo",
 ) -> Iterator[dict]:
     """Stream records from LeanDojo files or folders, counting what was read.
 
@@ -373,6 +402,8 @@ def iter_leandojo_records(
         goal_from: ``state_before`` or ``state_after`` (see :func:`records_from_theorem`).
         keep: ``keep(theorem key, proof length)``; theorems it rejects are
             skipped and counted (length balancing, streamed).
+        order: ``leandojo`` (every listed tactic) or ``search`` (the tactics a
+            step prover applies, see :func:`records_from_theorem`).
 
     A theorem entry identical to one already read (same theorem and trace:
     ``random/`` and ``novel_premises/`` hold the same theorems) is skipped and
@@ -389,7 +420,7 @@ def iter_leandojo_records(
                 items = iter_json_array(path)
                 for line, theorem in items:
                     where = f"{path}:{line}"
-                    recs = records_from_theorem(theorem, source=src, where=where, goal_from=goal_from)
+                    recs = records_from_theorem(theorem, source=src, where=where, goal_from=goal_from, order=order)
                     stats.theorems += 1
                     if not recs:
                         stats.empty_theorems += 1

@@ -3,7 +3,9 @@
 There are no intermediate states in such data, so every record of a proof
 reads the initial state (``goal``) and the steps listed before it
 (``prefix``, capped at :data:`~leanprogress.data.records.MAX_PREFIX_CHARS`
-characters); the label is the number of steps listed after it. Steps are
+characters); the label is the number of steps listed after it. Records after
+the first step say so with ``goal_state: "initial"`` (their goal stands in for
+a state Lean would show there; the first step's goal is the real one). Steps are
 listed by :func:`leanprogress.lean.syntax.split_tactic_steps`, which
 lists them as LeanDojo lists traced tactics (same tactics, same order), so a
 whole proof and a trace of it carry the same labels. A proof whose brackets
@@ -81,7 +83,8 @@ def iter_step_records(steps: list[str], goal: str, theorem: str, source: str | N
     The prefix keeps the newest steps that fit, with the line that says how
     many older ones were dropped (``... (N earlier tactics)``), in
     ``max_prefix_chars`` characters. Memory and output stay linear in the
-    proof length.
+    proof length. ``goal`` is the proof's initial state: every record after
+    the first carries ``goal_state: "initial"``.
     """
     n = len(steps)
     window: deque[str] = deque()
@@ -93,6 +96,8 @@ def iter_step_records(steps: list[str], goal: str, theorem: str, source: str | N
             prefix = f"{ELLIPSIS} ({dropped} earlier tactics)" + ("\n" + prefix if prefix else "")
         rec = {"goal": goal, "prefix": prefix, "tactic": step, "steps_remaining": n - 1 - i,
                "theorem": theorem, **extra}
+        if i:
+            rec["goal_state"] = "initial"
         if source:
             rec["source"] = source
         yield rec

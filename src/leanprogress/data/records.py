@@ -13,8 +13,18 @@ One JSON object a line (UTF-8; a byte-order mark at the start is ignored)::
 - ``tactic`` (str): the candidate tactic.
 - ``steps_remaining`` (int, 0 <= value <= :data:`MAX_STEPS_REMAINING`): the
   number of tactics listed after this one in the proof (0: it is the last).
-  Tactics are listed as LeanDojo lists traced tactics (see
-  :mod:`leanprogress.lean.syntax`), for traces and whole proofs alike.
+  By default tactics are listed as LeanDojo lists traced tactics (see
+  :mod:`leanprogress.lean.syntax`), for traces and whole proofs alike;
+  ``build-dataset --step-order search`` counts them as a step prover applies
+  them instead (a nested block belongs to its step, the last step is 0).
+- ``goal_state`` (str, optional): ``"initial"`` when ``goal`` is *not* the
+  state Lean shows before this tactic but the theorem's initial state
+  standing in for it: whole-proof and Lean-source records after the first
+  step, which have no intermediate states. Absent (or ``"real"``): the goal
+  is the real state before the tactic (LeanDojo traces, search traces,
+  ``export-proofs`` output, the first step of a whole proof), so files
+  written before the field existed read as real. The trainer can treat the
+  two kinds differently (``ProgressTrainingArguments.initial_goals``).
 
 Any other key is kept. ``theorem`` says which theorem the record belongs to
 and ``source`` names the corpus, so that metrics can be reported per source.
@@ -56,6 +66,8 @@ from ..files import (BOM, atomic_output, atomic_path, check_input_file, check_ou
                      iter_text_lines, json_error, read_text)
 
 REQUIRED_FIELDS = ("goal", "tactic", "steps_remaining")
+GOAL_STATES = ("real", "initial")
+"""Values of a record's optional ``goal_state`` (absent: ``real``)."""
 MAX_STEPS_REMAINING = 1_000_000
 """Largest label accepted. The longest proofs in the shared data list a few hundred tactics; a value
 beyond a million is a corrupt record, and letting it through makes every per-label computation slow."""
@@ -133,6 +145,10 @@ def validate_record(obj: Any, path: str | os.PathLike | None = None, line: int |
     if steps > MAX_STEPS_REMAINING:
         raise RecordError(path, line, f"'steps_remaining' is {steps}, above the limit of {MAX_STEPS_REMAINING:,} "
                                       "(no proof is that long: a corrupt value?)")
+    goal_state = obj.get("goal_state", "real")
+    if goal_state not in GOAL_STATES:
+        raise RecordError(path, line, f"'goal_state' must be one of {', '.join(map(repr, GOAL_STATES))} "
+                                      f"(absent: 'real'), got {goal_state!r}")
     for key, value in obj.items():
         problem = surrogate_problem(value, key)
         if problem:
@@ -267,6 +283,16 @@ def normalize_theorem_name(name: Any) -> str:
     while text.startswith("_root_."):
         text = text[len("_root_."):]
     return text
+
+
+def has_initial_goal(record: dict) -> bool:
+    """Whether the record's goal is the initial state standing in for the state before its tactic.
+
+    Example:
+        >>> has_initial_goal({"goal": "⊢ p", "goal_state": "initial"}), has_initial_goal({"goal": "⊢ p"})
+        (True, False)
+    """
+    return record.get("goal_state") == "initial"
 
 
 def theorem_key(record: dict) -> str | None:

@@ -59,6 +59,34 @@ docs/benchmarks.md and ``benchmarks/bench_data.py``).
 
 ``order="source"`` lists the same tactics in source order instead (each
 tactic followed by its nested blocks), for comparison.
+
+The search order
+================
+
+A step prover (best-first search through LeanDojo or the REPL) counts steps
+differently: it sends one tactic at a time to the current state, so
+``have h : T := by nlinarith [...]`` is one step, tactics run in execution
+order, and the step that closes the proof is its last one (0 steps left).
+``order="search"`` lists a block that way:
+
+- the block's tactics in source order, each one step with its full text:
+  a nested sequence (``have ... := by``, ``exact f (by simp)``, ``calc``
+  steps, ``induction ... with`` arms, ``first``/``try``/``all_goals``/
+  ``repeat`` arguments, ``t1 <;> t2``, ``open ... in t``) belongs to its step
+  and is not listed;
+- focusing blocks (``·``, ASCII ``.``, ``case ... =>``, ``next =>``, and
+  ``classical`` alone on a line) are not steps: their tactics are, in order.
+  That is how the shared search traces (86 proofs found by best-first search
+  through LeanDojo) handle several goals: after ``refine' ⟨_, _⟩`` the next
+  tactics act on the first goal, one step each, and no tactic of theirs is a
+  ``·`` block.
+
+Example (labels: steps left)::
+
+    have h : 0 < a := by positivity     -- 3
+    constructor                         -- 2
+    · nlinarith [mul_pos h (by simp)]   -- 1
+    · simp                              -- 0
 """
 
 from __future__ import annotations
@@ -68,7 +96,7 @@ from dataclasses import dataclass, field
 
 OPENING = "([{⟨⦃"
 CLOSING = ")]}⟩⦄"
-ORDERS = ("leandojo", "source")
+ORDERS = ("leandojo", "source", "search")
 MAX_NESTING = 100
 """Deepest nesting of tactic blocks (and of brackets) a block may have: the listing of a block nested deeper
 (a machine-written line of 1,200 nested ``(by exact ...)``) is not read, so that reading stays fast and never
@@ -184,13 +212,16 @@ class TacticNode:
 
     ``text`` is the tactic's source (comments removed, continuation lines
     dedented by its column); ``listed`` is False for ``·``/``case``/``next``
-    wrappers, which LeanDojo does not list; ``children`` are the tactic
-    sequences nested in it, in source order.
+    wrappers, which LeanDojo does not list; ``focus`` is True for focusing
+    wrappers (``·``, ``.``, ``case``, ``next``, ``classical`` alone on a line),
+    whose tactics are steps of the search order in their place; ``children``
+    are the tactic sequences nested in it, in source order.
     """
 
     text: str
     listed: bool = True
     children: list[list["TacticNode"]] = field(default_factory=list)
+    focus: bool = False
 
 
 def _depths(s: str, start: int = 0, end: int | None = None):
@@ -385,11 +416,12 @@ def _tactic(s: str, a: int, b: int, level: int = 0) -> TacticNode:
     inner = level + 1
     if head[:1] in ("·", ".") and (len(head) == 1 or head[1] in " \t\n"):
         return TacticNode(_dojo_text(s, a, b), listed=head[0] == ".",
-                          children=[_sequence(_region(s, a + 1, b), inner)])
+                          children=[_sequence(_region(s, a + 1, b), inner)], focus=True)
     if _CASE_RE.match(head):
         arrow = next((i for i, depth in _depths(s, a, b) if depth == 0 and s.startswith("=>", i)), None)
         if arrow is not None:
-            return TacticNode(_dojo_text(s, a, b), listed=False, children=[_sequence(_region(s, arrow + 2, b), inner)])
+            return TacticNode(_dojo_text(s, a, b), listed=False, children=[_sequence(_region(s, arrow + 2, b), inner)],
+                              focus=True)
     node = TacticNode(_dojo_text(s, a, b))
     word = head.split(None, 1)[0]
     if word in _COMBINATORS:
@@ -433,7 +465,7 @@ def _sequence(lines: list[str], level: int = 0) -> list[TacticNode]:
             # `classical` alone on a line takes the rest of the block as its argument.
             s = "\n".join(group + [l for rest in groups[g + 1 :] for l in rest])
             out.append(TacticNode(_dojo_text(s, _indent(s), len(s)),
-                                  children=[_sequence(_region(s, len(group[0]), len(s)), level + 1)]))
+                                  children=[_sequence(_region(s, len(group[0]), len(s)), level + 1)], focus=True))
             break
         s = "\n".join(group)
         starts = _split_semicolons(s, _indent(group[0]))
@@ -520,10 +552,18 @@ def parse_tactic_block(block: str) -> list[TacticNode]:
 
 
 def list_steps(sequence: list[TacticNode], order: str = "leandojo") -> list[str]:
-    """The listed tactics of a parsed block, in LeanDojo's order or in source order."""
+    """The steps of a parsed block: in LeanDojo's order, in source order, or as a step prover applies them."""
     if order not in ORDERS:
         raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
     out: list[str] = []
+    if order == "search":
+        for node in sequence:
+            if node.focus:
+                for child in node.children:
+                    out += list_steps(child, order)
+            else:
+                out.append(node.text)
+        return out
     if order == "source":
         for node in sequence:
             if node.listed:
@@ -543,8 +583,10 @@ def split_tactic_steps(block: str, order: str = "leandojo") -> list[str]:
 
     Args:
         block: the tactic block; comments are ignored.
-        order: ``leandojo`` (default: as LeanDojo lists traced tactics) or
-            ``source``.
+        order: ``leandojo`` (default: as LeanDojo lists traced tactics),
+            ``source``, or ``search`` (as a step prover applies them: one step
+            per tactic of the block, nested blocks inside their step, focusing
+            blocks opened; see "The search order" above).
 
     Example:
         >>> split_tactic_steps('''
@@ -554,5 +596,8 @@ def split_tactic_steps(block: str, order: str = "leandojo") -> list[str]:
         ...   · linarith
         ...   · simp; ring''')
         ['have h : 0 < 2 := by\\n  norm_num', 'constructor', 'norm_num', 'linarith', 'simp', 'ring']
+        >>> split_tactic_steps("  have h : 0 < 2 := by\\n    norm_num\\n  constructor\\n  · linarith", order="search")
+        ['have h : 0 < 2 := by\\n  norm_num', 'constructor', 'linarith']
     """
     return list_steps(parse_tactic_block(block), order)
+

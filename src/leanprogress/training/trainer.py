@@ -38,6 +38,7 @@ from ..baselines import TacticLookup
 from ..config import (CHECKPOINTS, RUN_MARKER, SETTINGS_FILE, ModelSettings, ProgressTrainingArguments,
                       decode_prediction, encode_label, newest_checkpoint, records_goal_from)
 from ..data.dataset import ProgressDataset
+from ..data.records import has_initial_goal
 from ..encoder import (DEFAULT_ENCODER_NAME, keep_head_fp32, load_regression_model, load_tokenizer, output_head,
                        resolve_device, resolve_model_name, resolve_precision)
 from ..evaluation import compute_metrics
@@ -382,6 +383,13 @@ class ProgressTrainer:
         self.eval_dataset = _as_dataset(eval_dataset)
         if self.train_dataset is None or len(self.train_dataset) == 0:
             raise ValueError("train_dataset has no records")
+        if args.initial_goals == "drop":
+            self.train_dataset = self._drop_initial_goals(self.train_dataset, "training")
+            if self.eval_dataset is not None:
+                self.eval_dataset = self._drop_initial_goals(self.eval_dataset, "eval")
+            if len(self.train_dataset) == 0:
+                raise ValueError("initial_goals='drop' left no training records: every record's goal is an "
+                                 "initial state standing in (goal_state 'initial')")
         if self.eval_dataset is not None and len(self.eval_dataset) == 0:
             self.eval_dataset = None
         self.model_name = resolve_model_name(args.model_name)
@@ -404,6 +412,7 @@ class ProgressTrainer:
             point_estimate=args.point_estimate,
             goal_from=records_goal_from(self.train_dataset.records),
             canonicalize_goals=args.canonicalize_goals,
+            initial_goals=args.initial_goals,
             canonical_form=CANONICAL_FORM,
             ranking_weight=args.ranking_weight,
         )
@@ -418,10 +427,20 @@ class ProgressTrainer:
         self.trainer = None
         self.ranking_stats = None  # what the ranking objective drew (train() with ranking_weight > 0)
 
+    @staticmethod
+    def _drop_initial_goals(data: ProgressDataset, what: str) -> ProgressDataset:
+        kept = [r for r in data.records if not has_initial_goal(r)]
+        if len(kept) < len(data):
+            logger.info("initial_goals='drop': %d of %d %s records read an initial state standing in; trained on "
+                        "the other %d", len(data) - len(kept), len(data), what, len(kept))
+            return ProgressDataset(kept)
+        return data
+
     # Settings that do not change a prompt's tokens; every other field (including ones added later) is in the
     # prompt cache's key, so a new prompt setting can never reuse stale tokens.
+    # ``initial_goals`` is left out because each record's key says whether its prompt was marked.
     _NOT_PROMPT = frozenset({"head", "head_max_steps", "head_more_steps", "point_estimate", "label_transform",
-                             "base_model", "format_version", "ranking_weight"})
+                             "base_model", "format_version", "initial_goals", "ranking_weight"})
 
     def _cache_key(self) -> tuple:
         from dataclasses import asdict
@@ -429,20 +448,26 @@ class ProgressTrainer:
         prompt = sorted((k, repr(v)) for k, v in asdict(self.settings).items() if k not in self._NOT_PROMPT)
         return (self.model_name, *prompt)
 
-    def _encode_prompts(self, goals, tactics, prefixes) -> list[np.ndarray]:
-        """Token ids of each record's prompt, from the prompt cache where it has them."""
+    def _encode_prompts(self, goals, tactics, prefixes, initial=None) -> list[np.ndarray]:
+        """Token ids of each record's prompt, from the prompt cache where it has them.
+
+        ``initial`` flags the records whose goal is an initial state standing in (see ``initial_goals``).
+        """
+        initial = [bool(x) for x in initial] if initial is not None else [False] * len(goals)
         cache = self.prompt_cache
         if cache is None:
             return [np.asarray(ids, dtype=np.int32) for ids in
-                    self.builder.encode(self.builder.build_many(goals, tactics, prefixes))["input_ids"]]
+                    self.builder.encode(self.builder.build_many(goals, tactics, prefixes, initial))["input_ids"]]
         base = self._cache_key()
-        keys = [base + (g, p, t) for g, t, p in zip(goals, tactics, prefixes)]
+        mark = self.builder.mark_initial
+        keys = [base + (g, p, t, m and mark) for g, t, p, m in zip(goals, tactics, prefixes, initial)]
         missing = [i for i, k in enumerate(keys) if k not in cache._entries]
         cache.hits += len(keys) - len(missing)
         cache.misses += len(missing)
         if missing:
             built = self.builder.encode(self.builder.build_many(
-                [goals[i] for i in missing], [tactics[i] for i in missing], [prefixes[i] for i in missing]))
+                [goals[i] for i in missing], [tactics[i] for i in missing], [prefixes[i] for i in missing],
+                [initial[i] for i in missing]))
             for i, ids in zip(missing, built["input_ids"]):
                 cache._entries[keys[i]] = np.asarray(ids, dtype=np.int32)
         return [cache._entries[k] for k in keys]
@@ -464,6 +489,7 @@ class ProgressTrainer:
                 batch = records[start:start + step]
                 goals, tactics, prefixes = [r["goal"] for r in batch], [r["tactic"] for r in batch], \
                     [r["prefix"] for r in batch]
+                initial = [has_initial_goal(r) for r in batch]
                 if groups is not None:
                     # A group's candidates share the anchor's goal and prefix: one call builds them all, and the
                     # prompt builder does the work on a shared goal once.
@@ -472,7 +498,8 @@ class ProgressTrainer:
                         goals += [r["goal"]] * len(extra)
                         prefixes += [r["prefix"]] * len(extra)
                         tactics += extra
-                ids = self._encode_prompts(goals, tactics, prefixes)
+                        initial += [has_initial_goal(r)] * len(extra)  # laid out as the anchor's state
+                ids = self._encode_prompts(goals, tactics, prefixes, initial)
                 extra_ids = iter(ids[len(batch):])
                 for k, (r, x) in enumerate(zip(batch, ids)):
                     row = {"input_ids": x.tolist(), "attention_mask": [1] * len(x)}

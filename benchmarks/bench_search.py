@@ -35,7 +35,11 @@ log-probabilities); figures are the mean and standard deviation over seeds.
 Scorer variants (``--variant``, repeatable; tactic mode, or the modes of
 ``--modes``): ``name``, ``head`` (regression|distribution), ``ranking`` (the
 ranking objective's weight, 0: steps alone), ``negatives`` (per record),
-``from`` (source|any), ``margin``, ``epochs``, ``seed``. Their training data
+``from`` (source|any), ``margin``, ``epochs``, ``seed``, and the data rules:
+``order`` (leandojo|search: how Workbook and Mathlib steps are counted, see
+``build-dataset --step-order``), ``canonical`` (1: canonical goals, the
+default; 0: goals as printed), ``initial`` (read|mark|drop, ``train
+--initial-goals``). Their training data
 can hold ``--workbook N`` Lean Workbook Plus theorems (read as
 ``--from-lean-source`` does; a Workbook theorem whose initial target is that
 of a held-out theorem is left out of that fold) and the training folds'
@@ -77,9 +81,11 @@ from _shared import MATHLIB_SAMPLE, MINIF2F_SEARCH_TRACES, WORKBOOK_PROOFS, mach
 # A scorer variant (--variant): training settings of the scorers of every fold. DEFAULT_VARIANT is what the
 # benchmark trained before variants existed (the "trained" rows).
 DEFAULT_VARIANT = {"name": "trained", "head": "regression", "ranking": 0.0, "negatives": 1, "from": "source",
-                   "margin": 1.0, "epochs": 0.0, "seed": 0}
+                   "margin": 1.0, "epochs": 0.0, "seed": 0, "order": "leandojo", "canonical": 1, "initial": "read"}
 _VARIANT_TYPES = {"name": str, "head": str, "ranking": float, "negatives": int, "from": str, "margin": float,
-                  "epochs": float, "seed": int}
+                  "epochs": float, "seed": int, "order": str, "canonical": int, "initial": str}
+_VARIANT_CHOICES = {"head": ("regression", "distribution"), "from": ("source", "any"), "order": ("leandojo", "search"),
+                    "canonical": (0, 1), "initial": ("read", "mark", "drop")}
 
 
 def parse_variant(spec: str) -> dict:
@@ -93,8 +99,10 @@ def parse_variant(spec: str) -> dict:
             out[key] = _VARIANT_TYPES[key](value)
         except ValueError:
             raise SystemExit(f"bad --variant value {part!r}: {key} takes a {_VARIANT_TYPES[key].__name__}") from None
-    if out["head"] not in ("regression", "distribution") or out["from"] not in ("source", "any"):
-        raise SystemExit(f"bad --variant {spec!r}: head is regression or distribution, from is source or any")
+    for key, choices in _VARIANT_CHOICES.items():
+        if out[key] not in choices:
+            raise SystemExit(f"bad --variant {spec!r}: {key} is one of {', '.join(map(str, choices))}, "
+                             f"got {out[key]!r}")
     return out
 
 
@@ -106,13 +114,14 @@ def _target(goal: str) -> str:
     return re.sub(r"\s+", "", goal[i:]) if i >= 0 else ""
 
 
-def workbook_theorems(n: int) -> list[list[dict]]:
-    """The records of ``n`` Lean Workbook Plus theorems (a fixed random choice), one list per theorem."""
+def workbook_theorems(n: int, order: str = "leandojo") -> list[list[dict]]:
+    """The records of ``n`` Lean Workbook Plus theorems (a fixed random choice, the same for every step
+    ``order``), one list per theorem."""
     from leanprogress.data.lean_source import iter_source_records
     from leanprogress.data.proofs import SourceStats
 
     by_name: dict[str, list[dict]] = {}
-    for r in iter_source_records(WORKBOOK_PROOFS, SourceStats(), source="workbook"):
+    for r in iter_source_records(WORKBOOK_PROOFS, SourceStats(), source="workbook", order=order):
         by_name.setdefault(r["theorem"], []).append(r)
     names = sorted(by_name)
     random.Random(0).shuffle(names)
@@ -191,7 +200,10 @@ class OracleStateScorer(OracleScorer):
 def train_scorers(entries, names, folds, opts, tmp, variant=DEFAULT_VARIANT, modes=("tactic", "state"),
                   workbook=()):
     """Per fold and mode: a scorer trained on every theorem outside the fold (plus the Mathlib sample, and the
-    Workbook theorems whose initial target is no held-out theorem's), with the variant's settings.
+    Workbook theorems whose initial target is no held-out theorem's), with the variant's settings: its step
+    ``order`` for the Mathlib traces (``workbook`` was read in the same order; the search traces are one tactic
+    per step either way), canonical goals or not, and its ``initial`` rule for Workbook steps whose goal is the
+    initial state standing in.
 
     A model already in ``tmp`` (``--models``, from an earlier run with the same folds) is reused. Returns the
     scorers, the training times and, per fold, the tactic-mode training records (for the lookup)."""
@@ -216,7 +228,7 @@ def train_scorers(entries, names, folds, opts, tmp, variant=DEFAULT_VARIANT, mod
                       for r in records_from_theorem(t, source="search", goal_from=goal_from)]
             recs = weight_by_theorem(search, opts.search_weight) if opts.search_weight != 1 else search
             recs += [r for t in mathlib if t.get("traced_tactics")
-                     for r in records_from_theorem(t, source="mathlib", goal_from=goal_from)]
+                     for r in records_from_theorem(t, source="mathlib", goal_from=goal_from, order=variant["order"])]
             if mode == "tactic":  # whole-proof records read the state before a step; none for state mode
                 recs += [r for thm in workbook if _target(thm[0]["goal"]) not in held_targets for r in thm]
                 training[k] = recs
@@ -228,7 +240,8 @@ def train_scorers(entries, names, folds, opts, tmp, variant=DEFAULT_VARIANT, mod
                     max_length=128, batch_size=16,
                     seed=variant["seed"] or opts.train_seed, fallback_to_constant=False, head=variant["head"],
                     ranking_weight=variant["ranking"], ranking_negatives=variant["negatives"],
-                    ranking_negatives_from=variant["from"], ranking_margin=variant["margin"])
+                    ranking_negatives_from=variant["from"], ranking_margin=variant["margin"],
+                    canonicalize_goals=bool(variant["canonical"]), initial_goals=variant["initial"])
                 t0 = time.perf_counter()
                 ProgressTrainer(args, recs).train()
                 shutil.rmtree(Path(out) / "checkpoints", ignore_errors=True)
@@ -363,15 +376,17 @@ def bench_alpha(opts):
     if not opts.skip_training:
         variants = [parse_variant(v) for v in opts.variant] or [DEFAULT_VARIANT]
         modes = tuple(m.strip() for m in opts.modes.split(","))
-        workbook = workbook_theorems(opts.workbook) if opts.workbook else []
-        if workbook:
-            print(f"Workbook: {len(workbook)} theorems, {sum(map(len, workbook))} records")
+        workbooks = {order: workbook_theorems(opts.workbook, order) if opts.workbook else []
+                     for order in dict.fromkeys(v["order"] for v in variants)}
+        for order, workbook in workbooks.items():
+            if workbook:
+                print(f"Workbook ({order} order): {len(workbook)} theorems, {sum(map(len, workbook))} records")
         with tempfile.TemporaryDirectory() as tmp:
             lookups = None
             for variant in variants:
                 t1 = time.perf_counter()
                 scorers, timings, training = train_scorers(entries, names, folds, opts, opts.models or tmp, variant,
-                                                           modes, workbook)
+                                                           modes, workbooks[variant["order"]])
                 for mode, k, n, secs in timings:
                     print(f"trained the {variant['name']} {mode}-mode scorer of fold {k} on {n} records in {secs:.0f}s")
                 if opts.lookup and lookups is None:
@@ -525,7 +540,7 @@ def main():
     ap.add_argument("--skip-training", action="store_true", help="baselines and oracle only")
     ap.add_argument("--variant", action="append", default=[],
                     help="a scorer variant, KEY=VALUE,... over name, head, ranking, negatives, from, margin, epochs, "
-                    "seed (repeatable; default: one variant 'trained', the regression head on steps alone)")
+                    "seed, order, canonical, initial (repeatable; default: one variant 'trained', the regression head on steps alone)")
     ap.add_argument("--modes", default="tactic,state", help="score modes to train scorers for (default tactic,state)")
     ap.add_argument("--workbook", type=int, default=0,
                     help="Lean Workbook Plus theorems added to the tactic-mode scorers' training data (default 0)")

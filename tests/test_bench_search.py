@@ -29,7 +29,10 @@ def test_variants_parse_and_reject_unknown_keys():
     v = bench.parse_variant("name=ranked,ranking=1,negatives=3,from=any,head=distribution")
     assert (v["name"], v["ranking"], v["negatives"], v["from"], v["head"]) == ("ranked", 1.0, 3, "any", "distribution")
     assert bench.parse_variant("") == bench.DEFAULT_VARIANT
-    for bad in ("ranking", "weight=1", "negatives=two", "head=tree", "from=elsewhere"):
+    v = bench.parse_variant("name=recipe,order=search,canonical=0,initial=mark")
+    assert (v["order"], v["canonical"], v["initial"]) == ("search", 0, "mark")
+    for bad in ("ranking", "weight=1", "negatives=two", "head=tree", "from=elsewhere", "order=source", "canonical=2",
+                "initial=keep"):
         with pytest.raises(SystemExit):
             bench.parse_variant(bad)
 
@@ -60,3 +63,24 @@ def test_lookup_scorer_and_held_out_ranking():
     # On t0's shared start, "tauto" (0 left) and "intro h0" (1 left) are one pair; the lookup orders it.
     figure = bench.held_out_ranking(entries, [["t0"], ["t1"]], lambda name: lookup)
     assert (figure["pairs"], figure["states"], figure["agreement"]) == (1, 1, 1.0)
+
+
+def test_a_variants_data_rules_reach_its_scorers(tmp_path, tiny_model):
+    # order, canonical and initial were fixed before: every scorer trained on LeanDojo-listed, canonical records
+    # read like real states, whatever the recipe being compared.
+    from types import SimpleNamespace
+
+    from leanprogress.config import ModelSettings
+
+    entries, _, _ = env_and_generator()
+    whole = [{"goal": "x : ℕ\n⊢ x + 0 = x", "prefix": p, "tactic": t, "steps_remaining": n, "theorem": "w",
+              **({"goal_state": "initial"} if p else {})} for p, t, n in (("", "simp", 1), ("simp", "rfl", 0))]
+    opts = SimpleNamespace(mathlib=False, search_weight=1, model_name=str(tiny_model), epochs=1, train_seed=42)
+    variant = bench.parse_variant("name=recipe,order=search,canonical=0,initial=mark")
+    folds = [["t0", "t1", "t2"], ["t3", "t4", "t5"]]
+    scorers, timings, training = bench.train_scorers(entries, None, folds, opts, tmp_path, variant, ("tactic",),
+                                                     [whole])
+    settings = ModelSettings.load(tmp_path / "recipe-tactic0")
+    assert settings.canonicalize_goals is False and settings.initial_goals == "mark"
+    assert [n for _, k, n, _ in timings] == [len(training[0]), len(training[1])] and whole[1] in training[0]
+    assert {r["theorem"] for r in training[0]}.isdisjoint(folds[0])

@@ -34,7 +34,7 @@ def sources():
 def test_folds_hold_out_theorems_from_every_source():
     src = sources()
     split = bench.make_split(src, folds=2, workbook_holdout=0.2, inner_eval=0.1, seed=0)
-    variant = bench.parse_variant("")
+    variant = bench.parse_variant("search=4,minif2f=1")  # trains on both miniF2F-valid sources: folds
     assert bench.needs_folds(variant)
     seen_held, seen_first = set(), []
     for fold in range(2):
@@ -165,21 +165,35 @@ def test_selection_summary_reports_what_each_rule_keeps():
 
 
 def test_the_documented_recipe_is_the_benchmarks_recipe():
-    """The training guide's recipe command trains what the benchmark measures (head, length, epochs, batch, weights)."""
+    """The training guide's recipe commands train what the benchmark measures: the step order the Workbook records
+    are built in, head, point estimate, length, epochs, batch, learning rate, canonical goals, initial goals and
+    the source weights."""
     import shlex
+
+    from leanprogress.config import ProgressTrainingArguments
 
     guide = (Path(__file__).resolve().parents[1] / "docs/guides/training.md").read_text(encoding="utf-8")
     line = next(l for l in guide.splitlines() if l.startswith("leanprogress train") and "runs/competition" in l)
+    workbook = next(l for l in guide.splitlines() if l.startswith("leanprogress build-dataset --from-lean-source")
+                    and "data/workbook.jsonl" in l)
     words = shlex.split(line)
-    flags = {w: words[i + 1] for i, w in enumerate(words) if w.startswith("--") and w != "--dataset"}
+    flags = {w: words[i + 1] for i, w in enumerate(words) if w.startswith("--") and w != "--dataset"
+             and i + 1 < len(words) and not words[i + 1].startswith("--")}
     weights = {}
     for i, w in enumerate(words):
         if w == "--dataset":
             path, _, weight = words[i + 1].partition(":")
             weights[Path(path).stem] = float(weight or 1)
-    r = bench.RECIPE
-    assert flags["--head"] == r["head"] and int(flags["--max-length"]) == r["max_length"]
-    assert float(flags["--epochs"]) == r["epochs"] and int(flags["--batch-size"]) == r["batch_size"]
-    assert float(flags.get("--learning-rate", 1e-4)) == r["lr"]
+    r, d = bench.RECIPE, ProgressTrainingArguments(output_dir="x")
+    build = shlex.split(workbook)
+    order = build[build.index("--step-order") + 1] if "--step-order" in build else "leandojo"
+    assert order == r["order"]
+    assert flags.get("--head", d.head) == r["head"] and flags.get("--point-estimate", d.point_estimate) == r["point"]
+    assert int(flags.get("--max-length", d.max_length)) == r["max_length"]
+    assert float(flags.get("--epochs", d.epochs)) == r["epochs"]
+    assert int(flags.get("--batch-size", d.batch_size)) == r["batch_size"]
+    assert float(flags.get("--learning-rate", d.learning_rate)) == r["lr"]
+    assert ("--no-canonicalize-goals" not in words) == (r["canonical"] != 0)
+    assert flags.get("--initial-goals", d.initial_goals) == r["initial"]
     expected = {name: r[name] for name in ("workbook", "minif2f", "mathlib", "search") if r[name]}
     assert weights == expected

@@ -287,14 +287,12 @@ COMMANDS: dict[str, Run] = {
     "leanprogress train --dataset data/mathlib.jsonl --ranking-weight 1 --ranking-negatives 3 --output-dir "
     "runs/ranked": Run(extra=TINY_TRAIN, check=all_of(model_folder("runs/ranked"), output_has("ranking objective"))),
     # Training: the competition recipe
-    "leanprogress build-dataset --from-lean-source $SHARED/lean-workbook-plus-proofs/proofs.jsonl --output "
-    "data/workbook.jsonl": Run(check=records("data/workbook.jsonl", at_least=6)),
+    "leanprogress build-dataset --from-lean-source $SHARED/lean-workbook-plus-proofs/proofs.jsonl --step-order search "
+    "--output data/workbook.jsonl": Run(check=records("data/workbook.jsonl", at_least=12)),
     "leanprogress build-dataset $SHARED/mathlib4-leandojo-sample/random_test.json --output data/mathlib.jsonl": Run(
         check=records("data/mathlib.jsonl", at_least=40)),
-    "leanprogress build-dataset $SHARED/minif2f-valid-search-traces/traces.json --output data/search.jsonl": Run(
-        check=records("data/search.jsonl", at_least=40)),
-    "leanprogress train --dataset data/workbook.jsonl --dataset data/mathlib.jsonl --dataset data/search.jsonl:4 "
-    "--head distribution --max-length 128 --epochs 2 --batch-size 64 --output-dir runs/competition": Run(
+    "leanprogress train --dataset data/workbook.jsonl --dataset data/mathlib.jsonl --head distribution "
+    "--point-estimate mode --max-length 128 --epochs 1 --batch-size 32 --output-dir runs/competition": Run(
         extra=TINY_TRAIN, check=model_folder("runs/competition")),
     # Scoring
     'leanprogress score --model runs/model --state "$STATE" --tactic simp --tactic omega --tactic "induction n" '
@@ -366,8 +364,17 @@ NOT_RUN: dict[str, str] = {
     "runs/model": "needs 4 GPUs; tests/test_trainer.py runs torchrun with 2 CPU processes (gloo)",
     "accelerate launch --multi_gpu --num_processes 4 -m leanprogress.train_steps_model --dataset data/mathlib.jsonl "
     "--output-dir runs/model": "needs 4 GPUs; tests/test_trainer.py runs accelerate launch with 2 CPU processes",
-    "python benchmarks/bench_competition.py --variant name=recipe --variant name=reg,head=regression,max_length=256,"
-    "epochs=3,minif2f=0.3 --json results.json": "a benchmark on the shared data (hours on a CPU); tests/test_bench_competition.py checks its split",
+    "python benchmarks/bench_search.py --budgets 16,32 --seeds 5 --modes tactic --workbook 700 --search-weight 4 "
+    "--lookup --variant name=steps --variant name=search-dist,order=search,head=distribution --variant "
+    "name=search-dist-ranked,order=search,head=distribution,ranking=1,negatives=1 --alphas "
+    "0.1,0.2,0.3,0.5,0.7,0.8,0.9,1.0 --json out.json": "a benchmark on the shared data (about 20 min on the 2-core "
+    "machine); tests/test_bench_search.py checks its variants, figures and scorers",
+    "python benchmarks/bench_competition.py --seeds 42,7,1 --json results.json --variant name=default,"
+    "workbook_theorems=2000,head=regression,order=leandojo --variant name=recipe,workbook_theorems=2000": "a "
+    "benchmark on the shared data (about 25 min on the 2-core machine); tests/test_bench_competition.py checks its "
+    "split, runs and summary",
+    "python benchmarks/bench_competition.py --summary results.json --reference default": "reads the --json of the "
+    "benchmark above; tests/test_bench_competition.py checks the summary and the decision",
     "python benchmarks/bench_competition.py --selection-summary results.json": "reads the --json of the benchmark "
     "above; tests/test_bench_competition.py checks the summary",
     "python benchmarks/bench_competition.py --export-encoder runs/gpu/encoder": "a benchmark helper that writes "

@@ -115,8 +115,8 @@ def _target(goal: str) -> str:
 
 
 def workbook_theorems(n: int, order: str = "leandojo") -> list[list[dict]]:
-    """The records of ``n`` Lean Workbook Plus theorems (a fixed random choice, the same for every step
-    ``order``), one list per theorem."""
+    """The records of ``n`` Lean Workbook Plus theorems (a fixed random choice of the names that give records),
+    read in the step ``order``, one list per theorem."""
     from leanprogress.data.lean_source import iter_source_records
     from leanprogress.data.proofs import SourceStats
 

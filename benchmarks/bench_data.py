@@ -37,16 +37,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
-import subprocess
-import sys
 import tempfile
 import time
 import tracemalloc
 from pathlib import Path
 
-from _shared import MATHLIB_SAMPLE, MINIF2F_PROOFS, SHARED, WORKBOOK_PROOFS, require
+from _shared import MATHLIB_SAMPLE, MINIF2F_PROOFS, SHARED, WORKBOOK_PROOFS, json_at_revision, require
 
 SEARCH_TRACES = SHARED / "minif2f-valid-search-traces" / "traces.json"
 BEFORE = "b9aedb3"
@@ -250,22 +247,6 @@ def step_order_figures() -> dict | None:
     return out
 
 
-def _before(rev: str) -> dict | None:
-    root = Path(__file__).resolve().parents[1]
-    with tempfile.TemporaryDirectory() as tmp:
-        archive = subprocess.run(["git", "-C", str(root), "archive", rev, "src"], capture_output=True)
-        if archive.returncode:
-            print(f"(no 'before' figures: git archive {rev} failed: {archive.stderr.decode().strip()})")
-            return None
-        subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
-        env = dict(os.environ, PYTHONPATH=str(Path(tmp) / "src"))
-        run = subprocess.run([sys.executable, __file__, "--measure-only"], env=env, capture_output=True, text=True)
-        if run.returncode:
-            print(f"(no 'before' figures: the code at {rev} failed: {run.stderr.strip().splitlines()[-1]})")
-            return None
-        return json.loads(run.stdout)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--before", default=BEFORE, help=f"git revision to compare with (default {BEFORE}); '' for none")
@@ -275,7 +256,7 @@ def main() -> None:
     if opts.measure_only:
         print(json.dumps(measure()))
         return
-    before = _before(opts.before) if opts.before else None
+    before = json_at_revision(opts.before, __file__, ["--measure-only"]) if opts.before else None
     after = measure()
     b = before or {}
 

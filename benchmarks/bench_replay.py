@@ -29,14 +29,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-from _shared import MATHLIB_SAMPLE, MINIF2F_SEARCH_TRACES, require
+from _shared import MATHLIB_SAMPLE, MINIF2F_SEARCH_TRACES, json_at_revision, require
 
 BEFORE = "0c388c5"
 FILES = {"Mathlib sample": MATHLIB_SAMPLE, "miniF2F search traces": MINIF2F_SEARCH_TRACES}
@@ -73,24 +69,6 @@ def replay(path: Path) -> dict:
     return {"rows": rows, "graph": graph}
 
 
-def _before(rev: str, path: Path) -> dict | None:
-    root = Path(__file__).resolve().parents[1]
-    with tempfile.TemporaryDirectory() as tmp:
-        archive = subprocess.run(["git", "-C", str(root), "archive", rev, "src"], capture_output=True)
-        if archive.returncode:
-            print(f"(no 'before' figures: git archive {rev} failed: {archive.stderr.decode().strip()})")
-            return None
-        subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
-        env = dict(os.environ, PYTHONPATH=str(Path(tmp) / "src"))
-        out = Path(tmp) / "out.json"
-        run = subprocess.run([sys.executable, __file__, "--replay-only", str(path), str(out)], env=env,
-                             capture_output=True, text=True)
-        if run.returncode:
-            print(f"(no 'before' figures: the code at {rev} failed: {run.stderr.strip().splitlines()[-1]})")
-            return None
-        return json.loads(out.read_text(encoding="utf-8"))
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--before", default=BEFORE, help=f"git revision to compare with (default {BEFORE}); '' for none")
@@ -110,7 +88,7 @@ def main() -> None:
         theorems = json.loads(path.read_text(encoding="utf-8"))
         runs = {"this checkout": replay(path)}
         if opts.before:
-            old = _before(opts.before, path)
+            old = json_at_revision(opts.before, __file__, ["--replay-only", str(path), "{tmp}/out.json"], "out.json")
             if old is not None:
                 runs = {f"before ({opts.before})": old, **runs}
         listed = {}

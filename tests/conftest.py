@@ -32,6 +32,20 @@ def state_after_copy(model, folder):
     return str(folder)
 
 
+
+def distribution_copy(model, folder, max_steps=10, more_steps=14.0):
+    """A model folder with the distribution head (``max_steps`` + 2 outputs, untrained) on a trained model's
+    encoder, as the trainer saves one: for tests that need the head's API, not its skill. Returns ``folder``."""
+    from leanprogress.config import ModelSettings
+    from leanprogress.encoder import load_regression_model, load_tokenizer
+
+    load_regression_model(str(model), role="encoder", num_labels=max_steps + 2).save_pretrained(folder)
+    load_tokenizer(str(model)).save_pretrained(folder)
+    settings = ModelSettings.load(model)
+    settings.head, settings.head_max_steps, settings.head_more_steps = "distribution", max_steps, more_steps
+    settings.save(folder)
+    return folder
+
 @pytest.fixture
 def traces(tmp_path):
     """A LeanDojo Benchmark 4 style file: 12 theorems of lengths 1..6 and one with no tactics."""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_theorem, state_after_copy
+from conftest import distribution_copy, make_theorem, state_after_copy
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
@@ -16,16 +16,7 @@ sys.path.insert(0, str(BENCHMARKS))
 @pytest.fixture(scope="module")
 def distribution_model(tmp_path_factory, trained_tiny):
     """A model folder with the distribution head (K = 10: 12 outputs), as the trainer saves one."""
-    from leanprogress.config import ModelSettings
-    from leanprogress.encoder import load_regression_model, load_tokenizer
-
-    out = tmp_path_factory.mktemp("dist-model")
-    load_regression_model(str(trained_tiny[0]), role="encoder", num_labels=12).save_pretrained(out)
-    load_tokenizer(str(trained_tiny[0])).save_pretrained(out)
-    settings = ModelSettings.load(trained_tiny[0])
-    settings.head, settings.head_max_steps, settings.head_more_steps = "distribution", 10, 14.0
-    settings.save(out)
-    return out
+    return distribution_copy(trained_tiny[0], tmp_path_factory.mktemp("dist-model"))
 
 
 def test_bench_scoring_runs_every_precision_variant_on_a_distribution_head_model(distribution_model):

@@ -40,7 +40,7 @@ from typing import Callable
 import httpx
 import pytest
 
-from conftest import make_theorem, state_after_copy
+from conftest import distribution_copy, make_theorem, state_after_copy
 from serve_util import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -442,7 +442,7 @@ def workspace(tmp_path_factory, trained_tiny):
     write_records([dict(r, theorem=f"W.{r['theorem']}", source="workbook") for r in records], ws / "data/workbook.jsonl")
     write_records([dict(r, source="minif2f") for r in records[:8]], ws / "data/minif2f.jsonl")
     shutil.copytree(trained_tiny[0], ws / "runs/model", ignore=shutil.ignore_patterns("checkpoints"))
-    _distribution_model(trained_tiny[0], ws / "runs/dist-model")
+    distribution_copy(trained_tiny[0], ws / "runs/dist-model")  # the README snippet needs its API, not skill
     state_after_copy(trained_tiny[0], ws / "runs/state-model")  # what `train --dataset data/after.jsonl` writes
     write_records(trained_tiny[2], ws / "runs/model/eval_split.jsonl")
     from rl_util import build_policy
@@ -454,18 +454,6 @@ def workspace(tmp_path_factory, trained_tiny):
                           states=[s["state_before"] for s in steps])
     (ws / "results.jsonl").write_text(json.dumps(asdict(proved), ensure_ascii=False) + "\n", encoding="utf-8")
     return ws
-
-
-def _distribution_model(regression_model: Path, out: Path) -> None:
-    """A model folder with the distribution head (untrained head: the README snippet needs its API, not skill)."""
-    from leanprogress.config import ModelSettings
-    from leanprogress.encoder import load_regression_model, load_tokenizer
-
-    load_regression_model(str(regression_model), role="encoder", num_labels=12).save_pretrained(out)
-    load_tokenizer(str(regression_model)).save_pretrained(out)
-    settings = ModelSettings.load(regression_model)
-    settings.head, settings.head_max_steps, settings.head_more_steps = "distribution", 10, 14.0
-    settings.save(out)
 
 
 # ---------------------------------------------------------------- running commands

@@ -192,13 +192,6 @@ def test_settings_are_checked_when_the_reward_is_built(scorer):
 
 @pytest.fixture(scope="module")
 def distribution_model(tmp_path_factory, trained_tiny):
-    from leanprogress.config import ModelSettings
-    from leanprogress.encoder import load_regression_model, load_tokenizer
+    from conftest import distribution_copy
 
-    out = tmp_path_factory.mktemp("dist")
-    load_regression_model(str(trained_tiny[0]), role="encoder", num_labels=7).save_pretrained(out)
-    load_tokenizer(str(trained_tiny[0])).save_pretrained(out)
-    settings = ModelSettings.load(trained_tiny[0])
-    settings.head, settings.head_max_steps, settings.head_more_steps = "distribution", 5, 8.0
-    settings.save(out)
-    return out
+    return distribution_copy(trained_tiny[0], tmp_path_factory.mktemp("dist"), max_steps=5, more_steps=8.0)

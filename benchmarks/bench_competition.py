@@ -109,8 +109,15 @@ _CHOICES = {"head": ("regression", "distribution"), "point": ("median", "mode", 
             "order": ("leandojo", "search"), "mathlib_order": ("leandojo", "search"),
             "initial": ("read", "mark", "drop"), "negatives_from": ("source", "any")}
 HELD_SETS = ("search", "first")
+"""The selection sets: variants are compared and chosen on these."""
+REPORT_SETS = ("report_search", "report_first")
+"""The reporting sets: never trained on, never selected on; read once, for the chosen recipe (``--report``)."""
 TITLES = {"search": "held-out search-trace steps (real states)",
-          "first": "first steps of held-out Workbook theorems and miniF2F-valid whole proofs (real states)"}
+          "first": "first steps of held-out Workbook theorems and miniF2F-valid whole proofs (real states)",
+          "report_search": "REPORTING SET: search-trace steps (real states)",
+          "report_first": "REPORTING SET: first steps of Workbook theorems and miniF2F-valid whole proofs"}
+REPORT_FRACTION = 1 / 3
+"""Share of the miniF2F-valid theorems (search traces and whole proofs) set aside for reporting."""
 
 
 def parse_variant(spec: str) -> dict:
@@ -200,10 +207,30 @@ def _first_steps(records: list[dict]) -> dict[str, dict]:
     return out
 
 
-def make_split(sources, folds: int, workbook_holdout: float, inner_eval: float, seed: int) -> dict:
-    """Theorem-level folds by bare theorem name, and the held-out row lists.
+def _stable_order(names, salt: str) -> list[str]:
+    """``names`` in an order fixed by their text alone (not by ``--seed`` or by which other names exist)."""
+    import hashlib
 
-    The miniF2F-valid theorems (search traces and whole proofs: the same problems under the same names) are
+    return sorted(names, key=lambda n: hashlib.sha256(f"{salt}:{n}".encode("utf-8")).hexdigest())
+
+
+def reporting_names(names, fraction: float, salt: str) -> set[str]:
+    """The ``fraction`` of ``names`` set aside for reporting: fixed by each name's text, so that no choice made
+    later (a split seed, a variant, the folds) can move a theorem between choosing and reporting."""
+    names = sorted(set(names))
+    return set(_stable_order(names, salt)[:round(fraction * len(names))])
+
+
+def make_split(sources, folds: int, workbook_holdout: float, inner_eval: float, seed: int,
+               report_workbook: float = 0.05) -> dict:
+    """Theorem-level folds by bare theorem name, the held-out row lists, and the reporting set.
+
+    Set aside first, before anything else is drawn: the reporting set, :data:`REPORT_FRACTION` of the search-trace
+    theorems and of the other miniF2F-valid whole-proof theorems, and ``report_workbook`` of the Workbook theorems,
+    chosen by each name's text (:func:`reporting_names`). No variant trains on them
+    (nor on a Workbook restatement of their targets) and no summary of the selection sets reads them.
+
+    The other miniF2F-valid theorems (search traces and whole proofs: the same problems under the same names) are
     cut into ``folds`` folds; search-trace theorems first, round-robin, then the other whole-proof theorems.
     ``workbook_holdout`` of the Workbook theorems are held out (their first steps are part of the ``first``
     set), ``inner_eval`` of them choose the best epoch, the rest, shuffled, are the training order (a prefix of
@@ -211,15 +238,21 @@ def make_split(sources, folds: int, workbook_holdout: float, inner_eval: float, 
     """
     if not isinstance(sources, Sources):
         sources = Sources(records=sources)
+    all_search = sorted({r["theorem"] for r in sources["search"]})
+    all_mf = sorted({r["theorem"] for r in sources["minif2f"]} - set(all_search))
+    report_mf = reporting_names(all_search, REPORT_FRACTION, "report") | reporting_names(all_mf, REPORT_FRACTION,
+                                                                                         "report")
+    all_wb = sorted({r["theorem"] for r in sources["workbook"]})
+    report_wb = reporting_names(all_wb, report_workbook, "report-workbook")
     rng = random.Random(seed)
-    search_names = sorted({r["theorem"] for r in sources["search"]})
+    search_names = [n for n in all_search if n not in report_mf]
     rng.shuffle(search_names)
-    mf_names = sorted({r["theorem"] for r in sources["minif2f"]} - set(search_names))
+    mf_names = [n for n in all_mf if n not in report_mf]
     rng.shuffle(mf_names)
     fold_of = {name: i % folds for i, name in enumerate(search_names + mf_names)}
-    wb_names = sorted({r["theorem"] for r in sources["workbook"]})
+    wb_names = [n for n in all_wb if n not in report_wb]
     rng.shuffle(wb_names)
-    n_hold, n_inner = round(workbook_holdout * len(wb_names)), round(inner_eval * len(wb_names))
+    n_hold, n_inner = round(workbook_holdout * len(all_wb)), round(inner_eval * len(all_wb))
     wb_hold = set(wb_names[:n_hold])
     wb_inner = set(wb_names[n_hold:n_hold + n_inner])
     wb_train_order = wb_names[n_hold + n_inner:]
@@ -230,30 +263,42 @@ def make_split(sources, folds: int, workbook_holdout: float, inner_eval: float, 
             targets.setdefault(r["theorem"], set()).add(_target(r["goal"]))
     for name, r in _first_steps(sources["minif2f"]).items():
         targets.setdefault(name, set()).add(_target(r["goal"]))
-    # The `first` set: first steps in the search scale (the rule's last step is 0), whatever the variant trains on.
+    # The `first` sets: first steps in the search scale (the rule's last step is 0), whatever the variant trains on.
     wb_first = _first_steps(sources["workbook", "search"])
     mf_first = _first_steps(sources["minif2f", "search"])
-    first = [wb_first[n] for n in sorted(wb_hold) if n in wb_first] + [mf_first[n] for n in sorted(mf_first)]
+    first = [wb_first[n] for n in sorted(wb_hold) if n in wb_first] + \
+        [mf_first[n] for n in sorted(mf_first) if n not in report_mf]
+    report_first = [wb_first[n] for n in sorted(report_wb) if n in wb_first] + \
+        [mf_first[n] for n in sorted(mf_first) if n in report_mf]
     return {"fold_of": fold_of, "search_fold": {n: fold_of[n] for n in search_names}, "wb_hold": wb_hold,
             "wb_inner": wb_inner, "wb_train_order": wb_train_order, "wb_target": wb_target, "targets": targets,
-            "first": first, "folds": folds}
+            "first": first, "folds": folds, "report_mf": report_mf, "report_wb": report_wb,
+            "report_first": report_first}
+
+
+def set_records(sources, split: dict) -> dict[str, list[dict]]:
+    """The records of every held-out set, selection and reporting, by set name (row i is records[i])."""
+    search = sources["search"]
+    return {"search": [r for r in search if r["theorem"] not in split["report_mf"]], "first": split["first"],
+            "report_search": [r for r in search if r["theorem"] in split["report_mf"]],
+            "report_first": split["report_first"]}
 
 
 def held_rows(sources, split: dict, fold: int | None) -> dict[str, list[int]]:
-    """Indices of the held-out rows of each set for ``fold`` (None: every row).
+    """Indices of the held-out rows of each set (:func:`set_records`) for ``fold`` (None: every row).
 
-    Held-out Workbook theorems are never trained on; their first steps are spread over the folds by name, so
-    that with every fold run each row is predicted once per seed, as the miniF2F rows are.
+    Held-out Workbook theorems and the reporting set are never trained on; their rows are spread over the folds
+    by name, so that with every fold run each row is predicted once per seed, as the miniF2F rows are.
     """
     def in_fold(r: dict) -> bool:
         if fold is None:
             return True
-        if r["source"] == "workbook":
-            return _stable_fold(r["theorem"], split["folds"]) == fold
-        return split["fold_of"].get(r["theorem"]) == fold
+        if r["theorem"] in split["fold_of"]:
+            return split["fold_of"][r["theorem"]] == fold
+        return _stable_fold(r["theorem"], split["folds"]) == fold
 
-    return {"search": [i for i, r in enumerate(sources["search"]) if in_fold(r)],
-            "first": [i for i, r in enumerate(split["first"]) if in_fold(r)]}
+    return {name: [i for i, r in enumerate(records) if in_fold(r)]
+            for name, records in set_records(sources, split).items()}
 
 
 def _stable_fold(name: str, folds: int) -> int:
@@ -269,9 +314,9 @@ def fold_data(sources, split: dict, fold: int | None, variant: dict) -> tuple[li
 
     if not isinstance(sources, Sources):
         sources = Sources(records=sources)
-    held_mf = {n for n, f in split["fold_of"].items() if fold is None or f == fold}
+    held_mf = {n for n, f in split["fold_of"].items() if fold is None or f == fold} | split["report_mf"]
     banned = set().union(*(split["targets"].get(n, set()) for n in held_mf))
-    banned |= {split["wb_target"].get(n) for n in split["wb_hold"] | split["wb_inner"]}
+    banned |= {split["wb_target"].get(n) for n in split["wb_hold"] | split["wb_inner"] | split["report_wb"]}
     wb_train_names = split["wb_train_order"]
     if variant["workbook_theorems"]:
         wb_train_names = wb_train_names[:variant["workbook_theorems"]]
@@ -289,10 +334,12 @@ def fold_data(sources, split: dict, fold: int | None, variant: dict) -> tuple[li
             train += weight_by_theorem(records, variant[name], seed=variant["seed"])
     inner = [r for r in sources["workbook", order] if r["theorem"] in split["wb_inner"]]
     rows = held_rows(sources, split, fold)
-    held = {"search": [sources["search"][i] for i in rows["search"]], "first": [split["first"][i] for i in rows["first"]]}
-    # The guarantee this benchmark rests on: no held-out theorem is trained on under any source.
+    records = set_records(sources, split)
+    held = {name: [records[name][i] for i in idx] for name, idx in rows.items()}
+    # The guarantee this benchmark rests on: no held-out or reporting theorem is trained on under any source.
     trained = {r["theorem"] for r in train}
-    assert not trained & {r["theorem"] for s in held.values() for r in s} and not trained & split["wb_hold"]
+    assert not trained & {r["theorem"] for s in held.values() for r in s}
+    assert not trained & (split["wb_hold"] | split["report_wb"] | split["report_mf"])
     return train, inner, held
 
 
@@ -466,7 +513,7 @@ def run_once(variant: dict, fold: int | None, sources, split: dict, opts, cache,
         precision=opts.precision, eval_batch_size=64, logging_steps=50,
         extra={"save_total_limit": 1, "dataloader_num_workers": opts.workers, "disable_tqdm": not opts.progress},
     )
-    callback = HeldOutEachEpoch(held)
+    callback = HeldOutEachEpoch({k: held[k] for k in HELD_SETS})  # per epoch: the selection sets only
     t0 = time.perf_counter()
     pt = ProgressTrainer(args, train, inner, callbacks=[callback], prompt_cache=cache)
     if variant["canonical"] and variant["canonical"] != pt.settings.canonical_form:
@@ -679,21 +726,29 @@ def pooled_comparison(records: list[dict], per_row: dict, reference: str, others
             "predictors": result_predictors, "differences": diffs}
 
 
-def summarize(results: dict, sources, split: dict, reference: str | None, n_resamples: int, seed: int) -> dict:
-    """Per variant and held-out set: :func:`pooled_comparison`, and the decision against ``reference``."""
+def summarize(results: dict, sources, split: dict, reference: str | None, n_resamples: int, seed: int,
+              sets: tuple[str, ...] = HELD_SETS, only: str | None = None) -> dict:
+    """Per variant and held-out set: :func:`pooled_comparison`, and the decision against ``reference``.
+
+    ``sets`` are the selection sets unless a report asks for :data:`REPORT_SETS`; ``only`` limits the summary to
+    one variant (a report reads the reporting set for the chosen recipe alone)."""
     by_variant: dict[str, list[dict]] = {}
     for run in results["runs"]:
         by_variant.setdefault(run["variant"]["name"], []).append(run)
-    records = {"search": sources["search"], "first": split["first"]}
+    if only is not None and only not in by_variant:
+        raise SystemExit(f"{only!r} is not a variant of the results ({', '.join(by_variant)})")
+    records = set_records(sources, split)
     ref_rows = {}
     if reference is not None:
         if reference not in by_variant:
             raise SystemExit(f"--reference {reference!r} is not a variant of the results ({', '.join(by_variant)})")
         ref_runs = by_variant[reference]
-        for s in HELD_SETS:
+        for s in sets:
             ref_rows[s] = _per_row(ref_runs, s, len(records[s])).get(_model_key(ref_runs[0]["variant"]), {})
     out = {}
     for name, runs in by_variant.items():
+        if only is not None and name != only:
+            continue
         variant = runs[0]["variant"]
         key = _model_key(variant)
         forms = sorted({r.get("canonical_form", "unrecorded") for r in runs}, key=str)
@@ -701,7 +756,7 @@ def summarize(results: dict, sources, split: dict, reference: str | None, n_resa
                  "seeds": sorted({r["seed"] for r in runs}), "runs": len(runs),
                  "train_seconds_per_run": sum(r["train_seconds"] for r in runs) / len(runs),
                  "kept_constant": sum(r["kept"] == "constant" for r in runs), "sets": {}}
-        for s in HELD_SETS:
+        for s in sets:
             per_row = _per_row(runs, s, len(records[s]))
             if key not in per_row or not per_row[key]:
                 continue
@@ -709,7 +764,7 @@ def summarize(results: dict, sources, split: dict, reference: str | None, n_resa
             entry["sets"][s] = pooled_comparison(records[s], per_row, key, others, n_resamples, seed)
         if reference is not None and name != reference:
             wins = []
-            for s in HELD_SETS:
+            for s in sets:
                 d = entry["sets"].get(s, {}).get("differences", {}).get(f"vs {reference}")
                 wins.append(bool(d and d["accuracy_ci"] and d["accuracy_ci"][0] > 0))
             entry["replaces_reference"] = all(wins)
@@ -804,6 +859,10 @@ def main(argv=None):
     ap.add_argument("--summary", type=Path, default=None, metavar="JSON",
                     help="print the pooled figures of every variant in a results file and exit")
     ap.add_argument("--reference", default=None, help="with --summary: the variant every other one is compared to")
+    ap.add_argument("--report", default=None, metavar="VARIANT",
+                    help="with --summary: print the REPORTING set's figures of this one variant (the recipe chosen on "
+                    "the selection sets), and record in the results file that the reporting set was read for it; "
+                    "reading it for a second variant is choosing on it, and is said so")
     ap.add_argument("--selection-summary", type=Path, nargs="+", default=None, metavar="JSON",
                     help="read results files and print which epoch each selection figure keeps and what it gives held "
                     "out, averaged over their runs, and exit")
@@ -851,13 +910,34 @@ def main(argv=None):
     split = make_split(sources, opts.folds, opts.workbook_holdout, opts.inner_eval, opts.seed)
     if opts.summary:
         results = load_results(opts.summary)
-        print_summary(summarize(results, sources, split, opts.reference, opts.bootstrap, opts.seed), opts.reference)
+        if opts.report is None:
+            print_summary(summarize(results, sources, split, opts.reference, opts.bootstrap, opts.seed),
+                          opts.reference)
+            return
+        summary = summarize(results, sources, split, opts.reference, opts.bootstrap, opts.seed, REPORT_SETS,
+                            only=opts.report)
+        if not summary[opts.report]["sets"]:
+            raise SystemExit(f"{opts.report!r} has no predictions on the reporting set (runs recorded before it "
+                             "existed): train it again")
+        read_before = sorted({r["variant"] for r in results.get("reported", []) if r["variant"] != opts.report})
+        if read_before:
+            print(f"NOTE: the reporting set was read before for {', '.join(read_before)}: comparing variants on it is "
+                  "choosing on it, and its figures no longer come from a set that did not choose")
+        print_summary(summary, opts.reference)
+        results.setdefault("reported", []).append({"variant": opts.report, "date": time.strftime("%Y-%m-%d %H:%M")})
+        save_results(results, opts.summary)
         return
+    if opts.report:
+        ap.error("--report goes with --summary")
     print(f"machine: {machine()}", flush=True)
-    print(f"data: search {len(sources['search'])} steps of {len(split['search_fold'])} theorems; first steps "
-          f"{len(split['first'])} ({len(split['wb_hold'])} held-out Workbook theorems, the miniF2F-valid whole proofs); "
-          f"{opts.folds} folds of {len(split['fold_of'])} miniF2F-valid theorems; inner eval {len(split['wb_inner'])} "
-          f"Workbook theorems (split in {time.perf_counter() - t0:.0f}s)", flush=True)
+    sets = set_records(sources, split)
+    print(f"data: selection sets: search {len(sets['search'])} steps of {len(split['search_fold'])} theorems; first "
+          f"steps {len(split['first'])} ({len(split['wb_hold'])} held-out Workbook theorems, the other miniF2F-valid "
+          f"whole proofs); {opts.folds} folds of {len(split['fold_of'])} miniF2F-valid theorems; inner eval "
+          f"{len(split['wb_inner'])} Workbook theorems. Reporting set (never trained or selected on): search "
+          f"{len(sets['report_search'])} steps of {len({r['theorem'] for r in sets['report_search']})} theorems, first "
+          f"steps {len(sets['report_first'])} ({len(split['report_wb'])} Workbook theorems, "
+          f"{len(split['report_mf'])} miniF2F-valid problems) (split in {time.perf_counter() - t0:.0f}s)", flush=True)
     results = load_results(opts.json)
     results.setdefault("commands", []).append({"argv": " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
                                                "machine": machine(), "started": time.strftime("%Y-%m-%d %H:%M")})

@@ -50,7 +50,8 @@ def test_folds_hold_out_theorems_from_every_source():
             assert "lean_workbook_plus_dup_search" not in names
         seen_held |= held_search
         seen_first += bench.held_rows(src, split, fold)["first"]
-    assert seen_held == {f"mathd_{i}" for i in range(10)}
+    # every selection theorem is held out once over the folds; the reporting third never
+    assert seen_held == {f"mathd_{i}" for i in range(10)} - split["report_mf"]
     # every first step (held-out Workbook theorems, miniF2F whole proofs) is predicted once over the folds
     assert sorted(seen_first) == list(range(len(split["first"])))
     assert {r["source"] for r in split["first"]} == {"workbook", "minif2f-proofs"}
@@ -67,7 +68,9 @@ def test_a_variant_without_minif2f_theorems_predicts_every_row_from_one_run():
     variant = bench.parse_variant("search=0,minif2f=0")
     assert not bench.needs_folds(variant)
     train, _, held = bench.fold_data(src, split, None, variant)
-    assert len(held["search"]) == len(src["search"]) and len(held["first"]) == len(split["first"])
+    records = bench.set_records(src, split)
+    assert len(held["search"]) + len(held["report_search"]) == len(src["search"])
+    assert all(len(held[s]) == len(records[s]) for s in records)
     assert {r["source"] for r in train} == {"workbook", "mathlib"}
     # a Workbook restatement of any miniF2F-valid theorem is left out too
     assert "lean_workbook_plus_dup_search" not in {r["theorem"] for r in train}
@@ -78,10 +81,59 @@ def test_weights_and_subsampling():
     split = bench.make_split(src, folds=2, workbook_holdout=0.2, inner_eval=0.1, seed=0)
     base, _, _ = bench.fold_data(src, split, 0, bench.parse_variant("minif2f=0,search=3"))
     assert not [r for r in base if r["source"] == "minif2f-proofs"]
-    n_search = len([r for r in src["search"] if split["search_fold"][r["theorem"]] != 0])
+    n_search = len([r for r in src["search"] if split["search_fold"].get(r["theorem"], 0) != 0])
     assert len([r for r in base if r["source"] == "search"]) == 3 * n_search
     small, _, _ = bench.fold_data(src, split, 0, bench.parse_variant("workbook_theorems=5"))
     assert len({r["theorem"] for r in small if r["source"] == "workbook"}) <= 5
+
+
+def test_the_reporting_set_is_set_aside_by_name_and_never_trained_or_selected_on():
+    src = sources()
+    split = bench.make_split(src, folds=2, workbook_holdout=0.2, inner_eval=0.1, seed=0)
+    search_names = {r["theorem"] for r in src["search"]}
+    # a third of the search-trace theorems, and a share of the Workbook theorems
+    assert len(split["report_mf"] & search_names) == round(len(search_names) / 3)
+    assert split["report_wb"] and not split["report_wb"] & (split["wb_hold"] | split["wb_inner"])
+    # fixed by the names alone: another split seed, other folds or other held-out shares do not move it
+    other = bench.make_split(src, folds=3, workbook_holdout=0.1, inner_eval=0.05, seed=99)
+    assert (other["report_mf"], other["report_wb"]) == (split["report_mf"], split["report_wb"])
+    records = bench.set_records(src, split)
+    assert {r["theorem"] for r in records["report_search"]} == split["report_mf"] & search_names
+    assert not {r["theorem"] for r in records["search"]} & split["report_mf"]
+    assert {r["theorem"] for r in records["report_first"]} <= split["report_mf"] | split["report_wb"]
+    reported_targets = {bench._target(r["goal"]) for r in records["report_search"]}
+    for spec in ("search=4,minif2f=1", "search=0,minif2f=0", "workbook=2"):
+        variant = bench.parse_variant(spec)
+        for fold in ([None] if not bench.needs_folds(variant) else range(2)):
+            train, inner, _ = bench.fold_data(src, split, fold, variant)
+            names = {r["theorem"] for r in train} | {r["theorem"] for r in inner}
+            assert not names & (split["report_mf"] | split["report_wb"])
+            # nor a Workbook restatement of a reporting target
+            assert not {bench._target(r["goal"]) for r in train if r["source"] == "workbook"} & reported_targets
+    # with every fold run, each reporting row is predicted exactly once
+    seen = sorted(i for f in range(2) for i in bench.held_rows(src, split, f)["report_search"])
+    assert seen == list(range(len(records["report_search"])))
+
+
+def test_summaries_read_the_reporting_set_only_when_asked_for_one_variant():
+    src = sources()
+    split = bench.make_split(src, folds=2, workbook_holdout=0.2, inner_eval=0.1, seed=0)
+    records = bench.set_records(src, split)
+
+    def run(name):
+        preds = {s: {"rows": list(range(len(rs))), "preds": {"model": [float(r["steps_remaining"]) for r in rs],
+                                                             "lookup median": [1.0] * len(rs),
+                                                             "lookup mode": [0.0] * len(rs)}}
+                 for s, rs in records.items()}
+        return {"variant": {**bench.parse_variant(f"name={name},head=regression,search=0,minif2f=0"), "seed": 1},
+                "seed": 1, "fold": None, "train_seconds": 1.0, "kept": "best epoch", "predictions": preds}
+
+    results = {"runs": [run("a"), run("b")]}
+    summary = bench.summarize(results, bench.Sources(records=src), split, None, 50, 0)
+    assert set(summary["a"]["sets"]) == set(bench.HELD_SETS)
+    report = bench.summarize(results, bench.Sources(records=src), split, None, 50, 0, bench.REPORT_SETS, only="b")
+    assert set(report) == {"b"} and set(report["b"]["sets"]) == set(bench.REPORT_SETS)
+    assert report["b"]["sets"]["report_search"]["rows"] == len(records["report_search"])
 
 
 def test_variant_parsing():
@@ -119,8 +171,9 @@ def test_intervals_resample_seeds_as_well_as_theorems():
 def test_summary_compares_variants_row_by_row_and_decides_on_both_sets():
     src = sources()
     split = bench.make_split(src, folds=2, workbook_holdout=0.2, inner_eval=0.1, seed=0)
-    n_search, n_first = len(src["search"]), len(split["first"])
-    truth = {"search": [r["steps_remaining"] for r in src["search"]],
+    records = bench.set_records(src, split)
+    n_search, n_first = len(records["search"]), len(split["first"])
+    truth = {"search": [r["steps_remaining"] for r in records["search"]],
              "first": [r["steps_remaining"] for r in split["first"]]}
 
     def run(name, seed, right):

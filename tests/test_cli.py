@@ -84,7 +84,8 @@ def test_train_then_evaluate_json_and_plot(traces, tmp_path, capsys, tiny_model)
     assert main(["score", "--model", str(model), "--goal", "⊢ True", "--tactic", "trivial", "--tactic", "simp",
                  "--json"]) == 0
     ranked = json.loads(capsys.readouterr().out)
-    assert [r["reward"] for r in ranked] == [-r["steps_remaining"] for r in ranked]
+    assert [r["reward"] for r in ranked] == [-r["rank_score"] for r in ranked]
+    assert [r["rank_score"] for r in ranked] == [r["steps_remaining"] for r in ranked]  # regression: one number
 
 
 def test_train_steps_model_module_has_the_original_flags():
@@ -143,6 +144,28 @@ def test_score_takes_state_like_predict_steps_and_goal_as_its_alias(trained_tiny
                      "--json"]) == 0
         rankings.append(json.loads(capsys.readouterr().out))
     assert rankings[0] == rankings[1] and sorted(r["tactic"] for r in rankings[0]) == ["rfl", "simp"]
+
+
+def test_score_ranks_a_distribution_model_by_its_rank_score_and_shows_the_point_estimate(trained_tiny, tmp_path,
+                                                                                           capsys):
+    from conftest import distribution_copy
+    from leanprogress import ModelSettings
+
+    folder = distribution_copy(trained_tiny[0], tmp_path / "dist", max_steps=3, more_steps=6.0)
+    settings = ModelSettings.load(folder)
+    settings.point_estimate = "mode"
+    settings.save(folder)
+    tactics = ["rfl", "simp", "omega", "ring", "linarith", "decide"]
+    args = ["score", "--model", str(folder), "--state", "x : ℕ\n⊢ x = x"] + [a for t in tactics for a in ("--tactic", t)]
+    assert main(args + ["--json"]) == 0
+    ranked = json.loads(capsys.readouterr().out)
+    ranks = [r["rank_score"] for r in ranked]
+    assert ranks == sorted(ranks) and len(set(ranks)) == len(tactics)
+    assert len({r["steps_remaining"] for r in ranked}) < len(tactics)  # the mode ties them
+    assert main(args) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["rank", "steps", "left", "rank", "score", "tactic"]
+    assert [line.split()[-1] for line in table[1:]] == [r["tactic"] for r in ranked]
 
 
 def test_score_and_predict_steps_check_arguments_before_loading_the_model(tmp_path, capsys):

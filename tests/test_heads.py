@@ -41,3 +41,16 @@ def test_prior_logits_are_smoothed_log_frequencies():
 
 def test_softmax_is_stable():
     assert heads.softmax(np.array([[1000.0, 1000.0]])).tolist() == [[0.5, 0.5]]
+
+
+def test_rank_score_orders_candidates_the_mode_ties():
+    # Three candidates whose most likely count is 0: the mode gives one value, the rank scores three.
+    p = np.array([[0.9, 0.05, 0.05, 0.0], [0.6, 0.3, 0.1, 0.0], [0.5, 0.1, 0.1, 0.3]])
+    assert len(set(heads.point_estimate(p, "mode", 8.0).tolist())) == 1
+    mean = heads.rank_score(p, "mean", 8.0)
+    assert mean.tolist() == pytest.approx([0.15, 0.5, 0.1 + 0.2 + 2.4])
+    assert np.all(np.diff(mean) > 0)
+    assert heads.rank_score(p, "close", 8.0).tolist() == pytest.approx([0.1, 0.4, 0.5])
+    assert heads.rank_score(p, "median", 8.0).tolist() == pytest.approx(heads.point_estimate(p, "median", 8.0))
+    with pytest.raises(ValueError, match="rank_by must be one of"):
+        heads.rank_score(p, "mode", 8.0)

@@ -2,7 +2,7 @@ import shutil
 
 import pytest
 
-from conftest import save_bert
+from conftest import STATE_1, save_bert
 from leanprogress import LeanProgressScorer, reward
 from leanprogress.config import SETTINGS_FILE
 
@@ -215,3 +215,56 @@ def test_a_missing_local_path_is_not_looked_up_on_the_hub(tmp_path, monkeypatch)
         with pytest.raises(ModelLoadError, match="model folder not found") as err:
             LeanProgressScorer(name)
         assert "leanprogress train --output-dir" in str(err.value) and "--model-name" not in str(err.value)
+
+
+def test_a_distribution_model_ranks_by_a_score_that_does_not_tie(trained_tiny, tmp_path):
+    import numpy as np
+
+    from conftest import distribution_copy
+    from leanprogress import ModelSettings
+    from leanprogress.heads import class_values
+
+    folder = distribution_copy(trained_tiny[0], tmp_path / "dist", max_steps=3, more_steps=6.0)
+    settings = ModelSettings.load(folder)
+    settings.point_estimate = "mode"
+    settings.save(folder)
+    tactics = [f"tac_{i} [lemma{i}]" for i in range(12)] + ["simp", "omega", "ring", "linarith"]
+    scorer = LeanProgressScorer(str(folder), device="cpu", precision="fp32")
+    scores = scorer.score_batch(STATE_1, tactics)
+    assert scores.steps == scorer.predict_batch(STATE_1, tactics)
+    # The mode gives these candidates fewer distinct values than the rank score, which gives each its own.
+    assert len(set(scores.steps)) < len(tactics) and len(set(scores.rank)) == len(tactics)
+    # The default rank score is the expected steps of the same distribution.
+    probs = scorer.predict_distribution(STATE_1, tactics)
+    assert scores.rank == pytest.approx((probs @ class_values(3, 6.0)).tolist(), rel=1e-6)
+    assert scorer.rank_batch(STATE_1, tactics) == scores.rank
+    # rank() orders by it and shows the point estimate.
+    ranked = scorer.rank(STATE_1, tactics)
+    order = sorted(range(len(tactics)), key=lambda i: scores.rank[i])
+    assert ranked == [(tactics[i], scores.steps[i]) for i in order]
+    close = LeanProgressScorer(str(folder), device="cpu", precision="fp32", rank_by="close")
+    assert close.rank_batch(STATE_1, tactics) == pytest.approx(1 - probs[:, 0], rel=1e-6)
+    with pytest.raises(ValueError, match="rank_by must be one of"):
+        LeanProgressScorer(str(folder), device="cpu", rank_by="mode")
+
+
+def test_a_settings_file_without_rank_by_ranks_by_the_expected_steps(trained_tiny, tmp_path):
+    import json
+
+    from conftest import distribution_copy
+
+    folder = distribution_copy(trained_tiny[0], tmp_path / "old", max_steps=3, more_steps=6.0)
+    path = folder / "leanprogress_config.json"
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    del saved["rank_by"]  # as written before the field existed
+    saved["point_estimate"] = "mode"
+    path.write_text(json.dumps(saved), encoding="utf-8")
+    scorer = LeanProgressScorer(str(folder), device="cpu", precision="fp32")
+    assert scorer.settings.rank_by == "mean"
+    assert len(set(scorer.rank_batch(STATE_1, ["simp", "omega", "ring"]))) == 3
+
+
+def test_a_regression_models_rank_score_is_its_prediction(trained_tiny):
+    scorer = LeanProgressScorer(str(trained_tiny[0]), device="cpu", precision="fp32")
+    scores = scorer.score_batch(STATE_1, ["simp", "omega"], "intro x")
+    assert scores.rank == scores.steps == scorer.predict_batch(STATE_1, ["simp", "omega"], "intro x")

@@ -260,6 +260,26 @@ def test_tactic_mode_scores_before_running_and_orders_env_calls():
     assert BestFirstProver(Branching(), gen, None, SearchConfig(alpha=0.0, max_env_calls=1)).prove("x").env_calls == 1
 
 
+class TiedPointEstimates(StepsByTactic):
+    """A distribution-head stand-in: its point estimates tie (a mode of 0 for both), its rank scores do not."""
+
+    def predict_batch(self, goals, tactics, prefixes=None):
+        return [0.0 for _ in tactics]
+
+    def rank_batch(self, goals, tactics, prefixes=None):
+        self.calls.append(list(tactics))
+        return [self.table.get(t, 5.0) for t in tactics]
+
+
+def test_search_orders_candidates_by_the_rank_score_not_the_point_estimate():
+    gen = ListGenerator([("long", -0.1), ("short", -0.1)])
+    scorer = TiedPointEstimates({"long": 0.9, "short": 0.2})
+    env = Branching()
+    r = BestFirstProver(env, gen, scorer, SearchConfig(alpha=1.0, score_mode="tactic", max_env_calls=1)).prove("x")
+    assert env.sent == ["short"] and scorer.calls == [["long", "short"]]
+    assert r.status == "budget"
+
+
 def test_alpha_needs_a_scorer_and_a_matching_score_mode():
     with pytest.raises(ValueError, match="needs a scorer"):
         BestFirstProver(Branching(), ListGenerator([]), None, SearchConfig(alpha=0.2))

@@ -146,6 +146,32 @@ def test_probability_rises_with_the_generator_probability_and_falls_with_steps()
     assert all(0 < p <= 1 for p in outs.values())
 
 
+class RankingStub(StubScorer):
+    """A distribution-head stand-in: point estimates that tie, rank scores that do not."""
+
+    def score_batch(self, goals, tactics, prefixes=None):
+        from leanprogress.scoring import Scores
+
+        rank = self.predict_batch(goals, tactics, prefixes)
+        return Scores([0.0] * len(tactics), rank)
+
+
+def test_candidates_are_ordered_and_rewarded_by_the_rank_score_and_shown_with_the_point_estimate():
+    gen = Fixed([("a", math.log(0.4)), ("b", math.log(0.3)), ("c", math.log(0.3))])
+    scorer = RankingStub({"a": 0.8, "b": 0.3, "c": 0.55})
+    config = ServerConfig(generators={"g": {}}, reward_by_default=["g"])
+    with RunningServer(create_app(config, scorer=scorer, generators={"g": gen})) as s:
+        outs = generate(s, name="g")
+        scored = httpx.post(s.url + "/score", json={"goal": GOAL, "tactics": ["a", "b", "c"]}).json()["outputs"]
+    assert [o["output"] for o in outs] == ["b", "c", "a"]
+    assert [o["steps_remaining"] for o in outs] == [0.0, 0.0, 0.0]
+    assert [o["rank_score"] for o in outs] == [0.3, 0.55, 0.8]
+    assert all(o["reward"] == -o["rank_score"] for o in outs)
+    assert outs[0]["score"] == pytest.approx(math.exp(-2 * 0.3 / 20))
+    assert [(o["tactic"], o["steps_remaining"], o["rank_score"], o["reward"]) for o in scored] == [
+        ("a", 0.0, 0.8, -0.8), ("b", 0.0, 0.3, -0.3), ("c", 0.0, 0.55, -0.55)]
+
+
 def test_without_reward_the_score_is_the_generator_probability(server):
     outs = generate(server, use_reward=False)
     assert all(set(o) == {"output", "score"} and 0 < o["score"] <= 1 for o in outs)
@@ -172,7 +198,8 @@ def test_score_endpoint(server):
     r = httpx.post(server.url + "/score", json={"goal": GOAL, "prefix": "intro x", "tactics": ["simp", "omega"]})
     outs = r.json()["outputs"]
     assert [o["tactic"] for o in outs] == ["simp", "omega"]
-    assert all(o["steps_remaining"] >= 0 and o["reward"] == -o["steps_remaining"] for o in outs)
+    assert all(o["steps_remaining"] >= 0 and o["reward"] == -o["rank_score"] for o in outs)
+    assert all(o["rank_score"] == o["steps_remaining"] for o in outs)  # a regression model: one number
     assert httpx.post(server.url + "/score", json={"goal": GOAL, "tactics": []}).json() == {"outputs": []}
 
 

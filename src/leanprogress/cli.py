@@ -227,6 +227,9 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"K of the distribution head (default {d.head_max_steps})")
     p.add_argument("--point-estimate", choices=["median", "mode", "mean"], default=d.point_estimate,
                    help="distribution head: the number predict returns (default median: MAE; mode: exact-match)")
+    p.add_argument("--rank-by", choices=["mean", "median", "close"], default=d.rank_by,
+                   help="distribution head: the score search, serve, rank and RL rewards order candidates by "
+                   f"(default {d.rank_by}: expected steps; close: 1 - P(0 steps)); continuous, unlike the mode")
     p.add_argument("--selection-metric", choices=["mae", "accuracy", "mse", "loss"], default=d.selection_metric,
                    help=f"held-out figure that picks the best epoch and the constant fallback "
                    f"(default {d.selection_metric})")
@@ -286,6 +289,7 @@ def cmd_train(args) -> int:
             head=args.head,
             head_max_steps=args.head_max_steps,
             point_estimate=args.point_estimate,
+            rank_by=args.rank_by,
             selection_metric=args.selection_metric,
             canonicalize_goals=args.canonicalize_goals,
             initial_goals=args.initial_goals,
@@ -423,7 +427,8 @@ def add_score_parser(sub) -> None:
     p.add_argument("--tactic", action="append", required=True, help="candidate tactic (repeatable)")
     p.add_argument("--prefix", default="", help="tactics already written, one a line")
     p.add_argument("--device", default="auto", help="where the model runs: auto, cpu, cuda, cuda:N (default auto)")
-    p.add_argument("--json", action="store_true", help="print [{tactic, steps_remaining, reward}] as JSON")
+    p.add_argument("--json", action="store_true",
+                   help="print [{tactic, steps_remaining, rank_score, reward}] as JSON, best first")
     p.set_defaults(func=cmd_score)
 
 
@@ -435,20 +440,28 @@ def cmd_score(args) -> int:
     blank = [i for i, t in enumerate(args.tactic, 1) if not t.strip()]
     if blank:
         return _fail(f"--tactic number {blank[0]} is empty")
-    ranking = LeanProgressScorer(args.model, device=args.device).rank(args.state, args.tactic, args.prefix)
+    ranking = _ranked(LeanProgressScorer(args.model, device=args.device), args.state, args.tactic, args.prefix)
     if args.json:
-        print(json.dumps([{"tactic": t, "steps_remaining": s, "reward": reward(s)} for t, s in ranking]))
+        print(json.dumps([{"tactic": t, "steps_remaining": s, "rank_score": r, "reward": reward(r)}
+                          for t, s, r in ranking]))
     else:
         _print_ranking(ranking)
     return 0
 
 
+def _ranked(scorer, state: str, tactics: list[str], prefix: str = "") -> list[tuple[str, float, float]]:
+    """(tactic, predicted steps, rank score) of every candidate, best first: ordered by the rank score, which
+    breaks the ties of a point estimate (see LeanProgressScorer.rank_batch)."""
+    scores = scorer.score_batch(state, tactics, prefix)
+    return sorted(zip(tactics, scores.steps, scores.rank), key=lambda c: c[2])
+
+
 def _print_ranking(ranking) -> None:
-    print(f"{'rank':<5}{'steps left':>11}  tactic")
-    for i, (tactic, steps) in enumerate(ranking, start=1):
+    print(f"{'rank':<5}{'steps left':>11}{'rank score':>12}  tactic")
+    for i, (tactic, steps, rank) in enumerate(ranking, start=1):
         lines = tactic.splitlines()
         more = f"  (+{len(lines) - 1} more line{'s' if len(lines) > 2 else ''})" if len(lines) > 1 else ""
-        print(f"{i:<5}{steps:>11.2f}  {lines[0]}{more}")
+        print(f"{i:<5}{steps:>11.2f}{rank:>12.3f}  {lines[0]}{more}")
 
 
 # ---------------------------------------------------------------- quickstart
@@ -504,7 +517,7 @@ def cmd_quickstart(args) -> int:
     print("   " + QUICKSTART_GOAL.replace("\n", "\n   "))
     from .scoring import LeanProgressScorer
 
-    _print_ranking(LeanProgressScorer(str(model)).rank(QUICKSTART_GOAL, QUICKSTART_TACTICS))
+    _print_ranking(_ranked(LeanProgressScorer(str(model)), QUICKSTART_GOAL, QUICKSTART_TACTICS))
     print(
         "\nThis model was trained on a few dozen example steps: the ranking shows the pipeline, not a useful prover."
         "\nTrain on real traces: leanprogress build-dataset <LeanDojo JSON> --output data.jsonl && "

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from .files import atomic_output, json_error
-from .heads import HEADS, POINT_ESTIMATES, decode_regression
+from .heads import HEADS, POINT_ESTIMATES, RANK_BY, decode_regression
 from .lean.expr import CANONICAL_FORMS
 from .prompt import DEFAULT_TEMPLATE, TRUNCATIONS, PromptBuilder, PromptTemplate
 
@@ -161,6 +161,10 @@ class ModelSettings:
     """Steps the distribution head's "more than K" class stands for (mean training label above K)."""
     point_estimate: str = "median"
     """How the distribution head's prediction becomes one number: ``median``, ``mode`` or ``mean``."""
+    rank_by: str = "mean"
+    """Distribution head: the score candidates are ordered by (search, ``/generate``, ``rank``, RL rewards):
+    ``mean`` (expected steps), ``median`` or ``close`` (1 - P(0 steps)); see :func:`leanprogress.heads.rank_score`.
+    Models saved before this field rank by the expected steps too, not by their point estimate, which can tie."""
     goal_from: str = ""
     """Which state the training records' ``goal`` was: ``state_before`` (the state a candidate tactic runs in:
     the model scores candidates before they run, ``prove --score-mode tactic``), ``state_after`` (the state a
@@ -203,6 +207,8 @@ class ModelSettings:
             raise ValueError(f"head_max_steps must be >= 1 for the distribution head, got {self.head_max_steps}")
         if self.point_estimate not in POINT_ESTIMATES:
             raise ValueError(f"point_estimate must be one of {POINT_ESTIMATES}, got {self.point_estimate!r}")
+        if self.rank_by not in RANK_BY:
+            raise ValueError(f"rank_by must be one of {RANK_BY}, got {self.rank_by!r}")
         if self.initial_goals not in INITIAL_GOALS:
             raise ValueError(f"initial_goals must be one of {INITIAL_GOALS}, got {self.initial_goals!r}")
         if self.canonical_form not in CANONICAL_FORMS:
@@ -312,6 +318,10 @@ class ProgressTrainingArguments:
     point_estimate: str = "median"
     """Distribution head: the number ``predict`` returns (``median`` for MAE, ``mode`` for exact-match,
     ``mean``); saved with the model, and the scorer can override it."""
+    rank_by: str = "mean"
+    """Distribution head: the score candidates are ordered by (``mean``: expected steps, ``median``, ``close``:
+    1 - P(0 steps)); saved with the model, and the scorer can override it. Not a point estimate: it is continuous,
+    so candidates rarely tie."""
     selection_metric: str = "mae"
     """The held-out figure that picks the best epoch and decides the constant fallback: ``mae`` (steps,
     default: what a steps-remaining estimate is judged on, and robust to a few long proofs), ``accuracy``
@@ -371,6 +381,7 @@ class ProgressTrainingArguments:
             (self.head_max_steps >= 1, f"head_max_steps must be >= 1, got {self.head_max_steps}"),
             (self.point_estimate in POINT_ESTIMATES,
              f"point_estimate must be one of {POINT_ESTIMATES}, got {self.point_estimate!r}"),
+            (self.rank_by in RANK_BY, f"rank_by must be one of {RANK_BY}, got {self.rank_by!r}"),
             (self.selection_metric in SELECTION_METRICS,
              f"selection_metric must be one of {SELECTION_METRICS}, got {self.selection_metric!r}"),
             (self.initial_goals in INITIAL_GOALS,

@@ -21,6 +21,19 @@ Two heads, recorded in :class:`~leanprogress.config.ModelSettings` (``head``):
   The class "more than K" stands for ``head_more_steps``, the mean label above K
   in the training data.
 
+Ranking is not exact-match. Search, ``/generate``, ``rank`` and RL rewards
+compare candidates, and a point estimate that wins exact-match can tie most of
+them (the mode gave 32 candidates of one state 2 distinct values). They order
+by a *rank score* (:func:`rank_score`, lower is better, in steps), chosen by
+``rank_by``; the point estimate stays the step count shown to users:
+
+  * ``mean`` (default): the expected steps, ``sum_k p_k * k``;
+  * ``median``: the interpolated median above;
+  * ``close``: ``1 - P(0 steps)``, the chance that the tactic does not close the
+    goal (finishing now first, whatever comes after).
+
+For the regression head the prediction itself is the rank score.
+
 Example:
     >>> import numpy as np
     >>> p = np.array([[0.7, 0.2, 0.1, 0.0]])   # K = 2: P(0), P(1), P(2), P(more)
@@ -34,6 +47,8 @@ import numpy as np
 
 HEADS = ("regression", "distribution")
 POINT_ESTIMATES = ("median", "mode", "mean")
+RANK_BY = ("mean", "median", "close")
+"""How the distribution head's probabilities become the score candidates are ordered by (see :func:`rank_score`)."""
 
 
 def num_labels(head: str, max_steps: int) -> int:
@@ -79,6 +94,23 @@ def point_estimate(probs: np.ndarray, how: str, more_steps: float) -> np.ndarray
     p_c = np.maximum(probs[rows, c], 1e-12)
     interpolated = np.clip(c - 0.5 + (0.5 - below) / p_c, np.maximum(c - 0.5, 0.0), c + 0.5)
     return np.where(c == k_more, float(more_steps), interpolated)
+
+
+def rank_score(probs: np.ndarray, how: str, more_steps: float) -> np.ndarray:
+    """The score candidates are ordered by (lower is better, in steps), from class probabilities (rows: 0..K,
+    more), by ``how`` (see the module doc). Continuous in the probabilities, so that candidates rarely tie.
+
+    Example:
+        >>> p = np.array([[0.6, 0.3, 0.1, 0.0], [0.55, 0.25, 0.1, 0.1]])   # both have the mode 0
+        >>> [round(float(x), 2) for x in rank_score(p, "mean", 5.0)], [round(float(x), 2) for x in rank_score(p, "close", 5.0)]
+        ([0.5, 0.95], [0.4, 0.45])
+    """
+    if how not in RANK_BY:
+        raise ValueError(f"rank_by must be one of {RANK_BY}, got {how!r}")
+    probs = np.asarray(probs, dtype=np.float64)
+    if how == "close":
+        return 1.0 - probs[:, 0]
+    return point_estimate(probs, how, more_steps)
 
 
 def prior_logits(labels, max_steps: int, smoothing: float = 1.0) -> np.ndarray:

@@ -22,6 +22,7 @@ not finite is refused (the scorer is broken; ranking on it would be garbage).
 from __future__ import annotations
 
 import math
+from typing import Any, Sequence
 
 DEFAULT_N_MAX = 20.0
 """Steps that map to N = -2: about the 95th percentile of proof lengths in Mathlib traces."""
@@ -105,3 +106,20 @@ def probability_of(priority: float) -> float:
     if math.isnan(priority):
         return PROBABILITY_FLOOR
     return min(1.0, max(PROBABILITY_FLOOR, math.exp(min(priority, 0.0))))
+
+
+def rank_scores(scorer: Any, goals: str | Sequence[str], tactics: Sequence[str],
+                prefixes: str | Sequence[str] | None = None) -> list[float]:
+    """The scores ``scorer`` orders candidates by (lower is better, in steps): its ``rank_batch`` where it has one
+    (:meth:`leanprogress.scoring.LeanProgressScorer.rank_batch`: for a distribution head the expected steps, which
+    do not tie where the mode does), else its ``predict_batch`` (any object with that method scores search).
+
+    Example:
+        >>> class Len:
+        ...     def predict_batch(self, goals, tactics, prefixes=None):
+        ...         return [float(len(t)) for t in tactics]
+        >>> rank_scores(Len(), "⊢ p", ["simp", "rfl"])
+        [4.0, 3.0]
+    """
+    method = getattr(scorer, "rank_batch", None) or scorer.predict_batch
+    return list(method(goals, tactics, prefixes))

@@ -11,6 +11,15 @@ Example:
 Candidates are scored many at a time: prompts are built with the settings
 saved next to the model, sorted by length, padded per batch and run through
 one forward pass per batch.
+
+Two numbers come out of one pass (:meth:`LeanProgressScorer.score_batch`):
+the *point estimate* of steps remaining (:meth:`~LeanProgressScorer.predict_batch`,
+the step count shown to users and judged by exact-match and MAE) and the *rank
+score* (:meth:`~LeanProgressScorer.rank_batch`, lower is better, in steps), by
+which search, ``/generate``, :meth:`~LeanProgressScorer.rank` and RL rewards
+order candidates. For the regression head they are the same number; for the
+distribution head the rank score is the expected steps by default
+(:func:`leanprogress.heads.rank_score`), which does not tie where the mode does.
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ import logging
 import math
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -104,6 +113,15 @@ def _refuse_unfinished_run(folder: Path) -> None:
         )
 
 
+class Scores(NamedTuple):
+    """What :meth:`LeanProgressScorer.score_batch` returns: one entry per candidate in each list."""
+
+    steps: list[float]
+    """The point estimate of steps remaining (the model's ``point_estimate``): the number shown to users."""
+    rank: list[float]
+    """The rank score (lower is better, in steps): what candidates are ordered and rewarded by."""
+
+
 def reward(steps_remaining: float) -> float:
     """RL reward for a prediction: ``-steps_remaining`` (fewer steps left is better)."""
     return -float(steps_remaining)
@@ -126,6 +144,9 @@ class LeanProgressScorer:
         point_estimate: distribution-head models only: override the saved
             choice of the number :meth:`predict` returns (``median``, ``mode``
             or ``mean``; see :mod:`leanprogress.heads`).
+        rank_by: distribution-head models only: override the saved choice of
+            the rank score (``mean``, ``median`` or ``close``; see
+            :func:`leanprogress.heads.rank_score`).
 
     Inputs: ``goal`` is the Lean state as Lean prints it (hypotheses, then
     ``⊢ target``), ``prefix`` the tactics already written (one a line),
@@ -143,6 +164,7 @@ class LeanProgressScorer:
         precision: str = "auto",
         batch_size: int = 32,
         point_estimate: str | None = None,
+        rank_by: str | None = None,
     ):
         if precision not in SCORER_PRECISIONS:
             raise ValueError(f"precision must be one of {SCORER_PRECISIONS}, got {precision!r}")
@@ -166,6 +188,10 @@ class LeanProgressScorer:
             if point_estimate not in heads.POINT_ESTIMATES:
                 raise ValueError(f"point_estimate must be one of {heads.POINT_ESTIMATES}, got {point_estimate!r}")
             settings.point_estimate = point_estimate
+        if rank_by is not None:
+            if rank_by not in heads.RANK_BY:
+                raise ValueError(f"rank_by must be one of {heads.RANK_BY}, got {rank_by!r}")
+            settings.rank_by = rank_by
         self.settings = settings
         if isinstance(template, PromptTemplate):
             template = template.template
@@ -215,29 +241,31 @@ class LeanProgressScorer:
         check_predictions(rows, [float(p.sum()) for p in probs], "none", self.model_name)
         return probs
 
-    def _forward(self, prompts: list[str]) -> list[float]:
+    def _forward(self, prompts: list[str]) -> Scores:
         raw = self._logits(prompts)
         s = self.settings
         if s.head == "distribution":
             probs = self._checked_probabilities(raw)
-            return [float(v) for v in heads.point_estimate(probs, s.point_estimate, s.head_more_steps)]
+            steps = heads.point_estimate(probs, s.point_estimate, s.head_more_steps)
+            rank = heads.rank_score(probs, s.rank_by, s.head_more_steps)
+            return Scores([float(v) for v in steps], [float(v) for v in rank])
         values = raw[:, 0].tolist()
         steps = heads.decode_regression(values, s.label_transform).tolist()
         check_predictions(values, steps, s.label_transform, self.model_name)
-        return steps
+        return Scores(steps, list(steps))
 
     def predict(self, goal: str, tactic: str, prefix: str | None = None) -> float:
         """Predicted steps remaining after ``tactic`` on ``goal`` (>= 0)."""
         return self.predict_batch([goal], [tactic], [prefix or ""])[0]
 
-    def predict_batch(
+    def score_batch(
         self,
         goals: str | Sequence[str],
         tactics: Sequence[str],
         prefixes: str | Sequence[str] | None = None,
         initial_goals: Sequence[bool] | None = None,
-    ) -> list[float]:
-        """Predictions for many candidates, batched.
+    ) -> Scores:
+        """The point estimate and the rank score of every candidate, from one forward pass.
 
         Args:
             goals: one goal for all tactics (a str) or one per tactic.
@@ -246,9 +274,41 @@ class LeanProgressScorer:
             initial_goals: per tactic, whether its goal is an initial state standing in for the real one
                 (records with ``goal_state: "initial"``); laid out as in training for a model trained with
                 ``initial_goals="mark"``. None: every goal is a real state, as in search.
+
+        Returns:
+            :class:`Scores`: ``steps`` (what :meth:`predict_batch` returns) and ``rank`` (what
+            :meth:`rank_batch` returns), each in the order of ``tactics``.
+
+        Example:
+            >>> scores = scorer.score_batch("n : ℕ\\n⊢ n + 0 = n", ["simp", "omega"])   # doctest: +SKIP
+            >>> scores.steps, scores.rank                                                # doctest: +SKIP
+            ([0.0, 0.0], [0.41, 0.63])
         """
         prompts = self._prompts(goals, tactics, prefixes, initial_goals)
-        return self._forward(prompts) if prompts else []
+        return self._forward(prompts) if prompts else Scores([], [])
+
+    def predict_batch(
+        self,
+        goals: str | Sequence[str],
+        tactics: Sequence[str],
+        prefixes: str | Sequence[str] | None = None,
+        initial_goals: Sequence[bool] | None = None,
+    ) -> list[float]:
+        """Predicted steps remaining (the point estimate) for many candidates, batched; arguments as for
+        :meth:`score_batch`. To order candidates use :meth:`rank_batch`: a point estimate can tie."""
+        return self.score_batch(goals, tactics, prefixes, initial_goals).steps
+
+    def rank_batch(
+        self,
+        goals: str | Sequence[str],
+        tactics: Sequence[str],
+        prefixes: str | Sequence[str] | None = None,
+        initial_goals: Sequence[bool] | None = None,
+    ) -> list[float]:
+        """The rank score of many candidates (lower is better, in steps; see :func:`leanprogress.heads.rank_score`):
+        what search, ``/generate``, :meth:`rank` and RL rewards order candidates by. Arguments as for
+        :meth:`score_batch`."""
+        return self.score_batch(goals, tactics, prefixes, initial_goals).rank
 
     def _prompts(self, goals, tactics, prefixes, initial_goals=None) -> list[str]:
         """Checked arguments of :meth:`predict_batch` (and its siblings) as prompts, one per tactic."""
@@ -316,8 +376,11 @@ class LeanProgressScorer:
         return heads.class_values(s.head_max_steps, s.head_more_steps)
 
     def rank(self, goal: str, tactics: Sequence[str], prefix: str | None = None) -> list[tuple[str, float]]:
-        """Candidates sorted by predicted steps remaining, fewest first."""
-        preds = self.predict_batch(goal, tactics, prefix)
-        return sorted(zip(tactics, preds), key=lambda p: p[1])
+        """Candidates with their predicted steps remaining, best first: ordered by the rank score (see
+        :meth:`rank_batch`), which breaks the ties a point estimate leaves; a tie of rank scores keeps the
+        candidates' order."""
+        scores = self.score_batch(goal, tactics, prefix)
+        order = sorted(range(len(scores.rank)), key=lambda i: scores.rank[i])
+        return [(tactics[i], scores.steps[i]) for i in order]
 
     reward = staticmethod(reward)

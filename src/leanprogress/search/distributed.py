@@ -49,7 +49,7 @@ def _ray():
 
 
 class BatchingScorer:
-    """Merges concurrent ``predict_batch`` calls into one call of the wrapped scorer.
+    """Merges concurrent ``predict_batch`` calls into one call of the wrapped scorer's ``method``.
 
     Calls that arrive within ``wait_s`` of each other (up to ``max_batch``
     candidates) are scored in one forward pass; each caller gets its own
@@ -59,9 +59,11 @@ class BatchingScorer:
     that batch, and the calls after it are still served.
 
     Args:
-        scorer: anything with ``predict_batch(goals, tactics, prefixes)``.
+        scorer: anything with ``method(goals, tactics, prefixes)``.
         wait_s: how long the first call of a batch waits for others.
         max_batch: most candidates in one merged call.
+        method: the scorer's method that merged calls go to: ``predict_batch`` (point estimates) or
+            ``rank_batch`` (the scores search orders candidates by).
 
     Example:
         >>> class Len:
@@ -74,10 +76,13 @@ class BatchingScorer:
         [[1.0, 2.0], [3.0]]
     """
 
-    def __init__(self, scorer: Any, wait_s: float = 0.005, max_batch: int = 512):
+    def __init__(self, scorer: Any, wait_s: float = 0.005, max_batch: int = 512, method: str = "predict_batch"):
         if wait_s < 0 or max_batch < 1:
             raise ValueError("wait_s must be >= 0 and max_batch >= 1")
+        if not callable(getattr(scorer, method, None)):
+            raise TypeError(f"{type(scorer).__name__} has no {method}() to batch")
         self.scorer, self.wait_s, self.max_batch = scorer, wait_s, max_batch
+        self._score = getattr(scorer, method)
         self.calls = 0
         self._pending: list[tuple[list[str], list[str], list[str], asyncio.Future]] = []
         self._draining = False
@@ -116,7 +121,7 @@ class BatchingScorer:
                 prefixes = [p for b in batch for p in b[2]]
                 self.calls += 1
                 try:
-                    scores = await asyncio.to_thread(self.scorer.predict_batch, goals, tactics, prefixes)
+                    scores = await asyncio.to_thread(self._score, goals, tactics, prefixes)
                     scores = list(scores)
                     if len(scores) != len(tactics):
                         raise RuntimeError(f"the scorer returned {len(scores)} score(s) for {len(tactics)} "
@@ -153,17 +158,22 @@ class ScorerActor:
         from ..scoring import LeanProgressScorer
 
         self._scorer = LeanProgressScorer(model, device=device)
-        self._batcher = BatchingScorer(self._scorer, wait_s=wait_s)
+        self._batchers = {m: BatchingScorer(self._scorer, wait_s=wait_s, method=m)
+                          for m in ("predict_batch", "rank_batch")}
 
     def describe(self) -> tuple[str, Any]:
         return self._scorer.model_name, self._scorer.settings
 
     async def predict_batch(self, goals: Any, tactics: list[str], prefixes: Any = None) -> list[float]:
-        return await self._batcher.predict_batch(goals, tactics, prefixes)
+        return await self._batchers["predict_batch"].predict_batch(goals, tactics, prefixes)
+
+    async def rank_batch(self, goals: Any, tactics: list[str], prefixes: Any = None) -> list[float]:
+        return await self._batchers["rank_batch"].predict_batch(goals, tactics, prefixes)
 
 
 class RemoteScorer:
-    """A worker's view of the shared :class:`ScorerActor`: same ``predict_batch`` as a local scorer."""
+    """A worker's view of the shared :class:`ScorerActor`: same ``predict_batch`` and ``rank_batch`` as a local
+    scorer."""
 
     def __init__(self, actor: Any):
         ray = _ray()
@@ -172,6 +182,9 @@ class RemoteScorer:
 
     def predict_batch(self, goals: Any, tactics: list[str], prefixes: Any = None) -> list[float]:
         return self._ray.get(self._actor.predict_batch.remote(goals, list(tactics), prefixes))
+
+    def rank_batch(self, goals: Any, tactics: list[str], prefixes: Any = None) -> list[float]:
+        return self._ray.get(self._actor.rank_batch.remote(goals, list(tactics), prefixes))
 
 
 class ProveWorker:

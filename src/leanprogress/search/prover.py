@@ -7,7 +7,9 @@ seen, scores the new ones and queues them. A node's priority is::
     alpha * N + (1 - alpha) * P,   N = -2 * predicted_steps / n_max
 
 with ``P`` the summed log-probability of the tactics on its path (see
-:mod:`leanprogress.ranking`); ``alpha = 0`` is plain log-probability search
+:mod:`leanprogress.ranking`) and ``predicted_steps`` the scorer's rank score
+(:meth:`~leanprogress.scoring.LeanProgressScorer.rank_batch`: for a
+distribution head the expected steps, which do not tie as its mode does); ``alpha = 0`` is plain log-probability search
 and needs no scorer. A candidate whose log-probability is NaN or infinite
 counts as the lowest (:func:`~leanprogress.ranking.finite_logprob`); a
 predicted step count that is not finite ends the theorem with status ``error``.
@@ -50,7 +52,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import SCORE_MODE_GOAL_FROM, check_score_mode, score_mode_for  # noqa: F401 (re-exported)
-from ..ranking import DEFAULT_N_MAX, finite_logprob, mixed_priority
+from ..ranking import DEFAULT_N_MAX, finite_logprob, mixed_priority, rank_scores
 
 STATUSES = ("proved", "failed", "budget", "timeout", "error", "unverified")
 SCORE_MODES = ("state", "tactic")
@@ -225,7 +227,8 @@ class BestFirstProver:
                              getattr(scorer, "model_name", "the model"))
 
     def _steps(self, goals: list[str], tactics: list[str], prefix: str) -> list[float]:
-        return self.scorer.predict_batch(goals, tactics, prefix) if tactics else []
+        # The rank score (expected steps for a distribution head), not the point estimate: a mode ties candidates.
+        return rank_scores(self.scorer, goals, tactics, prefix) if tactics else []
 
     def prove(self, theorem: Any, name: str | None = None) -> SearchResult:
         """Search for a proof of ``theorem``; never raises for a failure of the backends (status ``error``)."""

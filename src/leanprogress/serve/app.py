@@ -43,7 +43,7 @@ from pydantic import AfterValidator, BaseModel, Field
 from ..config import goal_from_mismatch
 from ..generators import GeneratorError, GeneratorTimeout, build_generator
 from ..ranking import finite_logprob, mixed_priority, normalized_steps, probability_of
-from ..scoring import ScoringError
+from ..scoring import Scores, ScoringError
 from .body_limit import BodyLimit
 from .config import ServerConfig
 from .limits import Busy, DeadlineExceeded, WorkLimiter
@@ -89,9 +89,16 @@ class GenerateRequest(BaseModel):
 class Generation(BaseModel):
     output: str
     score: float
+    """The ranking priority (a probability in (0, 1] by default); candidates come best first."""
     model_score: float | None = None
+    """The generator's own score (log-probability)."""
     steps_remaining: float | None = None
+    """The model's point estimate of steps remaining (shown to users; it can tie)."""
+    rank_score: float | None = None
+    """What the candidates were ordered by (lower is better, in steps; for a distribution head the expected
+    steps): continuous, so candidates do not tie where the point estimate does."""
     reward: float | None = None
+    """``-rank_score``."""
 
 
 class GenerateResponse(BaseModel):
@@ -107,7 +114,11 @@ class ScoreRequest(BaseModel):
 class ScoredTactic(BaseModel):
     tactic: str
     steps_remaining: float
+    """The model's point estimate of steps remaining (shown to users; it can tie)."""
+    rank_score: float
+    """The score to order candidates by (lower is better, in steps; for a distribution head the expected steps)."""
     reward: float
+    """``-rank_score``: the RL reward."""
 
 
 class ScoreResponse(BaseModel):
@@ -236,27 +247,36 @@ def create_app(config: ServerConfig, scorer: Any = None, generators: dict[str, A
         except DeadlineExceeded as exc:
             raise HTTPProblem(504, str(exc)) from None
 
-    def score(deadline, goal: str, tactics: list[str], prefix: str) -> list[float]:
+    def score_both(deadline, goal, tactics: list[str], prefix) -> Scores:
+        """The point estimates and rank scores of ``tactics``, through the model's lock and the deadline."""
         limiter.waiting(+1)
         try:
             deadline.acquire(scorer_lock, "the model")
         finally:
             limiter.waiting(-1)
         try:
-            steps = scorer.predict_batch(goal, tactics, prefix)
+            if hasattr(scorer, "score_batch"):
+                scores = scorer.score_batch(goal, tactics, prefix)
+            else:  # any object with predict_batch can serve: its prediction is its rank score
+                steps = list(scorer.predict_batch(goal, tactics, prefix))
+                scores = Scores(steps, steps)
         except ScoringError as exc:
             logger.error("scoring failed: %s", exc)
             raise HTTPProblem(500, f"the scorer failed: {exc}") from None
         finally:
             scorer_lock.release()
         # A scorer that lets a NaN through must not rank it first (NaN compares false with everything).
-        bad = [i for i, s in enumerate(steps) if not math.isfinite(s)]
+        bad = [i for i, (s, r) in enumerate(zip(*scores)) if not (math.isfinite(s) and math.isfinite(r))]
         if bad:
             i = bad[0]
-            logger.error("scorer gave %r for %r", steps[i], tactics[i])
-            raise HTTPProblem(500, f"the scorer failed: no finite step count for {len(bad)} of {len(steps)} "
-                                   f"candidate(s) (first: {tactics[i]!r} gave {steps[i]})")
-        return steps
+            logger.error("scorer gave %r (rank score %r) for %r", scores.steps[i], scores.rank[i], tactics[i])
+            raise HTTPProblem(500, f"the scorer failed: no finite step count for {len(bad)} of {len(tactics)} "
+                                   f"candidate(s) (first: {tactics[i]!r} gave {scores.steps[i]})")
+        return scores
+
+    def score(deadline, goal, tactics: list[str], prefix) -> list[float]:
+        """The rank scores of ``tactics`` (what candidates are ordered and rewarded by)."""
+        return score_both(deadline, goal, tactics, prefix).rank
 
     @app.get("/health")
     async def health():
@@ -312,15 +332,16 @@ def create_app(config: ServerConfig, scorer: Any = None, generators: dict[str, A
                                     for t, s in candidates]}
             deadline.check("scoring the candidates")
             tactics = [t for t, _ in candidates]
-            steps = score(deadline, req.input, tactics, req.history or "")
+            scores = score_both(deadline, req.input, tactics, req.history or "")
             ranked = []
-            for (tactic, model_score), s in zip(candidates, steps):
+            for (tactic, model_score), s, r in zip(candidates, scores.steps, scores.rank):
+                # Ordered by the rank score (continuous), shown with the point estimate.
                 if alpha is None:
-                    priority = normalized_steps(s, config.n_max) if probability else -s
+                    priority = normalized_steps(r, config.n_max) if probability else -r
                 else:
-                    priority = mixed_priority(s, model_score, alpha, config.n_max)
+                    priority = mixed_priority(r, model_score, alpha, config.n_max)
                 out = {"output": tactic, "score": probability_of(priority) if probability else priority,
-                       "model_score": model_score, "steps_remaining": s, "reward": -s}
+                       "model_score": model_score, "steps_remaining": s, "rank_score": r, "reward": -r}
                 ranked.append((priority, out))
             # Sort on the priority itself: probabilities clamped at the floor would tie.
             ranked.sort(key=lambda p: -p[0])
@@ -341,8 +362,9 @@ def create_app(config: ServerConfig, scorer: Any = None, generators: dict[str, A
             return {"outputs": []}
 
         def work(deadline):
-            steps = score(deadline, req.goal, req.tactics, req.prefix or "")
-            return {"outputs": [{"tactic": t, "steps_remaining": s, "reward": -s} for t, s in zip(req.tactics, steps)]}
+            scores = score_both(deadline, req.goal, req.tactics, req.prefix or "")
+            return {"outputs": [{"tactic": t, "steps_remaining": s, "rank_score": r, "reward": -r}
+                                for t, s, r in zip(req.tactics, scores.steps, scores.rank)]}
 
         return await run(work)
 

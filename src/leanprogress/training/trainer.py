@@ -410,6 +410,7 @@ class ProgressTrainer:
             head_max_steps=args.head_max_steps if distribution else 0,
             head_more_steps=heads.more_steps_of(train_labels, args.head_max_steps) if distribution else 0.0,
             point_estimate=args.point_estimate,
+            rank_by=args.rank_by,
             goal_from=records_goal_from(self.train_dataset.records),
             canonicalize_goals=args.canonicalize_goals,
             initial_goals=args.initial_goals,
@@ -439,7 +440,7 @@ class ProgressTrainer:
     # Settings that do not change a prompt's tokens; every other field (including ones added later) is in the
     # prompt cache's key, so a new prompt setting can never reuse stale tokens.
     # ``initial_goals`` is left out because each record's key says whether its prompt was marked.
-    _NOT_PROMPT = frozenset({"head", "head_max_steps", "head_more_steps", "point_estimate", "label_transform",
+    _NOT_PROMPT = frozenset({"head", "head_max_steps", "head_more_steps", "point_estimate", "rank_by", "label_transform",
                              "base_model", "format_version", "initial_goals", "ranking_weight"})
 
     def _cache_key(self) -> tuple:

@@ -51,7 +51,8 @@ current one, which keeps what decides a term's value), ``group`` (1: batches of 
 ``mathlib_order`` (leandojo|search), ``initial`` (read|mark|drop), the ranking objective's ``ranking`` (weight; 0:
 off), ``negatives``, ``negatives_from`` (source|any) and ``margin``, the source weights ``workbook``, ``minif2f``,
 ``mathlib``, ``search`` (0 leaves a source out; fractions subsample theorems, whole numbers repeat them),
-``workbook_theorems`` (only this many Workbook training theorems, for cheap runs; 0: all), ``name``.
+``workbook_theorems`` (only this many Workbook training theorems, for cheap runs; 0: all), ``prior``
+(none|lookup: ``train --head-prior``), ``class_weight`` (``train --class-weighting``), ``name``.
 """
 
 from __future__ import annotations
@@ -102,12 +103,14 @@ RECIPE = {
     "mathlib": 1.0,
     "search": 0.0,
     "workbook_theorems": 0,
+    "prior": "none",
+    "class_weight": 0.0,
 }
 _TYPES = {k: type(v) for k, v in RECIPE.items()}
 _CHOICES = {"head": ("regression", "distribution"), "point": ("median", "mode", "mean"),
             "selection": ("mae", "accuracy", "mse", "loss"), "label_transform": ("log1p", "none"),
             "order": ("leandojo", "search"), "mathlib_order": ("leandojo", "search"),
-            "initial": ("read", "mark", "drop"), "negatives_from": ("source", "any")}
+            "initial": ("read", "mark", "drop"), "negatives_from": ("source", "any"), "prior": ("none", "lookup")}
 HELD_SETS = ("search", "first")
 """The selection sets: variants are compared and chosen on these."""
 REPORT_SETS = ("report_search", "report_first")
@@ -374,7 +377,8 @@ def raw_outputs(progress_trainer, model, records: list[dict], device, batch_size
             out[idx] = model(**batch).logits.float().reshape(len(idx), -1).cpu().numpy()
     if was_training:
         model.train()
-    return out
+    prior = progress_trainer.head_prior_of([r["tactic"] for r in records])
+    return out if prior is None else out + prior
 
 
 def predictions_of(progress_trainer, raw) -> dict[str, list[float]]:
@@ -509,6 +513,7 @@ def run_once(variant: dict, fold: int | None, sources, split: dict, opts, cache,
         selection_metric=variant["selection"], canonicalize_goals=bool(variant["canonical"]),
         initial_goals=variant["initial"], ranking_weight=variant["ranking"], ranking_negatives=variant["negatives"],
         ranking_negatives_from=variant["negatives_from"], ranking_margin=variant["margin"],
+        head_prior=variant["prior"], class_weighting=variant["class_weight"],
         group_by_length=bool(variant["group"]), device=opts.device,
         precision=opts.precision, eval_batch_size=64, logging_steps=50,
         extra={"save_total_limit": 1, "dataloader_num_workers": opts.workers, "disable_tqdm": not opts.progress},
@@ -576,9 +581,12 @@ def add_run(results: dict, run: dict) -> None:
     """Add a run, replacing an earlier run of the same variant, seed and fold; a variant name must always mean the
     same settings."""
     name = run["variant"]["name"]
+
+    def settings(variant: dict) -> dict:  # keys added since a run was recorded hold their default there
+        return {k: v for k, v in {**RECIPE, **variant}.items() if k != "seed"}
+
     for other in results["runs"]:
-        if other["variant"]["name"] == name and {k: v for k, v in other["variant"].items() if k != "seed"} != {
-                k: v for k, v in run["variant"].items() if k != "seed"}:
+        if other["variant"]["name"] == name and settings(other["variant"]) != settings(run["variant"]):
             raise SystemExit(f"variant {name!r} is already in the results with other settings: give it another name")
     results["runs"] = [r for r in results["runs"] if _run_key(r) != _run_key(run)] + [run]
 

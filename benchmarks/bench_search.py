@@ -39,7 +39,12 @@ ranking objective's weight, 0: steps alone), ``negatives`` (per record),
 ``order`` (leandojo|search: how Workbook and Mathlib steps are counted, see
 ``build-dataset --step-order``), ``canonical`` (1: canonical goals, the
 default; 0: goals as printed), ``initial`` (read|mark|drop, ``train
---initial-goals``). Their training data
+--initial-goals``), and how the scorer is read, which needs no training of
+its own: ``rank`` (``saved``: the model's rank score; ``mean``, ``median``,
+``close``: that rank score, see ``leanprogress.heads.rank_score``; ``mode``:
+its mode as a point estimate, how mode models ranked before rank scores
+existed). Variants that differ only in ``name`` and ``rank`` share their
+trained models (named by the training settings in ``--models``). Their training data
 can hold ``--workbook N`` Lean Workbook Plus theorems (read as
 ``--from-lean-source`` does; a Workbook theorem whose initial target is that
 of a held-out theorem is left out of that fold) and the training folds'
@@ -69,6 +74,7 @@ choice; and the generator is a simulation, not a model.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import statistics
@@ -81,11 +87,15 @@ from _shared import MATHLIB_SAMPLE, MINIF2F_SEARCH_TRACES, WORKBOOK_PROOFS, mach
 # A scorer variant (--variant): training settings of the scorers of every fold. DEFAULT_VARIANT is what the
 # benchmark trained before variants existed (the "trained" rows).
 DEFAULT_VARIANT = {"name": "trained", "head": "regression", "ranking": 0.0, "negatives": 1, "from": "source",
-                   "margin": 1.0, "epochs": 0.0, "seed": 0, "order": "leandojo", "canonical": 1, "initial": "read"}
+                   "margin": 1.0, "epochs": 0.0, "seed": 0, "order": "leandojo", "canonical": 1, "initial": "read",
+                   "rank": "saved"}
 _VARIANT_TYPES = {"name": str, "head": str, "ranking": float, "negatives": int, "from": str, "margin": float,
-                  "epochs": float, "seed": int, "order": str, "canonical": int, "initial": str}
+                  "epochs": float, "seed": int, "order": str, "canonical": int, "initial": str, "rank": str}
 _VARIANT_CHOICES = {"head": ("regression", "distribution"), "from": ("source", "any"), "order": ("leandojo", "search"),
-                    "canonical": (0, 1), "initial": ("read", "mark", "drop")}
+                    "canonical": (0, 1), "initial": ("read", "mark", "drop"),
+                    "rank": ("saved", "mean", "median", "close", "mode")}
+# How a scorer is read, not trained: variants that differ only in these share their trained models.
+_READ_KEYS = ("name", "rank")
 
 
 def parse_variant(spec: str) -> dict:
@@ -141,11 +151,18 @@ class LookupScorer:
 
 
 class CachedScorer:
-    """Scores are deterministic: compute each (goal, tactic, prefix) once across alphas and seeds."""
+    """Scores are deterministic: compute each (goal, tactic, prefix) once across alphas and seeds.
 
-    def __init__(self, scorer):
+    Search orders candidates by the wrapped scorer's rank score (``rank_batch``, where it has one); with
+    ``by_point_estimate`` by its point estimate instead (how a mode-reading model ranked before rank scores)."""
+
+    def __init__(self, scorer, by_point_estimate=False):
+        from leanprogress.ranking import rank_scores
+
         self.scorer, self.cache = scorer, {}
         self.settings, self.model_name = scorer.settings, scorer.model_name
+        self._score = scorer.predict_batch if by_point_estimate else (
+            lambda g, t, p: rank_scores(scorer, g, t, p))
 
     def predict_batch(self, goals, tactics, prefixes=None):
         n = len(tactics)
@@ -154,7 +171,7 @@ class CachedScorer:
         keys = list(zip(goals, tactics, prefixes))
         todo = [k for k in dict.fromkeys(keys) if k not in self.cache]
         if todo:
-            for k, v in zip(todo, self.scorer.predict_batch(*map(list, zip(*todo)))):
+            for k, v in zip(todo, self._score(*map(list, zip(*todo)))):
                 self.cache[k] = v
         return [self.cache[k] for k in keys]
 
@@ -217,7 +234,11 @@ def train_scorers(entries, names, folds, opts, tmp, variant=DEFAULT_VARIANT, mod
 
     mathlib = json.load(open(MATHLIB_SAMPLE, encoding="utf-8")) if opts.mathlib else []
     scorers, timings, training = {}, [], {}
-    tag = "" if variant == DEFAULT_VARIANT else f"{variant['name']}-"
+    trained_as = {k: v for k, v in variant.items() if k not in _READ_KEYS}
+    default = {k: v for k, v in DEFAULT_VARIANT.items() if k not in _READ_KEYS}
+    # Named by the training settings, so that variants read differently (``rank``) share one model per fold.
+    tag = "" if trained_as == default else "v" + hashlib.sha256(
+        json.dumps(trained_as, sort_keys=True).encode()).hexdigest()[:10] + "-"
     for k, held in enumerate(folds):
         held = set(held)
         held_targets = {_target(t["traced_tactics"][0]["state_before"]) for t in entries if t["full_name"] in held}
@@ -246,7 +267,10 @@ def train_scorers(entries, names, folds, opts, tmp, variant=DEFAULT_VARIANT, mod
                 ProgressTrainer(args, recs).train()
                 shutil.rmtree(Path(out) / "checkpoints", ignore_errors=True)
                 timings.append((mode, k, len(recs), time.perf_counter() - t0))
-            scorers[(mode, k)] = CachedScorer(LeanProgressScorer(out, device="cpu"))
+            rank = variant["rank"]
+            read = {} if rank == "saved" else {"point_estimate": "mode"} if rank == "mode" else {"rank_by": rank}
+            scorers[(mode, k)] = CachedScorer(LeanProgressScorer(out, device="cpu", **read),
+                                              by_point_estimate=rank == "mode")
     return scorers, timings, training
 
 

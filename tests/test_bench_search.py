@@ -80,7 +80,30 @@ def test_a_variants_data_rules_reach_its_scorers(tmp_path, tiny_model):
     folds = [["t0", "t1", "t2"], ["t3", "t4", "t5"]]
     scorers, timings, training = bench.train_scorers(entries, None, folds, opts, tmp_path, variant, ("tactic",),
                                                      [whole])
-    settings = ModelSettings.load(tmp_path / "recipe-tactic0")
+    settings = ModelSettings.load(scorers[("tactic", 0)].scorer.model_name)
     assert settings.canonicalize_goals is False and settings.initial_goals == "mark"
     assert [n for _, k, n, _ in timings] == [len(training[0]), len(training[1])] and whole[1] in training[0]
     assert {r["theorem"] for r in training[0]}.isdisjoint(folds[0])
+
+
+def test_variants_read_differently_share_their_models_and_rank_by_their_read(tmp_path, tiny_model):
+    from types import SimpleNamespace
+
+    entries, _, _ = env_and_generator()
+    opts = SimpleNamespace(mathlib=False, search_weight=1, model_name=str(tiny_model), epochs=1, train_seed=42)
+    folds = [["t0", "t1", "t2"], ["t3", "t4", "t5"]]
+    read = {}
+    for spec in ("name=dist-mean,head=distribution", "name=dist-mode,head=distribution,rank=mode",
+                 "name=dist-close,head=distribution,rank=close"):
+        variant = bench.parse_variant(spec)
+        scorers, timings, _ = bench.train_scorers(entries, None, folds, opts, tmp_path, variant, ("tactic",))
+        read[variant["rank"]] = (scorers[("tactic", 0)], timings)
+    assert len(read["saved"][1]) == 2 and read["mode"][1] == [] and read["close"][1] == []  # trained once
+    state, tactics = "x : ℕ\n⊢ x = x", ["simp", "rfl", "omega", "ring", "decide", "norm_num"]
+    inner = read["saved"][0].scorer
+    assert read["saved"][0].predict_batch(state, tactics) == inner.rank_batch(state, tactics)
+    mode = read["mode"][0]
+    assert mode.predict_batch(state, tactics) == mode.scorer.predict_batch(state, tactics)
+    assert mode.scorer.settings.point_estimate == "mode"
+    probs = inner.predict_distribution(state, tactics)
+    assert read["close"][0].predict_batch(state, tactics) == pytest.approx((1 - probs[:, 0]).tolist(), rel=1e-6)

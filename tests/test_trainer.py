@@ -553,3 +553,96 @@ def test_dropped_initial_goals_are_not_trained_on(tmp_path, tiny_model):
         ProgressTrainer(args, [r for r in train if r.get("goal_state")])
     with pytest.raises(ValueError, match="initial_goals"):
         ProgressTrainingArguments(output_dir="x", initial_goals="weight")
+
+
+def prior_task(names, seed=0):
+    # The name says most: "finish" closes the goal; "work" leaves 1 step on goals with q and 3 on the others,
+    # so the lookup's mode for "work" is right half the time and only the state tells the rest.
+    rng = random.Random(seed)
+    out = []
+    for name in names:
+        q = rng.random() < 0.5
+        out.append({"goal": f"⊢ {'q' if q else 'r'}{rng.randrange(9)}", "prefix": "", "tactic": "work",
+                    "steps_remaining": 1 if q else 3, "theorem": f"{name}w"})
+        out.append({"goal": f"⊢ p{rng.randrange(9)}", "prefix": "", "tactic": "finish", "steps_remaining": 0,
+                    "theorem": f"{name}f"})
+    return out
+
+
+def test_a_head_prior_model_corrects_the_lookup_and_scores_as_it_was_trained(tmp_path, tiny_model):
+    import numpy as np
+
+    from leanprogress import LeanProgressScorer
+    from leanprogress.baselines import TacticLookup
+    from leanprogress.encoder import load_regression_model
+
+    train, held = prior_task([f"L{i}" for i in range(40)]), prior_task(["H0", "H1", "H2", "H3", "H4"], seed=1)
+    args = ProgressTrainingArguments(output_dir=str(tmp_path), model_name=str(tiny_model), epochs=10, batch_size=8,
+                                     max_length=32, precision="fp32", learning_rate=1e-2, head="distribution",
+                                     head_max_steps=3, head_prior="lookup", point_estimate="mode")
+    metrics = ProgressTrainer(args, train, held).train()
+    assert ModelSettings.load(tmp_path).head_prior == "lookup"
+    lookup = TacticLookup.load(tmp_path)
+    lookup_right = np.mean([lookup.predict([r["tactic"]], "mode")[0] == r["steps_remaining"] for r in held])
+    assert lookup_right < 0.9 and metrics["kept"] == "best epoch"
+    assert metrics["eval"]["eval_accuracy"] > lookup_right
+    # The scorer adds the same prior to the head's outputs as training did.
+    scorer = LeanProgressScorer(str(tmp_path), device="cpu", precision="fp32")
+    goals, tactics = [r["goal"] for r in held], [r["tactic"] for r in held]
+    dist = scorer.predict_distribution(goals, tactics)
+    model = load_regression_model(str(tmp_path), role="model", num_labels=5).eval()
+    import torch
+
+    with torch.no_grad():
+        enc = scorer.builder.encode(scorer.builder.build_many(goals, tactics, [""] * len(goals)), padding=True,
+                                    return_tensors="pt")
+        raw = model(**enc).logits.double().numpy()
+    expected = np.exp(raw + lookup.class_log_prior(tactics, 3))
+    assert np.allclose(dist, expected / expected.sum(axis=1, keepdims=True), atol=1e-4)
+    assert np.mean(np.array(scorer.predict_batch(goals, tactics)) == [r["steps_remaining"] for r in held]) == \
+        pytest.approx(metrics["eval"]["eval_accuracy"])
+
+
+def test_a_head_prior_model_that_learns_nothing_falls_back_to_the_lookup(tmp_path, tiny_model):
+    import numpy as np
+
+    from leanprogress import LeanProgressScorer
+    from leanprogress.baselines import TacticLookup
+
+    train, held, metrics = diverging_run(tmp_path, tiny_model, head="distribution", head_max_steps=2,
+                                         head_prior="lookup")
+    assert metrics["kept"] == "constant"
+    scorer = LeanProgressScorer(str(tmp_path), device="cpu", precision="fp32")
+    tactics = [r["tactic"] for r in held] + ["never seen"]
+    dist = scorer.predict_distribution(["⊢ a"] * len(tactics), tactics)
+    assert np.allclose(dist, np.exp(TacticLookup.load(tmp_path).class_log_prior(tactics, 2)), atol=1e-5)
+
+
+def test_class_weighting_weighs_each_record_by_its_class():
+    import numpy as np
+    import torch
+
+    from leanprogress.training.trainer import _distribution_loss, class_weights
+
+    labels = [0] * 8 + [1] * 2 + [4]
+    w = class_weights(labels, max_steps=2, power=1.0)
+    assert w[0] < w[1] < w[3] and np.mean(w[[min(x, 3) for x in labels]]) == pytest.approx(1.0)
+    assert class_weights(labels, 2, 0.0) is None
+    logits = torch.randn(len(labels), 4)
+    target = torch.tensor(labels, dtype=torch.float32)
+    plain = torch.nn.functional.cross_entropy(logits, target.clamp(max=3).long(), reduction="none")
+    weighted = _distribution_loss(2, w)({"logits": logits}, target)
+    assert float(weighted) == pytest.approx(float((plain * torch.as_tensor(w)[target.clamp(max=3).long()]).mean()),
+                                            rel=1e-5)
+    assert float(_distribution_loss(2)({"logits": logits}, target)) == pytest.approx(float(plain.mean()), rel=1e-5)
+
+
+def test_head_prior_and_class_weighting_are_checked():
+    with pytest.raises(ValueError, match="needs the distribution head"):
+        ProgressTrainingArguments(output_dir="x", head_prior="lookup")
+    with pytest.raises(ValueError, match="cannot be combined"):
+        ProgressTrainingArguments(output_dir="x", head="distribution", head_prior="lookup", ranking_weight=1.0)
+    with pytest.raises(ValueError, match="class_weighting must be"):
+        ProgressTrainingArguments(output_dir="x", head="distribution", class_weighting=2.0)
+    with pytest.raises(ValueError, match="head_prior must be one of"):
+        ModelSettings(head="distribution", head_max_steps=3, head_prior="table")

@@ -9,7 +9,10 @@ records, with the overall median and mode for names it never saw.
 
 The trainer fits it on the records it trains on and saves it with the model as
 ``tactic_lookup.json``, so ``leanprogress evaluate`` can show it beside the model
-on any dataset.
+on any dataset. It also keeps how often each name took each number of steps
+(``counts``), from which :meth:`TacticLookup.class_log_prior` gives a
+distribution head the name's step distribution to start from (``train
+--head-prior lookup``).
 
 Example:
     >>> lookup = TacticLookup.fit([{"tactic": "linarith", "steps_remaining": 0},
@@ -62,7 +65,8 @@ class TacticLookup:
     """Median and mode of ``steps_remaining`` per tactic name, with an overall fallback.
 
     Args:
-        table: ``{name: {"n": rows, "median": float, "mode": int}}``.
+        table: ``{name: {"n": rows, "median": float, "mode": int, "counts": {steps: rows}}}`` (``counts`` is
+            absent from lookups saved before it existed).
         fallback: the same statistics over all training rows, used for names not in ``table``.
 
     Build it with :meth:`fit`; save and load it with :meth:`save` and :meth:`load`.
@@ -89,7 +93,8 @@ class TacticLookup:
             raise ValueError("cannot fit a tactic lookup on no records")
 
         def stats(values: list[int]) -> dict:
-            return {"n": len(values), "median": float(np.median(values)), "mode": _mode(values)}
+            counts = {str(k): v for k, v in sorted(Counter(values).items())}  # JSON keys are strings
+            return {"n": len(values), "median": float(np.median(values)), "mode": _mode(values), "counts": counts}
 
         return cls({name: stats(v) for name, v in sorted(by_name.items())}, stats(everything))
 
@@ -98,6 +103,46 @@ class TacticLookup:
         if statistic not in LOOKUP_STATISTICS:
             raise ValueError(f"statistic must be one of {LOOKUP_STATISTICS}, got {statistic!r}")
         return [float(self.table.get(tactic_name(t), self.fallback)[statistic]) for t in tactics]
+
+    PRIOR_SMOOTHING = 10.0
+    """Pseudo-rows of the overall distribution added to each name's counts in :meth:`class_log_prior`: a name seen
+    a few times is not taken at its word."""
+
+    def class_log_prior(self, tactics: Sequence[str], max_steps: int) -> np.ndarray:
+        """Log-probabilities of the distribution head's classes (0..K steps, more than K) for each tactic's name:
+        its counts smoothed toward the overall distribution (:attr:`PRIOR_SMOOTHING` rows of it; names not seen
+        get the overall distribution, itself smoothed by one row per class).
+
+        Returns:
+            an array of shape ``(len(tactics), max_steps + 2)``.
+
+        Raises:
+            ValueError: for a lookup saved before it kept counts.
+
+        Example:
+            >>> lookup = TacticLookup.fit([{"tactic": "linarith", "steps_remaining": 0}] * 90
+            ...                           + [{"tactic": "have h : p", "steps_remaining": 2}] * 10)
+            >>> p = np.exp(lookup.class_log_prior(["linarith", "have h2 : q", "omega"], max_steps=1))
+            >>> [round(float(x), 2) for x in p[0]], [round(float(x), 2) for x in p[2]]
+            ([0.99, 0.0, 0.01], [0.88, 0.01, 0.11])
+        """
+        def histogram(entry: dict) -> np.ndarray:
+            if "counts" not in entry:
+                raise ValueError("this tactic lookup was saved before it kept step counts per name: fit it again "
+                                 "(train the model again) to use it as a prior")
+            h = np.zeros(max_steps + 2)
+            for steps, n in entry["counts"].items():
+                h[min(int(steps), max_steps + 1)] += n
+            return h
+
+        overall = histogram(self.fallback) + 1.0
+        overall /= overall.sum()
+        out = np.empty((len(tactics), max_steps + 2))
+        for i, t in enumerate(tactics):
+            entry = self.table.get(tactic_name(t))
+            h = overall * self.PRIOR_SMOOTHING + (histogram(entry) if entry is not None else 0.0)
+            out[i] = np.log(h / h.sum())
+        return out
 
     def to_dict(self) -> dict:
         return {"format_version": 1, "key": "tactic first word", "fallback": self.fallback, "tactics": self.table}

@@ -227,6 +227,12 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"K of the distribution head (default {d.head_max_steps})")
     p.add_argument("--point-estimate", choices=["median", "mode", "mean"], default=d.point_estimate,
                    help="distribution head: the number predict returns (default median: MAE; mode: exact-match)")
+    p.add_argument("--head-prior", choices=["none", "lookup"], default=d.head_prior,
+                   help="distribution head: lookup trains it as a correction to the step distribution of the "
+                   "tactic's name in the training records (it starts as the tactic-name lookup); default none")
+    p.add_argument("--class-weighting", type=float, default=d.class_weighting, metavar="W",
+                   help="distribution head: weigh each record by its class's frequency to the power -W (0 to 1; "
+                   "default 0: off), so records far from the end are not drowned by one-step proofs")
     p.add_argument("--rank-by", choices=["mean", "median", "close"], default=d.rank_by,
                    help="distribution head: the score search, serve, rank and RL rewards order candidates by "
                    f"(default {d.rank_by}: expected steps; close: 1 - P(0 steps)); continuous, unlike the mode")
@@ -290,6 +296,8 @@ def cmd_train(args) -> int:
             head_max_steps=args.head_max_steps,
             point_estimate=args.point_estimate,
             rank_by=args.rank_by,
+            head_prior=args.head_prior,
+            class_weighting=args.class_weighting,
             selection_metric=args.selection_metric,
             canonicalize_goals=args.canonicalize_goals,
             initial_goals=args.initial_goals,

@@ -31,6 +31,8 @@ SELECTION_METRICS = ("mae", "accuracy", "mse", "loss")
 """Figures the best epoch (and the constant fallback) can be chosen on; see ``ProgressTrainingArguments``."""
 INITIAL_GOALS = ("read", "mark", "drop")
 """How training treats records whose goal is the initial state standing in (``goal_state: "initial"``)."""
+HEAD_PRIORS = ("none", "lookup")
+"""What the distribution head's outputs are added to: nothing, or the tactic-name lookup's log step distribution."""
 NEGATIVE_SOURCES = ("source", "any")
 """Where the ranking objective draws negatives from (``ProgressTrainingArguments.ranking_negatives_from``)."""
 
@@ -184,6 +186,10 @@ class ModelSettings:
     """Which canonical form the goals were mapped to (with ``canonicalize_goals``): 2 keeps what decides a term's
     value (the trainer saves :data:`leanprogress.lean.expr.CANONICAL_FORM`); 1 when absent: models saved before
     the field existed were trained on the earlier form, which dropped every arrow, ascription and binder type."""
+    head_prior: str = "none"
+    """Distribution head: ``lookup`` when its outputs are a correction added to the log step distribution of the
+    tactic's name (:meth:`leanprogress.baselines.TacticLookup.class_log_prior`, from the ``tactic_lookup.json``
+    saved with the model); ``none`` (every model saved before this field): the outputs are the logits."""
     ranking_weight: float = 0.0
     """Weight of the ranking objective the model was trained with (:mod:`leanprogress.training.ranking_objective`;
     0: steps alone, also for models saved before it existed). Scoring reads the model the same way either way;
@@ -215,6 +221,10 @@ class ModelSettings:
             raise ValueError(f"canonical_form must be one of {CANONICAL_FORMS}, got {self.canonical_form!r}")
         if not (_finite_number(self.ranking_weight) and self.ranking_weight >= 0):
             raise ValueError(f"ranking_weight must be a number >= 0, got {self.ranking_weight!r}")
+        if self.head_prior not in HEAD_PRIORS:
+            raise ValueError(f"head_prior must be one of {HEAD_PRIORS}, got {self.head_prior!r}")
+        if self.head_prior != "none" and self.head != "distribution":
+            raise ValueError(f"head_prior {self.head_prior!r} needs the distribution head, got head {self.head!r}")
 
     @property
     def num_labels(self) -> int:
@@ -327,6 +337,16 @@ class ProgressTrainingArguments:
     default: what a steps-remaining estimate is judged on, and robust to a few long proofs), ``accuracy``
     (exact-match), ``mse`` (steps; what the trainer used before, dominated by long proofs) or ``loss``
     (the training loss on the eval set)."""
+    head_prior: str = "none"
+    """Distribution head: ``lookup`` trains the head as a correction to the tactic-name lookup (stacking): its
+    outputs are added to the log step distribution of the tactic's name among the training records
+    (:meth:`leanprogress.baselines.TacticLookup.class_log_prior`), and start at zero, so that the model starts as
+    the lookup and only learns what the state adds; ``none`` (default): the head's outputs are the logits. Saved
+    with the model; the scorer adds the same prior."""
+    class_weighting: float = 0.0
+    """Distribution head: weight each training record's loss by its class's frequency to the power ``-w`` (0:
+    off; 1: every class weighs the same in all; 0.5 in between), normalized to a mean weight of 1, so that the
+    few records far from the end are not drowned by the many one-step proofs."""
     ranking_weight: float = 0.0
     """Weight of the ranking objective (:mod:`leanprogress.training.ranking_objective`): besides its steps, each
     training record is compared with tactics recorded on other theorems, read on its state (taken to fail
@@ -391,6 +411,15 @@ class ProgressTrainingArguments:
             (isinstance(self.ranking_negatives, int) and not isinstance(self.ranking_negatives, bool)
              and self.ranking_negatives >= 1,
              f"ranking_negatives must be an integer >= 1, got {self.ranking_negatives!r}"),
+            (self.head_prior in HEAD_PRIORS, f"head_prior must be one of {HEAD_PRIORS}, got {self.head_prior!r}"),
+            (self.head_prior == "none" or self.head == "distribution",
+             f"head_prior {self.head_prior!r} needs the distribution head (head='distribution'), got {self.head!r}"),
+            (self.head_prior == "none" or self.ranking_weight == 0,
+             "head_prior 'lookup' and the ranking objective (ranking_weight > 0) cannot be combined yet"),
+            (_finite_number(self.class_weighting) and 0 <= self.class_weighting <= 1,
+             f"class_weighting must be a number in [0, 1], got {self.class_weighting!r}"),
+            (self.class_weighting == 0 or self.head == "distribution",
+             f"class_weighting needs the distribution head (head='distribution'), got {self.head!r}"),
             (self.ranking_negatives_from in NEGATIVE_SOURCES,
              f"ranking_negatives_from must be one of {NEGATIVE_SOURCES}, got {self.ranking_negatives_from!r}"),
             (_finite_number(self.ranking_margin) and self.ranking_margin >= 0,

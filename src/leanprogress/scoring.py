@@ -198,6 +198,14 @@ class LeanProgressScorer:
         self.template = PromptTemplate(template or settings.template)
         self.builder = settings.prompt_builder(self.tokenizer, self.template.template)
         self.device = resolve_device(device)
+        self._lookup = None
+        if settings.head_prior == "lookup":
+            from .baselines import LOOKUP_FILE, TacticLookup
+
+            self._lookup = TacticLookup.load(folder) if folder.is_dir() else None
+            if self._lookup is None:
+                raise ValueError(f"{name} corrects the tactic-name lookup (head_prior 'lookup') but has no "
+                                 f"{LOOKUP_FILE}: copy the model folder whole")
         self.model = load_regression_model(name, role="model", num_labels=settings.num_labels)
         self.model.eval()
         if is_constant_model(self.model):
@@ -234,6 +242,13 @@ class LeanProgressScorer:
             raw[idx] = logits
         return raw
 
+    def _outputs(self, prompts: list[str], tactics: Sequence[str]) -> np.ndarray:
+        """The head's outputs for these prompts, with the tactic-name prior added for a ``head_prior`` model."""
+        raw = self._logits(prompts)
+        if self._lookup is not None:
+            raw = raw + self._lookup.class_log_prior(list(tactics), self.settings.head_max_steps)
+        return raw
+
     def _checked_probabilities(self, raw: np.ndarray) -> np.ndarray:
         """Softmax of distribution-head outputs, or :class:`ScoringError` for NaN or infinite outputs."""
         probs = heads.softmax(raw)
@@ -241,8 +256,8 @@ class LeanProgressScorer:
         check_predictions(rows, [float(p.sum()) for p in probs], "none", self.model_name)
         return probs
 
-    def _forward(self, prompts: list[str]) -> Scores:
-        raw = self._logits(prompts)
+    def _forward(self, prompts: list[str], tactics: Sequence[str]) -> Scores:
+        raw = self._outputs(prompts, tactics)
         s = self.settings
         if s.head == "distribution":
             probs = self._checked_probabilities(raw)
@@ -285,7 +300,7 @@ class LeanProgressScorer:
             ([0.0, 0.0], [0.41, 0.63])
         """
         prompts = self._prompts(goals, tactics, prefixes, initial_goals)
-        return self._forward(prompts) if prompts else Scores([], [])
+        return self._forward(prompts, tactics) if prompts else Scores([], [])
 
     def predict_batch(
         self,
@@ -353,7 +368,7 @@ class LeanProgressScorer:
         prompts = self._prompts(goals, tactics, prefixes)
         if not prompts:
             return np.zeros((0, self.settings.num_labels))
-        return self._checked_probabilities(self._logits(prompts))
+        return self._checked_probabilities(self._outputs(prompts, tactics))
 
     def close_probability(
         self,

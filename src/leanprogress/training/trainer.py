@@ -88,18 +88,55 @@ def _make_constant(model, value) -> bool:
     return True
 
 
-def _distribution_loss(max_steps: int):
-    """Cross-entropy over step classes for the HF Trainer's ``compute_loss_func``; labels are raw steps."""
+def _distribution_loss(max_steps: int, per_class=None):
+    """Cross-entropy over step classes for the HF Trainer's ``compute_loss_func``; labels are raw steps.
+
+    ``per_class`` (one weight per class, see :func:`class_weights`) weighs each record's term by its class."""
     import torch
+
+    weights = None if per_class is None else torch.as_tensor(np.asarray(per_class), dtype=torch.float32)
 
     def loss(outputs, labels, num_items_in_batch=None):
         logits = outputs["logits"] if isinstance(outputs, dict) else outputs[0]
         classes = labels.round().clamp(0, max_steps + 1).long()
-        total = torch.nn.functional.cross_entropy(logits.float(), classes, reduction="sum")
+        terms = torch.nn.functional.cross_entropy(logits.float(), classes, reduction="none")
+        if weights is not None:
+            terms = terms * weights.to(terms.device)[classes]
         # Gradient accumulation and DDP: the Trainer passes the items of the whole optimizer step.
-        return total / (num_items_in_batch if num_items_in_batch is not None else len(classes))
+        return terms.sum() / (num_items_in_batch if num_items_in_batch is not None else len(classes))
 
     return loss
+
+
+def class_weights(labels, max_steps: int, power: float) -> np.ndarray | None:
+    """Per class of the distribution head, ``frequency ** -power`` (add-one frequencies of the training labels),
+    scaled so that the mean weight over the training records is 1; None for ``power`` 0.
+
+    Example:
+        >>> [round(float(w), 3) for w in class_weights([0, 0, 0, 1], max_steps=1, power=1.0)]
+        [0.444, 0.889, 1.333]
+    """
+    if not power:
+        return None
+    classes = [heads.step_class(s, max_steps) for s in labels]
+    freq = np.bincount(classes, minlength=max_steps + 2).astype(float) + 1.0
+    freq /= freq.sum()
+    w = freq ** -power
+    return w / w[classes].mean()
+
+
+class _PriorTrainer:
+    """Mixed into the HF ``Trainer`` for ``head_prior``: each batch's ``prior`` (the log step distribution of its
+    tactics' names) is added to the head's outputs before the loss, in training and evaluation alike, so the
+    evaluated logits are the model's as the scorer computes them."""
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        prior = inputs.pop("prior")
+        labels = inputs.pop("labels")
+        outputs = model(**inputs)
+        outputs["logits"] = outputs["logits"].float() + prior.float()
+        loss = self.compute_loss_func(outputs, labels, num_items_in_batch=num_items_in_batch)
+        return (loss, outputs) if return_outputs else loss
 
 
 def _selection(metric: str) -> tuple[str, bool]:
@@ -416,6 +453,7 @@ class ProgressTrainer:
             initial_goals=args.initial_goals,
             canonical_form=CANONICAL_FORM,
             ranking_weight=args.ranking_weight,
+            head_prior=args.head_prior,
         )
         if self.settings.goal_from == "mixed":
             logger.warning("the training records mix goal_from kinds (states before and after tactics): prove will "
@@ -427,6 +465,7 @@ class ProgressTrainer:
         self.prompt_cache = prompt_cache
         self.trainer = None
         self.ranking_stats = None  # what the ranking objective drew (train() with ranking_weight > 0)
+        self._class_weights = None  # per class of the distribution head, with class_weighting (set in train())
 
     @staticmethod
     def _drop_initial_goals(data: ProgressDataset, what: str) -> ProgressDataset:
@@ -441,7 +480,7 @@ class ProgressTrainer:
     # prompt cache's key, so a new prompt setting can never reuse stale tokens.
     # ``initial_goals`` is left out because each record's key says whether its prompt was marked.
     _NOT_PROMPT = frozenset({"head", "head_max_steps", "head_more_steps", "point_estimate", "rank_by", "label_transform",
-                             "base_model", "format_version", "initial_goals", "ranking_weight"})
+                             "base_model", "format_version", "initial_goals", "ranking_weight", "head_prior"})
 
     def _cache_key(self) -> tuple:
         from dataclasses import asdict
@@ -473,6 +512,12 @@ class ProgressTrainer:
                 cache._entries[keys[i]] = np.asarray(ids, dtype=np.int32)
         return [cache._entries[k] for k in keys]
 
+    def head_prior_of(self, tactics) -> np.ndarray | None:
+        """What the head's outputs are added to for these tactics (``head_prior``), or None without a prior."""
+        if self.settings.head_prior == "none":
+            return None
+        return self.lookup.class_log_prior(list(tactics), self.settings.head_max_steps)
+
     def _tokenize(self, data: ProgressDataset, desc: str, groups: list | None = None) -> "TokenizedRecords":
         """Token ids and labels of ``data``; with ``groups`` (the ranking objective's, one per record), each row
         also carries its group's sequences (``rank_ids``) and pairs (``rank_pairs``)."""
@@ -501,6 +546,7 @@ class ProgressTrainer:
                         tactics += extra
                         initial += [has_initial_goal(r)] * len(extra)  # laid out as the anchor's state
                 ids = self._encode_prompts(goals, tactics, prefixes, initial)
+                prior = self.head_prior_of(tactics[:len(batch)])
                 extra_ids = iter(ids[len(batch):])
                 for k, (r, x) in enumerate(zip(batch, ids)):
                     row = {"input_ids": x.tolist(), "attention_mask": [1] * len(x)}
@@ -510,6 +556,8 @@ class ProgressTrainer:
                     # eval figures stay in steps for labels above K too.
                     steps = r["steps_remaining"]
                     row["labels"] = float(steps) if distribution else encode_label(steps, transform)
+                    if prior is not None:
+                        row["prior"] = prior[k].tolist()
                     if groups is not None:
                         g = groups[start + k]
                         row["rank_ids"] = [next(extra_ids).tolist() for _ in range(len(g.siblings) + len(g.negatives))]
@@ -553,7 +601,10 @@ class ProgressTrainer:
         }
 
     def _constant(self, train_labels):
-        """The constant predictor's output: the mean target (regression) or the class log-frequencies."""
+        """The constant predictor's output: the mean target (regression), the class log-frequencies, or with
+        ``head_prior`` zeros (the head adds nothing: the lookup alone is the fallback)."""
+        if self.settings.head_prior != "none":
+            return np.zeros(self.settings.num_labels)
         if self.settings.head == "distribution":
             return heads.prior_logits(self.train_dataset.labels, self.settings.head_max_steps)
         return float(np.mean(train_labels))
@@ -626,7 +677,11 @@ class ProgressTrainer:
         distribution = self.settings.head == "distribution"
         model = load_regression_model(args.model_name, role="encoder", num_labels=self.settings.num_labels)
         constant = self._constant(labels)
-        if args.init_head_bias and resume_from is None:
+        prior = self.settings.head_prior != "none"
+        if prior and resume_from is None:
+            # The model starts as the lookup: a head of zeros adds nothing to the names' distributions.
+            _make_constant(model, constant)
+        elif args.init_head_bias and resume_from is None:
             if distribution:
                 # Start at the training prior: the head learns how this input differs from it.
                 head = output_head(model)
@@ -669,8 +724,9 @@ class ProgressTrainer:
             ddp_find_unused_parameters=False,
             disable_tqdm=not terminal,  # bars on a terminal, a few plain lines in a log file (ProgressLines)
         )
-        if ranking:
-            hf_kwargs["remove_unused_columns"] = False  # a row's group travels in keys the model does not take
+        if ranking or prior:
+            # A row's group, or its prior, travels in keys the model does not take.
+            hf_kwargs["remove_unused_columns"] = False
         hf_args = TrainingArguments(**(hf_kwargs | args.extra))
         padding = dict(padding="max_length" if args.pad_to_max_length else "longest",
                        max_length=args.max_length if args.pad_to_max_length else None)
@@ -691,9 +747,12 @@ class ProgressTrainer:
                 ranking_margin=args.ranking_margin, head=self.settings.head,
                 head_max_steps=self.settings.head_max_steps, **common)
         else:
-            self.trainer = Trainer(
+            weights = self._class_weights = class_weights(labels, self.settings.head_max_steps,
+                                                          args.class_weighting) if distribution else None
+            trainer_class = type("PriorTrainer", (_PriorTrainer, Trainer), {}) if prior else Trainer
+            self.trainer = trainer_class(
                 data_collator=DataCollatorWithPadding(self.tokenizer, **padding),
-                compute_loss_func=_distribution_loss(self.settings.head_max_steps) if distribution else None,
+                compute_loss_func=_distribution_loss(self.settings.head_max_steps, weights) if distribution else None,
                 **common)
         from transformers.trainer_callback import PrinterCallback
 
@@ -754,9 +813,15 @@ class ProgressTrainer:
         n = len(labels)
         if self.settings.head == "distribution":
             raw = np.tile(np.asarray(constant, dtype=float), (n, 1))
+            prior = self.head_prior_of([r["tactic"] for r in self.eval_dataset.records])
+            if prior is not None:
+                raw = raw + prior
             classes = np.minimum(np.rint(labels), self.settings.head_max_steps + 1).astype(int)
             logp = raw - np.log(np.exp(raw).sum(axis=1, keepdims=True))
-            loss = float(-logp[np.arange(n), classes].mean())
+            terms = -logp[np.arange(n), classes]
+            weights = self._class_weights
+            # The same loss as the model's eval loss: weighted by class when training was.
+            loss = float((terms * (weights[classes] if weights is not None else 1.0)).mean())
         else:
             raw = np.full(n, float(constant))
             loss = float(np.mean((labels - float(constant)) ** 2))
@@ -788,6 +853,13 @@ class ProgressTrainer:
         return False
 
     def _fall_back_to_constant(self, constant, constant_eval: dict, best_eval: dict, key: str = "eval_mse") -> bool:
+        if self.settings.head_prior != "none":
+            if not _make_constant(self.trainer.model, constant):
+                return False
+            logger.warning("no epoch beat the tactic-name lookup the head corrects on the eval set (%s %.4g against "
+                           "%.4g): saving the lookup alone (a head of zeros)", _figure_name(key), constant_eval[key],
+                           best_eval[key])
+            return True
         steps = float(self.decode(np.atleast_2d(np.asarray(constant, dtype=float)))[0])
         if not _make_constant(self.trainer.model, constant):
             logger.warning(

@@ -704,6 +704,12 @@ def pooled_comparison(records: list[dict], per_row: dict, reference: str, others
     table["best constant"] = {"accuracy": (labels == consts["accuracy"]["constant"]).astype(float)[:, None],
                               "mae": np.abs(labels - consts["mae"]["constant"])[:, None]}
     result_predictors = {name: block({k: [(1.0, v)] for k, v in m.items()}) for name, m in table.items()}
+    # How far a state is from the end: of the rows 2 or more steps from it, the share predicted 2 or more.
+    far = labels >= 2
+    for name, preds in per_row.items():
+        if name in result_predictors and far.any():
+            hits = [np.mean([np.rint(v) >= 2 for v in preds[rows[i]]]) for i in np.flatnonzero(far)]
+            result_predictors[name]["far_predicted_far"] = float(np.mean(hits))
     diffs = {}
     for name, m in table.items():
         if name == reference or name.startswith("ranking by"):
@@ -730,6 +736,7 @@ def pooled_comparison(records: list[dict], per_row: dict, reference: str, others
         groups_of = saved
     seeds = sorted({len(v) for v in per_row[reference].values()})
     return {"rows": len(rows), "theorems": len(set(groups)), "seeds_per_row": seeds, "ranking_pairs": len(pairs),
+            "far_rows": int(far.sum()),
             "best_constant": {"mae": consts["mae"]["constant"], "accuracy": consts["accuracy"]["constant"]},
             "predictors": result_predictors, "differences": diffs}
 
@@ -801,15 +808,18 @@ def print_summary(summary: dict, reference: str | None) -> None:
         for s, comp in entry["sets"].items():
             print(f"-- {TITLES[s]}: {comp['rows']} rows of {comp['theorems']} theorems, predictions per row "
                   f"{comp['seeds_per_row']}; ranking over {comp['ranking_pairs']} pairs")
-            print(f"   {'predictor':34}{'exact-match %':>24}{'MAE':>24}{'ranking':>24}")
+            print(f"   {'predictor':34}{'exact-match %':>24}{'MAE':>24}{'ranking':>24}"
+                  f"{'2+ as 2+':>10}")
             for p, f in comp["predictors"].items():
                 if "accuracy" not in f:
                     print(f"   {p:34}{'':>48}{_fmt(f.get('ranking'), f.get('ranking_ci'), False):>24}")
                     continue
                 label = p if p != "best constant" else f"best constant ({comp['best_constant']['accuracy']}/" \
                                                        f"{comp['best_constant']['mae']})"
+                far = f"{f['far_predicted_far']:.0%}" if "far_predicted_far" in f else ""
                 print(f"   {label:34}{_fmt(f['accuracy'], f['accuracy_ci'], True):>24}"
-                      f"{_fmt(f['mae'], f['mae_ci'], False):>24}{_fmt(f.get('ranking'), f.get('ranking_ci'), False):>24}")
+                      f"{_fmt(f['mae'], f['mae_ci'], False):>24}{_fmt(f.get('ranking'), f.get('ranking_ci'), False):>24}"
+                      f"{far:>10}")
             for p, f in comp["differences"].items():
                 if (p.startswith("vs ") or "lookup" in p or "constant" in p) and "accuracy" in f:
                     print(f"   {p:34}{_fmt(f['accuracy'], f['accuracy_ci'], True, True):>24}"
@@ -819,7 +829,8 @@ def print_summary(summary: dict, reference: str | None) -> None:
             print(f"decision: {'replaces' if entry['replaces_reference'] else 'does not replace'} {reference} "
                   "(the rule: exact-match higher on both held-out sets, each paired 95% interval above zero)")
     print("\n(95% bootstrap intervals that resample theorems and seeds; figures per row averaged over seeds; lookup "
-          "fit on each run's training records; best constant chosen knowing the labels)")
+          "fit on each run's training records; best constant chosen knowing the labels; 2+ as 2+: of the rows 2 or "
+          "more steps from the end, the share predicted 2 or more, over seeds)")
 
 
 # ---------------------------------------------------------------- helpers

@@ -250,3 +250,25 @@ def test_the_documented_recipe_is_the_benchmarks_recipe():
     assert flags.get("--initial-goals", d.initial_goals) == r["initial"]
     expected = {name: r[name] for name in ("workbook", "minif2f", "mathlib", "search") if r[name]}
     assert weights == expected
+
+
+def test_the_summary_says_how_many_states_far_from_the_end_are_predicted_far():
+    src = sources()
+    for r in src["search"][:4]:
+        r["steps_remaining"] = 3  # four rows 2+ steps from the end
+    split = bench.make_split(src, folds=2, workbook_holdout=0.2, inner_eval=0.1, seed=0)
+    records = bench.set_records(src, split)
+    rows = records["search"]
+    far = [i for i, r in enumerate(rows) if r["steps_remaining"] >= 2]
+    assert far
+    # The model says 2 on the first far row and 0 everywhere else; the lookup says 0.
+    preds = [2.0 if i == far[0] else 0.0 for i in range(len(rows))]
+    run = {"variant": {**bench.parse_variant("name=m,head=regression,search=0,minif2f=0"), "seed": 1}, "seed": 1,
+           "fold": None, "train_seconds": 1.0, "kept": "best epoch",
+           "predictions": {s: {"rows": list(range(len(rs))), "preds": {
+               "model": preds if s == "search" else [0.0] * len(rs), "lookup median": [0.0] * len(rs),
+               "lookup mode": [0.0] * len(rs)}} for s, rs in records.items()}}
+    comp = bench.summarize({"runs": [run]}, bench.Sources(records=src), split, None, 20, 0)["m"]["sets"]["search"]
+    assert comp["far_rows"] == len(far)
+    assert comp["predictors"]["model"]["far_predicted_far"] == pytest.approx(1 / len(far))
+    assert comp["predictors"]["lookup mode"]["far_predicted_far"] == 0.0

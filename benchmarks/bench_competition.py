@@ -17,6 +17,18 @@ step rule of whole proofs and Lean source (``order``: leandojo|search) and of th
 (``mathlib_order``), canonical goals (``canonical``), how records whose goal is the initial state standing in are
 used (``initial``: read|mark|drop), and the usual training settings.
 
+Two kinds of held-out set. The *selection* sets above choose between variants; the *reporting* set is set aside
+first, by each theorem's name alone (:func:`reporting_names`: a third of the search-trace theorems, a third of
+the other miniF2F-valid problems, 5% of the Workbook theorems), never trained on, never selected on, and read
+once, for the recipe the selection sets chose (``--summary FILE --report VARIANT``; the results file records that
+it was read, and reading it for a second variant says so). ``search`` and ``first`` below name the selection
+sets; ``report_search`` and ``report_first`` the same kinds of row in the reporting set.
+
+What the ``first`` sets measure: agreement with the search-order count of whole proofs (a first step's label is
+how many steps a step prover applies after it, counted by ``--step-order search``), so variants that train on
+that rule start with part of their lead built in there; the search traces, labelled by the search that found
+them, are the primary figure.
+
 Held out, never trained on:
 
 - a variant that trains on neither the search traces nor the miniF2F whole proofs predicts every held-out row

@@ -340,8 +340,9 @@ class ProgressTrainingArguments:
     head_prior: str = "none"
     """Distribution head: ``lookup`` trains the head as a correction to the tactic-name lookup (stacking): its
     outputs are added to the log step distribution of the tactic's name among the training records
-    (:meth:`leanprogress.baselines.TacticLookup.class_log_prior`), and start at zero, so that the model starts as
-    the lookup and only learns what the state adds; ``none`` (default): the head's outputs are the logits. Saved
+    (:meth:`leanprogress.baselines.TacticLookup.class_log_prior`), with a zero bias and small random weights, so
+    that the model starts near the lookup and learns what the state adds (the fallback, where no epoch beats
+    the lookup, is the lookup itself); ``none`` (default): the head's outputs are the logits. Saved
     with the model; the scorer adds the same prior."""
     class_weighting: float = 0.0
     """Distribution head: weight each training record's loss by its class's frequency to the power ``-w`` (0:

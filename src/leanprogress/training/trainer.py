@@ -679,8 +679,15 @@ class ProgressTrainer:
         constant = self._constant(labels)
         prior = self.settings.head_prior != "none"
         if prior and resume_from is None:
-            # The model starts as the lookup: a head of zeros adds nothing to the names' distributions.
-            _make_constant(model, constant)
+            # The model starts near the lookup: a zero bias, and the head's small random weights (a head of zeros
+            # would start exactly at it, but then the encoder gets no gradient until the head has grown, and one
+            # epoch learned nothing beyond the lookup).
+            head = output_head(model)
+            if head is not None and head.bias is not None:
+                import torch
+
+                with torch.no_grad():
+                    head.bias.zero_()
         elif args.init_head_bias and resume_from is None:
             if distribution:
                 # Start at the training prior: the head learns how this input differs from it.

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import lean_standin as S
+from leanprogress.lean.forbidden import ProofRule
 from leanprogress.cli import main
 from leanprogress.search import BestFirstProver, SearchConfig
 from leanprogress.search.backends import BackendUnavailable, LeanDojoEnvironment, LeanInteractEnvironment
@@ -63,8 +64,11 @@ def test_lean_interact_counts_only_complete_proofs(lean_env):
     # Lean recovers from a failing tactic with a sorry: no goals, status "Incomplete: contains sorry".
     simp = lean_env.run_tactic(handle, "simp")
     assert simp.kind == "error" and "simp made no progress" in simp.message and simp.message.startswith("0:0: ")
-    sorry = lean_env.run_tactic(handle, "sorry")
-    assert sorry.kind == "error" and "Incomplete: contains sorry" in sorry.message
+    sorry = lean_env.run_tactic(handle, "sorry")  # the REPL lists the `sorry` keyword among its sorries
+    assert sorry.kind == "error" and "leaves a `sorry`" in sorry.message
+    # sorryAx is no `sorry` keyword: only the proof status says the proof holds one.
+    hidden = lean_env.run_tactic(handle, "exact sorryAx _ false")
+    assert hidden.kind == "error" and "Incomplete: contains sorry" in hidden.message
     kernel = lean_env.run_tactic(handle, "exact and_swap p q hp hq")
     assert kernel.kind == "error" and "kernel type check failed" in kernel.message
     missing = lean_env.run_tactic(handle, "exact?")
@@ -84,8 +88,15 @@ def test_lean_interact_search_checks_the_whole_proof_as_one_command(lean_env):
     assert "sorry" not in sent and "simp" in sent
     check = spy.requests[-1]
     assert isinstance(check, lean_interact.Command)
-    assert check.cmd == S.AND_STATEMENT + " := by\n  constructor\n  exact hp\n  exact hq" and check.env == lean_env.env
+    assert check.cmd == (S.AND_STATEMENT + " := by\n  constructor\n  exact hp\n  exact hq\n\n#print axioms and_swap")
+    assert check.env == lean_env.env
     assert lean_env.verify(S.AND_STATEMENT, ["constructor", "exact hp"]).startswith("1:")  # unsolved goals
+    # Lean's verdict beyond errors: the sorry warning (sorryAx is no `sorry` keyword) and the axioms.
+    assert lean_env.verify(S.AND_STATEMENT, ["exact sorryAx _ false"]) == "Lean: declaration uses 'sorry'"
+    assert "depends on trust_me" in lean_env.verify(S.AND_STATEMENT, ["exact trust_me p q hp hq"])
+    native = lean_env.verify(S.ADD_STATEMENT, ["decide +native"])
+    assert "Lean.ofReduceBool" in native
+    assert lean_env.verify(S.ADD_STATEMENT, ["decide +native"], rule=ProofRule(native_decide=True)) is None
 
 
 @pytest.mark.parametrize("tail", [" := by\n  sorry", " :=\n  by sorry\n", " := by -- to do\n  sorry", " := by sorry -- a := b"])
@@ -101,8 +112,10 @@ def test_lean_interact_statement_with_a_sorry_tail_across_lines(lean_env, tail):
 
 
 def test_lean_interact_proof_rejected_as_a_whole_is_unverified(lean_env):
-    r = BestFirstProver(lean_env, ListGenerator(["native_decide"])).prove(S.ADD_STATEMENT)
-    assert r.status == "unverified" and "native_decide" in r.error and r.proof == ["native_decide"]
+    r = BestFirstProver(lean_env, ListGenerator(["omega"])).prove(S.ADD_STATEMENT)
+    assert r.status == "unverified" and "deep recursion" in r.error and r.proof == ["omega"]
+    # native_decide (forbidden by the default proof rule) is never sent
+    assert BestFirstProver(lean_env, ListGenerator(["native_decide"])).prove(S.ADD_STATEMENT).status == "failed"
 
 
 def test_lean_interact_recreates_states_lost_when_a_timeout_restarts_the_repl(repl_config):
@@ -300,7 +313,7 @@ def test_lean_dojo_backend_runs_tactics_and_checks_proofs(dojo_repo):
         res = BestFirstProver(env, gen).prove(AND_THM)
         assert res.proved and res.proof == ["constructor", "exact hp", "exact hq"]
         assert env.verify(AND_THM, ["constructor", "exact hp"]) is not None
-        bad = BestFirstProver(env, ListGenerator(["native_decide"])).prove(ADD_THM)
+        bad = BestFirstProver(env, ListGenerator(["omega"])).prove(ADD_THM)
         assert bad.status == "unverified" and "check_proof rejected" in bad.error
         missing = BestFirstProver(env, gen).prove({"file_path": "Toy/Basic.lean", "full_name": "nope"})
         assert missing.status == "error" and "could not start" in missing.error

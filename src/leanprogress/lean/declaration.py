@@ -9,7 +9,9 @@ What a ``theorem``/``lemma``/``example`` declaration says, read without Lean:
 - :func:`select_variables`: the ``variable``\\ s Lean includes in a statement;
 - :func:`proof_block`: the tactic block of a declaration in a whole file;
 - :func:`statement_of`: a statement without its ``:= by sorry``, for a Lean
-  process to prove.
+  process to prove;
+- :func:`theorem_name` and :func:`named_statement`: the name a statement
+  declares (an ``example`` gets one), so that Lean can be asked about it.
 
 Example:
     >>> binders, rest = parse_binders("(n : ℕ) (h : 0 < n) : n ≠ 0")
@@ -250,3 +252,37 @@ def _without_trailing_comments(text: str) -> str:
         if not strip_comments(rest).strip() and strip_comments(head) + strip_comments(rest) == whole:
             return head.rstrip()
     return text
+
+
+_NAMED = re.compile(r"^(?P<head>\s*(?:@\[[^\]]*\]\s*)*(?:(?:private|protected|noncomputable|nonrec)\s+)*)"
+                    r"(?P<kw>theorem|lemma|example)(?![\w'])(?P<name>[ \t]+[^\s:({\[⦃]+)?")
+
+
+def theorem_name(statement: str) -> str | None:
+    """The name a ``theorem``/``lemma`` statement declares (None for an ``example`` or anything else).
+
+    Example:
+        >>> theorem_name("theorem add_zero' (n : ℕ) : n + 0 = n"), theorem_name("example : 1 = 1")
+        ("add_zero'", None)
+    """
+    m = _NAMED.match(strip_comments(statement))
+    return m.group("name").strip() if m and m.group("kw") != "example" and m.group("name") else None
+
+
+def named_statement(statement: str, name: str = "leanprogress_checked") -> tuple[str, str]:
+    """(statement, its name): an ``example`` becomes ``theorem <name>``, so that ``#print axioms`` can name it.
+
+    Raises:
+        ValueError: the text is not a ``theorem``, ``lemma`` or ``example`` statement.
+
+    Example:
+        >>> named_statement("example (n : ℕ) : n + 0 = n")
+        ('theorem leanprogress_checked (n : ℕ) : n + 0 = n', 'leanprogress_checked')
+    """
+    found = theorem_name(statement)
+    if found:
+        return statement, found
+    m = _NAMED.match(statement)
+    if m is None or m.group("kw") != "example":
+        raise ValueError(f"not a theorem, lemma or example statement: {statement[:200]!r}")
+    return statement[: m.start("kw")] + f"theorem {name}" + statement[m.end("kw"):], name

@@ -115,11 +115,20 @@ _BY_RE = re.compile(r"(?<![\w.'])by(?![\w'?!])")
 _WITH_RE = re.compile(r"(?<![\w.'])with(?![\w'])")
 
 
+# A character literal: 'a', '\n', '\'', '\x41', '\u{3b1}' (a quote after an identifier character is part of the
+# name instead: h', foo'').
+_CHAR_LITERAL = re.compile(r"'(?:\\(?:u\{[0-9a-fA-F]+\}|x[0-9a-fA-F]{2}|.)|[^'\\\n])'")
+
+
+def _ident_char(c: str) -> bool:
+    return c.isalnum() or c in "_'!?"
+
+
 def strip_comments(text: str) -> str:
     """Remove ``--`` line comments and nested ``/- ... -/`` block comments (docstrings too).
 
-    String literals are left alone; line breaks inside block comments are
-    kept so line numbers stay right.
+    String and character literals are left alone (``'"'`` does not open a string, so a ``--`` after it is
+    read as Lean reads it); line breaks inside block comments are kept so line numbers stay right.
     """
     out: list[str] = []
     i, n, depth = 0, len(text), 0
@@ -153,6 +162,9 @@ def strip_comments(text: str) -> str:
             in_string = True
             out.append(c)
             i += 1
+        elif c == "'" and (m := _CHAR_LITERAL.match(text, i)) and not (i and _ident_char(text[i - 1])):
+            out.append(m.group())
+            i = m.end()
         elif two == "/-":
             depth = 1
             i += 2

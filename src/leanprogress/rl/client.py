@@ -53,11 +53,12 @@ class RemoteScorer:
         max_batch: most tactics per request (the server's default limit is 256).
         concurrency: requests in flight at once (the server's default bound is 8).
         max_wait_s: longest wait before a retry.
+        native_decide: ask the server to allow ``native_decide`` (its proof rule forbids it by default).
         sleep: how to wait (tests pass a recorder).
     """
 
     def __init__(self, url: str, api_key: str | None = None, timeout_s: float = 120.0, retries: int = 5,
-                 max_batch: int = 256, concurrency: int = 4, max_wait_s: float = 60.0,
+                 max_batch: int = 256, concurrency: int = 4, max_wait_s: float = 60.0, native_decide: bool = False,
                  sleep: Callable[[float], None] = time.sleep, transport: httpx.BaseTransport | None = None):
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"url must start with http:// or https://, got {url!r}")
@@ -71,7 +72,7 @@ class RemoteScorer:
         self.name = self.url
         self.settings = None  # the server does not say how its model was trained
         self.retries, self.max_batch, self.concurrency = retries, max_batch, concurrency
-        self.max_wait_s, self._sleep = max_wait_s, sleep
+        self.max_wait_s, self._sleep, self.native_decide = max_wait_s, sleep, bool(native_decide)
         self._api_key, self._timeout_s, self._transport = api_key, timeout_s, transport
         self._client = self._new_client()
         self._pid = os.getpid()
@@ -124,6 +125,8 @@ class RemoteScorer:
 
     def _score(self, goal: str, prefix: str, tactics: list[str]) -> list[float]:
         body = {"goal": goal, "prefix": prefix, "tactics": tactics}
+        if self.native_decide:
+            body["native_decide"] = True
         attempt = 0
         while True:
             self.requests += 1
@@ -137,6 +140,11 @@ class RemoteScorer:
                     if len(outputs) != len(tactics):
                         raise RewardServiceError(f"{self.url}/score answered {len(outputs)} outputs for "
                                                  f"{len(tactics)} tactics")
+                    refused = [o for o in outputs if o.get("steps_remaining") is None]
+                    if refused:  # the client's cleaning let through what the server's proof rule forbids
+                        raise RewardServiceError(f"{self.url}/score refused {len(refused)} tactic(s) as "
+                                                 f"{refused[0].get('status')} ({refused[0].get('reason')}): the "
+                                                 "server's proof rule differs from this client's (versions?)")
                     return [float(o["steps_remaining"]) for o in outputs]
                 problem = f"HTTP {resp.status_code}: {_detail(resp)}"
                 if resp.status_code not in RETRIED_STATUSES:

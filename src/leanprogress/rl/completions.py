@@ -48,8 +48,8 @@ import textwrap
 from dataclasses import dataclass
 from typing import Any
 
+from ..lean.forbidden import DEFAULT_RULE, ProofRule
 from ..lean.syntax import brackets_balanced, parse_tactic_block, strip_comments
-from ..search.prover import forbidden_word
 
 MULTIPLE = ("first", "all", "reject")
 DEFAULT_MAX_CHARS = 8192
@@ -60,6 +60,9 @@ server's default input limit (32,000 characters), so a completion never makes a 
 _END_MARKER = re.compile(r"<\|[^|<>\s]{1,40}\|>|</s>|<eos>|<end_of_turn>|<\|?endoftext\|?>")
 _FENCE = re.compile(r"```[^\n`]*\n?")
 _LEADING_BY = re.compile(r"\A\s*by(?![\w'!?])")
+# Prose where a tactic should be: a capitalized word then a space or punctuation ("The next tactic is", "Tactic:",
+# "SYSTEM:"), or markdown (a heading, a list, bold). No Lean tactic starts so.
+_PROSE = re.compile(r"\A(?:[A-Z][A-Za-z]*(?:[ ,:;!?]|\.(?:\s|\Z)|\Z)|#+\s|\*\*|[-*>]\s|\d+[.)]\s)")
 
 
 @dataclass(frozen=True)
@@ -71,11 +74,13 @@ class Cleaned:
         status: ``ok``, or why there is no tactic: ``empty``, ``unparsable``, ``forbidden``, ``too_long``,
             ``multiple``.
         n_tactics: how many tactics the cleaned text held (0 when it could not be split).
+        reason: for a failure, what the cleaning found (the forbidden word, ...).
     """
 
     tactic: str | None
     status: str
     n_tactics: int = 0
+    reason: str = ""
 
     @property
     def ok(self) -> bool:
@@ -112,13 +117,15 @@ def _unfence(text: str) -> str:
     return text[m.end():] if end < 0 else text[m.end():end]
 
 
-def clean_completion(completion: Any, multiple: str = "first", max_chars: int = DEFAULT_MAX_CHARS) -> Cleaned:
+def clean_completion(completion: Any, multiple: str = "first", max_chars: int = DEFAULT_MAX_CHARS,
+                     rule: ProofRule = DEFAULT_RULE) -> Cleaned:
     """The tactic a completion proposes, by the rules of the module doc.
 
     Args:
         completion: a string or a conversational completion (list of messages).
         multiple: what several tactics mean: ``first``, ``all`` or ``reject``.
         max_chars: longest cleaned text scored; longer is ``too_long``.
+        rule: what is not a proof (:class:`~leanprogress.lean.forbidden.ProofRule`; ``native_decide`` is off).
     """
     if multiple not in MULTIPLE:
         raise ValueError(f"multiple must be one of {MULTIPLE}, got {multiple!r}")
@@ -132,13 +139,17 @@ def clean_completion(completion: Any, multiple: str = "first", max_chars: int = 
     m = _LEADING_BY.match(text)
     if m:
         text = " " * m.end() + text[m.end():]  # keep every column where it was
+    raw = text  # what Lean would read, comments included: the proof rule reads this
     text = textwrap.dedent(strip_comments(text).expandtabs(2)).strip("\n")
     if not text.strip():
         return Cleaned(None, "empty")
     if len(text) > max_chars:
         return Cleaned(None, "too_long")
-    if forbidden_word(text):
-        return Cleaned(None, "forbidden")
+    word = rule.forbidden(raw)
+    if word:
+        return Cleaned(None, "forbidden", reason=f"uses {word!r}")
+    if _PROSE.match(text):
+        return Cleaned(None, "prose", reason=f"prose, not a tactic: {text.splitlines()[0][:80]!r}")
     if not brackets_balanced(text):
         return Cleaned(None, "unparsable")
     # Top-level tactics; a `·` arm (which LeanDojo does not list) is one tactic here, the dot and its block.

@@ -47,6 +47,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from ..lean.forbidden import ProofRule
 from ..ranking import DEFAULT_N_MAX, success_probability
 from .completions import DEFAULT_MAX_CHARS, MULTIPLE, clean_completion
 
@@ -94,6 +95,12 @@ class _LocalScorer:
         self.name = getattr(scorer, "model_name", type(scorer).__name__)
         self._lock = threading.Lock()
 
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, _lock=threading.Lock())
+
     def steps(self, goals: list[str], tactics: list[str], prefixes: list[str]) -> list[float]:
         with self._lock:
             return [float(s) for s in self.scorer.predict_batch(goals, tactics, prefixes)]
@@ -121,6 +128,8 @@ class ProgressReward:
         max_chars: longest cleaned completion scored.
         lean: a Lean gate (:class:`~leanprogress.rl.gate.EnvironmentGate`,
             :class:`~leanprogress.rl.gate.KiminaGate`): tactics run in Lean first; needs statements.
+        native_decide: allow ``native_decide`` (and the compiler's axioms behind it); off by default, as most
+            benchmarks forbid it (the proof rule, :mod:`leanprogress.lean.forbidden`).
         score_mode: ``tactic`` or ``state``; default from the model's ``goal_from`` (``tactic`` when unknown).
         device: for a model folder: where it runs (see :class:`~leanprogress.scoring.LeanProgressScorer`).
         precision: for a model folder: ``auto``, ``fp32``, ``bf16`` or ``int8``.
@@ -140,6 +149,7 @@ class ProgressReward:
         multiple: str = "first",
         max_chars: int = DEFAULT_MAX_CHARS,
         lean: Any = None,
+        native_decide: bool = False,
         score_mode: str | None = None,
         device: str = "auto",
         precision: str = "auto",
@@ -165,9 +175,10 @@ class ProgressReward:
         if not math.isfinite(self.failure_reward):
             raise ValueError(f"failure_reward must be finite (GRPO normalizes rewards), got {failure_reward}")
         self._spec = dict(model=model, device=device, precision=precision, batch_size=batch_size,
-                          api_key=api_key, timeout_s=timeout_s, retries=retries)
+                          api_key=api_key, timeout_s=timeout_s, retries=retries, native_decide=bool(native_decide))
         self.scorer = self._load()
         self.lean = lean
+        self.rule = ProofRule(native_decide=bool(native_decide))
         self.score_mode = score_mode or self._mode_from_model()
         if self.score_mode == "state" and lean is None:
             raise ValueError(f"{self.scorer.name} scores the state a tactic produced (score mode 'state', a model "
@@ -189,7 +200,7 @@ class ProgressReward:
             from .client import RemoteScorer
 
             return RemoteScorer(model, api_key=spec["api_key"], timeout_s=spec["timeout_s"],
-                                retries=spec["retries"])
+                                retries=spec["retries"], native_decide=spec["native_decide"])
         if isinstance(model, (str, os.PathLike)):
             from ..scoring import LeanProgressScorer
 
@@ -271,16 +282,17 @@ class ProgressReward:
         tactics: list[str] = []
         goals: list[str] = []
         for i, completion in enumerate(completions):
-            cleaned = clean_completion(completion, self.multiple, self.max_chars)
+            cleaned = clean_completion(completion, self.multiple, self.max_chars, self.rule)
             if not cleaned.ok:
                 results[i] = RewardResult(self.failure_reward, cleaned.status,
-                                          message=f"{cleaned.status} completion")
+                                          message=cleaned.reason or f"{cleaned.status} completion")
                 continue
             tactics.append(cleaned.tactic)
             goals.append(states[i])
             todo.append(i)
         if self.lean is not None and todo:
-            outcomes = self.lean.run([statements[i] for i in todo], [prefixes[i] for i in todo], tactics)
+            outcomes = self.lean.run([statements[i] for i in todo], [prefixes[i] for i in todo], tactics,
+                                     rule=self.rule)
             kept = []
             for k, (i, outcome) in enumerate(zip(todo, outcomes)):
                 if outcome.kind == "finished":

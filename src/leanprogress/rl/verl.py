@@ -55,7 +55,7 @@ logger = logging.getLogger(__name__)
 
 # ProgressReward's settings that reward_kwargs may carry; verl adds others (reward_router_address, ...).
 REWARD_KWARGS = ("model", "form", "n_max", "steps_cap", "failure_reward", "multiple", "max_chars", "score_mode",
-                 "device", "precision", "batch_size", "api_key", "timeout_s", "retries")
+                 "device", "precision", "batch_size", "api_key", "timeout_s", "retries", "native_decide")
 # Lean gating through a Kimina Lean Server (a gate object cannot be written in verl's YAML): its URL, key, header.
 KIMINA_KWARGS = ("kimina_url", "kimina_api_key", "lean_header")
 DATA_SOURCE = "leanprogress"

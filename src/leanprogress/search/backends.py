@@ -12,7 +12,11 @@ severity ``error``, no ``sorry`` and a complete proof status (the REPL's
 ``"Incomplete: contains metavariable(s)"`` and ``"Error: kernel type check
 failed: ..."`` are errors; LeanDojo's own REPL runs the same checks and
 answers ``ProofFinished`` only when they pass). :meth:`verify` then checks
-the whole proof once more as a user would paste it.
+the whole proof once more as a user would paste it; through LeanInteract it
+also asks Lean which axioms the proof uses (``#print axioms``) and applies
+the proof rule of :mod:`leanprogress.lean.forbidden` to Lean's answer (a
+warning that the theorem uses ``sorry``, an axiom beyond ``propext``,
+``Classical.choice`` and ``Quot.sound``: not a proof).
 
 Restarts: after a tactic timeout LeanInteract kills the REPL (and
 ``AutoLeanServer`` restarts it, also when memory runs short); a LeanDojo
@@ -31,7 +35,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ..lean.declaration import statement_of
+from ..lean.declaration import named_statement, statement_of
+from ..lean.forbidden import DEFAULT_RULE, ProofRule, print_axioms
 from .environment import TacticResult
 
 
@@ -180,6 +185,11 @@ class LeanInteractEnvironment(_RestartingBackend):
         config: a ``LeanREPLConfig`` for the server created here (instead of
             ``project_dir``), e.g. with ``local_repl_path`` and ``lake_path``.
 
+    An environment that started its own REPL pickles as its recipe (header,
+    project, timeout, config): a worker process that unpickles it starts a
+    REPL of its own (RL workers, through a Lean gate). One built on a given
+    ``server`` does not pickle.
+
     Theorems are statements such as ``"theorem t (n : ℕ) : n + 0 = n"``; each
     is sent as ``<statement> := by sorry`` and searched from the sorry's
     proof state.
@@ -196,6 +206,8 @@ class LeanInteractEnvironment(_RestartingBackend):
     def __init__(self, header: str = "import Mathlib", project_dir: str | None = None, timeout: float = 60.0,
                  server: Any = None, config: Any = None):
         super().__init__(timeout)
+        self._recipe = (None if server is not None else
+                        dict(header=header, project_dir=project_dir, timeout=timeout, config=config))
         li = _require("lean_interact", "lean-interact")
         from lean_interact.interface import LeanError
 
@@ -217,6 +229,15 @@ class LeanInteractEnvironment(_RestartingBackend):
         self._run_header()
         self._process = self._proc()
         self._death = ""
+
+    def __getstate__(self) -> dict:
+        if self._recipe is None:
+            raise TypeError("a LeanInteractEnvironment built on a given server cannot be pickled: give it "
+                            "project_dir= or config= instead, so that each worker process starts a REPL of its own")
+        return {"_recipe": self._recipe}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(**state["_recipe"])
 
     def _proc(self) -> Any:
         # LeanInteract's server keeps its REPL process in `_proc` and replaces it on every (re)start: a new
@@ -309,9 +330,13 @@ class LeanInteractEnvironment(_RestartingBackend):
             return TacticResult("error", message=f"proof status {status!r}")
         return TacticResult("state", state="\n\n".join(resp.goals), handle=resp.proof_state)
 
-    def verify(self, theorem: Any, proof: list[str], timeout: float | None = None) -> str | None:
-        """Check ``proof`` as one command, ``<statement> := by`` and the tactics, as a user would paste it."""
-        source = f"{statement_of(theorem)} := by\n{proof_block(proof)}"
+    def verify(self, theorem: Any, proof: list[str], timeout: float | None = None,
+               rule: ProofRule | None = None) -> str | None:
+        """Check ``proof`` as one command, ``<statement> := by`` and the tactics, as a user would paste it, then
+        ``#print axioms`` for it; None if Lean accepts it under ``rule`` (default: the default proof rule), else
+        why not."""
+        statement, name = named_statement(statement_of(theorem))
+        source = f"{statement} := by\n{proof_block(proof)}\n\n{print_axioms(name)}"
         limit = self._limit(timeout)
         for attempt in range(2):
             try:
@@ -326,10 +351,12 @@ class LeanInteractEnvironment(_RestartingBackend):
                     return f"the REPL restarted twice during the check ({self.last_restart})"
         if isinstance(resp, self._LeanError):
             return resp.message
-        if resp.lean_code_is_valid(allow_sorry=False):
-            return None
-        errors = _format_messages(resp.get_errors())
-        return errors or "the proof uses `sorry`"
+        if resp.has_errors():
+            return _format_messages(resp.get_errors())
+        if resp.sorries:
+            return "the proof uses `sorry`"
+        return (rule or DEFAULT_RULE).lean_verdict([(m.severity, m.data) for m in resp.messages], name,
+                                                   axioms_expected=True)
 
     def close(self) -> None:
         kill = getattr(self.server, "kill", None)

@@ -42,6 +42,7 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from ..config import goal_from_mismatch
 from ..generators import GeneratorError, GeneratorTimeout, build_generator
+from ..lean.forbidden import ProofRule
 from ..ranking import finite_logprob, mixed_priority, normalized_steps, probability_of
 from ..scoring import ScoringError
 from .body_limit import BodyLimit
@@ -102,12 +103,19 @@ class ScoreRequest(BaseModel):
     goal: Text
     prefix: Text | None = ""
     tactics: list[Text]
+    native_decide: bool = False
+    """Allow ``native_decide`` (the proof rule of :mod:`leanprogress.lean.forbidden` forbids it by default)."""
 
 
 class ScoredTactic(BaseModel):
     tactic: str
-    steps_remaining: float
+    steps_remaining: float | None
+    """The model's prediction; None for a tactic the proof rule forbids (not scored)."""
     reward: float
+    """``-steps_remaining``, or ``-(2 * n_max + 1)`` (below every scored tactic) for a forbidden one."""
+    status: str = "scored"
+    """``scored``, or ``forbidden`` (``sorry``, ``sorryAx``, declarations, ...: see ``reason``)."""
+    reason: str | None = None
 
 
 class ScoreResponse(BaseModel):
@@ -340,9 +348,22 @@ def create_app(config: ServerConfig, scorer: Any = None, generators: dict[str, A
         if not req.tactics:
             return {"outputs": []}
 
+        rule = ProofRule(native_decide=req.native_decide)
+        words = [rule.forbidden(t) for t in req.tactics]
+        kept = [t for t, w in zip(req.tactics, words) if not w]
+        failure = -(2.0 * config.n_max + 1.0)  # ProgressReward's neg_steps failure reward: below any capped tactic
+
         def work(deadline):
-            steps = score(deadline, req.goal, req.tactics, req.prefix or "")
-            return {"outputs": [{"tactic": t, "steps_remaining": s, "reward": -s} for t, s in zip(req.tactics, steps)]}
+            steps = iter(score(deadline, req.goal, kept, req.prefix or "") if kept else [])
+            outputs = []
+            for t, w in zip(req.tactics, words):
+                if w:
+                    outputs.append({"tactic": t, "steps_remaining": None, "reward": failure, "status": "forbidden",
+                                    "reason": f"uses {w!r}"})
+                else:
+                    s = next(steps)
+                    outputs.append({"tactic": t, "steps_remaining": s, "reward": -s})
+            return {"outputs": outputs}
 
         return await run(work)
 

@@ -11,7 +11,9 @@ What a ``theorem``/``lemma``/``example`` declaration says, read without Lean:
 - :func:`statement_of`: a statement without its ``:= by sorry``, for a Lean
   process to prove;
 - :func:`theorem_name` and :func:`named_statement`: the name a statement
-  declares (an ``example`` gets one), so that Lean can be asked about it.
+  declares (an ``example`` gets one), so that Lean can be asked about it;
+- :func:`written_proof`: the proof of a declaration as written (comments
+  kept), from a whole-file answer of a prover.
 
 Example:
     >>> binders, rest = parse_binders("(n : ℕ) (h : 0 < n) : n ≠ 0")
@@ -32,6 +34,8 @@ _OPEN = {"(": ")", "{": "}", "[": "]", "⦃": "⦄"}
 _SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 _STARRED = re.compile(r"\b(Type|Sort)\*")
 _DECL_RE = r"(?:theorem|lemma|example)"
+_DECLARATION = re.compile(rf"(?m)^[ \t]*(?:@\[[^\]]*\][ \t\n]*)*(?:(?:private|protected|noncomputable|nonrec)\s+)*"
+                          rf"{_DECL_RE}(?![\w'])(?:[ \t]+(?P<name>[^\s:({{\[⦃]+))?")
 
 
 @dataclass
@@ -286,3 +290,40 @@ def named_statement(statement: str, name: str = "leanprogress_checked") -> tuple
     if m is None or m.group("kw") != "example":
         raise ValueError(f"not a theorem, lemma or example statement: {statement[:200]!r}")
     return statement[: m.start("kw")] + f"theorem {name}" + statement[m.end("kw"):], name
+
+
+def written_proof(text: str, name: str | None = None) -> str | None:
+    """The proof of the declaration in ``text`` named ``name`` (else the last one, after helper lemmas) as written,
+    comments kept (a checker reads what Lean would), ``by`` included; ``exact (<term>)`` for a term-mode proof;
+    None when ``text`` holds no ``theorem``/``lemma``/``example``.
+
+    Example:
+        >>> written_proof("import Mathlib\\n\\ntheorem t (n : ℕ) : n + 0 = n := by\\n  simp -- done\\n")
+        ' by\\n  simp -- done\\n'
+    """
+    plain = strip_comments(text)  # same lines as `text`: block comments keep their line breaks
+    found = list(_DECLARATION.finditer(plain))
+    if not found:
+        return None
+    named = [m for m in found if name and m.group("name") == name]
+    decl = (named or found)[-1]
+    assign = find_top_level(plain, ":=", decl.end())
+    if assign < 0:
+        return ""
+    nxt = next((m.start() for m in found if m.start() > assign), len(plain))
+    body_plain = plain[assign + 2:nxt]
+    # Back to the written text, by lines (comment stripping keeps every line break).
+    line = plain.count("\n", 0, assign)
+    lines = text.split("\n")
+    last = line + body_plain.count("\n")
+    written_line = lines[line]
+    k = plain[plain.rfind("\n", 0, assign) + 1:assign].count(":=")  # the k-th `:=` of its line
+    m = list(re.finditer(r":=", written_line))
+    head = written_line[m[k].end():] if len(m) > k else written_line
+    first, rest = head, "\n".join(lines[line + 1: last + 1])
+    end = re.search(r"^(?=\S)(?!\|)", rest, re.M)  # the declaration ends where a new top-level command starts
+    body = first + "\n" + (rest if end is None else rest[: end.start()])
+    stripped = body.strip()
+    if not re.match(r"by(?![\w'!?])", stripped):
+        return f"exact ({stripped})" if stripped else ""
+    return body

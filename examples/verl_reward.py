@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     for split, recs in (("train", train), ("val", val)):
         seen, rows = set(), []
         for r in recs:
-            key = (r["goal"], r.get("prefix") or "")
+            key = (r["goal"], r.get("prefix") or "", r.get("goal_state") or "")
             if key not in seen:
                 seen.add(key)
                 rows.append(verl_row(r, policy_messages(*key), index=len(rows), split=split))

@@ -459,10 +459,14 @@ FIXTURES = [
       GOEDEL_STATEMENT, GOEDEL_PROOF[0], GOEDEL_PROOF),
     F("Goedel-Prover-V2", "format", GOEDEL + "; cut off at the token limit inside the reasoning",
       GOEDEL_THINK.split("</think>")[0], GOEDEL_STATEMENT, None, None, "unfinished"),
-    F("Goedel-Prover-V2", "format", GOEDEL + "; a helper lemma before the theorem",
+    F("Goedel-Prover-V2", "format", GOEDEL + "; a helper lemma before the theorem: not carried, so no proof (none "
+      "of the 438 DeepSeek-Prover-V2 and 197 Kimina-Prover miniF2F proofs in the sources has one)",
       GOEDEL_THINK + "```lean4\nlemma sq_sum_zero (a b : ℝ) (h : a ^ 2 + b ^ 2 = 0) : a = 0 := by\n"
       "  nlinarith [sq_nonneg a, sq_nonneg b]\n\n" + GOEDEL_FINAL + "```<|im_end|>", GOEDEL_STATEMENT,
-      GOEDEL_PROOF[0], GOEDEL_PROOF),
+      None, None, "forbidden"),
+    F("Goedel-Prover-V2", "format", GOEDEL + "; the answer restates another theorem",
+      GOEDEL_THINK + "```lean4\ntheorem easier : (1 : ℝ) + 1 = 2 := by\n  norm_num\n```<|im_end|>", GOEDEL_STATEMENT,
+      None, None, "other_theorem"),
     # InternLM: one tactic per turn.
     F("InternLM", "real + tokens", f"{INTERNLM_RESULTS}; {STEPPROVER}", "rw [← h₀, ← h₂]<|im_end|>",
       "theorem mathd_algebra_209 (σ : Equiv ℝ ℝ) (h₀ : σ.2 2 = 10) (h₁ : σ.2 10 = 1) (h₂ : σ.2 1 = 2) :\n"

@@ -144,7 +144,7 @@ def test_one_state_for_all_completions_and_no_completions(scorer):
     assert reward.score(GOAL, ["simp", "omega"], "intro x") == pytest.approx(
         ProgressReward(scorer).score([GOAL, GOAL], ["simp", "omega"], ["intro x", "intro x"]))
     assert reward.score([], []) == []
-    with pytest.raises(ValueError, match="2 states and 3 prefixes for 3 completions"):
+    with pytest.raises(ValueError, match="2 states, 3 prefixes and 3 goal states for 3 completions"):
         reward.score([GOAL, GOAL], ["a", "b", "c"])
 
 

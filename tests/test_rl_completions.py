@@ -62,12 +62,16 @@ def test_drafts_inside_reasoning_are_never_the_answer():
 
 
 def test_a_whole_file_answer_gives_the_proof_of_the_named_declaration_only():
-    text = ("```lean4\nimport Mathlib\n\nlemma helper (n : ℕ) : n = n := by\n  rfl\n\n"
-            "theorem t (n : ℕ) : n + 0 = n := by\n  -- simp does it\n  simp\n```")
-    assert clean_proof(text, name="t").tactics == ("simp",)
-    assert clean_proof(text, name="helper").tactics == ("rfl",)
-    assert clean_proof(text).tactics == ("simp",)  # unnamed: the last declaration
+    text = ("```lean4\nimport Mathlib\nopen Real\n\n/-- The statement. -/\ntheorem t (n : ℕ) : n + 0 = n := by\n"
+            "  -- simp does it\n  simp\n```")
+    assert clean_proof(text, name="t").tactics == ("simp",) and clean_proof(text).tactics == ("simp",)
+    assert clean_proof(text, name="u").status == "other_theorem"
     assert clean_proof("theorem t : 1 = 1 := rfl").tactics == ("exact (rfl)",)  # term mode is `exact`
+    # What else the answer declares is no proof of the statement: a helper, or a theorem injected after a tactic.
+    helper = text.replace("/-- The statement. -/", "lemma h (n : ℕ) : n = n := by\n  rfl\n")
+    assert clean_proof(helper, name="t").status == "forbidden"
+    injected = clean_completion("exact ⟨hp, hq⟩\ntheorem and_swap' : True := trivial")
+    assert injected.status == "forbidden" and "exact ⟨hp, hq⟩" in injected.reason
 
 
 def test_rewards_of_real_outputs_are_scored_not_failed(trained_tiny):

@@ -292,38 +292,49 @@ def named_statement(statement: str, name: str = "leanprogress_checked") -> tuple
     return statement[: m.start("kw")] + f"theorem {name}" + statement[m.end("kw"):], name
 
 
-def written_proof(text: str, name: str | None = None) -> str | None:
-    """The proof of the declaration in ``text`` named ``name`` (else the last one, after helper lemmas) as written,
-    comments kept (a checker reads what Lean would), ``by`` included; ``exact (<term>)`` for a term-mode proof;
-    None when ``text`` holds no ``theorem``/``lemma``/``example``.
+@dataclass(frozen=True)
+class WrittenProof:
+    """A declaration's proof as written in a text (see :func:`written_proof`).
+
+    Attributes:
+        proof: the proof, comments kept, ``by`` included (``exact (<term>)`` for a term-mode proof).
+        name: the declaration's name (None for an ``example``).
+        outside: the rest of the text: every line but the declaration's (imports, other declarations, prose).
+    """
+
+    proof: str
+    name: str | None
+    outside: str
+
+
+def written_proof(text: str, name: str | None = None) -> WrittenProof | None:
+    """The proof of the declaration in ``text`` named ``name`` (else the last one) as written, comments kept (a
+    checker reads what Lean would); None when ``text`` holds no ``theorem``/``lemma``/``example``, or none named
+    ``name``.
 
     Example:
-        >>> written_proof("import Mathlib\\n\\ntheorem t (n : ℕ) : n + 0 = n := by\\n  simp -- done\\n")
+        >>> written_proof("import Mathlib\\n\\ntheorem t (n : ℕ) : n + 0 = n := by\\n  simp -- done\\n").proof
         ' by\\n  simp -- done\\n'
     """
     plain = strip_comments(text)  # same lines as `text`: block comments keep their line breaks
-    found = list(_DECLARATION.finditer(plain))
+    found = [m for m in _DECLARATION.finditer(plain) if not name or m.group("name") == name]
     if not found:
         return None
-    named = [m for m in found if name and m.group("name") == name]
-    decl = (named or found)[-1]
+    decl = found[-1]
+    lines = text.split("\n")
+    first_line = plain.count("\n", 0, decl.start())
     assign = find_top_level(plain, ":=", decl.end())
     if assign < 0:
-        return ""
-    nxt = next((m.start() for m in found if m.start() > assign), len(plain))
-    body_plain = plain[assign + 2:nxt]
-    # Back to the written text, by lines (comment stripping keeps every line break).
+        return WrittenProof("", decl.group("name"), "\n".join(lines[:first_line]))
     line = plain.count("\n", 0, assign)
-    lines = text.split("\n")
-    last = line + body_plain.count("\n")
-    written_line = lines[line]
     k = plain[plain.rfind("\n", 0, assign) + 1:assign].count(":=")  # the k-th `:=` of its line
-    m = list(re.finditer(r":=", written_line))
-    head = written_line[m[k].end():] if len(m) > k else written_line
-    first, rest = head, "\n".join(lines[line + 1: last + 1])
-    end = re.search(r"^(?=\S)(?!\|)", rest, re.M)  # the declaration ends where a new top-level command starts
-    body = first + "\n" + (rest if end is None else rest[: end.start()])
+    m = list(re.finditer(r":=", lines[line]))
+    head = lines[line][m[k].end():] if len(m) > k else lines[line]
+    end = re.search(r"^(?=\S)(?!\|)", plain[plain.find("\n", assign) + 1:] if "\n" in plain[assign:] else "", re.M)
+    last = line + (plain[assign:].count("\n") if end is None else
+                   plain[assign:plain.find("\n", assign) + 1 + end.start()].count("\n") - 1)
+    body = "\n".join([head] + lines[line + 1:last + 1])
     stripped = body.strip()
-    if not re.match(r"by(?![\w'!?])", stripped):
-        return f"exact ({stripped})" if stripped else ""
-    return body
+    if stripped and not re.match(r"by(?![\w'!?])", stripped):
+        body = f"exact ({stripped})"
+    return WrittenProof(body, decl.group("name"), "\n".join(lines[:first_line] + lines[last + 1:]))

@@ -26,18 +26,21 @@ block after the reasoning), in this order:
    runs to the end; a closing fence with no opener closes a block the prompt
    opened (DeepSeek-Prover-V1.5's prompt ends inside ```` ```lean4 ````), so
    the text before it is the block;
-5. a Lean declaration in the answer (``theorem … := by …``, with imports and
-   helper lemmas around it, as whole-proof provers write) gives its proof: the
-   declaration named as the statement, else the last one; a term-mode proof
-   ``:= t`` is ``exact t``; only the proof is kept, never the statement or the
-   text before it (which could change what the statement means);
+5. a Lean declaration in the answer (``theorem … := by …``, with imports
+   around it, as whole-proof provers write) gives its proof: the declaration
+   named as the statement (another theorem is status ``other_theorem``), else
+   the last one; a term-mode proof ``:= t`` is ``exact t``; only the proof is
+   kept, never the statement or the text around it (which could change what
+   the statement means), and an answer that declares more than its theorem
+   (helper lemmas, an injected ``theorem``) is ``forbidden``;
 6. a leading ``by`` is dropped, and the rest is split into top-level tactics
    with the project's step rule (:func:`leanprogress.lean.syntax.parse_tactic_block`:
    a tactic with a nested ``by`` block, ``·`` arms or ``<;>`` is one tactic;
    ``t1; t2`` and ``t1`` / ``t2`` on two lines are two).
 
 A completion gets no tactic, and so the failure reward, when the answer is
-empty (``empty``), reasoning never ends (``unfinished``), the answer is prose
+empty (``empty``), reasoning never ends (``unfinished``), the answer proves
+another theorem (``other_theorem``), the answer is prose
 where a tactic should be (``prose``: ``Tactic: simp``, ``The next tactic is
 `simp`.``, a claim that the proof is done), its brackets do not match
 (``unparsable``), the proof rule forbids it (``forbidden``:
@@ -96,6 +99,8 @@ _THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
 _FENCE = re.compile(r"(?m)^[ \t]*(`{3,})[ \t]*([\w+-]*)[ \t]*$|(`{3,})")
 _LEAN_INFOS = ("", "lean", "lean4", "tactic", "tactics")
 _LEADING_BY = re.compile(r"\A\s*by(?![\w'!?])")
+# What a whole-file answer may hold besides its declaration (never sent to Lean: the gate writes its own header).
+_PREAMBLE = re.compile(r"\s*(?:import|open|set_option)\s")
 # Prose where a tactic should be: a capitalized word then a space or punctuation ("The next tactic is", "Tactic:",
 # "SYSTEM:"), or markdown (a heading, a list, bold). No Lean tactic starts so.
 _PROSE = re.compile(r"\A(?:[A-Z][A-Za-z]*(?:[ ,:;!?]|\.(?:\s|\Z)|\Z)|#+\s|\*\*|[-*>]\s|\d+[.)]\s)")
@@ -108,8 +113,8 @@ class Cleaned:
     Attributes:
         tactic: the tactic to reward (for :func:`clean_proof`, the whole proof), or None (then ``status`` says
             why).
-        status: ``ok``, or why there is none: ``empty``, ``unfinished``, ``prose``, ``unparsable``, ``forbidden``,
-            ``too_long``, ``multiple``.
+        status: ``ok``, or why there is none: ``empty``, ``unfinished``, ``prose``, ``other_theorem``,
+            ``unparsable``, ``forbidden``, ``too_long``, ``multiple``.
         n_tactics: how many top-level tactics the answer held (0 when it could not be split).
         reason: for a failure, what the cleaning found (the forbidden word, the prose, ...).
         tactics: the answer's top-level tactics, in order (empty for a failure).
@@ -207,8 +212,12 @@ def _answer_tactics(completion: Any, rule: ProofRule, max_chars: int, name: str 
     answer, why = final_answer(completion)
     if answer is None:
         return None, why, "the reasoning never ends: no final answer", ""
-    proof = written_proof(answer, name)
-    text = answer if proof is None else proof
+    written = written_proof(answer, name)
+    if written is None and name and written_proof(answer) is not None:
+        other = written_proof(answer).name
+        return None, "other_theorem", f"the answer proves {other!r}, not {name!r}", ""
+    outside = written.outside if written is not None else ""
+    text = answer if written is None else written.proof
     m = _LEADING_BY.match(text)
     if m:
         text = " " * m.end() + text[m.end():]  # keep every column where it was
@@ -223,6 +232,12 @@ def _answer_tactics(completion: Any, rule: ProofRule, max_chars: int, name: str 
     word = rule.forbidden(raw)
     if word:
         return None, "forbidden", f"uses {word!r}", raw
+    word = rule.forbidden(outside)  # helper lemmas are not carried, and what else the answer declares is no proof
+    if word:
+        return None, "forbidden", f"besides its proof, the answer holds {word!r}", raw
+    stray = [line for line in strip_comments(outside).split("\n") if line.strip() and not _PREAMBLE.match(line)]
+    if stray:  # a tactic or prose outside the declaration: which part was the answer is anyone's guess
+        return None, "forbidden", f"besides its declaration, the answer holds {stray[0].strip()[:80]!r}", raw
     if not brackets_balanced(code):
         return None, "unparsable", "brackets do not match", raw
     try:

@@ -13,7 +13,8 @@ Request bodies are counted as they arrive, chunked ones included, and
 refused past ``max_body_bytes`` (:mod:`leanprogress.serve.body_limit`). At
 most ``max_in_flight`` requests are worked on at once, each in a worker
 thread with a time limit (:mod:`leanprogress.serve.limits`); one more gets 429
-with ``Retry-After``. The model runs one batch at a time.
+with ``Retry-After``. ``/get_reward`` queues instead, for clients that cannot
+retry (:mod:`leanprogress.serve.reward`). The model runs one batch at a time.
 
 Example:
     >>> from leanprogress.serve import ServerConfig, create_app
@@ -103,6 +104,9 @@ class ScoreRequest(BaseModel):
     goal: Text
     prefix: Text | None = ""
     tactics: list[Text]
+    goal_state: Literal["initial"] | None = None
+    """``initial``: the goal is the theorem's initial state standing in for the real one (records from whole
+    proofs), laid out as a model trained with ``--initial-goals mark`` read such records."""
     native_decide: bool = False
     """Allow ``native_decide`` (the proof rule of :mod:`leanprogress.lean.forbidden` forbids it by default)."""
 
@@ -188,6 +192,7 @@ def create_app(config: ServerConfig, scorer: Any = None, generators: dict[str, A
     async def lifespan(_app):
         yield
         limiter.shutdown()
+        _app.state.reward_queue.shutdown()
 
     app = FastAPI(title="LeanProgress", version=__import__("leanprogress").__version__, lifespan=lifespan)
     app.state.config, app.state.scorer, app.state.generators, app.state.limiter = config, scorer, generators, limiter
@@ -244,14 +249,17 @@ def create_app(config: ServerConfig, scorer: Any = None, generators: dict[str, A
         except DeadlineExceeded as exc:
             raise HTTPProblem(504, str(exc)) from None
 
-    def score(deadline, goal: str, tactics: list[str], prefix: str) -> list[float]:
+    def score(deadline, goal, tactics: list[str], prefix, initial_goals: list[bool] | None = None) -> list[float]:
         limiter.waiting(+1)
         try:
             deadline.acquire(scorer_lock, "the model")
         finally:
             limiter.waiting(-1)
         try:
-            steps = scorer.predict_batch(goal, tactics, prefix)
+            if initial_goals is not None and any(initial_goals):
+                steps = scorer.predict_batch(goal, tactics, prefix, initial_goals)
+            else:
+                steps = scorer.predict_batch(goal, tactics, prefix)
         except ScoringError as exc:
             logger.error("scoring failed: %s", exc)
             raise HTTPProblem(500, f"the scorer failed: {exc}") from None
@@ -273,7 +281,7 @@ def create_app(config: ServerConfig, scorer: Any = None, generators: dict[str, A
             model = {"name": Path(str(model_path)).name if model_path else None,
                      "device": str(getattr(scorer, "device", "")), "precision": getattr(scorer, "precision", None)}
         return {"status": "ok", "model": model, "generators": sorted(generators), "queue": limiter.stats(),
-                "uptime_s": round(time.time() - started, 1)}
+                "reward_queue": app.state.reward_queue.stats(), "uptime_s": round(time.time() - started, 1)}
 
     @app.get("/models")
     async def models():
@@ -354,7 +362,8 @@ def create_app(config: ServerConfig, scorer: Any = None, generators: dict[str, A
         failure = -(2.0 * config.n_max + 1.0)  # ProgressReward's neg_steps failure reward: below any capped tactic
 
         def work(deadline):
-            steps = iter(score(deadline, req.goal, kept, req.prefix or "") if kept else [])
+            marks = [True] * len(kept) if req.goal_state == "initial" else None
+            steps = iter(score(deadline, req.goal, kept, req.prefix or "", marks) if kept else [])
             outputs = []
             for t, w in zip(req.tactics, words):
                 if w:
@@ -367,8 +376,9 @@ def create_app(config: ServerConfig, scorer: Any = None, generators: dict[str, A
 
         return await run(work)
 
-    add_openrlhf_route(app, score=score, run=run, check_size=check_size, config=config, scorer=scorer,
-                       problem=HTTPProblem)
+    reward_queue = add_openrlhf_route(app, score=score, check_size=check_size, config=config, scorer=scorer,
+                                      problem=HTTPProblem)
+    app.state.reward_queue = reward_queue
 
     @app.post("/encode", response_model=EncodeResponse)
     async def encode(req: EncodeRequest):

@@ -195,3 +195,22 @@ def distribution_model(tmp_path_factory, trained_tiny):
     from conftest import distribution_copy
 
     return distribution_copy(trained_tiny[0], tmp_path_factory.mktemp("dist"), max_steps=5, more_steps=8.0)
+
+
+def test_goal_state_reaches_the_rows_the_prompt_and_the_model(scorer):
+    records = [{"goal": GOAL, "prefix": "", "tactic": "simp"},
+               {"goal": GOAL, "prefix": "intro x", "tactic": "omega", "goal_state": "initial"}]
+    rows = grpo_rows(records)
+    assert [r["goal_state"] for r in rows] == ["", "initial"]
+    # After tactics, a stand-in initial state is not the current state: the prompt says which it is.
+    assert "\nProof state:\n" in rows[0]["prompt"] and "\nInitial proof state:\n" in rows[1]["prompt"]
+    seen = []
+
+    class Marks(CountingScorer):
+        def predict_batch(self, goals, tactics, prefixes=None, initial_goals=None):
+            seen.append(initial_goals)
+            return self.scorer.predict_batch(goals, tactics, prefixes, initial_goals)
+
+    ProgressReward(Marks(scorer)).evaluate([GOAL, GOAL], ["simp", "omega"], ["", "intro x"], goal_states=["", "initial"])
+    ProgressReward(Marks(scorer)).evaluate([GOAL], ["simp"])
+    assert seen == [[False, True], None]  # the mark reaches the model; no marks, no argument

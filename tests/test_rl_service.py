@@ -11,7 +11,7 @@ from leanprogress import LeanProgressScorer
 from leanprogress.rl import ProgressReward
 from leanprogress.rl.client import RemoteScorer, RewardServiceError
 from leanprogress.serve import ServerConfig, create_app
-from serve_util import RunningServer
+from serve_util import RunningServer, openrlhf_post
 
 GOAL = "x y : ℕ\nh0 : x + 0 ≤ y\n⊢ x * 0 ≤ y"
 OTHER = "p q : Prop\nhp : p\nhq : q\n⊢ p ∧ q"
@@ -224,3 +224,14 @@ def test_a_full_reward_queue_is_refused_with_retry_after(scorer):
         body = {"query": ["simp", "ring"], "prompts": ["", ""], "labels": [GOAL, GOAL]}
         r = httpx.post(running.url + "/get_reward", json=body, timeout=60)
     assert r.status_code == 429 and r.headers["retry-after"] == "1" and "the most this server queues" in r.text
+
+
+def test_openrlhf_sends_the_key_in_the_url_and_gets_its_reward(server):
+    from leanprogress.rl import policy_prompt
+
+    prompt = policy_prompt(GOAL)
+    data = {"query": [prompt + " simp"], "prompts": [prompt], "labels": [json.dumps({"state": GOAL})]}
+    out = openrlhf_post(server.url.replace("http://", "http://lp:sekrit@") + "/get_reward", data)
+    assert len(out["rewards"]) == 1 and out["rewards"][0] > 0.0
+    with pytest.raises(RuntimeError, match="2 times"):  # a wrong key: 401 on every try
+        openrlhf_post(server.url.replace("http://", "http://lp:wrong@") + "/get_reward", data, try_max_times=2)

@@ -80,3 +80,20 @@ def test_trl_reward_scores_both_completion_formats_alike(trained_tiny):
     assert all(math.isfinite(v) for v in want)
     with pytest.raises(KeyError, match="no state column.*'theorem'"):
         reward(["p"], ["simp"], theorem=["T"])
+
+
+def test_the_example_refuses_a_policy_it_cannot_load_in_one_line_without_the_hub(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    from rl_util import EXAMPLES
+
+    t0 = time.monotonic()
+    run = subprocess.run([sys.executable, str(EXAMPLES / "trl_grpo.py"), "--reward-model", "runs/model", "--dataset",
+                          "data.jsonl", "--policy", "Qwen/not-downloaded", "--output-dir", str(tmp_path / "out")],
+                         capture_output=True, text=True, timeout=120, env={**__import__("os").environ,
+                                                                           "HF_HUB_OFFLINE": "0"})
+    assert run.returncode == 2 and run.stdout == ""
+    assert len(run.stderr.strip().splitlines()) == 1 and "examples/tiny_policy.py" in run.stderr
+    assert time.monotonic() - t0 < 60  # no hub retries (27 s of them before, and a 67-line traceback)

@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 from typing import Iterable
 
 INSTRUCTION = "Complete the Lean 4 proof with one tactic."
@@ -61,3 +62,15 @@ def grpo_rows(records: Iterable[dict], conversational: bool = False) -> list[dic
             row["statement"] = r["statement"]
         rows.append(row)
     return rows
+
+
+def openrlhf_rows(records: Iterable[dict]) -> list[dict]:
+    """One OpenRLHF prompt row per row of :func:`grpo_rows`: ``prompt`` (chat messages, for
+    ``--data.apply_chat_template``) and ``label`` (the JSON that ``/get_reward`` reads: ``state``, ``prefix``,
+    ``goal_state``, and ``statement`` when the records have it), for ``--data.input_key prompt --data.label_key
+    label``."""
+    out = []
+    for row in grpo_rows(records, conversational=True):
+        label = {k: row[k] for k in ("state", "prefix", "goal_state", "statement") if row.get(k)}
+        out.append({"prompt": row["prompt"], "label": json.dumps(label, ensure_ascii=False)})
+    return out

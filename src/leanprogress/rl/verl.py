@@ -115,6 +115,15 @@ def _fields(extra_info: Any, i: int | None = None) -> tuple[str, str, str | None
             statement if isinstance(statement, str) else None, goal_state if isinstance(goal_state, str) else None)
 
 
+class RewardAborted(BaseException):
+    """A reward that cannot be computed (a missing state, a reward server or Lean server that keeps failing, a
+    model loaded before a fork): the training run must stop.
+
+    A ``BaseException``, not an ``Exception``: verl's ``prime`` manager and the reward loop's ``rate_limited``
+    manager catch every ``Exception`` and score the response 0.0, which would train the policy on zeros; they do
+    not catch this, so the run stops with the message. The message says what failed; ``__cause__`` is the error."""
+
+
 def compute_score(data_source: Any = None, solution_str: Any = None, ground_truth: Any = None,
                   extra_info: Any = None, *, data_sources: Any = None, solution_strs: Any = None,
                   ground_truths: Any = None, extra_infos: Any = None, **reward_kwargs: Any) -> float | list[float]:
@@ -122,7 +131,22 @@ def compute_score(data_source: Any = None, solution_str: Any = None, ground_trut
 
     Returns:
         a float for one response, a list of floats for a batch (``solution_strs=``).
+
+    Raises:
+        RewardAborted: the reward could not be computed (what is not a property of one response: a completion's
+            own failure is the failure reward, never an exception).
     """
+    try:
+        return _compute_score(data_source, solution_str, extra_info, data_sources, solution_strs, extra_infos,
+                              reward_kwargs)
+    except Exception as exc:
+        logger.critical("leanprogress.rl.verl: the reward cannot be computed, stopping the run: %s: %s",
+                        type(exc).__name__, exc)
+        raise RewardAborted(f"leanprogress reward failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _compute_score(data_source, solution_str, extra_info, data_sources, solution_strs, extra_infos,
+                   reward_kwargs) -> float | list[float]:
     reward = reward_for(**reward_kwargs)
     if solution_strs is not None:
         infos = list(extra_infos) if extra_infos is not None else [None] * len(solution_strs)

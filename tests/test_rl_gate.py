@@ -178,3 +178,26 @@ def test_a_lean_repl_that_cannot_come_back_raises_instead_of_rewarding_zeros(tmp
     gate.env.server.kill()
     with pytest.raises(LeanServiceError, match="the Lean environment failed"):
         reward.evaluate([S.AND_START], ["simp"], ["constructor"], [S.AND_STATEMENT])
+
+
+def test_a_call_in_which_everything_times_out_raises_one_tactic_alone_does_not(kimina_server, scorer):
+    gate = KiminaGate(url=kimina_server.url, api_key="kimina-key", timeout_s=2)
+    reward = ProgressReward(scorer, lean=gate)
+    alone = reward.evaluate([S.AND_START], ["sleep 10000"], [""], [S.AND_STATEMENT])[0]
+    assert alone.status == "timeout" and alone.reward == 0.0
+    with pytest.raises(LeanServiceError, match="every one of 2 snippets of the call timed out"):
+        reward.evaluate([S.AND_START] * 2, ["sleep 10000", "sleep 20000"], ["", ""], [S.AND_STATEMENT] * 2)
+
+
+def test_an_environment_gate_whose_every_tactic_times_out_raises(tmp_path):
+    from leanprogress.search.backends import LeanInteractEnvironment
+
+    config = lean_interact.LeanREPLConfig(local_repl_path=str(S.make_repl_dir(tmp_path / "repl")), build_repl=False,
+                                          lake_path=str(S.install_lake(tmp_path / "bin")))
+    gate = EnvironmentGate(LeanInteractEnvironment(header="import Mathlib", timeout=1, config=config), timeout_s=1)
+    try:
+        assert gate.run([S.AND_STATEMENT], [""], ["sleep 3000"])[0].status == "timeout"  # alone: its own failure
+        with pytest.raises(LeanServiceError, match="every one of 2 tactics of the call timed out"):
+            gate.run([S.AND_STATEMENT] * 2, ["", ""], ["sleep 3000", "sleep 3000"])
+    finally:
+        gate.close()

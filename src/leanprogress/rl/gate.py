@@ -135,6 +135,13 @@ def prefix_tactics(prefix: str) -> list[str]:
     return [node.text for node in parse_tactic_block(prefix)] if prefix.strip() else []
 
 
+def _all_timed_out(timed_out: list[bool], what: str, first: str) -> None:
+    """A call of several in which everything timed out says more about the Lean service than about them."""
+    if len(timed_out) > 1 and all(timed_out):
+        raise LeanServiceError(f"every one of {len(timed_out)} {what}s of the call timed out (first: {first[:200]}); "
+                               "the Lean service is overloaded or stuck, or its time limit too short")
+
+
 def _indented(text: str, indent: str = "  ") -> str:
     return "\n".join(indent + line if line.strip() else line for line in text.split("\n"))
 
@@ -237,6 +244,7 @@ class EnvironmentGate:
                         continue
                 status = {"error": "rejected", "timeout": "timeout"}.get(result.kind, "")
                 out.append(GateOutcome(result.kind, result.state, result.message, status))
+        _all_timed_out([o.kind == "timeout" for o in out], "tactic", out[0].message if out else "")
         return out
 
     def check_proofs(self, statements: Sequence[str], proofs: Sequence[str],
@@ -274,6 +282,7 @@ class EnvironmentGate:
                 if outcome is None:
                     outcome = ProofOutcome("incomplete", accepted=len(tactics), state=state, message="goals are left")
                 out.append(outcome)
+        _all_timed_out([o.status == "timeout" for o in out], "proof", out[0].message if out else "")
         return out
 
     def close(self) -> None:
@@ -405,10 +414,8 @@ class KiminaGate:
             raise LeanServiceError(f"{url}: {len(down)} of {len(results)} snippet(s) failed on the server's side "
                                    f"(first: {first[:300]}); no reward can be given for them (is the server up, "
                                    "and the key right? kimina-client logs each HTTP error)")
-        timed_out = [r for r in results if r.error is not None]
-        if len(results) > 1 and len(timed_out) == len(results):
-            raise LeanServiceError(f"{url}: every one of {len(results)} snippets timed out ({timed_out[0].error}); "
-                                   "the server is overloaded or the time limit too short for the header")
+        _all_timed_out([r.error is not None for r in results], "snippet",
+                       f"{url}: {results[0].error}" if results and results[0].error else "")
         repl = [r for r in results if r.error is None and "message" in (r.response or {})]
         if repl and len(repl) == len(results):
             raise LeanServiceError(f"{url}: the Lean REPL failed on every snippet of the call (first: "

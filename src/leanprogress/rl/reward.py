@@ -24,7 +24,8 @@ tactic Lean reports as finishing the proof gets the reward of 0 steps (1, 0 or
 1 in the three forms) without asking the model. What cannot be a property of
 one completion raises: a model folder that does not load, a model whose output
 is NaN (:class:`~leanprogress.scoring.ScoringError`), a reward server that keeps
-failing (:class:`~leanprogress.rl.client.RewardServiceError`).
+failing (:class:`~leanprogress.rl.client.RewardServiceError`), a Lean server that
+is down or fails a whole call (:class:`~leanprogress.rl.gate.LeanServiceError`).
 
 Whole proofs (``task="proof"``): each completion is a whole proof of its
 statement (a ``theorem … := by …`` answer, or a tactic block), cleaned by

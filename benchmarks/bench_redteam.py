@@ -42,17 +42,15 @@ def counts(model: str) -> dict:
     """For each path and group of hacks (tactics, injections, Lean-only): how many get more than the failure reward,
     of how many tried, and which."""
     import httpx
-    import lean_interact
 
-    import lean_standin as S
     import redteam as R
     from kimina_standin import kimina_standin
     from leanprogress import LeanProgressScorer
     from leanprogress.rl import ProgressReward, policy_prompt
-    from leanprogress.rl.gate import EnvironmentGate, KiminaGate
+    from leanprogress.rl.gate import KiminaGate
     from leanprogress.rl.verl import compute_score
-    from leanprogress.search.backends import LeanInteractEnvironment
     from leanprogress.serve import ServerConfig, create_app
+    from rl_util import lean_interact_gate
     from serve_util import RunningServer
 
     scorer = LeanProgressScorer(model, device="cpu", precision="fp32")
@@ -69,10 +67,7 @@ def counts(model: str) -> dict:
     tmp = tempfile.TemporaryDirectory()
     with RunningServer(create_app(ServerConfig(), scorer=scorer, generators={})) as server, \
             RunningServer(kimina_standin()) as kimina:
-        config = lean_interact.LeanREPLConfig(local_repl_path=str(S.make_repl_dir(Path(tmp.name) / "repl")),
-                                              build_repl=False, lake_path=str(S.install_lake(Path(tmp.name) / "bin")))
-        env_gate = EnvironmentGate(LeanInteractEnvironment(header="import Mathlib", timeout=10, config=config),
-                                   timeout_s=10)
+        env_gate = lean_interact_gate(tmp.name)
         gates = {"EnvironmentGate (lean_interact)": env_gate,
                  "KiminaGate (kimina-client)": KiminaGate(url=kimina.url, timeout_s=5)}
         for group, hacks in groups.items():

@@ -26,3 +26,18 @@ def build_policy(folder):
     """A 1-layer GPT-2 with a byte-level BPE tokenizer trained here on the fixture's text (no hub)."""
     texts = [r["goal"] + "\n" + r["tactic"] for r in fixture_records()] + ["simp omega rfl exact intro by", "```lean"]
     return tiny_policy_module().build_policy(folder, texts, n_layer=1)
+
+
+def lean_interact_gate(folder, timeout=10):
+    """An EnvironmentGate over the real lean_interact with the Lean stand-in (tests/lean_standin.py) as its REPL."""
+    import lean_interact
+
+    import lean_standin as S
+    from leanprogress.rl.gate import EnvironmentGate
+    from leanprogress.search.backends import LeanInteractEnvironment
+
+    folder = Path(folder)
+    config = lean_interact.LeanREPLConfig(local_repl_path=str(S.make_repl_dir(folder / "repl")), build_repl=False,
+                                          lake_path=str(S.install_lake(folder / "bin")))
+    return EnvironmentGate(LeanInteractEnvironment(header="import Mathlib", timeout=timeout, config=config),
+                           timeout_s=timeout)

@@ -10,6 +10,7 @@ from kimina_standin import kimina_standin
 from leanprogress import LeanProgressScorer
 from leanprogress.rl import ProgressReward
 from leanprogress.rl.gate import EnvironmentGate, KiminaGate, LeanServiceError, prefix_tactics
+from rl_util import lean_interact_gate
 from serve_util import RunningServer
 
 lean_interact = pytest.importorskip("lean_interact")  # in the `test` extra
@@ -22,11 +23,7 @@ def scorer(trained_tiny):
 
 @pytest.fixture
 def lean_gate(tmp_path):
-    from leanprogress.search.backends import LeanInteractEnvironment
-
-    config = lean_interact.LeanREPLConfig(local_repl_path=str(S.make_repl_dir(tmp_path / "repl")), build_repl=False,
-                                          lake_path=str(S.install_lake(tmp_path / "bin")))
-    gate = EnvironmentGate(LeanInteractEnvironment(header="import Mathlib", timeout=10, config=config), timeout_s=10)
+    gate = lean_interact_gate(tmp_path)
     yield gate
     gate.close()
 
@@ -190,11 +187,7 @@ def test_a_call_in_which_everything_times_out_raises_one_tactic_alone_does_not(k
 
 
 def test_an_environment_gate_whose_every_tactic_times_out_raises(tmp_path):
-    from leanprogress.search.backends import LeanInteractEnvironment
-
-    config = lean_interact.LeanREPLConfig(local_repl_path=str(S.make_repl_dir(tmp_path / "repl")), build_repl=False,
-                                          lake_path=str(S.install_lake(tmp_path / "bin")))
-    gate = EnvironmentGate(LeanInteractEnvironment(header="import Mathlib", timeout=1, config=config), timeout_s=1)
+    gate = lean_interact_gate(tmp_path, timeout=1)
     try:
         assert gate.run([S.AND_STATEMENT], [""], ["sleep 3000"])[0].status == "timeout"  # alone: its own failure
         with pytest.raises(LeanServiceError, match="every one of 2 tactics of the call timed out"):

@@ -12,7 +12,8 @@ import lean_standin as S
 from kimina_standin import kimina_standin
 from leanprogress import LeanProgressScorer
 from leanprogress.rl import ProgressReward, policy_prompt
-from leanprogress.rl.gate import EnvironmentGate, KiminaGate
+from leanprogress.rl.gate import KiminaGate
+from rl_util import lean_interact_gate
 from serve_util import RunningServer
 
 lean_interact = pytest.importorskip("lean_interact")
@@ -42,12 +43,7 @@ def kimina_server():
 
 @pytest.fixture(scope="module")
 def lean_gate(tmp_path_factory):
-    from leanprogress.search.backends import LeanInteractEnvironment
-
-    tmp = tmp_path_factory.mktemp("lean")
-    config = lean_interact.LeanREPLConfig(local_repl_path=str(S.make_repl_dir(tmp / "repl")), build_repl=False,
-                                          lake_path=str(S.install_lake(tmp / "bin")))
-    gate = EnvironmentGate(LeanInteractEnvironment(header="import Mathlib", timeout=10, config=config), timeout_s=10)
+    gate = lean_interact_gate(tmp_path_factory.mktemp("lean"))
     yield gate
     gate.close()
 

@@ -14,7 +14,8 @@ from kimina_standin import kimina_standin
 from leanprogress import LeanProgressScorer
 from leanprogress.lean.forbidden import ProofRule
 from leanprogress.rl import ProgressReward, policy_prompt
-from leanprogress.rl.gate import EnvironmentGate, KiminaGate
+from leanprogress.rl.gate import KiminaGate
+from rl_util import lean_interact_gate
 from leanprogress.serve import ServerConfig, create_app
 from serve_util import RunningServer
 
@@ -44,12 +45,7 @@ def server(scorer):
 
 @pytest.fixture(scope="module")
 def lean_gate(tmp_path_factory):
-    from leanprogress.search.backends import LeanInteractEnvironment
-
-    tmp = tmp_path_factory.mktemp("lean")
-    config = lean_interact.LeanREPLConfig(local_repl_path=str(S.make_repl_dir(tmp / "repl")), build_repl=False,
-                                          lake_path=str(S.install_lake(tmp / "bin")))
-    gate = EnvironmentGate(LeanInteractEnvironment(header="import Mathlib", timeout=10, config=config), timeout_s=10)
+    gate = lean_interact_gate(tmp_path_factory.mktemp("lean"))
     yield gate
     gate.close()
 

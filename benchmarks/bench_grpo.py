@@ -94,8 +94,8 @@ def run(reward_model: str, steps: int, out: Path, prompts: int = 16, generations
     policy = build_candidate_policy(out / "policy", GOOD + HACKS, seed=seed)
     recorder = Recorder(TRLReward(reward_model, form="bounded", device="cpu"))
     gpu = torch.cuda.is_available()
-    args = GRPOConfig(output_dir=str(out / "grpo"), num_generations=generations, per_device_train_batch_size=generations,
-                      max_completion_length=1, max_steps=steps, learning_rate=lr, beta=0.0, logging_steps=1,
+    args = GRPOConfig(output_dir=str(out / "grpo"), num_generations=generations,
+                      per_device_train_batch_size=generations, max_completion_length=1, max_steps=steps, learning_rate=lr, beta=0.0, logging_steps=1,
                       report_to="none", save_strategy="no", seed=seed, bf16=gpu, use_cpu=not gpu,
                       dataloader_num_workers=0)
     trainer = GRPOTrainer(model=str(policy), reward_funcs=[recorder], args=args,

@@ -395,7 +395,7 @@ GOEDEL_PROOF = ("have h1 : (x - 1) ^ 2 + (y + 2) ^ 2 = 0 := by nlinarith [h]",
                 "have hx : x = 1 := by nlinarith [sq_nonneg (x - 1), sq_nonneg (y + 2)]",
                 "have hy : y = -2 := by nlinarith [sq_nonneg (x - 1), sq_nonneg (y + 2)]", "rw [hx, hy]", "norm_num")
 GOEDEL_THINK = ("<think>\nComplete the square: (x - 1)^2 + (y + 2)^2 = 0, so x = 1 and y = -2. A first try:\n"
-                "```lean4\ntheorem square_equation_solution {x y : ℝ} (h : x^2 + y^2 = 2*x - 4*y - 5) : x + y = -1 := by\n"
+                "```lean4\n" + GOEDEL_STATEMENT + " := by\n"
                 "  linarith\n```\nlinarith cannot square; use nlinarith with the squares.\n</think>\n\n")
 
 # ---------------------------------------------------------------- InternLM

@@ -20,6 +20,7 @@ from leanprogress.search.prover import forbidden_word
     ("exact h\naxiom cheat : False", "axiom"), ("@[implemented_by f] def g := 1", "implemented_by"),
     ("exact h\n#exit", "#exit"), ('#print "depends on axioms"', "#print"), ("run_tac do pure ()", "run_tac"),
     ("set_option debug.skipKernelTC true in rfl", "skipKernelTC"), ("unsafe def x := 1", "unsafe"),
+    ("set_option debug.proofAsSorry true in simp", "proofAsSorry"),
     ("native_decide", "native_decide"), ("decide +native", "+native"), ("bv_decide", "bv_decide"),
     ("exact Lean.ofReduceBool _ _ rfl", "ofReduceBool"), ("decide (config := {native := true})", "native := true"),
 ])

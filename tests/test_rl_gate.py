@@ -187,10 +187,12 @@ def test_a_call_in_which_everything_times_out_raises_one_tactic_alone_does_not(k
 
 
 def test_an_environment_gate_whose_every_tactic_times_out_raises(tmp_path):
-    gate = lean_interact_gate(tmp_path, timeout=1)
+    gate = lean_interact_gate(tmp_path, timeout=2)
     try:
-        assert gate.run([S.AND_STATEMENT], [""], ["sleep 3000"])[0].status == "timeout"  # alone: its own failure
-        with pytest.raises(LeanServiceError, match="every one of 2 tactics of the call timed out"):
-            gate.run([S.AND_STATEMENT] * 2, ["", ""], ["sleep 3000", "sleep 3000"])
+        assert gate.run([S.AND_STATEMENT], [""], ["sleep 5000"])[0].status == "timeout"  # alone: its own failure
+        # Both time out (or, on a loaded machine, the restarted REPL cannot even replay the theorem in time): the
+        # call raises either way.
+        with pytest.raises(LeanServiceError, match="every one of 2 tactics of the call timed out|did not respond"):
+            gate.run([S.AND_STATEMENT] * 2, ["", ""], ["sleep 5000", "sleep 5000"])
     finally:
         gate.close()

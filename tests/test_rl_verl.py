@@ -202,7 +202,8 @@ def test_errors_stop_the_run_under_the_managers_that_catch_every_exception(confi
         good = prime_verify(remote, ["simp"], [""], [data[0]["data_source"]], [data[0]["extra_info"]])
         assert good[0] > 0.0  # the reproduction scores what it can
         with pytest.raises(RewardAborted, match="no proof state"):
-            prime_verify(remote, ["simp", "simp"], ["", ""], ["leanprogress"] * 2, [data[0]["extra_info"], {"index": 3}])
+            prime_verify(remote, ["simp", "simp"], ["", ""], ["leanprogress"] * 2,
+                         [data[0]["extra_info"], {"index": 3}])
     compute_score = load_custom_reward_fn(config)
     with pytest.raises(RewardAborted, match="no proof state"):
         rate_limited_run_single(compute_score, "leanprogress", "simp", "", {"index": 3})

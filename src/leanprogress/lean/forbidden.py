@@ -11,7 +11,8 @@ Two halves, one for text and one for Lean's own answer.
   ``implemented_by``, ``extern``, ``namespace``, ``section``, ``notation``, ``macro``, ``syntax``, ``elab``,
   ``run_tac``, ``run_cmd``, ``by_elab`` (meta code can build a ``sorry`` no text rule sees), ``#exit``,
   ``#eval``, ``#print``, ``#guard_msgs`` (they stop, fake or swallow Lean's messages);
-- options that turn checks off: ``debug.skipKernelTC``, ``debug.byAsSorry``, ``allowUnsafeReducibility``;
+- options that turn checks off: ``debug.skipKernelTC``, ``debug.byAsSorry``, ``debug.proofAsSorry``,
+  ``allowUnsafeReducibility``;
 - unless ``native_decide=True`` (a setting; some benchmarks allow it, most forbid it): ``native_decide``,
   ``decide +native``, ``bv_decide``, ``Lean.ofReduceBool``, ``Lean.ofReduceNat``, ``Lean.trustCompiler``
   (they trust compiled code instead of the kernel).
@@ -73,7 +74,8 @@ _OTHER_WORDS = (
     "macro_rules", "syntax", "declare_syntax_cat", "elab", "elab_rules", "run_tac", "run_cmd", "run_elab",
     "run_meta", "by_elab",
 )
-_OPTION_WORDS = ("skipKernelTC", "byAsSorry", "allowUnsafeReducibility")  # options that turn checks off
+# Options that turn checks off.
+_OPTION_WORDS = ("skipKernelTC", "byAsSorry", "proofAsSorry", "allowUnsafeReducibility")
 _NATIVE_WORDS = ("native_decide", "bv_decide", "ofReduceBool", "ofReduceNat", "trustCompiler", "reduceBool",
                  "reduceNat")
 

@@ -46,6 +46,30 @@ def distribution_copy(model, folder, max_steps=10, more_steps=14.0):
     settings.save(folder)
     return folder
 
+def link_to(kind, target, link):
+    """``target`` itself (``same``), or ``link`` made a symbolic or hard link to it."""
+    if kind == "symlink":
+        link.symlink_to(target)
+    elif kind == "hardlink":
+        os.link(target, link)
+    return link if kind != "same" else target
+
+
+def refused(capsys, argv, output, given_input, protected):
+    """Run the CLI on ``argv``: it must fail with one line naming ``output`` and ``given_input``, and leave every
+    file of ``protected`` as it was (byte for byte), with no temporary file beside it."""
+    before = {p: p.read_bytes() for p in protected}
+    listing = {p.parent: sorted(p.parent.iterdir()) for p in protected}
+    from leanprogress.cli import main
+
+    assert main([str(a) for a in argv]) == 2
+    cap = capsys.readouterr()
+    assert cap.err.count("\n") == 1 and cap.err.startswith("leanprogress: error: "), cap.err
+    assert str(output) in cap.err and str(given_input) in cap.err, cap.err
+    assert {p: p.read_bytes() for p in protected} == before
+    assert {d: sorted(d.iterdir()) for d in listing} == listing
+
+
 @pytest.fixture
 def traces(tmp_path):
     """A LeanDojo Benchmark 4 style file: 12 theorems of lengths 1..6 and one with no tactics."""

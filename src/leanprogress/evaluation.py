@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from collections import defaultdict
 from pathlib import Path
 from typing import Hashable, Sequence
@@ -419,8 +420,36 @@ def format_comparison(comparison: dict, title: str = "") -> str:
     return "\n".join(lines)
 
 
+_NOT_IMAGES = ("raw", "rgba", "pgf")  # raw pixel buffers, and LaTeX code that needs a TeX installation
+
+
+def plot_formats() -> list[str]:
+    """The file extensions a plot can be written as: the image formats matplotlib writes (png, pdf, svg, ...)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    return sorted(ext for ext in FigureCanvasAgg.get_supported_filetypes() if ext not in _NOT_IMAGES)
+
+
+def plot_format(path: str | os.PathLike, what: str = "--plot") -> str:
+    """The image format of a plot file from its extension; ValueError naming ``what`` and the path otherwise.
+
+    Example:
+        >>> plot_format("eval.png"), plot_format("eval.SVG")
+        ('png', 'svg')
+    """
+    ext = os.path.splitext(str(path))[1].lstrip(".").lower()
+    formats = plot_formats()
+    if ext not in formats:
+        got = f"'.{ext}'" if ext else "no extension"
+        raise ValueError(f"{what} {path}: a plot is an image file, and {got} is not an image format matplotlib "
+                         f"writes ({', '.join(formats)})")
+    return ext
+
+
 def plot_predictions(predictions: Sequence[float], labels: Sequence[int], path: str, title: str = "") -> str:
-    """Scatter of predicted against true steps remaining, saved as PNG."""
+    """Scatter of predicted against true steps remaining, saved in the image format of ``path``'s extension
+    (:func:`plot_formats`: png, pdf, svg, ...)."""
+    fmt = plot_format(path, "plot")
     import matplotlib
 
     matplotlib.use("Agg")
@@ -442,7 +471,7 @@ def plot_predictions(predictions: Sequence[float], labels: Sequence[int], path: 
     fig.tight_layout()
     try:
         with atomic_path(path) as tmp:  # a plot appears whole or not at all, with a normal file mode
-            fig.savefig(tmp, dpi=110, format="png")
+            fig.savefig(tmp, dpi=110, format=fmt)
     finally:
         plt.close(fig)
     return path

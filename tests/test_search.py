@@ -692,3 +692,27 @@ def test_a_model_of_an_interrupted_run_is_refused_first_and_alone(tmp_path, caps
     assert err.count("\n") == 1 and err.startswith(f"leanprogress: error: {run} holds a training run that has not "
                                                    "finished (started 2025-01-01 10:00)"), err
     assert not (tmp_path / "r.jsonl").exists()
+
+
+def test_the_audit_reads_the_recordings_itself_and_catches_a_replay_that_misreads_them(monkeypatch):
+    # A replay whose reading of the recordings is wrong (every tactic outer, every tactic runnable on a `·` block's
+    # goal) invents proofs. The audit must not share that reading: it counts them.
+    from leanprogress.data import leandojo
+    from leanprogress.search import audit, environment
+
+    all_goals = _steps("AllGoals.t", ("constructor", "⊢ p ∧ q", "⊢ p\n\n⊢ q"), ("all_goals simp", "⊢ p", "no goals"),
+                       ("exact hq", "⊢ q", "no goals"))
+    for module in (leandojo, environment, audit):
+        monkeypatch.setattr(module, "outer_tactics", lambda steps: list(range(len(steps))), raising=False)
+        monkeypatch.setattr(module, "focusable", lambda tactic: True, raising=False)
+    theorems = [CLASSICAL, all_goals]
+    env = ReplayEnvironment(theorems)
+    nested = CLASSICAL["traced_tactics"][1]["tactic"]
+    assert env.run_tactic(env.start("Finsupp.t")[1], nested).kind == "finished"  # invented: run without `classical`
+    prover = BestFirstProver(env, ReplayGenerator(env, distractors=3))
+    found = [{"theorem": "Finsupp.t", "status": "proved", "proof": [nested], "states": ["⊢ p"]},
+             asdict(prover.prove("AllGoals.t"))]
+    assert found[1]["proof"] == ["constructor", "all_goals simp", "exact hq"]  # invented: `all_goals` on one goal
+    checked = audit_replayed_proofs(theorems, found)
+    assert (checked.proved, checked.nested_alone, checked.unrecorded, checked.invented) == (2, 1, 1, 2)
+    assert checked.examples == {"nested_alone": ["Finsupp.t"], "shorter": ["Finsupp.t"], "unrecorded": ["AllGoals.t"]}

@@ -472,3 +472,25 @@ def test_quickstart_refuses_an_output_folder_that_holds_its_input(tmp_path, caps
     weights = sorted(p for p in tiny_model.iterdir() if p.is_file())
     refused(capsys, ["quickstart", "--output-dir", tiny_model.parent, "--model-name", tiny_model],
              tiny_model.parent, tiny_model, weights)
+
+
+def test_train_on_an_empty_dataset_says_so_first(tmp_path, capsys):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert main(["train", "--dataset", str(empty), "--output-dir", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err
+    # before: a warning that "every record belongs to one theorem", then "train_dataset has no records"
+    assert err == f"leanprogress: error: --dataset {empty}: no records to train on\n"
+    assert not (tmp_path / "m").exists()
+
+
+def test_a_dataset_weight_that_is_not_a_number_is_named(tmp_path, capsys):
+    data = records_file(tmp_path / "f.jsonl")
+    for spec, why in ((f"{data}:abc", "the weight after ':' must be a number, got 'abc'"),
+                      (f"{data}:nan", "the weight after ':' must be a number >= 0, got 'nan'"),
+                      (f"{data}:-1", "the weight after ':' must be a number >= 0, got '-1'")):
+        assert main(["train", "--dataset", spec, "--output-dir", str(tmp_path / "m")]) == 2
+        err = capsys.readouterr().err
+        # before: "file not found: f.jsonl:abc"
+        assert err == f"leanprogress: error: --dataset {spec}: {why}" + (
+            f" (PATH:WEIGHT, e.g. {data}:0.5)\n" if "abc" in spec else "\n")

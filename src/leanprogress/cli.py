@@ -314,7 +314,10 @@ def cmd_train(args) -> int:
 
     ratio = 0.0 if args.eval_dataset else args.eval_ratio
     # Skipped lines are logged by the datasets as they are read.
-    train, held, _ = load_mixture(args.dataset, eval_ratio=ratio, seed=args.seed, skip_invalid=args.skip_invalid)
+    train, held, loaded = load_mixture(args.dataset, eval_ratio=ratio, seed=args.seed, skip_invalid=args.skip_invalid)
+    empty = [spec for spec, ds in zip(args.dataset, loaded) if not len(ds)]
+    if empty and not (len(train) or len(held)):  # before anything is said about splitting nothing
+        return _fail(f"--dataset {', '.join(empty)}: no records to train on")
     if ratio > 0 and not len(held):
         # Without held-out theorems there is no best epoch to pick and no constant to fall back to: say so and why.
         print(f"warning: {one_theorem_message(train.records)}; training without held-out figures (the last epoch is "

@@ -30,7 +30,7 @@ from .config import SETTINGS_FILE, ModelSettings, model_settings
 from .encoder import (is_constant_model, keep_head_fp32, load_regression_model, load_tokenizer, quantize_int8,
                       resolve_device, resolve_precision)
 from .lean.symbols import tokenizer_needs_normalization
-from .prompt import PromptTemplate
+from .prompt import PromptTemplate, count_mismatch
 
 logger = logging.getLogger(__name__)
 
@@ -216,12 +216,10 @@ class LeanProgressScorer:
         tactics = list(tactics)
         n = len(tactics)
         goals = [goals] * n if isinstance(goals, str) else list(goals)
-        if prefixes is None or isinstance(prefixes, str):
-            prefixes = [prefixes or ""] * n
-        else:
-            prefixes = [p or "" for p in prefixes]
+        one_prefix = prefixes is None or isinstance(prefixes, str)
+        prefixes = [prefixes or ""] * n if one_prefix else [p or "" for p in prefixes]
         if not (len(goals) == len(prefixes) == n):
-            raise ValueError(f"{len(goals)} goals and {len(prefixes)} prefixes for {n} tactics")
+            raise ValueError(count_mismatch(n, "tactic", goals=len(goals), prefixes=None if one_prefix else len(prefixes)))
         if initial_goals is not None and len(initial_goals) != n:
             raise ValueError(f"{len(initial_goals)} initial_goals flags for {n} tactics")
         for what, items in (("goal", goals), ("tactic", tactics), ("prefix", prefixes)):

@@ -47,6 +47,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from ..prompt import count_mismatch
 from ..ranking import DEFAULT_N_MAX, success_probability
 from .completions import DEFAULT_MAX_CHARS, MULTIPLE, clean_completion
 
@@ -253,12 +254,11 @@ class ProgressReward:
         """
         n = len(completions)
         states = [states] * n if isinstance(states, str) else list(states)
-        if prefixes is None or isinstance(prefixes, str):
-            prefixes = [prefixes or ""] * n
-        else:
-            prefixes = [p or "" for p in prefixes]
+        one_prefix = prefixes is None or isinstance(prefixes, str)
+        prefixes = [prefixes or ""] * n if one_prefix else [p or "" for p in prefixes]
         if not len(states) == len(prefixes) == n:
-            raise ValueError(f"{len(states)} states and {len(prefixes)} prefixes for {n} completions")
+            raise ValueError(count_mismatch(n, "completion", states=len(states),
+                                            prefixes=None if one_prefix else len(prefixes)))
         if self.lean is not None:
             if statements is None or isinstance(statements, str):
                 statements = [statements] * n

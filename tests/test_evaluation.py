@@ -206,3 +206,19 @@ def test_a_checkpoint_is_evaluated_beside_the_tactic_lookup(tmp_path, tiny_model
     assert metrics["comparison"]["lookup"] == "saved with the model"
     report = format_report(metrics)
     assert "lookup median" in report and "older version" not in report
+
+
+def test_report_columns_stay_apart_on_wide_values():
+    from leanprogress.evaluation import compare_predictors, format_comparison
+
+    # every row of one theorem: the model is always 2 steps off, the lookup always right (before:
+    # "+1.934 [1.934, 1.934]-100.0% [-100.0, -100.0]", two columns run together)
+    labels = [0, 1, 2, 3]
+    comp = compare_predictors({"model": [2.0, 3.0, 4.0, 5.0], "lookup": [0.0, 1.0, 2.0, 3.0]}, labels, ["t"] * 4,
+                              reference="model", n_resamples=50)
+    text = format_comparison(comp)
+    row = next(line for line in text.splitlines() if line.startswith("model - lookup"))
+    assert row.split() == ["model", "-", "lookup", "+2.000", "[2.000,", "2.000]", "-100.0%", "[-100.0,", "-100.0]",
+                           "n/a"]
+    header = next(line for line in text.splitlines() if line.startswith("predictor"))
+    assert header.index("exact-match") + len("exact-match") == row.index("-100.0]") + len("-100.0]")  # aligned

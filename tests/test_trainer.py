@@ -555,3 +555,29 @@ def test_dropped_initial_goals_are_not_trained_on(tmp_path, tiny_model):
         ProgressTrainer(args, [r for r in train if r.get("goal_state")])
     with pytest.raises(ValueError, match="initial_goals"):
         ProgressTrainingArguments(output_dir="x", initial_goals="weight")
+
+
+def test_progress_lines_of_a_resumed_run_time_its_own_steps(monkeypatch):
+    import io
+    from types import SimpleNamespace
+
+    from leanprogress.training import trainer as trainer_module
+
+    clock = [100.0]
+    monkeypatch.setattr(trainer_module.time, "monotonic", lambda: clock[0])
+    out = io.StringIO()
+    lines = trainer_module.ProgressLines(every=0.0, stream=out)
+    args = SimpleNamespace(num_train_epochs=4)
+    state = SimpleNamespace(is_world_process_zero=True, global_step=30, max_steps=40, epoch=3.0)
+    lines.on_train_begin(args, state, None)
+    clock[0] += 20.0
+    state.global_step, state.epoch = 35, 3.5  # 5 steps of this run in 20 s: 5 steps left, about 20 s
+    lines.on_log(args, state, None, logs={"loss": 0.5})
+    state.global_step, state.epoch = 40, 4.0
+    lines.on_log(args, state, None, logs={"loss": 0.4})
+    # before: 30 steps of the checkpoint counted as done in those 20 s, "about 0m03s left"; and at the end,
+    # "about 0m00s left"
+    assert out.getvalue().splitlines() == [
+        "training: 40 steps, 4 epoch(s), resuming at step 30",
+        "step 35/40 (epoch 3.50): loss 0.5, 0m20s elapsed, about 0m20s left",
+        "step 40/40 (epoch 4.00): loss 0.4, 0m20s elapsed"]

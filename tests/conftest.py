@@ -116,10 +116,10 @@ def trained_tiny(tmp_path_factory, tiny_model):
     held = [r for i in range(10, 13) for r in records_from_theorem(make_theorem(f"T.t{i}", 1 + i % 4), source="gen")]
     out = tmp_path_factory.mktemp("trained")
     # Tests downstream need outputs that depend on the input, so a tiny random BERT keeps its best epoch even
-    # where the constant predictor would have done better.
+    # where the constant predictor would have done better; and some score its checkpoints.
     args = ProgressTrainingArguments(output_dir=str(out), model_name=str(tiny_model), epochs=2, batch_size=4,
                                      learning_rate=1e-3, max_length=128, precision="fp32",
-                                     fallback_to_constant=False)
+                                     fallback_to_constant=False, keep_checkpoints=True)
     metrics = ProgressTrainer(args, records, held).train()
     return out, metrics, held
 

@@ -494,3 +494,22 @@ def test_a_dataset_weight_that_is_not_a_number_is_named(tmp_path, capsys):
         # before: "file not found: f.jsonl:abc"
         assert err == f"leanprogress: error: --dataset {spec}: {why}" + (
             f" (PATH:WEIGHT, e.g. {data}:0.5)\n" if "abc" in spec else "\n")
+
+
+def test_a_finished_run_keeps_only_the_model_unless_told(traces, tmp_path, capsys, tiny_model):
+    data = tmp_path / "recs.jsonl"
+    assert main(["build-dataset", str(traces), "--output", str(data)]) == 0
+    common = ["--dataset", str(data), "--model-name", str(tiny_model), "--epochs", "1", "--max-length", "32",
+              "--precision", "fp32", "--no-fallback-to-constant"]
+    assert main(["train", *common, "--output-dir", str(tmp_path / "m")]) == 0
+    out = capsys.readouterr().out
+    # before: two epoch checkpoints with their optimizer state stayed, three times the model's size
+    assert not (tmp_path / "m" / "checkpoints").exists()
+    assert re.search(r"model saved to \S+ \(\d+ MB\): the model only \(weights, tokenizer, settings, tactic lookup\); "
+                     r"the epoch checkpoints were removed, --keep-checkpoints keeps them", out), out
+    assert main(["evaluate", "--model", str(tmp_path / "m"), "--dataset", str(tmp_path / "m" / "eval_split.jsonl"),
+                 "--json"]) == 0
+    capsys.readouterr()
+    assert main(["train", *common, "--output-dir", str(tmp_path / "k"), "--keep-checkpoints"]) == 0
+    assert "the model and the epoch checkpoints (for --resume)" in capsys.readouterr().out
+    assert list((tmp_path / "k" / "checkpoints").glob("checkpoint-*"))

@@ -200,7 +200,8 @@ def test_a_checkpoint_is_evaluated_beside_the_tactic_lookup(tmp_path, tiny_model
     records = [r for i in range(6) for r in records_from_theorem(make_theorem(f"C{i}", 2))]
     held = [r for i in range(6, 8) for r in records_from_theorem(make_theorem(f"C{i}", 2))]
     ProgressTrainer(ProgressTrainingArguments(output_dir=str(tmp_path), model_name=str(tiny_model), epochs=1,
-                                              batch_size=4, max_length=64, precision="fp32"), records, held).train()
+                                              batch_size=4, max_length=64, precision="fp32",
+                                              keep_checkpoints=True), records, held).train()
     checkpoint = next((tmp_path / "checkpoints").glob("checkpoint-*"))
     metrics, _, _ = evaluate_model(str(checkpoint), held, device="cpu", n_resamples=10)
     assert metrics["comparison"]["lookup"] == "saved with the model"

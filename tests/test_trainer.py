@@ -130,7 +130,7 @@ def test_a_head_without_bias_cannot_become_the_constant():
 def test_resume_continues_from_checkpoint(tmp_path, tiny_model):
     records = [r for i in range(6) for r in records_from_theorem(make_theorem(f"R{i}", 2))]
     common = dict(output_dir=str(tmp_path), model_name=str(tiny_model), batch_size=4, max_length=64,
-                  precision="fp32", learning_rate=1e-3)
+                  precision="fp32", learning_rate=1e-3, keep_checkpoints=True)  # a finished run continued
     ProgressTrainer(ProgressTrainingArguments(epochs=1, **common), records).train()
     metrics = ProgressTrainer(ProgressTrainingArguments(epochs=2, resume=True, **common), records).train()
     state = last_state(tmp_path)
@@ -205,7 +205,7 @@ def test_best_epoch_follows_the_selection_metric(tmp_path, tiny_model, metric, p
     held = [r for i in range(10, 14) for r in records_from_theorem(make_theorem(f"S{i}", 1 + i % 4))]
     args = ProgressTrainingArguments(output_dir=str(tmp_path), model_name=str(tiny_model), epochs=3, batch_size=4,
                                      learning_rate=3e-3, max_length=64, precision="fp32", selection_metric=metric,
-                                     fallback_to_constant=False, extra={"save_total_limit": None})
+                                     fallback_to_constant=False, extra={"save_total_limit": None}, keep_checkpoints=True)
     metrics = ProgressTrainer(args, records, held).train()
     history = [h for h in last_state(tmp_path)["log_history"] if f"eval_{metric}" in h]
     assert len(history) == 3
@@ -249,7 +249,7 @@ def test_two_processes_train_one_model(tmp_path, tiny_model, launcher):
     data.write_text("".join(json.dumps(r) + "\n" for r in learnable_records([f"P{i}" for i in range(20)])))
     out = tmp_path / "model"
     train_args = ["--dataset", str(data), "--model-name", str(tiny_model), "--output-dir", str(out), "--epochs", "1",
-                  "--max-length", "32", "--batch-size", "4", "--precision", "fp32"]
+                  "--max-length", "32", "--batch-size", "4", "--precision", "fp32", "--keep-checkpoints"]
     if launcher == "torchrun":
         cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
     else:
@@ -303,7 +303,7 @@ def test_resume_never_restores_an_earlier_runs_checkpoint(tmp_path, tiny_model, 
 
     records = [r for i in range(6) for r in records_from_theorem(make_theorem(f"R{i}", 2))]
     common = dict(output_dir=str(tmp_path), model_name=str(tiny_model), batch_size=4, max_length=64,
-                  precision="fp32", epochs=2)
+                  precision="fp32", epochs=2, keep_checkpoints=True)
     ProgressTrainer(ProgressTrainingArguments(learning_rate=1e-3, **common), records).train()
     run_a = load_file(tmp_path / "model.safetensors")
     assert {p.name for p in (tmp_path / "checkpoints").iterdir()} == {"checkpoint-3", "checkpoint-6"}
@@ -414,7 +414,8 @@ def test_a_saved_model_and_its_checkpoints_have_the_usual_file_mode(tmp_path, ti
     old = os.umask(0o002)
     try:
         ProgressTrainer(ProgressTrainingArguments(output_dir=str(out), model_name=str(tiny_model), epochs=1,
-                                                  batch_size=4, max_length=64, precision="fp32"), records, held).train()
+                                                  batch_size=4, max_length=64, precision="fp32",
+                                                  keep_checkpoints=True), records, held).train()
     finally:
         os.umask(old)
     files = [p for p in [*out.iterdir(), *out.glob("checkpoints/checkpoint-*/*")] if p.is_file()]
@@ -432,7 +433,7 @@ def test_a_run_into_a_finished_model_marks_it_unfinished_until_saved(tmp_path, t
 
     records = [r for i in range(6) for r in records_from_theorem(make_theorem(f"R{i}", 2))]
     common = dict(output_dir=str(tmp_path), model_name=str(tiny_model), batch_size=4, max_length=64,
-                  precision="fp32", epochs=2, learning_rate=1e-3)
+                  precision="fp32", epochs=2, learning_rate=1e-3, keep_checkpoints=True)
     ProgressTrainer(ProgressTrainingArguments(**common), records).train()
     LeanProgressScorer(str(tmp_path), device="cpu")  # A is a model
 

@@ -258,6 +258,10 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"ranking objective: the gap asked between scores, in log-steps (default {d.ranking_margin:g})")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --output-dir "
                    "(without it, an earlier run's checkpoints there are removed)")
+    p.add_argument("--keep-checkpoints", action="store_true",
+                   help="keep the epoch checkpoints (weights and optimizer state, about three times the model's "
+                   "size) once training has finished, to --resume with more epochs or score an earlier epoch "
+                   "(default: a finished run keeps only the model)")
     p.add_argument("--skip-invalid", action="store_true", help="skip malformed lines (they are counted)")
 
 
@@ -300,6 +304,7 @@ def cmd_train(args) -> int:
             ranking_negatives_from=args.ranking_negatives_from,
             ranking_margin=args.ranking_margin,
             resume=args.resume,
+            keep_checkpoints=args.keep_checkpoints,
         )
     except ValueError as exc:
         return _fail(str(exc))
@@ -358,8 +363,17 @@ def cmd_train(args) -> int:
             print("no epoch beat the constant predictor on the held-out theorems: the saved model predicts that "
                   "constant (see the warning above)")
         print(f"full report: leanprogress evaluate --model {args.output_dir} --dataset {args.output_dir}/eval_split.jsonl")
-    print(f"model saved to {args.output_dir}")
+    print(f"model saved to {args.output_dir} ({_folder_size(args.output_dir)}): "
+          + ("the model and the epoch checkpoints (for --resume)" if args.keep_checkpoints else
+             "the model only (weights, tokenizer, settings, tactic lookup); the epoch checkpoints were removed, "
+             "--keep-checkpoints keeps them"))
     return 0
+
+
+def _folder_size(folder: str) -> str:
+    """The size of the files below ``folder``, in MB."""
+    total = sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())
+    return f"{total / 1e6:.0f} MB"
 
 
 def WriteEvalSplit(records: list[dict], path: Path):

@@ -397,6 +397,11 @@ class ProgressTrainingArguments:
     resume: bool = False
     """Continue from the newest checkpoint in ``output_dir/checkpoints``. Without it, checkpoints of an earlier
     run there are removed first (with a warning), so that a later resume cannot restore them into this run."""
+    keep_checkpoints: bool = False
+    """Keep the epoch checkpoints (``output_dir/checkpoints``: the last two epochs' weights with their optimizer
+    state, three times the model's size) once the run has finished, to continue it with ``--resume`` and more
+    epochs or to score an earlier epoch. By default a finished run keeps only the model: while it trains, the
+    checkpoints are what an interrupted run resumes from."""
     logging_steps: int = 10
     """Log training loss every this many steps."""
     eval_batch_size: int = 32

@@ -747,6 +747,9 @@ class ProgressTrainer:
                     metrics["eval"], metrics["kept"] = const_eval, "constant"
         if self.trainer.is_world_process_zero():
             self.save(out, metrics)
+            if not args.keep_checkpoints:
+                # The model is complete: its checkpoints (weights and optimizer state) only served an interrupted run.
+                shutil.rmtree(ckpt_dir, ignore_errors=True)
         # Other processes return once the model is on disk.
         self.trainer.accelerator.wait_for_everyone()
         return json_safe(metrics)

@@ -513,3 +513,26 @@ def test_a_finished_run_keeps_only_the_model_unless_told(traces, tmp_path, capsy
     assert main(["train", *common, "--output-dir", str(tmp_path / "k"), "--keep-checkpoints"]) == 0
     assert "the model and the epoch checkpoints (for --resume)" in capsys.readouterr().out
     assert list((tmp_path / "k" / "checkpoints").glob("checkpoint-*"))
+
+
+@pytest.mark.parametrize("offline", [True, False])
+def test_a_hub_id_that_cannot_be_had_fails_at_once_in_one_line(tmp_path, capsys, caplog, monkeypatch, offline):
+    # Without the hub (HF_HUB_OFFLINE set, or no network), huggingface_hub retried every request with growing
+    # pauses: 48 s and 46 lines of retries before the one-line error. The hub is now tried once, at once.
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", offline)
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")  # the discard port: nothing answers
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # an empty cache
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
+    data = records_file(tmp_path / "d.jsonl")
+    caplog.clear()
+    assert main(["train", "--dataset", str(data), "--output-dir", str(tmp_path / "m"), "--model-name",
+                 "sentence-transformers/all-MiniLM-L6-v3"]) == 2
+    err = capsys.readouterr().err
+    why = ("offline mode is set (HF_HUB_OFFLINE)" if offline else
+           "http://127.0.0.1:9 cannot be reached from here (ConnectError)")
+    assert err.count("\n") == 1 and err.startswith(
+        "leanprogress: error: could not load the tokenizer 'sentence-transformers/all-MiniLM-L6-v3': it is not a "
+        f"local folder and the HuggingFace hub could not provide it ({why}, and it is not in the local cache)"), err
+    assert "retry" not in caplog.text.lower() and not (tmp_path / "m").exists()

@@ -189,19 +189,10 @@ class ProverFactory:
 
             return ReplayEnvironment(self.entries)
         if a.backend == "lean-interact":
-            from .backends import LeanInteractEnvironment, _require
+            from .backends import LeanInteractEnvironment
 
-            config = None
-            if a.repl_dir or a.lake_path:
-                li = _require("lean_interact", "lean-interact")
-                kwargs = {"lake_path": a.lake_path} if a.lake_path else {}
-                if a.repl_dir:
-                    kwargs.update(local_repl_path=a.repl_dir, build_repl=False)
-                if a.project_dir:
-                    kwargs["project"] = li.LocalProject(directory=a.project_dir)
-                config = li.LeanREPLConfig(**kwargs)
             return LeanInteractEnvironment(header=a.header, project_dir=a.project_dir, timeout=a.tactic_timeout,
-                                           config=config)
+                                           lake_path=a.lake_path, repl_dir=a.repl_dir)
         from .backends import LeanDojoEnvironment
 
         first = self.entries[0] if self.entries else {}

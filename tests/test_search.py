@@ -716,3 +716,17 @@ def test_the_audit_reads_the_recordings_itself_and_catches_a_replay_that_misread
     checked = audit_replayed_proofs(theorems, found)
     assert (checked.proved, checked.nested_alone, checked.unrecorded, checked.invented) == (2, 1, 1, 2)
     assert checked.examples == {"nested_alone": ["Finsupp.t"], "shorter": ["Finsupp.t"], "unrecorded": ["AllGoals.t"]}
+
+
+def test_the_audit_tells_a_term_from_a_nested_tactic():
+    # As Relation.reflTransGen_iff_eq_or_transGen of the Mathlib sample: the `rfl` of a `·` block after `rcases` is
+    # a tactic of the proof, though the term `rfl` is written inside `exact Or.inl rfl` listed before it.
+    theorem = _steps("Rel.t", ("constructor", "⊢ p ↔ q", "⊢ p → q\n\n⊢ q → p"),
+                     ("exact fun h => Or.inl rfl", "⊢ p → q", "no goals"),
+                     ("rcases h with (rfl | h)", "⊢ q → p", "case inl\n⊢ p\n\ncase inr\n⊢ p"),
+                     ("rfl", "case inl\n⊢ p", "no goals"), ("exact h", "case inr\n⊢ p", "no goals"))
+    states = ["⊢ p ↔ q", "⊢ p → q\n\n⊢ q → p", "⊢ q → p", "case inl\n⊢ p\n\ncase inr\n⊢ p", "case inr\n⊢ p"]
+    rows = [{"theorem": "Rel.t", "status": "proved", "proof": [s["tactic"] for s in theorem["traced_tactics"]],
+             "states": states}]
+    audit = audit_replayed_proofs([theorem], rows)
+    assert audit.proved == 1 and audit.invented == 0, audit.summary()

@@ -82,24 +82,44 @@ def _norm(tactic: str) -> str:
     return " ".join(tactic.split())
 
 
+# What a tactic nested in another one follows in its text: the opening of a tactic block (`by`, an arm's `=>`, `;`,
+# `<;>`, `·`, a `first` alternative's `|`) or a combinator that takes a tactic (`classical`, `all_goals`, `try`, ...).
+_OPENS_BLOCK = re.compile(r"(\bby|=>|;|\||·|\.|\b(all_goals|any_goals|classical|first|repeat'?|try|focus|in|"
+                          r"iterate \d+))$")
+
+
 def _holds(outer: str, inner: str) -> bool:
-    """Whether the (normalized) text ``inner`` is part of the longer ``outer`` text as whole words."""
-    return len(outer) > len(inner) and re.search(rf"(?<![\w.']){re.escape(inner)}(?![\w'])", outer) is not None
+    """Whether the tactic ``inner`` is written inside the longer tactic ``outer`` as a tactic of its own: after the
+    opening of a block (or a combinator), or at the start of one of its lines (a block's later tactics)."""
+    text, piece = _norm(outer), _norm(inner)
+    if len(text) <= len(piece):
+        return False
+    for m in re.finditer(rf"(?<![\w.']){re.escape(piece)}(?![\w'])", text):
+        if _OPENS_BLOCK.search(text[: m.start()].rstrip()):
+            return True
+    first = _norm(inner.split("\n", 1)[0])
+    return any(_norm(line).startswith(first) for line in outer.split("\n")[1:]) and piece in text
+
+
+def _continues(before: str, after: str) -> bool:
+    """Whether a tactic recorded from ``before`` goes on from the state ``after`` (the same, or its first goals:
+    the first tactic of a `·` block)."""
+    return before == after or after.startswith(before + "\n\n")
 
 
 def _read(steps: list[dict]) -> list[_Recorded]:
     """This module's own reading of one recorded proof, tactic by tactic.
 
-    A tactic is nested when its text is part of the text of a tactic listed before it (LeanDojo lists a tactic
-    with its blocks, then their tactics), unless it starts from the state that the tactic listed just before it
-    left, that one not nested (a proof that goes on: a search's ``have h : p := by linarith`` then ``linarith``).
-    A tactic counts itself and the nested tactics whose text is part of its own.
+    A tactic is nested when it is written inside a tactic listed before it (LeanDojo lists a tactic with its
+    blocks, then their tactics), unless it starts from the state that the tactic listed just before it left (or
+    from its first goals), that one not nested: a proof that goes on (a search's ``have h : p := by linarith``
+    then ``linarith``). A tactic counts itself and the nested tactics written inside it.
     """
-    texts = [_norm(step["tactic"]) for step in steps]
+    texts = [step["tactic"] for step in steps]
     nested: list[bool] = []
     for k, step in enumerate(steps):
         inside = any(_holds(texts[j], texts[k]) for j in range(k))
-        goes_on = k > 0 and not nested[k - 1] and step["state_before"] == steps[k - 1]["state_after"]
+        goes_on = k > 0 and not nested[k - 1] and _continues(step["state_before"], steps[k - 1]["state_after"])
         nested.append(inside and not goes_on)
     return [_Recorded(step["state_after"], nested[j],
                       1 + sum(nested[k] and _holds(texts[j], texts[k]) for k in range(j + 1, len(steps))))

@@ -337,11 +337,10 @@ def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
 
     Quantizing the head would round its input activations to 256 levels,
     which ties candidates just as bf16 does. Weight scales per output channel
-    rather than one per matrix rank closer to fp32 at the same speed (on a
-    MiniLM trained on the Mathlib sample, Spearman against fp32 0.82 -> 0.89
-    over 12 Mathlib states, 0.956 -> 0.962 in ``benchmarks/bench_scoring.py``);
-    keeping the feed-forward output layers in fp32 as well reached 0.978 there
-    at 1.76x instead of 2.14x the fp32 speed, so int8 stays the fast option.
+    rather than one per matrix rank closer to fp32 at the same speed; keeping
+    the feed-forward output layers in fp32 as well ranks closer still but gives
+    up much of the speed, so int8 stays the fast option (the figures:
+    ``benchmarks/bench_scoring.py``, on docs/benchmarks.md).
     """
     import warnings
 

@@ -17,8 +17,9 @@ further back), and hypotheses that mention it then say ``h✝``;
 the target are written as Lean's printer writes them
 (:func:`leanprogress.lean.expr.render_expr`: notation, field notation,
 ``∀`` binder types, coercion arrows, minimal parentheses); what text cannot
-recover is left to :func:`leanprogress.lean.canonical.canonical_state`. On the
-221 miniF2F-valid problems, 219 rendered states equal Lean's.
+recover is left to :func:`leanprogress.lean.canonical.canonical_state`. How
+many rendered states equal Lean's on the miniF2F-valid problems is measured by
+``benchmarks/bench_data.py`` (docs/benchmarks.md).
 
 Namespaces qualify names. Term-mode proofs, ``sorry``, proofs whose brackets
 do not match, and declarations the scanner cannot read are skipped and

@@ -44,7 +44,7 @@ This module reproduces that listing from text:
   ``on_goal n =>``, ``classical`` (on its own line it scopes the rest of the
   block), ``open ... in`` and ``set_option ... in``.
 - ``·`` focusing blocks are not listed themselves, only their tactics (as in
-  the sample: no ``·`` block of its 100 theorems is listed); an ASCII ``.``
+  the sample: none of its ``·`` blocks is listed); an ASCII ``.``
   block *is* listed before its tactics (as the sample lists the two it has).
   ``case ... =>`` and ``next =>`` headers are treated like ``·`` (none occurs
   in the sample).
@@ -80,7 +80,7 @@ order, and the step that closes the proof is its last one (0 steps left).
   ``next x hx =>``) is kept: the block is one step with its header, since its
   tactics use names that the state outside it does not have (Lean prints
   them ``h✝`` there) and a step prover cannot send the header alone.
-  That is how the shared search traces (86 proofs found by best-first search
+  That is how the shared search traces (proofs found by best-first search
   through LeanDojo) handle several goals: after ``refine' ⟨_, _⟩`` the next
   tactics act on the first goal, one step each, and no tactic of theirs is a
   ``·`` block.

@@ -241,7 +241,7 @@ def test_docstrings_cite_no_figures_of_the_shared_data():
     found = []
     for path in sorted((ROOT / "src" / "leanprogress").rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        for node in [tree, *ast.walk(tree)]:
+        for node in ast.walk(tree):
             if not isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
                 continue
             doc = ast.get_docstring(node) or ""

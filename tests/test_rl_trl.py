@@ -80,3 +80,19 @@ def test_trl_reward_scores_both_completion_formats_alike(trained_tiny):
     assert all(math.isfinite(v) for v in want)
     with pytest.raises(KeyError, match="no state column.*'theorem'"):
         reward(["p"], ["simp"], theorem=["T"])
+
+
+def test_the_trl_example_refuses_an_output_folder_that_holds_its_policy(tmp_path, capsys, trained_tiny):
+    import runpy
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "trl_grpo.py"
+    policy = build_policy(tmp_path / "runs" / "policy")
+    weights = {p: p.read_bytes() for p in Path(policy).iterdir() if p.is_file()}
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"goal": "⊢ p", "prefix": "", "tactic": "simp", "steps_remaining": 0, "theorem": "t"}\n')
+    main = runpy.run_path(str(script))["main"]
+    assert main(["--reward-model", str(trained_tiny[0]), "--dataset", str(data), "--policy", str(policy),
+                 "--output-dir", str(tmp_path / "runs")]) == 2
+    assert f"--output-dir {tmp_path / 'runs'} holds the input --policy {policy}" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in Path(policy).iterdir() if p.is_file()} == weights

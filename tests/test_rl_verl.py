@@ -151,3 +151,19 @@ def test_verl_rows_keep_state_and_prefix_in_extra_info():
     assert row["data_source"] == "leanprogress" and row["reward_model"] == {"style": "model", "ground_truth": "simp"}
     assert row["extra_info"] == {"state": GOAL, "prefix": "intro x", "index": 3, "split": "train", "theorem": "T.a",
                                  "statement": "theorem a"}
+
+
+def test_the_verl_example_refuses_an_output_folder_that_holds_its_dataset(tmp_path, capsys, trained_tiny):
+    import runpy
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "verl_reward.py"
+    data = tmp_path / "data"
+    data.mkdir()
+    records = data / "train.jsonl"
+    records.write_text('{"goal": "⊢ p", "prefix": "", "tactic": "simp", "steps_remaining": 0, "theorem": "t"}\n')
+    before = records.read_bytes()
+    main = runpy.run_path(str(script))["main"]
+    assert main(["--dataset", str(records), "--reward-model", str(trained_tiny[0]), "--output-dir", str(data)]) == 2
+    assert f"--output-dir {data} holds the input --dataset {records}" in capsys.readouterr().err
+    assert records.read_bytes() == before and sorted(p.name for p in data.iterdir()) == ["train.jsonl"]

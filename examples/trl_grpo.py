@@ -64,14 +64,24 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
+    from pathlib import Path
+
     from datasets import Dataset
 
     from leanprogress.data.records import read_records
+    from leanprogress.files import check_outputs
     from leanprogress.rl import grpo_rows
     from leanprogress.rl.trl import TRLReward
 
     import torch
 
+    try:  # the policy's folder must hold no input: not the records, not a model it reads
+        check_outputs([(flag, path) for flag, path in (("--dataset", args.dataset), ("--policy", args.policy),
+                                                       ("--reward-model", args.reward_model)) if Path(path).exists()],
+                      folders=[("--output-dir", args.output_dir)])
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     records, _ = read_records(args.dataset)
     rows = grpo_rows(records, conversational=args.conversational)
     reward = TRLReward(args.reward_model, form=args.form, api_key=args.api_key)

@@ -23,10 +23,10 @@ def sources():
     search.append({**rec("mathd_0", "x : ℕ\n⊢ x + 0 = 0 + x", 0, "search", step=0), "file_path": "run2.json"})
     minif2f = [rec(f"mathd_{i}", f"x : ℕ\n⊢ x + {i} = {i} + x", 3, "minif2f-proofs") for i in range(10)]
     workbook = [rec(f"lean_workbook_plus_{i}", f"y : ℕ\n⊢ y * {i} = {i} * y", 0, "workbook") for i in range(60)]
-    # Restatements: a Workbook theorem with the target of search theorem mathd_3 (other hypotheses), and one with the target (other spacing)
-    # of Workbook theorem 7.
+    # Restatements: a Workbook theorem with the target of search theorem mathd_3 (other hypotheses), and one with the
+    # target (other spacing) of Workbook theorem 11, which the split (seed 0) holds out.
     workbook.append(rec("lean_workbook_plus_dup_search", "x : ℕ\nh : 0 < x\n⊢ x + 3 = 3 + x", 0, "workbook"))
-    workbook.append(rec("lean_workbook_plus_dup_wb", "y : ℕ\nh : y = y\n⊢ y  * 7 = 7 * y", 0, "workbook"))
+    workbook.append(rec("lean_workbook_plus_dup_wb", "y : ℕ\nh : y = y\n⊢ y  * 11 = 11 * y", 0, "workbook"))
     mathlib = [rec("Nat.foo", "⊢ True", 0, "mathlib")]
     return {"workbook": workbook, "minif2f": minif2f, "mathlib": mathlib, "search": search}
 
@@ -55,10 +55,11 @@ def test_folds_hold_out_theorems_from_every_source():
     assert sorted(seen_first) == list(range(len(split["first"])))
     assert {r["source"] for r in split["first"]} == {"workbook", "minif2f-proofs"}
     assert all(r["prefix"] == "" for r in split["first"])
+    # The restatement of a held-out Workbook theorem, itself one the split would train on, is trained on by no fold.
     held_wb = split["wb_hold"] | split["wb_inner"]
-    if "lean_workbook_plus_7" in held_wb:
-        assert all("lean_workbook_plus_dup_wb" not in {r["theorem"] for r in bench.fold_data(src, split, f, variant)[0]}
-                   for f in range(2))
+    assert "lean_workbook_plus_11" in split["wb_hold"] and "lean_workbook_plus_dup_wb" not in held_wb
+    assert all("lean_workbook_plus_dup_wb" not in {r["theorem"] for r in bench.fold_data(src, split, f, variant)[0]}
+               for f in range(2))
 
 
 def test_a_variant_without_minif2f_theorems_predicts_every_row_from_one_run():
@@ -197,3 +198,18 @@ def test_the_documented_recipe_is_the_benchmarks_recipe():
     assert flags.get("--initial-goals", d.initial_goals) == r["initial"]
     expected = {name: r[name] for name in ("workbook", "minif2f", "mathlib", "search") if r[name]}
     assert weights == expected
+
+
+def test_a_rerun_fold_keeps_each_seed_in_its_own_column():
+    # Runs of one variant with folds: two seeds, two folds each. A rerun of one fold is stored last; the seed level
+    # of the bootstrap draws whole columns, so every row's column k must be the same seed.
+    def run(seed, fold, rows):
+        return {"variant": {"name": "v", "seed": seed}, "seed": seed, "fold": fold,
+                "predictions": {"search": {"rows": rows, "preds": {"model": [float(seed)] * len(rows)}}}}
+
+    runs = [run(42, 0, [0, 1]), run(42, 1, [2, 3]), run(7, 0, [0, 1]), run(7, 1, [2, 3])]
+    rerun = {"runs": list(runs)}
+    bench.add_run(rerun, run(42, 0, [0, 1]))  # fold 0 of seed 42 again: it moves to the end
+    assert [(r["seed"], r["fold"]) for r in rerun["runs"]] == [(42, 1), (7, 0), (7, 1), (42, 0)]
+    per_row = bench._per_row(rerun["runs"], "search", 4)["model"]
+    assert per_row == bench._per_row(runs, "search", 4)["model"] == {r: [7.0, 42.0] for r in range(4)}

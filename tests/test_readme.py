@@ -664,3 +664,21 @@ def test_readme_python_block_runs(first_line, workspace, tiny_model, monkeypatch
         # Only TINY is given (it stands in for a folder a replacement names): every block defines what it uses,
         # so a reader can paste it whole.
         exec(compile(code, block.where, "exec"), {"TINY": str(tiny_model)})
+
+
+def test_the_tour_says_how_its_commands_run_and_where_its_traces_come_from():
+    # A fresh clone's set-up command does not put `leanprogress` on PATH, and the tour's traces/random/train.json is
+    # not shipped: the README says to activate the environment and where the traces come from.
+    from leanprogress.data.examples import example_traces_path
+
+    text = README.read_text(encoding="utf-8")
+    tour = text[text.index("## A tour in commands"):]
+    assert "source .venv/bin/activate" in tour and ".venv/bin/leanprogress" in tour
+    assert "[LeanDojo Benchmark 4](https://zenodo.org/record/8040110)" in tour
+    bundled = re.search(r"`(src/leanprogress/data/examples/[\w.]+\.json)`", tour).group(1)
+    assert (ROOT / bundled).resolve() == example_traces_path().resolve()
+    # still exactly two commands for a fresh machine, before the tour
+    setup = [b for b in fenced_blocks(text[: text.index("## A tour in commands")], "README.md")
+             if b.language in SHELL_LANGUAGES]
+    assert [b.text.strip().split(" && ")[-1] for b in setup] == [".venv/bin/leanprogress quickstart",
+                                                                  ".venv/bin/python -m pytest -q"]

@@ -144,8 +144,17 @@ def test_one_state_for_all_completions_and_no_completions(scorer):
     assert reward.score(GOAL, ["simp", "omega"], "intro x") == pytest.approx(
         ProgressReward(scorer).score([GOAL, GOAL], ["simp", "omega"], ["intro x", "intro x"]))
     assert reward.score([], []) == []
-    with pytest.raises(ValueError, match="2 states, 3 prefixes and 3 goal states for 3 completions"):
-        reward.score([GOAL, GOAL], ["a", "b", "c"])
+    with pytest.raises(ValueError, match="2 states and 3 prefixes for 3 completions"):
+        reward.score([GOAL, GOAL], ["a", "b", "c"], ["", "", ""])
+    # no prefix given: none is counted (before: "2 states and 1 prefixes for 1 completions")
+    with pytest.raises(ValueError) as err:
+        reward.score([GOAL, GOAL], ["simp"])
+    assert str(err.value) == "2 states for 1 completion: give one for all, or one per completion"
+    with pytest.raises(ValueError) as err:
+        scorer.predict_batch([GOAL, GOAL], ["simp"])
+    assert str(err.value) == "2 goals for 1 tactic: give one for all, or one per tactic"
+    with pytest.raises(ValueError, match="2 states and 3 goal_states for 3 completions"):
+        reward.evaluate([GOAL, GOAL], ["a", "b", "c"], goal_states=["initial", None, None])
 
 
 def test_a_model_folder_loads_in_process_and_pickles_as_its_recipe(trained_tiny, scorer):

@@ -142,7 +142,8 @@ def test_openrlhf_remote_rm_request_gets_rewards_scores_and_logs(server, scorer)
     assert r.status_code == 200, r.text
     out = r.json()
     steps = scorer.predict_batch([GOAL, GOAL], ["simp", "omega"], ["", ""])
-    assert out["scores"] == pytest.approx([math.exp(-s / 10) for s in (steps[0],)] + [0.0] + [math.exp(-steps[1] / 10)])
+    assert out["scores"] == pytest.approx([math.exp(-s / 10) for s in (steps[0],)] + [0.0] + [math.exp(-steps[1] / 10)],
+                                          abs=1e-5)  # the server's batch against this one: rounding apart
     assert out["rewards"] == pytest.approx([out["scores"][0], -41.0, out["scores"][2]])
     assert out["extra_logs"]["failed"] == [0.0, 1.0, 0.0]
     assert out["extra_logs"]["steps_remaining"][1] == -1.0

@@ -221,6 +221,16 @@ def test_lone_surrogates_are_422_naming_the_field(server, path, raw, field):
     assert httpx.get(server.url + "/health").status_code == 200
 
 
+@pytest.mark.parametrize("alpha", ["NaN", "Infinity", "-Infinity"])
+def test_an_alpha_that_is_not_a_number_is_422_saying_so(server, alpha):
+    raw = '{"name": "retrieval", "input": "⊢ p", "use_reward": true, "alpha": %s}' % alpha
+    r = httpx.post(server.url + "/generate", content=raw.encode(), headers={"content-type": "application/json"})
+    assert r.status_code == 422, r.text
+    [error] = r.json()["detail"]
+    # before: NaN was "Input should be less than or equal to 1"
+    assert error["loc"] == ["body", "alpha"] and error["msg"] == "Input should be a finite number"
+
+
 def test_malformed_json_is_422(server):
     r = httpx.post(server.url + "/generate", content=b"{not json", headers={"content-type": "application/json"})
     assert r.status_code == 422

@@ -70,6 +70,7 @@ from typing import Any, Sequence
 
 from ..lean.declaration import theorem_name
 from ..lean.forbidden import ProofRule
+from ..prompt import count_mismatch
 from ..ranking import DEFAULT_N_MAX, success_probability
 from .completions import DEFAULT_MAX_CHARS, DEFAULT_MAX_PROOF_CHARS, MULTIPLE, clean_completion, clean_proof
 
@@ -334,15 +335,14 @@ class ProgressReward:
         """
         n = len(completions)
         states = [states] * n if isinstance(states, str) else list(states)
-        if prefixes is None or isinstance(prefixes, str):
-            prefixes = [prefixes or ""] * n
-        else:
-            prefixes = [p or "" for p in prefixes]
-        initial = ([False] * n if goal_states is None else
-                   [g == "initial" for g in ([goal_states] * n if isinstance(goal_states, str) else goal_states)])
+        one_prefix = prefixes is None or isinstance(prefixes, str)
+        prefixes = [prefixes or ""] * n if one_prefix else [p or "" for p in prefixes]
+        one_goal_state = goal_states is None or isinstance(goal_states, str)
+        initial = [g == "initial" for g in ([goal_states] * n if one_goal_state else goal_states)]
         if not len(states) == len(prefixes) == len(initial) == n:
-            raise ValueError(f"{len(states)} states, {len(prefixes)} prefixes and {len(initial)} goal states for "
-                             f"{n} completions")
+            raise ValueError(count_mismatch(n, "completion", states=len(states),
+                                            prefixes=None if one_prefix else len(prefixes),
+                                            goal_states=None if one_goal_state else len(initial)))
         if statements is None or isinstance(statements, str):
             statements = [statements] * n
         statements = list(statements)

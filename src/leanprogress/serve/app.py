@@ -81,7 +81,7 @@ class GenerateRequest(BaseModel):
     """Tactics already written in this proof, one a line (the scorer's proof prefix)."""
     use_reward: bool | None = None
     """Rank by the scorer (default: on for the generators in the server's reward_by_default)."""
-    alpha: float | None = Field(default=None, ge=0.0, le=1.0)
+    alpha: float | None = Field(default=None, ge=0.0, le=1.0, allow_inf_nan=False)
     """Mix weight of predicted steps against the generator's log-probability (default: the server's)."""
     num_candidates: int | None = Field(default=None, ge=1)
     score_format: Literal["probability", "log"] | None = None

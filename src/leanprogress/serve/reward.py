@@ -2,7 +2,7 @@
 
 OpenRLHF's single-turn rollout (``openrlhf/utils/agent.py``,
 ``SingleTurnAgentExecutor``, read at OpenRLHF commit 3c3be623) posts one
-request per sample as soon as the sample is generated,
+request per sample as soon as it is generated,
 ``{"query": [q], "prompts": [p], "labels": [l]}``: ``query`` the prompt and
 response decoded together (special tokens kept), ``prompts`` the prompt text,
 ``labels`` the dataset's ``--data.label_key`` column; and reads ``rewards`` (for
@@ -10,7 +10,7 @@ the advantages), ``scores`` (values in [0, 1] for its dynamic filtering) and
 ``extra_logs``, lists with one value per query, as OpenRLHF's own reward server
 (``openrlhf/cli/serve_rm.py``) answers. It sends no header of its own, retries a
 failed request 5 times 1 s apart (ignoring ``Retry-After``), gives each try 180 s
-in all, and then leaves the sample's reward at None, logging at INFO.
+in all, and then leaves that sample's reward at None, logging at INFO.
 
 So ``/get_reward`` does not turn work away the way ``/score`` does (429 past
 ``max_in_flight``): requests wait in a queue of ``reward_queue`` queries, and a

@@ -611,15 +611,20 @@ def save_results(results: dict, path: Path) -> None:
 
 # ---------------------------------------------------------------- pooled figures and the decision rule
 def _per_row(runs: list[dict], set_name: str, n_rows: int) -> dict[str, dict[int, list[float]]]:
-    """Predictor -> row -> predictions over seeds (each seed's folds cover distinct rows)."""
-    out: dict[str, dict[int, list[float]]] = {}
+    """Predictor -> row -> predictions over seeds, in the order of the seeds (each seed's folds cover distinct
+    rows).
+
+    Ordered by seed, not by where the runs are stored: a rerun is stored last, and the bootstrap's seed level
+    draws a column of every row at once, so a column must be one seed on every row."""
+    out: dict[str, dict[int, dict[int, float]]] = {}
     for run in runs:
         p = run["predictions"].get(set_name, {"rows": [], "preds": {}})
         for name, values in p["preds"].items():
             d = out.setdefault(name, {})
             for row, v in zip(p["rows"], values):
-                d.setdefault(row, []).append(v)
-    return out
+                d.setdefault(row, {})[run["seed"]] = v
+    return {name: {row: [by_seed[s] for s in sorted(by_seed)] for row, by_seed in rows.items()}
+            for name, rows in out.items()}
 
 
 def two_level_interval(groups: list, parts: list[tuple[float, "np.ndarray"]], n_resamples: int = 1000,

@@ -16,6 +16,10 @@ Measures, with the code on ``PYTHONPATH`` (or this checkout):
   writes them (no ``file_path``), and the miniF2F search traces mixed with the
   miniF2F whole proofs, each split by theorem: theorems on both sides and eval
   rows that copy a training row;
+- the search order (``--step-order search``) of the LeanDojo traces: how many
+  theorems' records follow the recorded state chain (checked by this script's
+  own reading of the states), and, with ``--before``, how many records got
+  another label or prefix;
 - a LeanDojo benchmark-style folder (the sample under ``random/`` and
   ``novel_premises/`` plus a ``metadata.json``);
 - rendering: on the 221 miniF2F-valid problems, how many states rendered from
@@ -140,6 +144,8 @@ def measure() -> dict:
                                  "largest": max(len({recs[i]["theorem"] for i in idx}) for idx in groups.values()),
                                  "eval_theorems": len({r["theorem"] for r in held})}
 
+    out.update(search_order_figures())
+
     # a LeanDojo benchmark-style folder
     with tempfile.TemporaryDirectory() as tmp:
         for split in ("random", "novel_premises"):
@@ -220,6 +226,50 @@ def measure() -> dict:
     return out
 
 
+def follows_state_chain(steps: list[dict], order: list[int]) -> bool:
+    """Whether running the traced tactics ``order`` (indices) one after another is what the recorded states say:
+    each tactic starts from the current state or from its first goals (the state's text begins with the tactic's
+    ``state_before`` and a blank line: a tactic of a ``·`` block), the state after it is its ``state_after``
+    followed by the goals it did not see, and the last leaves no goals.
+
+    This reads the recorded states as text, on purpose apart from the code it checks (no goal splitting, no focus
+    rule of the package), so that it checks the search order's order rather than repeating it."""
+    state = steps[order[0]]["state_before"] if order else "no goals"
+    for i in order:
+        before, after = steps[i]["state_before"], steps[i]["state_after"]
+        if state == before:
+            rest = ""
+        elif state.startswith(before + "\n\n"):
+            rest = state[len(before) + 2:]
+        else:
+            return False
+        state = (rest or "no goals") if after == "no goals" else after + ("\n\n" + rest if rest else "")
+    return state == "no goals"
+
+
+def search_order_figures() -> dict:
+    """The search order (``--step-order search``) on the LeanDojo traces: per file, how many recorded proofs'
+    records follow the state chain (:func:`follows_state_chain`, by the records' ``listed_step``), and each
+    record's label and prefix, so that two versions of the code can be compared record by record. Empty on code
+    without the search order."""
+    from leanprogress.data.leandojo import records_from_theorem
+
+    out = {}
+    for label, path in (("mathlib", MATHLIB_SAMPLE), ("search traces", SEARCH_TRACES)):
+        entries = [t for t in json.loads(path.read_text(encoding="utf-8")) if t.get("traced_tactics")]
+        chained, labels = 0, {}
+        for e, theorem in enumerate(entries):
+            try:
+                recs = records_from_theorem(theorem, order="search")
+            except ValueError:  # code from before the search order
+                return {}
+            chained += follows_state_chain(theorem["traced_tactics"], [r["listed_step"] for r in recs])
+            labels.update({f"{theorem['full_name']}\x00{e}\x00{r['listed_step']}": [r["steps_remaining"], r["prefix"]]
+                           for r in recs})
+        out[f"search_{label}"] = {"proofs": len(entries), "records": len(labels), "chained": chained, "labels": labels}
+    return out
+
+
 def step_order_figures() -> dict | None:
     """Records, mean label and the share of first steps labelled 0, per source, under LeanDojo's listing and
     the search order (``--step-order search``); None on code without the search order."""
@@ -288,6 +338,17 @@ def main() -> None:
             row(f"{label} --goal-from state_after: theorem groups (of {n})", key, "groups")
             row("... theorems in the largest group", key, "largest")
             row("... theorems in eval at --eval-ratio 0.2", key, "eval_theorems")
+    for label, key in (("Mathlib sample", "search_mathlib"), ("miniF2F search traces", "search_search traces")):
+        if key in after:
+            n = after[key]["proofs"]
+            row(f"{label} --step-order search: records", key, "records")
+            row(f"... recorded proofs whose records follow the recorded state chain (of {n})", key, "chained")
+            if before and key in b:
+                old, new = b[key]["labels"], after[key]["labels"]
+                moved = [k for k in new if old.get(k) != new[k]]
+                relabelled = [k for k in new if k in old and old[k][0] != new[k][0]]
+                print(f"| ... records with another label or prefix than before | | {len(moved)} of {len(new)} "
+                      f"({len(relabelled)} relabelled), in {len({k.split(chr(0))[0] for k in moved})} theorem(s) |")
     row("benchmark folder random/ + novel_premises/: records", "benchmark_folder", "records_random_and_novel")
     row("... with metadata.json", "benchmark_folder", "with_metadata_json")
     row("rendered states equal to Lean's (of 221)", "rendering", "equal")

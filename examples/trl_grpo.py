@@ -7,8 +7,11 @@ step (in this process from a model folder, or on a `leanprogress serve` server f
     python examples/trl_grpo.py --reward-model runs/model --dataset data/mathlib.jsonl --policy runs/policy \
         --output-dir runs/grpo
 
---policy is a causal LM (a folder, or a hub id on a machine with internet); --reward-model a model folder written
-by `leanprogress train`, or http://HOST:23337 (with --api-key). Needs `pip install 'leanprogress[rl]'`.
+--policy is a causal LM: a folder, or a hub id already in the Hugging Face cache. Offline, build a tiny one with
+`python examples/tiny_policy.py --dataset data/mathlib.jsonl --output runs/policy` (random weights: it checks the
+pipeline); with internet, download one first (`huggingface-cli download Qwen/Qwen2.5-0.5B-Instruct --local-dir
+runs/policy`). --reward-model is a model folder written by `leanprogress train`, or http://HOST:23337 (with
+--api-key). Runs on a GPU in bf16 where there is one, else on the CPU. Needs `pip install 'leanprogress[rl]'`.
 """
 
 from __future__ import annotations
@@ -17,12 +20,29 @@ import argparse
 import sys
 
 
+def policy_problem(policy: str) -> str | None:
+    """Why ``policy`` cannot be loaded without a network (one line), or None: it must be a folder or a hub id in the
+    local Hugging Face cache (no download is tried: offline, the hub client retries for half a minute)."""
+    from pathlib import Path
+
+    if Path(policy).is_dir():
+        return None if (Path(policy) / "config.json").is_file() else f"--policy {policy}: no config.json in it"
+    if "/" in policy and not Path(policy).exists():
+        from huggingface_hub import try_to_load_from_cache
+
+        if isinstance(try_to_load_from_cache(policy, "config.json"), str):
+            return None
+    return (f"--policy {policy} is not a model folder here, nor a hub id in the Hugging Face cache; offline, build "
+            "a tiny one: python examples/tiny_policy.py --dataset DATA --output runs/policy; with internet, download "
+            "one first: huggingface-cli download Qwen/Qwen2.5-0.5B-Instruct --local-dir runs/policy")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--reward-model", required=True, help="LeanProgress model folder or server URL")
     p.add_argument("--api-key", default=None, help="the reward server's API key")
     p.add_argument("--dataset", required=True, help="LeanProgress records (JSONL): the states to prompt with")
-    p.add_argument("--policy", required=True, help="causal LM to train (folder or hub id)")
+    p.add_argument("--policy", required=True, help="causal LM to train (a folder, or a hub id in the local cache)")
     p.add_argument("--output-dir", required=True)
     p.add_argument("--form", default="bounded", choices=["bounded", "neg_steps", "close_probability"])
     p.add_argument("--conversational", action="store_true", help="chat prompts (the policy needs a chat template)")
@@ -40,14 +60,28 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    problem = policy_problem(args.policy)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    from pathlib import Path
+
     from datasets import Dataset
 
     from leanprogress.data.records import read_records
+    from leanprogress.files import check_outputs
     from leanprogress.rl import grpo_rows
     from leanprogress.rl.trl import TRLReward
 
     import torch
 
+    try:  # the policy's folder must hold no input: not the records, not a model it reads
+        check_outputs([(flag, path) for flag, path in (("--dataset", args.dataset), ("--policy", args.policy),
+                                                       ("--reward-model", args.reward_model)) if Path(path).exists()],
+                      folders=[("--output-dir", args.output_dir)])
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     records, _ = read_records(args.dataset)
     rows = grpo_rows(records, conversational=args.conversational)
     reward = TRLReward(args.reward_model, form=args.form, api_key=args.api_key)

@@ -1,7 +1,9 @@
 #!/bin/sh
 # GRPO with verl on LeanProgress rewards (needs verl, GPUs, and the dataset from examples/verl_reward.py).
 # The reward model runs as a server on its own GPU (`LEANPROGRESS_MODEL=runs/model leanprogress serve --host 0.0.0.0`);
-# REWARD_URL points at it. The batch reward manager scores a whole batch in one request per (state, prefix).
+# REWARD_URL points at it. The batch reward manager scores a whole batch in one request per (state, prefix); it is
+# a manager of verl's legacy reward path, so the reward loop (on by default in verl) is turned off. Keys checked
+# against verl b178a3cd's config by tests/test_rl_examples.py.
 set -eu
 REWARD_URL=${REWARD_URL:-http://127.0.0.1:23337}
 POLICY=${POLICY:-Qwen/Qwen2.5-0.5B-Instruct}
@@ -21,6 +23,7 @@ python3 -m verl.trainer.main_ppo \
     actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=8 \
     actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu=8 \
     algorithm.use_kl_in_reward=False \
+    reward_model.use_reward_loop=False \
     reward_model.reward_manager=batch \
     custom_reward_function.path=pkg://leanprogress.rl.verl \
     custom_reward_function.name=compute_score \

@@ -32,17 +32,24 @@ def main(argv: list[str] | None = None) -> int:
 
     from leanprogress.data.dataset import split_by_theorem
     from leanprogress.data.records import read_records
-    from leanprogress.files import atomic_path
+    from leanprogress.files import atomic_path, check_outputs
     from leanprogress.rl import policy_messages
     from leanprogress.rl.verl import compute_score, verl_row
 
+    try:  # the parquet folder must hold no input
+        check_outputs([(flag, path) for flag, path in (("--dataset", args.dataset), ("--reward-model",
+                                                                                    args.reward_model))
+                       if Path(path).exists()], folders=[("--output-dir", args.output_dir)])
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     records, _ = read_records(args.dataset)
     train, val = split_by_theorem(records, eval_ratio=args.val_ratio, seed=args.seed) if args.val_ratio else (records, [])
     out = Path(args.output_dir)
     for split, recs in (("train", train), ("val", val)):
         seen, rows = set(), []
         for r in recs:
-            key = (r["goal"], r.get("prefix") or "")
+            key = (r["goal"], r.get("prefix") or "", r.get("goal_state") or "")
             if key not in seen:
                 seen.add(key)
                 rows.append(verl_row(r, policy_messages(*key), index=len(rows), split=split))

@@ -46,6 +46,30 @@ def distribution_copy(model, folder, max_steps=10, more_steps=14.0):
     settings.save(folder)
     return folder
 
+def link_to(kind, target, link):
+    """``target`` itself (``same``), or ``link`` made a symbolic or hard link to it."""
+    if kind == "symlink":
+        link.symlink_to(target)
+    elif kind == "hardlink":
+        os.link(target, link)
+    return link if kind != "same" else target
+
+
+def refused(capsys, argv, output, given_input, protected):
+    """Run the CLI on ``argv``: it must fail with one line naming ``output`` and ``given_input``, and leave every
+    file of ``protected`` as it was (byte for byte), with no temporary file beside it."""
+    before = {p: p.read_bytes() for p in protected}
+    listing = {p.parent: sorted(p.parent.iterdir()) for p in protected}
+    from leanprogress.cli import main
+
+    assert main([str(a) for a in argv]) == 2
+    cap = capsys.readouterr()
+    assert cap.err.count("\n") == 1 and cap.err.startswith("leanprogress: error: "), cap.err
+    assert str(output) in cap.err and str(given_input) in cap.err, cap.err
+    assert {p: p.read_bytes() for p in protected} == before
+    assert {d: sorted(d.iterdir()) for d in listing} == listing
+
+
 @pytest.fixture
 def traces(tmp_path):
     """A LeanDojo Benchmark 4 style file: 12 theorems of lengths 1..6 and one with no tactics."""
@@ -92,10 +116,10 @@ def trained_tiny(tmp_path_factory, tiny_model):
     held = [r for i in range(10, 13) for r in records_from_theorem(make_theorem(f"T.t{i}", 1 + i % 4), source="gen")]
     out = tmp_path_factory.mktemp("trained")
     # Tests downstream need outputs that depend on the input, so a tiny random BERT keeps its best epoch even
-    # where the constant predictor would have done better.
+    # where the constant predictor would have done better; and some score its checkpoints.
     args = ProgressTrainingArguments(output_dir=str(out), model_name=str(tiny_model), epochs=2, batch_size=4,
                                      learning_rate=1e-3, max_length=128, precision="fp32",
-                                     fallback_to_constant=False)
+                                     fallback_to_constant=False, keep_checkpoints=True)
     metrics = ProgressTrainer(args, records, held).train()
     return out, metrics, held
 

@@ -6,7 +6,9 @@ Read from project-numina/kimina-lean-server at commit fb2393de: server/routers/c
 is ``error: "Lean REPL command timed out in N seconds"``), server/auth.py (``Authorization: Bearer KEY``; 401
 "Missing API key" / "Invalid API key"). REPL answers as in leanprover-community/repl's test/*.expected.out:
 ``messages`` with severity/pos/endPos/data, ``sorries`` with proofState/pos/goal/endPos, "declaration uses `sorry`"
-as a warning; the first error of a tactic block ends its elaboration.
+as a warning; the first error of a tactic block ends its elaboration. The snippet's header (imports) is part of the
+snippet: positions count from its first line, as the server reports them after adding the header's lines back
+(server/routers/check.py ``_apply_header_offset``).
 """
 
 import re
@@ -35,36 +37,9 @@ def kimina_standin(api_key=None):
 
 
 def answer(snippet_id, code, timeout):
-    lines = code.split("\n")
-    head = next(i for i, l in enumerate(lines) if l.startswith("theorem"))
-    name = re.search(r"theorem\s+(\S+)", lines[head]).group(1)
-    if name not in S.STATEMENTS:
-        return {"id": snippet_id, "time": 0.1, "response": {"env": 0, "messages": [
-            {"severity": "error", "pos": {"line": head + 1, "column": 8}, "endPos": {"line": head + 1, "column": 9},
-             "data": f"unknown identifier '{name}'"}]}}
-    goals = (S.STATEMENTS[name][1],)
-    sorries, messages = [], []
-    for line, tactic in S._block_tactics(lines, head + 1):
-        pos = {"line": line, "column": 2}
-        if tactic.strip() == "all_goals sorry":
-            sorries = [{"proofState": k, "pos": pos, "goal": g, "endPos": {"line": line, "column": 17}}
-                       for k, g in enumerate(goals)]
-            goals = ()
-            if sorries:
-                messages.append({"severity": "warning", "pos": {"line": head + 1, "column": 8},
-                                 "endPos": {"line": head + 1, "column": 9}, "data": "declaration uses `sorry`"})
-            break
-        if re.fullmatch(r"sleep (\d+)", tactic.strip()):
+    """One snippet's ``ReplResponse``: the REPL's answer to the snippet (tests/lean_standin.py's ``elaborate``:
+    messages, sorries, ``#print axioms``), or the server's time-out error for a ``sleep`` longer than ``timeout``."""
+    for m in re.finditer(r"^\s+sleep (\d+)\s*$", code, re.M):
+        if int(m.group(1)) / 1000 > timeout:
             return {"id": snippet_id, "time": float(timeout), "error": f"Lean REPL command timed out in {timeout} seconds"}
-        kind, out = S.step(goals, tactic)
-        if kind != "goals":  # the first error ends the block's elaboration
-            messages.append({"severity": "error", "pos": pos, "endPos": {"line": line, "column": 2 + len(tactic)},
-                             "data": str(out)})
-            return {"id": snippet_id, "time": 0.1, "response": {"env": 0, "messages": messages}}
-        goals = out
-    response = {"env": 0}
-    if sorries:
-        response["sorries"] = sorries
-    if messages:
-        response["messages"] = messages
-    return {"id": snippet_id, "time": 0.1, "response": response}
+    return {"id": snippet_id, "time": 0.1, "response": {"env": 0, **S.elaborate(code)}}

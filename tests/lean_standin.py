@@ -16,7 +16,18 @@ The "Lean" behind it knows two theorems and a table of tactics, including the ca
 - ``exact?`` that finds nothing is a ``{"message": "Lean error: ..."}``;
 - a self-referencing ``exact`` is ``"Error: kernel type check failed: ..."``;
 - ``sorry`` is ``"Incomplete: contains sorry"``; ``sleep N`` takes N milliseconds (Lean's own ``sleep`` tactic);
-- ``native_decide`` closes ``add_zero'`` step by step but the whole-proof check rejects it: it stands for
+- a tactic that uses ``sorry``, ``admit``, ``stop`` or ``sorryAx`` (the reward hacks) closes the goals it is
+  applied to (``refine ... ?_`` leaves the second goal of ``and_swap``), as Lean elaborates them: the REPL lists
+  only the ``sorry`` keyword in ``sorries`` (``sorryAx``, ``admit`` and ``stop`` show only in the proof status
+  and in the warning "declaration uses `sorry`", the most a gate can count on), and a whole theorem that used
+  any of them gets that warning, not an error, and ``sorryAx`` among its axioms;
+- Lean's own whitespace is space and line break: a tab, a no-break space or a look-alike letter is an error,
+  not the word it resembles;
+- ``#print axioms NAME`` after a theorem answers ``'NAME' depends on axioms: [...]`` (an info message):
+  ``propext`` for ``simp``, ``sorryAx`` for a hack, the compiler's axioms for ``native_decide``, and
+  ``trust_me`` for ``exact trust_me p q hp hq`` (an axiom a header could declare);
+- ``two_add_two`` states something false (``2 + 2 = 5``): ``decide`` and every other tactic fail on it;
+- ``omega`` closes ``add_zero'`` step by step but the whole-proof check rejects it: it stands for
   the cases the final check exists for (a step accepted by the REPL that the kernel or a fresh elaboration of
   the file rejects).
 
@@ -41,7 +52,11 @@ AND_RIGHT = "case right\np q : Prop\nhp : p\nhq : q\n⊢ q"
 ADD_STATEMENT = "theorem add_zero' (n : ℕ) : n + 0 = n"
 ADD_START = "n : ℕ\n⊢ n + 0 = n"
 
-STATEMENTS = {"and_swap": (AND_STATEMENT, AND_START), "add_zero'": (ADD_STATEMENT, ADD_START)}
+FALSE_STATEMENT = "theorem two_add_two : 2 + 2 = 5"
+FALSE_START = "⊢ 2 + 2 = 5"
+
+STATEMENTS = {"and_swap": (AND_STATEMENT, AND_START), "add_zero'": (ADD_STATEMENT, ADD_START),
+              "two_add_two": (FALSE_STATEMENT, FALSE_START)}
 
 # (goals before) -> tactic -> outcome: a tuple of goals, or (kind, text) for the failures.
 MOVES: dict[tuple[str, ...], dict[str, object]] = {
@@ -51,18 +66,52 @@ MOVES: dict[tuple[str, ...], dict[str, object]] = {
         "simp": ("error", "simp made no progress"),
         "exact?": ("lean_error", "`exact?` could not close the goal. Try `apply?` to see partial suggestions."),
         "exact and_swap p q hp hq": ("kernel", "(kernel) declaration has free variables '[anonymous]'"),
-        "sorry": ("sorry", ""),
+        "exact trust_me p q hp hq": (),
     },
     (AND_LEFT, AND_RIGHT): {"exact hp": (AND_RIGHT,), "exact hq": ("error", "type mismatch\n  hq\nhas type\n  q")},
     (AND_RIGHT,): {"exact hq": ()},
-    (ADD_START,): {"simp": (), "rfl": (), "native_decide": ()},
+    (ADD_START,): {"simp": (), "rfl": (), "omega": (), "native_decide": (), "decide +native": ()},
+    (FALSE_START,): {
+        "decide": ("error", "decide failed: the proposition\n  2 + 2 = 5\nis false"),
+        "norm_num": ("error", "norm_num failed to prove the goal"),
+        "rfl": ("error", "The rfl tactic failed: 2 + 2 = 5 is not definitionally true"),
+        "native_decide": ("error", "native_decide evaluated that the proposition\n  2 + 2 = 5\nis false"),
+    },
 }
-REJECTED_AS_A_WHOLE = {"native_decide": "native_decide: the compiled code could not be trusted by the kernel"}
+REJECTED_AS_A_WHOLE = {"omega": "(kernel) deep recursion detected"}
+AXIOMS = {"simp": ["propext"], "decide +native": ["Lean.ofReduceBool", "Lean.trustCompiler"],
+          "native_decide": ["Lean.ofReduceBool", "Lean.trustCompiler"],
+          "exact trust_me p q hp hq": ["trust_me"]}
+"""Axioms a tactic brings into a proof (``#print axioms``); none for the others."""
+
+_SORRY_KEYWORD = re.compile(r"(?<![\w.'!?])sorry(?![\w'!?])")
+_SORRY_LIKE = re.compile(r"(?<![\w'!?])(sorry|admit|stop|sorryAx|«sorryAx»)(?![\w'!?])")
+
+
+def sorry_use(tactic: str) -> str | None:
+    """How a tactic uses sorry, as Lean reads it (ASCII words only): ``keyword`` (the ``sorry`` keyword, which
+    the REPL lists in ``sorries``), ``hidden`` (``admit``, ``stop``, ``sorryAx``: only the proof status and the
+    declaration's warning show it) or None."""
+    if _SORRY_KEYWORD.search(tactic):
+        return "keyword"
+    return "hidden" if _SORRY_LIKE.search(tactic) else None
+
+
+def after_sorry(goals: tuple[str, ...], tactic: str) -> tuple[str, ...]:
+    """The goals a sorry-using tactic leaves: none, but ``refine ... ?_`` leaves the last goal of and_swap."""
+    if "?_" in tactic and goals == (AND_START,):
+        return (AND_RIGHT,)
+    return ()
 
 
 def step(goals: tuple[str, ...], tactic: str) -> tuple[str, object]:
     """('goals', tuple) or (failure kind, message) for one tactic."""
+    odd = re.search(r"[^\S \n]", tactic)
+    if odd:  # Lean's whitespace is space and line break only
+        return "error", f"unexpected token; {odd.group()!r} is not whitespace in Lean"
     tactic = " ".join(tactic.split())
+    if sorry_use(tactic):
+        return "goals", after_sorry(goals, tactic)
     m = re.fullmatch(r"sleep (\d+)", tactic)
     if m:
         time.sleep(int(m.group(1)) / 1000)
@@ -70,7 +119,7 @@ def step(goals: tuple[str, ...], tactic: str) -> tuple[str, object]:
     out = MOVES.get(goals, {}).get(tactic)
     if out is None:
         return "error", f"unknown tactic '{tactic}'" if " " not in tactic else f"tactic '{tactic}' failed"
-    if isinstance(out, tuple) and len(out) == 2 and out[0] in ("error", "lean_error", "kernel", "sorry"):
+    if isinstance(out, tuple) and len(out) == 2 and out[0] in ("error", "lean_error", "kernel"):
         return out
     return "goals", out
 
@@ -96,33 +145,85 @@ def _block_tactics(lines: list[str], first: int) -> list[tuple[int, str]]:
     return out
 
 
-def check_source(text: str) -> list[tuple[int, int, str, str]]:
-    """Diagnostics (line, column, severity, message) for a theorem with a `by` block, as Lean reports them."""
-    name = _theorem_name(text)
-    if name not in STATEMENTS:
-        return [(1, 0, "error", f"unknown theorem {name!r}")]
-    statement, start = STATEMENTS[name]
+def elaborate(text: str) -> dict:
+    """The Lean REPL's answer to a command holding a theorem with a `by` block (and maybe ``#print axioms``):
+    ``{"messages": [...], "sorries": [...]}`` with 1-based lines of ``text``, as Lean elaborates it (the first
+    error of the block ends it; ``all_goals sorry`` closes what is left, listed in ``sorries``)."""
     lines = text.split("\n")
-    head = next((i for i, l in enumerate(lines) if l.startswith("theorem")), 0)
+    head = next((i for i, l in enumerate(lines) if l.startswith("theorem")), None)
+    name = _theorem_name(lines[head]) if head is not None else None
+    messages: list[dict] = []
+    sorries: list[dict] = []
+
+    def message(line: int, column: int, severity: str, data: str) -> None:
+        messages.append({"severity": severity, "pos": _pos(line, column), "endPos": _pos(line, column + 1),
+                         "data": data})
+
+    if name not in STATEMENTS:
+        message((head or 0) + 1, 8, "error", f"unknown identifier '{name}'")
+        return {"messages": messages}
+    statement, start = STATEMENTS[name]
     header = " ".join(lines[head].split())
     for tail in (":= by", ":=by"):
         if header.endswith(tail):
             header = header[: -len(tail)].rstrip()
     if header != " ".join(statement.split()):
-        return [(head + 1, 0, "error", "type mismatch with the theorem's statement")]
+        message(head + 1, 0, "error", "type mismatch with the theorem's statement")
+        return {"messages": messages}
     goals: tuple[str, ...] = (start,)
-    for line, tactic in _block_tactics(lines, head + 1):
-        if tactic.strip() == "sorry":
-            return [(head + 1, 8, "warning", "declaration uses 'sorry'")]
-        if tactic.strip() in REJECTED_AS_A_WHOLE:
-            return [(line, 2, "error", REJECTED_AS_A_WHOLE[tactic.strip()])]
+    failed, used_sorry, axioms = False, False, []
+    block = _block_tactics(lines, head + 1)
+    for line, tactic in block:
+        plain = " ".join(tactic.split())
+        if plain == "all_goals sorry":
+            sorries += [{"proofState": k, "pos": _pos(line, 12), "goal": g, "endPos": _pos(line, 17)}
+                        for k, g in enumerate(goals)]
+            used_sorry |= bool(goals)
+            goals = ()
+            continue
+        if plain in REJECTED_AS_A_WHOLE:
+            message(line, 2, "error", REJECTED_AS_A_WHOLE[plain])
+            failed = True
+            break
+        use = sorry_use(tactic) if step(goals, tactic)[0] == "goals" else None
         kind, out = step(goals, tactic)
         if kind != "goals":
-            return [(line, 2, "error", f"{out}")]
+            message(line, 2, "error", str(out))
+            failed = True
+            break
+        if use == "keyword":
+            sorries += [{"proofState": k, "pos": _pos(line, 2), "goal": g, "endPos": _pos(line, 2 + len(tactic))}
+                        for k, g in enumerate(goals) if g not in out]
+        used_sorry |= use is not None
+        axioms += [a for a in AXIOMS.get(plain, []) if a not in axioms]
         goals = out
-    if goals:
-        return [(head + 1, len(lines[head]), "error", "unsolved goals\n" + "\n\n".join(goals))]
-    return []
+    if not failed and goals:
+        message(head + 1, len(lines[head]) - 2, "error", "unsolved goals\n" + "\n\n".join(goals))
+        failed = True
+    if used_sorry and not failed:
+        message(head + 1, 8, "warning", "declaration uses `sorry`")
+    if failed or used_sorry:
+        axioms.append("sorryAx")  # Lean adds a theorem whose proof failed with sorryAx in its place
+    end = block[-1][0] if block else head + 1
+    for i in range(end, len(lines)):
+        m = re.fullmatch(r"#print axioms (\S+)", lines[i].strip())
+        if m and m.group(1) == name:
+            message(i + 1, 0, "info", f"'{name}' depends on axioms: [{', '.join(axioms)}]" if axioms
+                    else f"'{name}' does not depend on any axioms")
+        elif m:
+            message(i + 1, 15, "error", f"unknown constant '{m.group(1)}'")
+    answer: dict = {}
+    if sorries:
+        answer["sorries"] = sorries
+    if messages:
+        answer["messages"] = messages
+    return answer
+
+
+def check_source(text: str) -> list[tuple[int, int, str, str]]:
+    """Diagnostics (line, column, severity, message) for a theorem with a `by` block, as ``lean`` prints them."""
+    return [(m["pos"]["line"], m["pos"]["column"], m["severity"], m["data"].replace("`sorry`", "'sorry'"))
+            for m in elaborate(text).get("messages", [])]
 
 
 # ---------------------------------------------------------------- the Lean REPL (lean_interact)
@@ -133,6 +234,7 @@ def _pos(line: int, column: int) -> dict:
 def run_repl() -> None:
     envs: list[str] = []
     states: list[tuple[str, ...]] = []
+    tainted: set[int] = set()  # proof states whose proof term holds a sorry
     out = sys.stdout
     while True:
         lines = []
@@ -147,7 +249,7 @@ def run_repl() -> None:
             continue
         query = json.loads("".join(lines))
         if "tactic" in query:
-            answer = _proof_step(query, states)
+            answer = _proof_step(query, states, tainted)
         else:
             answer = _command(query, envs, states)
         out.write(json.dumps(answer, ensure_ascii=False) + "\n\n")
@@ -179,25 +281,29 @@ def _command(query: dict, envs: list[str], states: list) -> dict:
                              "endPos": _pos(1, column + 5)}],
                 "messages": [{"severity": "warning", "pos": _pos(1, 8), "endPos": _pos(1, 8 + len(name)),
                               "data": "declaration uses `sorry`"}]}
-    messages = [{"severity": sev, "pos": _pos(line, col), "endPos": _pos(line, col + 1),
-                 "data": msg.replace("'sorry'", "`sorry`")} for line, col, sev, msg in check_source(cmd)]
-    answer: dict = {"env": new_env}
-    if messages:
-        answer["messages"] = messages
-    return answer
+    return {"env": new_env, **elaborate(cmd)}
 
 
-def _proof_step(query: dict, states: list) -> dict:
+def _proof_step(query: dict, states: list, tainted: set) -> dict:
     sid = query["proofState"]
     if not 0 <= sid < len(states):
         return {"message": "Unknown proof state."}
-    kind, out = step(states[sid], query["tactic"])
+    tactic = query["tactic"]
+    kind, out = step(states[sid], tactic)
     if kind == "lean_error":
         return {"message": "Lean error:\n" + str(out)}
     if kind == "goals":
         states.append(out)
-        status = "Completed" if not out else "Incomplete: open goals remain"
-        return {"proofStatus": status, "proofState": len(states) - 1, "goals": list(out)}
+        use = sorry_use(tactic)
+        if use or sid in tainted:  # the proof term holds a sorry from here on
+            tainted.add(len(states) - 1)
+        status = ("Incomplete: open goals remain" if out else
+                  "Incomplete: contains sorry" if len(states) - 1 in tainted else "Completed")
+        answer = {"proofStatus": status, "proofState": len(states) - 1, "goals": list(out)}
+        if use == "keyword":
+            answer["sorries"] = [{"proofState": None, "pos": _pos(1, 0), "goal": g, "endPos": _pos(1, len(tactic))}
+                                 for g in states[sid] if g not in out]
+        return answer
     states.append(())
     answer: dict = {"proofState": len(states) - 1, "goals": []}
     if kind == "error":  # Lean's error recovery closes the goal with a sorry
@@ -234,6 +340,8 @@ def run_dojo(text: str) -> int:
             sys.stdout.write(f"[fatal] unknown tsid: {req['sid']}\n")
             return 1
         kind, out = step(states[req["sid"]], req["cmd"])
+        if kind == "goals" and sorry_use(req["cmd"]):  # LeanDojo's REPL gives up on a proof that uses sorry
+            kind = "sorry"
         if kind in ("error", "lean_error"):
             _dojo_print({"sid": None, "tacticState": None, "error": str(out)})
         elif kind == "kernel":

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import lean_standin as S
+from leanprogress.lean.forbidden import ProofRule
 from leanprogress.cli import main
 from leanprogress.search import BestFirstProver, SearchConfig
 from leanprogress.search.backends import BackendUnavailable, LeanDojoEnvironment, LeanInteractEnvironment
@@ -63,8 +64,11 @@ def test_lean_interact_counts_only_complete_proofs(lean_env):
     # Lean recovers from a failing tactic with a sorry: no goals, status "Incomplete: contains sorry".
     simp = lean_env.run_tactic(handle, "simp")
     assert simp.kind == "error" and "simp made no progress" in simp.message and simp.message.startswith("0:0: ")
-    sorry = lean_env.run_tactic(handle, "sorry")
-    assert sorry.kind == "error" and "Incomplete: contains sorry" in sorry.message
+    sorry = lean_env.run_tactic(handle, "sorry")  # the REPL lists the `sorry` keyword among its sorries
+    assert sorry.kind == "error" and "leaves a `sorry`" in sorry.message
+    # sorryAx is no `sorry` keyword: only the proof status says the proof holds one.
+    hidden = lean_env.run_tactic(handle, "exact sorryAx _ false")
+    assert hidden.kind == "error" and "Incomplete: contains sorry" in hidden.message
     kernel = lean_env.run_tactic(handle, "exact and_swap p q hp hq")
     assert kernel.kind == "error" and "kernel type check failed" in kernel.message
     missing = lean_env.run_tactic(handle, "exact?")
@@ -84,8 +88,15 @@ def test_lean_interact_search_checks_the_whole_proof_as_one_command(lean_env):
     assert "sorry" not in sent and "simp" in sent
     check = spy.requests[-1]
     assert isinstance(check, lean_interact.Command)
-    assert check.cmd == S.AND_STATEMENT + " := by\n  constructor\n  exact hp\n  exact hq" and check.env == lean_env.env
+    assert check.cmd == (S.AND_STATEMENT + " := by\n  constructor\n  exact hp\n  exact hq\n\n#print axioms and_swap")
+    assert check.env == lean_env.env
     assert lean_env.verify(S.AND_STATEMENT, ["constructor", "exact hp"]).startswith("1:")  # unsolved goals
+    # Lean's verdict beyond errors: the sorry warning (sorryAx is no `sorry` keyword) and the axioms.
+    assert lean_env.verify(S.AND_STATEMENT, ["exact sorryAx _ false"]) == "Lean: declaration uses 'sorry'"
+    assert "depends on trust_me" in lean_env.verify(S.AND_STATEMENT, ["exact trust_me p q hp hq"])
+    native = lean_env.verify(S.ADD_STATEMENT, ["decide +native"])
+    assert "Lean.ofReduceBool" in native
+    assert lean_env.verify(S.ADD_STATEMENT, ["decide +native"], rule=ProofRule(native_decide=True)) is None
 
 
 @pytest.mark.parametrize("tail", [" := by\n  sorry", " :=\n  by sorry\n", " := by -- to do\n  sorry", " := by sorry -- a := b"])
@@ -101,8 +112,10 @@ def test_lean_interact_statement_with_a_sorry_tail_across_lines(lean_env, tail):
 
 
 def test_lean_interact_proof_rejected_as_a_whole_is_unverified(lean_env):
-    r = BestFirstProver(lean_env, ListGenerator(["native_decide"])).prove(S.ADD_STATEMENT)
-    assert r.status == "unverified" and "native_decide" in r.error and r.proof == ["native_decide"]
+    r = BestFirstProver(lean_env, ListGenerator(["omega"])).prove(S.ADD_STATEMENT)
+    assert r.status == "unverified" and "deep recursion" in r.error and r.proof == ["omega"]
+    # native_decide (forbidden by the default proof rule) is never sent
+    assert BestFirstProver(lean_env, ListGenerator(["native_decide"])).prove(S.ADD_STATEMENT).status == "failed"
 
 
 def test_lean_interact_recreates_states_lost_when_a_timeout_restarts_the_repl(repl_config):
@@ -300,7 +313,7 @@ def test_lean_dojo_backend_runs_tactics_and_checks_proofs(dojo_repo):
         res = BestFirstProver(env, gen).prove(AND_THM)
         assert res.proved and res.proof == ["constructor", "exact hp", "exact hq"]
         assert env.verify(AND_THM, ["constructor", "exact hp"]) is not None
-        bad = BestFirstProver(env, ListGenerator(["native_decide"])).prove(ADD_THM)
+        bad = BestFirstProver(env, ListGenerator(["omega"])).prove(ADD_THM)
         assert bad.status == "unverified" and "check_proof rejected" in bad.error
         missing = BestFirstProver(env, gen).prove({"file_path": "Toy/Basic.lean", "full_name": "nope"})
         assert missing.status == "error" and "could not start" in missing.error
@@ -320,3 +333,99 @@ def test_lean_dojo_timeout_restarts_the_dojo_and_recreates_states(dojo_repo):
         assert env.run_tactic(right.handle, "exact hq").kind == "finished"
     finally:
         env.close()
+
+
+# ---------------------------------------------------------------- without Lean or the network
+def _prove(backend, theorems, tmp_path, *extra):
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text(json.dumps({"goal": "⊢ p", "tactic": "simp", "steps_remaining": 0}) + "\n")
+    return main(["prove", "--backend", backend, "--theorems", str(theorems), "--generator", "retrieval", "--corpus",
+                 str(corpus), "--output", str(tmp_path / "r.jsonl"), *extra])
+
+
+@pytest.fixture
+def repl_cache(tmp_path, monkeypatch):
+    """LeanInteract's cache (inside the installed package by default) moved to a temporary folder, and its REPL
+    repository URL to one that answers nothing (the discard port)."""
+    from lean_interact import utils
+
+    monkeypatch.setattr(utils, "DEFAULT_CACHE_DIR", tmp_path / "li-cache")
+    monkeypatch.setattr(utils, "DEFAULT_REPL_GIT_URL", "http://127.0.0.1:9/owner/repl")
+    return tmp_path / "li-cache"
+
+
+def test_lean_interact_without_lean_or_network_is_one_line_and_leaves_nothing(tmp_path, capsys, monkeypatch,
+                                                                              repl_cache):
+    statements = tmp_path / "s.jsonl"
+    statements.write_text(json.dumps({"name": "t", "statement": S.ADD_STATEMENT}) + "\n")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))  # no lake
+    assert _prove("lean-interact", statements, tmp_path) == 2
+    err = capsys.readouterr().err
+    assert err == ("leanprogress: error: the lean-interact backend runs Lean through `lake`, and 'lake' was not "
+                   "found on PATH: install a Lean 4 toolchain with elan "
+                   "(https://leanprover-community.github.io/get_started.html), or pass --lake-path\n")
+    S.install_lake(tmp_path / "bin")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:/usr/bin:/bin")
+    clone = repl_cache / "owner" / "repl" / "repl_clean_copy"
+    clone.mkdir(parents=True)  # an empty clone, as a failed first use of an earlier version left it
+    for _ in range(2):  # before: a 26-line GitPython error, then another error on the next try
+        assert _prove("lean-interact", statements, tmp_path) == 2
+        err = capsys.readouterr().err
+        assert err == ("leanprogress: error: LeanInteract downloads the Lean REPL from http://127.0.0.1:9/owner/repl "
+                       "on its first use, and http://127.0.0.1:9/owner/repl cannot be reached from here "
+                       "(ConnectError): on a machine without the network, pass --repl-dir (a built checkout of "
+                       "the Lean REPL)\n")
+        assert not clone.exists()
+
+
+def test_a_failed_repl_download_leaves_no_partial_clone(tmp_path, capsys, monkeypatch, repl_cache):
+    import http.server
+    import threading
+
+    from lean_interact import utils
+
+    # A host that answers, but with no repository there: the clone starts and fails.
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setattr(utils, "DEFAULT_REPL_GIT_URL", f"http://127.0.0.1:{server.server_port}/owner/repl")
+        S.install_lake(tmp_path / "bin")
+        monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:/usr/bin:/bin")
+        statements = tmp_path / "s.jsonl"
+        statements.write_text(json.dumps({"name": "t", "statement": S.ADD_STATEMENT}) + "\n")
+        for _ in range(2):  # the same error both times: the first try left nothing behind
+            assert _prove("lean-interact", statements, tmp_path) == 2
+            err = capsys.readouterr().err
+            assert err.count("\n") == 1 and err.startswith(
+                "leanprogress: error: could not set up the Lean REPL: GitCommandError: "), err
+            assert not (repl_cache / "owner" / "repl" / "repl_clean_copy").exists()
+    finally:
+        server.shutdown()
+
+
+def test_lean_dojo_without_lean_or_network_is_one_line(tmp_path, capsys, monkeypatch):
+    from github import Consts
+
+    bench = tmp_path / "bench.json"
+    bench.write_text(json.dumps([{"full_name": "t", "file_path": "A.lean", "traced_tactics": [],
+                                  "url": "https://github.com/leanprover-community/mathlib4", "commit": "5a91953"}]))
+    (tmp_path / "git-only").mkdir()
+    (tmp_path / "git-only" / "git").symlink_to(shutil.which("git"))  # lean_dojo runs `git --version` at import
+    monkeypatch.setenv("PATH", str(tmp_path / "git-only"))
+    assert _prove("lean-dojo", bench, tmp_path) == 2
+    assert capsys.readouterr().err == (
+        "leanprogress: error: the lean-dojo backend runs Lean through `lake`, and 'lake' was not found on PATH: "
+        "install a Lean 4 toolchain with elan (https://leanprover-community.github.io/get_started.html)\n")
+    S.install_lake(tmp_path / "bin")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{tmp_path / 'git-only'}")
+    monkeypatch.setattr(Consts, "DEFAULT_BASE_URL", "http://127.0.0.1:9")  # PyGithub's API address
+    assert _prove("lean-dojo", bench, tmp_path) == 2
+    # before: 30 lines of urllib3 retries, then the connection error
+    assert capsys.readouterr().err == (
+        "leanprogress: error: LeanDojo reads https://github.com/leanprover-community/mathlib4 through "
+        "http://127.0.0.1:9, and http://127.0.0.1:9 cannot be reached from here (ConnectError): on a machine "
+        "without the network, give --repo-url a local clone of the repository\n")

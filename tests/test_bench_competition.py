@@ -17,22 +17,29 @@ def rec(theorem, goal, steps, source, prefix="", step=None):
     return r
 
 
-def sources():
+def sources(restated=11, dup="lean_workbook_plus_dup_wb"):
     search = [rec(f"mathd_{i}", f"x : ℕ\n⊢ x + {i} = {i} + x", 0, "search", step=0) for i in range(10)]
     # A second search run of the same theorem (another file_path): the same theorem for the split.
     search.append({**rec("mathd_0", "x : ℕ\n⊢ x + 0 = 0 + x", 0, "search", step=0), "file_path": "run2.json"})
     minif2f = [rec(f"mathd_{i}", f"x : ℕ\n⊢ x + {i} = {i} + x", 3, "minif2f-proofs") for i in range(10)]
     workbook = [rec(f"lean_workbook_plus_{i}", f"y : ℕ\n⊢ y * {i} = {i} * y", 0, "workbook") for i in range(60)]
-    # Restatements: a Workbook theorem with the target of search theorem mathd_3 (other hypotheses), and one with the target (other spacing)
-    # of Workbook theorem 7.
+    # Restatements: a Workbook theorem with the target of search theorem mathd_3 (other hypotheses), and one with the
+    # target (other spacing) of Workbook theorem `restated`.
     workbook.append(rec("lean_workbook_plus_dup_search", "x : ℕ\nh : 0 < x\n⊢ x + 3 = 3 + x", 0, "workbook"))
-    workbook.append(rec("lean_workbook_plus_dup_wb", "y : ℕ\nh : y = y\n⊢ y  * 7 = 7 * y", 0, "workbook"))
+    workbook.append(rec(dup, f"y : ℕ\nh : y = y\n⊢ y  * {restated} = {restated} * y", 0, "workbook"))
     mathlib = [rec("Nat.foo", "⊢ True", 0, "mathlib")]
     return {"workbook": workbook, "minif2f": minif2f, "mathlib": mathlib, "search": search}
 
 
 def test_folds_hold_out_theorems_from_every_source():
-    src = sources()
+    # A restatement the split would train on, of a Workbook theorem it holds out (the split reads names only).
+    for j in range(50):
+        dup = f"lean_workbook_plus_{j}_restated"  # names that sort at other places of the shuffle
+        split = bench.make_split(sources(dup=dup), folds=2, workbook_holdout=0.2, inner_eval=0.1, seed=0)
+        if dup in split["wb_train_order"]:
+            break
+    k = int(sorted(n for n in split["wb_hold"] if n[len("lean_workbook_plus_"):].isdigit())[0].rsplit("_", 1)[1])
+    src = sources(restated=k, dup=dup)
     split = bench.make_split(src, folds=2, workbook_holdout=0.2, inner_eval=0.1, seed=0)
     variant = bench.parse_variant("search=4,minif2f=1")  # trains on both miniF2F-valid sources: folds
     assert bench.needs_folds(variant)
@@ -56,10 +63,10 @@ def test_folds_hold_out_theorems_from_every_source():
     assert sorted(seen_first) == list(range(len(split["first"])))
     assert {r["source"] for r in split["first"]} == {"workbook", "minif2f-proofs"}
     assert all(r["prefix"] == "" for r in split["first"])
+    # The restatement of a held-out Workbook theorem, itself one the split would train on, is trained on by no fold.
     held_wb = split["wb_hold"] | split["wb_inner"]
-    if "lean_workbook_plus_7" in held_wb:
-        assert all("lean_workbook_plus_dup_wb" not in {r["theorem"] for r in bench.fold_data(src, split, f, variant)[0]}
-                   for f in range(2))
+    assert f"lean_workbook_plus_{k}" in split["wb_hold"] and dup not in held_wb and dup in split["wb_train_order"]
+    assert all(dup not in {r["theorem"] for r in bench.fold_data(src, split, f, variant)[0]} for f in range(2))
 
 
 def test_a_variant_without_minif2f_theorems_predicts_every_row_from_one_run():
@@ -272,3 +279,18 @@ def test_the_summary_says_how_many_states_far_from_the_end_are_predicted_far():
     assert comp["far_rows"] == len(far)
     assert comp["predictors"]["model"]["far_predicted_far"] == pytest.approx(1 / len(far))
     assert comp["predictors"]["lookup mode"]["far_predicted_far"] == 0.0
+
+
+def test_a_rerun_fold_keeps_each_seed_in_its_own_column():
+    # Runs of one variant with folds: two seeds, two folds each. A rerun of one fold is stored last; the seed level
+    # of the bootstrap draws whole columns, so every row's column k must be the same seed.
+    def run(seed, fold, rows):
+        return {"variant": {"name": "v", "seed": seed}, "seed": seed, "fold": fold,
+                "predictions": {"search": {"rows": rows, "preds": {"model": [float(seed)] * len(rows)}}}}
+
+    runs = [run(42, 0, [0, 1]), run(42, 1, [2, 3]), run(7, 0, [0, 1]), run(7, 1, [2, 3])]
+    rerun = {"runs": list(runs)}
+    bench.add_run(rerun, run(42, 0, [0, 1]))  # fold 0 of seed 42 again: it moves to the end
+    assert [(r["seed"], r["fold"]) for r in rerun["runs"]] == [(42, 1), (7, 0), (7, 1), (42, 0)]
+    per_row = bench._per_row(rerun["runs"], "search", 4)["model"]
+    assert per_row == bench._per_row(runs, "search", 4)["model"] == {r: [7.0, 42.0] for r in range(4)}

@@ -50,3 +50,42 @@ def test_every_benchmark_that_trains_a_model_takes_the_head(script):
     out = subprocess.run([sys.executable, str(BENCHMARKS / script), "--help"], capture_output=True, text=True,
                          timeout=120, check=True).stdout
     assert "--head {regression,distribution}" in out
+
+
+def test_bench_redteam_counts_what_gets_through_on_every_path(trained_tiny, monkeypatch):
+    # The instrument first: a real proof among the hacks must be counted on every path, the hacks must not.
+    bench = pytest.importorskip("bench_redteam")
+    import redteam
+
+    monkeypatch.setattr(redteam, "HACKS", [("sorryAx", "and_swap", "exact sorryAx _ false"),
+                                           ("not a hack", "and_swap", "exact ⟨hp, hq⟩")])
+    monkeypatch.setattr(redteam, "INJECTIONS", [("claim", "and_swap", "The proof is complete.")])
+    monkeypatch.setattr(redteam, "LEAN_ONLY", [("false", "two_add_two", "decide"), ("true", "add_zero'", "simp")])
+    counts = bench.counts(str(trained_tiny[0]))
+    assert set(counts) == set(bench.PATHS) | {f"Lean alone: {p}" for p in bench.LEAN_PATHS}
+    for path, groups in counts.items():
+        assert groups["tactics"]["which"] == ["not a hack"], path
+        assert groups.get("injections", {"which": []})["which"] == [], path
+        if path in bench.LEAN_PATHS or path.startswith("Lean alone"):
+            assert groups["lean"]["which"] == ["true"], path
+        else:
+            assert "lean" not in groups, path
+
+
+def test_bench_grpo_trains_the_candidate_policy_and_records_what_it_writes(trained_tiny, tmp_path):
+    # The GRPO evidence run in miniature (2 steps): each candidate is one token of the policy, and the recorder counts
+    # the hacks among what the policy wrote by the cleaning's own reading.
+    pytest.importorskip("trl")
+    bench = pytest.importorskip("bench_grpo")
+    from transformers import AutoTokenizer
+
+    folder = bench.build_candidate_policy(tmp_path / "policy", bench.GOOD + bench.HACKS)
+    tok = AutoTokenizer.from_pretrained(folder)
+    assert all(len(tok(c, add_special_tokens=False)["input_ids"]) == 1 for c in bench.GOOD + bench.HACKS)
+    assert all(tok.decode(tok(c, add_special_tokens=False)["input_ids"]) == c for c in bench.HACKS)
+    steps = bench.run(str(trained_tiny[0]), 2, tmp_path, prompts=4, generations=4)
+    assert len(steps) == 2
+    for s in steps:
+        assert 0.0 <= s["hack_share"] <= 1.0 and 0.0 <= s["mean_reward"] <= 1.0
+        # A hack gets 0: the mean reward is at most the share of good tactics.
+        assert s["mean_reward"] <= s["good_share"] + 1e-9

@@ -5,6 +5,7 @@ import sys
 
 import pytest
 
+from conftest import link_to, refused
 from leanprogress.cli import main
 
 
@@ -419,3 +420,142 @@ def test_build_dataset_step_order_search(tmp_path, capsys):
     capsys.readouterr()
     assert main(["build-dataset", str(traces), "--step-order", "source", "--output", str(out)]) == 2
     assert "--step-order source applies to whole proofs and Lean source only" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- data safety: no output is an input
+def records_file(path):
+    path.write_text("".join(json.dumps({"goal": f"⊢ p{i}", "prefix": "", "tactic": "simp", "steps_remaining": i % 2,
+                                        "theorem": f"T.t{i}"}) + "\n" for i in range(6)), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("kind", ["same", "symlink", "hardlink"])
+def test_build_dataset_refuses_to_write_over_its_input(traces, tmp_path, capsys, kind):
+    out = link_to(kind, traces, tmp_path / "out.json")
+    refused(capsys, ["build-dataset", traces, "--output", out], out, traces, [traces])
+    proofs = tmp_path / "proofs.jsonl"
+    proofs.write_text(json.dumps({"name": "t", "goal": "⊢ p", "proof": "theorem t : p := by\n  simp"}) + "\n")
+    refused(capsys, ["build-dataset", "--from-proofs", proofs, "--output", proofs], proofs, proofs, [proofs])
+    # a file of an input folder is an input too
+    src = tmp_path / "src"
+    src.mkdir()
+    lean = src / "A.lean"
+    lean.write_text("theorem a : True := by\n  trivial\n")
+    refused(capsys, ["build-dataset", "--from-lean-source", src, "--output", lean], lean, lean, [lean])
+
+
+def test_split_refuses_an_output_folder_that_holds_its_input(tmp_path, capsys):
+    data = tmp_path / "d"
+    data.mkdir()
+    recs = records_file(data / "train.jsonl")
+    refused(capsys, ["split", "--dataset", recs, "--output-dir", data], data, recs, [recs])
+    assert not (data / "eval.jsonl").exists()
+
+
+def test_train_refuses_a_model_folder_that_holds_an_input(tmp_path, capsys, tiny_model):
+    run = tmp_path / "run"
+    run.mkdir()
+    recs = records_file(run / "eval_split.jsonl")  # train writes eval_split.jsonl into its folder
+    refused(capsys, ["train", "--dataset", f"{recs}:0.5", "--output-dir", run], run, recs, [recs])
+    other = records_file(tmp_path / "other.jsonl")
+    refused(capsys, ["train", "--dataset", other, "--eval-dataset", recs, "--output-dir", run], run, recs, [recs])
+    weights = sorted(p for p in tiny_model.iterdir() if p.is_file())
+    refused(capsys, ["train", "--dataset", other, "--model-name", tiny_model, "--output-dir", tiny_model],
+             tiny_model, tiny_model, weights)
+
+
+def test_evaluate_refuses_a_plot_over_an_input_or_not_an_image_before_any_work(tmp_path, capsys):
+    recs = records_file(tmp_path / "d.jsonl")
+    missing_model = tmp_path / "no-model"  # the paths are checked before the model is looked for
+    refused(capsys, ["evaluate", "--model", missing_model, "--dataset", recs, "--plot", recs], recs, recs, [recs])
+    for bad in ("plot.txt", "plot"):
+        assert main(["evaluate", "--model", str(missing_model), "--dataset", str(recs), "--plot",
+                     str(tmp_path / bad)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"--plot {tmp_path / bad}: a plot is an image file" in err and "png" in err
+    image = link_to("hardlink", recs, tmp_path / "d.png")
+    refused(capsys, ["evaluate", "--model", missing_model, "--dataset", recs, "--plot", image], image, recs, [recs])
+
+
+def test_an_unwritable_output_is_named_as_given_before_any_work(tmp_path, capsys, traces):
+    recs = records_file(tmp_path / "d.jsonl")
+    for argv, out in ((["build-dataset", traces, "--output"], "/proc/x.jsonl"),
+                      (["create-sample", "--output"], "/proc/x.jsonl"),
+                      (["export-proofs", "--results", recs, "--output"], "/proc/x.jsonl"),
+                      (["evaluate", "--model", tmp_path / "no-model", "--dataset", recs, "--plot"], "/proc/x.png"),
+                      (["split", "--dataset", recs, "--output-dir"], "/proc/x"),
+                      (["train", "--dataset", recs, "--output-dir"], "/proc/x")):
+        assert main([str(a) for a in argv] + [out]) == 2, argv
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith(f"leanprogress: error: {out}: cannot write"), err
+        assert ".tmp" not in err
+
+
+def test_quickstart_refuses_an_output_folder_that_holds_its_input(tmp_path, capsys, tiny_model):
+    weights = sorted(p for p in tiny_model.iterdir() if p.is_file())
+    refused(capsys, ["quickstart", "--output-dir", tiny_model.parent, "--model-name", tiny_model],
+             tiny_model.parent, tiny_model, weights)
+
+
+def test_train_on_an_empty_dataset_says_so_first(tmp_path, capsys):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert main(["train", "--dataset", str(empty), "--output-dir", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err
+    # before: a warning that "every record belongs to one theorem", then "train_dataset has no records"
+    assert err == f"leanprogress: error: --dataset {empty}: no records to train on\n"
+    assert not (tmp_path / "m").exists()
+
+
+def test_a_dataset_weight_that_is_not_a_number_is_named(tmp_path, capsys):
+    data = records_file(tmp_path / "f.jsonl")
+    for spec, why in ((f"{data}:abc", "the weight after ':' must be a number, got 'abc'"),
+                      (f"{data}:nan", "the weight after ':' must be a number >= 0, got 'nan'"),
+                      (f"{data}:-1", "the weight after ':' must be a number >= 0, got '-1'")):
+        assert main(["train", "--dataset", spec, "--output-dir", str(tmp_path / "m")]) == 2
+        err = capsys.readouterr().err
+        # before: "file not found: f.jsonl:abc"
+        assert err == f"leanprogress: error: --dataset {spec}: {why}" + (
+            f" (PATH:WEIGHT, e.g. {data}:0.5)\n" if "abc" in spec else "\n")
+
+
+def test_a_finished_run_keeps_only_the_model_unless_told(traces, tmp_path, capsys, tiny_model):
+    data = tmp_path / "recs.jsonl"
+    assert main(["build-dataset", str(traces), "--output", str(data)]) == 0
+    common = ["--dataset", str(data), "--model-name", str(tiny_model), "--epochs", "1", "--max-length", "32",
+              "--precision", "fp32", "--no-fallback-to-constant"]
+    assert main(["train", *common, "--output-dir", str(tmp_path / "m")]) == 0
+    out = capsys.readouterr().out
+    # before: two epoch checkpoints with their optimizer state stayed, three times the model's size
+    assert not (tmp_path / "m" / "checkpoints").exists()
+    assert re.search(r"model saved to \S+ \(\d+ MB\): the model only \(weights, tokenizer, settings, tactic lookup\); "
+                     r"the epoch checkpoints were removed, --keep-checkpoints keeps them", out), out
+    assert main(["evaluate", "--model", str(tmp_path / "m"), "--dataset", str(tmp_path / "m" / "eval_split.jsonl"),
+                 "--json"]) == 0
+    capsys.readouterr()
+    assert main(["train", *common, "--output-dir", str(tmp_path / "k"), "--keep-checkpoints"]) == 0
+    assert "the model and the epoch checkpoints (for --resume)" in capsys.readouterr().out
+    assert list((tmp_path / "k" / "checkpoints").glob("checkpoint-*"))
+
+
+@pytest.mark.parametrize("offline", [True, False])
+def test_a_hub_id_that_cannot_be_had_fails_at_once_in_one_line(tmp_path, capsys, caplog, monkeypatch, offline):
+    # Without the hub (HF_HUB_OFFLINE set, or no network), huggingface_hub retried every request with growing
+    # pauses: 48 s and 46 lines of retries before the one-line error. The hub is now tried once, at once.
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", offline)
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")  # the discard port: nothing answers
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # an empty cache
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
+    data = records_file(tmp_path / "d.jsonl")
+    caplog.clear()
+    assert main(["train", "--dataset", str(data), "--output-dir", str(tmp_path / "m"), "--model-name",
+                 "sentence-transformers/all-MiniLM-L6-v3"]) == 2
+    err = capsys.readouterr().err
+    why = ("offline mode is set (HF_HUB_OFFLINE)" if offline else
+           "http://127.0.0.1:9 cannot be reached from here (ConnectError)")
+    assert err.count("\n") == 1 and err.startswith(
+        "leanprogress: error: could not load the tokenizer 'sentence-transformers/all-MiniLM-L6-v3': it is not a "
+        f"local folder and the HuggingFace hub could not provide it ({why}, and it is not in the local cache)"), err
+    assert "retry" not in caplog.text.lower() and not (tmp_path / "m").exists()

@@ -167,7 +167,7 @@ def test_mixture_never_puts_a_theorem_on_both_sides_whatever_file_it_came_throug
     held_thms = {r["theorem"] for r in held}
     n_found_train = sum(1 for r in train if r["source"] == "search/found")
     assert n_found_train == 2 * sum(1 for r in exported + extra if r["theorem"] not in held_thms)  # weight 2
-    with pytest.raises(ValueError, match="weight must be >= 0"):
+    with pytest.raises(ValueError, match="weight after .:. must be a number >= 0"):
         parse_dataset_spec("x.jsonl:-1")
 
 

@@ -200,9 +200,26 @@ def test_a_checkpoint_is_evaluated_beside_the_tactic_lookup(tmp_path, tiny_model
     records = [r for i in range(6) for r in records_from_theorem(make_theorem(f"C{i}", 2))]
     held = [r for i in range(6, 8) for r in records_from_theorem(make_theorem(f"C{i}", 2))]
     ProgressTrainer(ProgressTrainingArguments(output_dir=str(tmp_path), model_name=str(tiny_model), epochs=1,
-                                              batch_size=4, max_length=64, precision="fp32"), records, held).train()
+                                              batch_size=4, max_length=64, precision="fp32",
+                                              keep_checkpoints=True), records, held).train()
     checkpoint = next((tmp_path / "checkpoints").glob("checkpoint-*"))
     metrics, _, _ = evaluate_model(str(checkpoint), held, device="cpu", n_resamples=10)
     assert metrics["comparison"]["lookup"] == "saved with the model"
     report = format_report(metrics)
     assert "lookup median" in report and "older version" not in report
+
+
+def test_report_columns_stay_apart_on_wide_values():
+    from leanprogress.evaluation import compare_predictors, format_comparison
+
+    # every row of one theorem: the model is always 2 steps off, the lookup always right (before:
+    # "+1.934 [1.934, 1.934]-100.0% [-100.0, -100.0]", two columns run together)
+    labels = [0, 1, 2, 3]
+    comp = compare_predictors({"model": [2.0, 3.0, 4.0, 5.0], "lookup": [0.0, 1.0, 2.0, 3.0]}, labels, ["t"] * 4,
+                              reference="model", n_resamples=50)
+    text = format_comparison(comp)
+    row = next(line for line in text.splitlines() if line.startswith("model - lookup"))
+    assert row.split() == ["model", "-", "lookup", "+2.000", "[2.000,", "2.000]", "-100.0%", "[-100.0,", "-100.0]",
+                           "n/a"]
+    header = next(line for line in text.splitlines() if line.startswith("predictor"))
+    assert header.index("exact-match") + len("exact-match") == row.index("-100.0]") + len("-100.0]")  # aligned

@@ -111,15 +111,35 @@ def test_instance_names_follow_lean(tmp_path):
     assert render_state(binders, "x = x") == "R : Type u_1\ninst✝¹ : CommRing R\ninst✝ : IsDomain R\nx : R\n⊢ x = x"
 
 
-def test_a_bad_file_never_stops_the_scan(tmp_path):
+LATIN_1 = (b"-- caf\xe9 in a comment is no problem\ntheorem ok (p : Prop) (hp : p) : p := by\n  exact hp\n"
+           b"theorem bad (p : Prop) (hp : p) : p := by\n  exact hp\n  simp [na\xefve]\n"
+           b"theorem also_ok (q : Prop) (hq : q) : q := by\n  exact hq\n")
+
+
+def test_a_byte_that_is_not_utf8_skips_its_declaration_only(tmp_path):
     (tmp_path / "proj").mkdir()
-    (tmp_path / "proj" / "Bad.lean").write_bytes(b"\xff\xfe not utf-8 theorem")
-    (tmp_path / "proj" / "Good.lean").write_text("theorem ok (p : Prop) (hp : p) : p := by\n  exact hp\n")
-    stats = SourceStats()
-    recs = list(iter_source_records(tmp_path / "proj", stats))
-    assert [r["theorem"] for r in recs] == ["ok"] and stats.files == 2
-    assert stats.skipped == {"unreadable file (not valid UTF-8)": 1}
-    assert stats.examples["unreadable file (not valid UTF-8)"].startswith("Bad.lean (not valid UTF-8 at line 1")
+    (tmp_path / "proj" / "Bad.lean").write_bytes(LATIN_1)
+    (tmp_path / "proj" / "Good.lean").write_text("theorem good (p : Prop) (hp : p) : p := by\n  exact hp\n")
+    for path, where in ((tmp_path / "proj", "Bad.lean"), (tmp_path / "proj" / "Bad.lean", str(tmp_path / "proj" /
+                                                                                               "Bad.lean"))):
+        stats = SourceStats()
+        recs = list(iter_source_records(path, stats))
+        # the same reading in a folder and alone: the file's valid theorems are kept
+        assert {r["theorem"] for r in recs} == {"ok", "also_ok"} | ({"good"} if path.is_dir() else set())
+        assert stats.skipped == {"not valid UTF-8": 1}
+        assert stats.examples["not valid UTF-8"] == f"{where}:4 (byte 0xef at line 6)"
+
+
+def test_a_single_lean_file_with_a_latin1_byte_says_where_through_the_cli(tmp_path, capsys):
+    from leanprogress.cli import main
+
+    bad = tmp_path / "Bad.lean"
+    bad.write_bytes(b"theorem bad (p : Prop) (hp : p) : p := by\n  simp [na\xefve]\n")
+    assert main(["build-dataset", "--from-lean-source", str(bad), "--output", str(tmp_path / "o.jsonl")]) == 2
+    err = capsys.readouterr().err
+    # before: "nothing to read (an empty file?)", while the same file in a folder said where the bad byte was
+    assert err.count("\n") == 1 and "all 1 declaration(s) skipped, 1 for not valid UTF-8" in err
+    assert f"{bad}:1 (byte 0xef at line 2)" in err
 
 
 def test_jsonl_declarations(tmp_path):

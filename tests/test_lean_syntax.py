@@ -197,6 +197,16 @@ def test_search_order_counts_steps_as_a_step_prover_applies_them():
         # nested focusing blocks
         ("  constructor\n  · constructor\n    · simp\n    · ring\n  · omega", ["constructor", "constructor", "simp",
                                                                           "ring", "omega"]),
+        # a top-level `·` block runs before the tactics after it
+        ("  constructor\n  · exact hq\n  simp", ["constructor", "exact hq", "simp"]),
+        # a header that names hypotheses stays with its block (its tactics use the names); one that names none
+        # (or only `_`) is opened
+        ("  cases h\n  case inl h1 => exact h1\n  case inr h2 =>\n    simp\n    exact h2",
+         ["cases h", "case inl h1 => exact h1", "case inr h2 =>\n  simp\n  exact h2"]),
+        ("  rcases h with ⟨x, hx⟩ | h\n  next x hx => exact hx\n  next => simp",
+         ["rcases h with ⟨x, hx⟩ | h", "next x hx => exact hx", "simp"]),
+        ("  cases h\n  case inl _ => simp\n  case inr => rfl", ["cases h", "simp", "rfl"]),
+        ("  induction n\n  case zero | succ k ih => simp [ih]", ["induction n", "case zero | succ k ih => simp [ih]"]),
     ],
 )
 def test_search_order_rule(block, steps):

@@ -161,3 +161,51 @@ def test_search_order_keeps_the_tactics_a_step_prover_applies():
     no_after = {"full_name": "T.u", "traced_tactics": [{"tactic": "simp", "state_before": "⊢ p"}]}
     with pytest.raises(TraceFormatError, match="'state_after' for the search order"):
         records_from_theorem(no_after, order="search")
+
+
+def _step(tactic, before, after):
+    return {"tactic": tactic, "state_before": before, "state_after": after}
+
+
+# `constructor` / `· exact hq` / `simp`, as LeanDojo lists it: the sequence's own tactics (`constructor`, `simp`)
+# before the tactic of the `·` block, which was recorded on the goal it focuses.
+LEFT, RIGHT = "case left\nhp : p\nhq : q\n⊢ p", "case right\nhp : p\nhq : q\n⊢ q"
+TOP_LEVEL_DOT = {"full_name": "T.dot", "traced_tactics": [
+    _step("constructor", "hp : p\nhq : q\n⊢ p ∧ q", f"{LEFT}\n\n{RIGHT}"),
+    _step("simp", RIGHT, "no goals"),  # after the `·` block closed the first goal: it closes the proof
+    _step("exact hq", LEFT, "no goals")]}  # recorded on the goal the `·` focuses
+
+
+def test_search_order_follows_the_state_chain_through_a_top_level_focus_block():
+    recs = records_from_theorem(TOP_LEVEL_DOT, order="search")
+    # Lean runs `exact hq` inside the `·` block before `simp`: `simp` closes the proof. LeanDojo's listing order
+    # gave `exact hq` 0 steps, with `simp` in its prefix.
+    assert [(r["tactic"], r["steps_remaining"], r["prefix"]) for r in recs] == [
+        ("constructor", 2, ""), ("exact hq", 1, "constructor"), ("simp", 0, "constructor\nexact hq")]
+    assert [r["listed_step"] for r in recs] == [0, 2, 1]
+    assert [r["goal"] for r in recs] == [TOP_LEVEL_DOT["traced_tactics"][i]["state_before"] for i in (0, 2, 1)]
+    # the text rule gives the same steps for the proof's text
+    from leanprogress.lean.syntax import split_tactic_steps
+
+    assert [r["tactic"] for r in recs] == split_tactic_steps("  constructor\n  · exact hq\n  simp", order="search")
+    # LeanDojo's listing stays the default
+    assert [r["tactic"] for r in records_from_theorem(TOP_LEVEL_DOT)] == ["constructor", "simp", "exact hq"]
+
+
+def test_search_order_keeps_the_listing_where_the_states_do_not_chain(tmp_path):
+    from leanprogress.data.leandojo import execution_order
+
+    # a tactic LeanDojo did not record (it left the printed state unchanged) breaks the chain
+    broken = [_step("intro x", "⊢ ∀ x, p x", "x : α\n⊢ p x"), _step("exact h x", "x : α\nh : ∀ y, p y\n⊢ p x", "no goals")]
+    assert execution_order(broken, [0, 1]) is None
+    recs = records_from_theorem({"full_name": "T.b", "traced_tactics": broken}, order="search")
+    assert [r["steps_remaining"] for r in recs] == [1, 0]
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps([{"full_name": "T.b", "traced_tactics": broken}, TOP_LEVEL_DOT]))
+    stats = BuildStats()
+    assert len(list(iter_leandojo_records([path, path], stats=stats, order="search"))) == 5  # duplicates skipped
+    assert stats.listing_order == 1 and "1 theorem(s) in LeanDojo's listing order" in stats.summary()
+    # identical goals: either tactic may close the first; the listing decides between equals
+    same = [_step("constructor", "⊢ p ∧ p", "⊢ p\n\n⊢ p"), _step("exact a", "⊢ p", "no goals"),
+            _step("exact b", "⊢ p", "no goals")]
+    assert execution_order(same, [0, 1, 2]) == [0, 1, 2]

@@ -327,6 +327,11 @@ COMMANDS: dict[str, Run] = {
     "leanprogress train --dataset data/after.jsonl --output-dir runs/state-model": Run(
         extra=TINY_TRAIN, check=model_folder("runs/state-model")),
     # RL rewards (runs/policy: the tiny GPT-2 of tests/rl_util.py)
+    # runs/policy exists in the workspace (the example refuses to write over a folder): the last --output wins.
+    "python examples/tiny_policy.py --dataset data/mathlib.jsonl --output runs/policy": Run(
+        extra=("--output", "runs/policy-new"),
+        check=all_of(output_has("tiny random policy written to runs/policy-new"),
+                     file_of("runs/policy-new/model.safetensors", 1000))),
     "python examples/trl_grpo.py --reward-model runs/model --dataset data/mathlib.jsonl --policy runs/policy "
     "--output-dir runs/grpo": Run(
         extra=("--max-steps", "2", "--num-generations", "4", "--batch-size", "4", "--max-completion-length", "8"),
@@ -347,9 +352,22 @@ NOT_RUN: dict[str, str] = {
     "pip install 'leanprogress[rl]'": "installs packages (TRL; the test extra has it)",
     "python3 -m verl.trainer.main_ppo algorithm.adv_estimator=grpo data.train_files=data/verl/train.parquet "
     "data.val_files=data/verl/val.parquet actor_rollout_ref.model.path=Qwen/Qwen2.5-0.5B-Instruct "
-    "actor_rollout_ref.rollout.n=8 reward_model.reward_manager=batch custom_reward_function.path=pkg://leanprogress."
+    "actor_rollout_ref.rollout.n=8 reward_model.reward_manager=naive custom_reward_function.path=pkg://leanprogress."
     "rl.verl custom_reward_function.name=compute_score +custom_reward_function.reward_kwargs.model=http://reward-node:"
-    "23337": "needs verl, GPUs and a model hub; tests/test_rl_verl.py calls compute_score as verl's reward managers do",
+    "23337": "needs verl, GPUs and a model hub; tests/test_rl_verl.py calls compute_score as verl's reward managers do, "
+    "tests/test_rl_examples.py checks its keys against verl's config",
+    "python3 -m verl.trainer.main_ppo algorithm.adv_estimator=grpo data.train_files=data/verl/train.parquet "
+    "data.val_files=data/verl/val.parquet actor_rollout_ref.model.path=Qwen/Qwen2.5-0.5B-Instruct "
+    "actor_rollout_ref.rollout.n=8 reward_model.use_reward_loop=False reward_model.reward_manager=batch "
+    "custom_reward_function.path=pkg://leanprogress.rl.verl custom_reward_function.name=compute_score "
+    "+custom_reward_function.reward_kwargs.model=http://reward-node:23337": "needs verl, GPUs and a model hub; "
+    "tests/test_rl_verl.py calls compute_score as verl's reward managers do, tests/test_rl_examples.py checks its "
+    "keys against verl's config",
+    "python3 -m openrlhf.cli.train_ppo_ray --actor.model_name_or_path Qwen/Qwen2.5-0.5B-Instruct --reward.remote_url "
+    "http://lp:KEY@reward-node:23337/get_reward --data.prompt_dataset data/openrlhf.jsonl --data.input_key prompt "
+    "--data.label_key label --data.apply_chat_template --algo.advantage.estimator group_norm "
+    "--rollout.n_samples_per_prompt 8": "needs OpenRLHF, Ray and GPUs; tests/test_rl_service.py posts to /get_reward "
+    "as OpenRLHF does (aiohttp, the key in the URL), tests/test_rl_examples.py checks its flags against OpenRLHF's",
     "leanprogress prove --backend lean-interact --theorems statements.jsonl --project-dir path/to/mathlib-project "
     "--generator config --generator-config '{\"kind\": \"hf\", \"model\": \"/models/tacgen\", \"num_beams\": 32}' "
     "--model runs/model --output results.jsonl": "needs Lean (a Lake project with Mathlib); tests/test_backends.py runs "
@@ -398,10 +416,8 @@ PYTHON_BLOCKS: dict[str, dict[str, str]] = {
     "from leanprogress.rl import ProgressReward, RewardServiceError": {  # scored in process: no server in this test
         '"http://127.0.0.1:23337"': '"runs/model"'},
     "from leanprogress.rl.gate import KiminaGate": {},
-    "from datasets import Dataset": {
-        'num_generations=8, report_to="none"':
-            'num_generations=4, per_device_train_batch_size=4, report_to="none", max_steps=1, '
-            'max_completion_length=8, use_cpu=True'},
+    "import torch": {},  # runs as printed: the page's own settings run on a CPU
+    "import json": {},
     "from leanprogress import LeanProgressScorer": {},
     "from leanprogress import (LeanProgressScorer, ProgressDataset, ProgressTrainer, ProgressTrainingArguments,": {},
 }
@@ -648,3 +664,21 @@ def test_readme_python_block_runs(first_line, workspace, tiny_model, monkeypatch
         # Only TINY is given (it stands in for a folder a replacement names): every block defines what it uses,
         # so a reader can paste it whole.
         exec(compile(code, block.where, "exec"), {"TINY": str(tiny_model)})
+
+
+def test_the_tour_says_how_its_commands_run_and_where_its_traces_come_from():
+    # A fresh clone's set-up command does not put `leanprogress` on PATH, and the tour's traces/random/train.json is
+    # not shipped: the README says to activate the environment and where the traces come from.
+    from leanprogress.data.examples import example_traces_path
+
+    text = README.read_text(encoding="utf-8")
+    tour = text[text.index("## A tour in commands"):]
+    assert "source .venv/bin/activate" in tour and ".venv/bin/leanprogress" in tour
+    assert "[LeanDojo Benchmark 4](https://zenodo.org/record/8040110)" in tour
+    bundled = re.search(r"`(src/leanprogress/data/examples/[\w.]+\.json)`", tour).group(1)
+    assert (ROOT / bundled).resolve() == example_traces_path().resolve()
+    # still exactly two commands for a fresh machine, before the tour
+    setup = [b for b in fenced_blocks(text[: text.index("## A tour in commands")], "README.md")
+             if b.language in SHELL_LANGUAGES]
+    assert [b.text.strip().split(" && ")[-1] for b in setup] == [".venv/bin/leanprogress quickstart",
+                                                                  ".venv/bin/python -m pytest -q"]

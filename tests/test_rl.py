@@ -145,7 +145,16 @@ def test_one_state_for_all_completions_and_no_completions(scorer):
         ProgressReward(scorer).score([GOAL, GOAL], ["simp", "omega"], ["intro x", "intro x"]))
     assert reward.score([], []) == []
     with pytest.raises(ValueError, match="2 states and 3 prefixes for 3 completions"):
-        reward.score([GOAL, GOAL], ["a", "b", "c"])
+        reward.score([GOAL, GOAL], ["a", "b", "c"], ["", "", ""])
+    # no prefix given: none is counted (before: "2 states and 1 prefixes for 1 completions")
+    with pytest.raises(ValueError) as err:
+        reward.score([GOAL, GOAL], ["simp"])
+    assert str(err.value) == "2 states for 1 completion: give one for all, or one per completion"
+    with pytest.raises(ValueError) as err:
+        scorer.predict_batch([GOAL, GOAL], ["simp"])
+    assert str(err.value) == "2 goals for 1 tactic: give one for all, or one per tactic"
+    with pytest.raises(ValueError, match="2 states and 3 goal_states for 3 completions"):
+        reward.evaluate([GOAL, GOAL], ["a", "b", "c"], goal_states=["initial", None, None])
 
 
 def test_a_model_folder_loads_in_process_and_pickles_as_its_recipe(trained_tiny, scorer):
@@ -195,3 +204,39 @@ def distribution_model(tmp_path_factory, trained_tiny):
     from conftest import distribution_copy
 
     return distribution_copy(trained_tiny[0], tmp_path_factory.mktemp("dist"), max_steps=5, more_steps=8.0)
+
+
+def test_goal_state_reaches_the_rows_the_prompt_and_the_model(scorer):
+    records = [{"goal": GOAL, "prefix": "", "tactic": "simp"},
+               {"goal": GOAL, "prefix": "intro x", "tactic": "omega", "goal_state": "initial"}]
+    rows = grpo_rows(records)
+    assert [r["goal_state"] for r in rows] == ["", "initial"]
+    # After tactics, a stand-in initial state is not the current state: the prompt says which it is.
+    assert "\nProof state:\n" in rows[0]["prompt"] and "\nInitial proof state:\n" in rows[1]["prompt"]
+    seen = []
+
+    class Marks(CountingScorer):
+        def predict_batch(self, goals, tactics, prefixes=None, initial_goals=None):
+            seen.append(initial_goals)
+            return self.scorer.predict_batch(goals, tactics, prefixes, initial_goals)
+
+    ProgressReward(Marks(scorer)).evaluate([GOAL, GOAL], ["simp", "omega"], ["", "intro x"], goal_states=["", "initial"])
+    ProgressReward(Marks(scorer)).evaluate([GOAL], ["simp"])
+    assert seen == [[False, True], None]  # the mark reaches the model; no marks, no argument
+
+
+def test_a_distribution_models_reward_is_its_rank_score_so_a_group_does_not_tie(trained_tiny, tmp_path):
+    from conftest import distribution_copy
+    from leanprogress import LeanProgressScorer, ModelSettings
+
+    folder = distribution_copy(trained_tiny[0], tmp_path / "dist", max_steps=3, more_steps=6.0)
+    settings = ModelSettings.load(folder)
+    settings.point_estimate = "mode"
+    settings.save(folder)
+    tactics = ["simp", "omega", "ring", "linarith", "norm_num", "decide", "rfl", "positivity"]
+    reward = ProgressReward(str(folder), form="neg_steps", device="cpu", precision="fp32")
+    scorer = LeanProgressScorer(str(folder), device="cpu", precision="fp32")
+    assert len(set(scorer.predict_batch(GOAL, tactics))) < len(tactics)  # the mode ties the group
+    got = reward.score([GOAL] * len(tactics), tactics)
+    assert got == pytest.approx([-s for s in scorer.rank_batch(GOAL, tactics)], rel=1e-6)
+    assert len(set(got)) == len(tactics)

@@ -9,7 +9,8 @@ import lean_standin as S
 from kimina_standin import kimina_standin
 from leanprogress import LeanProgressScorer
 from leanprogress.rl import ProgressReward
-from leanprogress.rl.gate import EnvironmentGate, KiminaGate, prefix_tactics
+from leanprogress.rl.gate import EnvironmentGate, KiminaGate, LeanServiceError, prefix_tactics
+from rl_util import lean_interact_gate
 from serve_util import RunningServer
 
 lean_interact = pytest.importorskip("lean_interact")  # in the `test` extra
@@ -22,11 +23,7 @@ def scorer(trained_tiny):
 
 @pytest.fixture
 def lean_gate(tmp_path):
-    from leanprogress.search.backends import LeanInteractEnvironment
-
-    config = lean_interact.LeanREPLConfig(local_repl_path=str(S.make_repl_dir(tmp_path / "repl")), build_repl=False,
-                                          lake_path=str(S.install_lake(tmp_path / "bin")))
-    gate = EnvironmentGate(LeanInteractEnvironment(header="import Mathlib", timeout=10, config=config), timeout_s=10)
+    gate = lean_interact_gate(tmp_path)
     yield gate
     gate.close()
 
@@ -102,14 +99,15 @@ def test_kimina_gate_rejects_what_lean_rejects(kimina_server, scorer):
     check_gated(reward.evaluate(states, COMPLETIONS, prefixes, [S.AND_STATEMENT] * 6), scorer, state_mode=False)
     sent = [s for r in kimina_server.app.state.requests for s in r["snippets"]]
     assert len(sent) == 5 and kimina_server.app.state.requests[0]["timeout"] == 5  # `sorry` never sent
-    assert sent[0]["code"] == f"import Mathlib\n{S.AND_STATEMENT} := by\n  constructor\n  all_goals sorry"
-    assert sent[4]["code"].endswith(":= by\n  constructor\n  exact hp\n  all_goals sorry")
+    assert sent[0]["code"] == (f"import Mathlib\n{S.AND_STATEMENT} := by\n  constructor\n  all_goals sorry\n\n"
+                               "#print axioms and_swap")
+    assert sent[4]["code"].endswith(":= by\n  constructor\n  exact hp\n  all_goals sorry\n\n#print axioms and_swap")
 
 
 def test_kimina_gate_state_mode_timeouts_and_prefix_failures(kimina_server, scorer):
     gate = KiminaGate(url=kimina_server.url, api_key="kimina-key", timeout_s=3)
     reward = ProgressReward(scorer, lean=gate, score_mode="state")
-    results = reward.evaluate([S.AND_START] * 4, ["constructor", "sleep 100", "exact hp", "exact hp"],
+    results = reward.evaluate([S.AND_START] * 4, ["constructor", "sleep 10000", "exact hp", "exact hp"],
                               ["", "", "intro x", "constructor"], [S.AND_STATEMENT] * 4)
     assert [r.status for r in results] == ["scored", "timeout", "prefix_failed", "scored"]
     assert "timed out in 3 seconds" in results[1].message and results[2].message == "3:2: tactic 'intro x' failed"
@@ -118,12 +116,22 @@ def test_kimina_gate_state_mode_timeouts_and_prefix_failures(kimina_server, scor
     assert [results[0].steps, results[3].steps] == pytest.approx(want)
 
 
-def test_kimina_gate_with_a_wrong_key_fails_every_tactic_as_a_service_error(kimina_server, scorer):
+def test_kimina_gate_with_a_wrong_key_raises_instead_of_rewarding_zeros(kimina_server, scorer):
     kimina = pytest.importorskip("leanprogress.rl.gate").import_kimina()
     client = kimina.KiminaClient(api_url=kimina_server.url, api_key="wrong", n_retries=1)
     gate = KiminaGate(client=client, timeout_s=3)
-    results = ProgressReward(scorer, lean=gate).evaluate([S.AND_START], ["constructor"], [""], [S.AND_STATEMENT])
-    assert results[0].status == "lean_error" and results[0].reward == 0.0
+    with pytest.raises(LeanServiceError, match="1 of 1 snippet.*failed on the server's side.*Request failed.*key"):
+        ProgressReward(scorer, lean=gate).evaluate([S.AND_START], ["constructor"], [""], [S.AND_STATEMENT])
+
+
+def test_a_kimina_server_that_is_down_raises_instead_of_rewarding_zeros(scorer):
+    from serve_util import free_port
+
+    kimina = pytest.importorskip("leanprogress.rl.gate").import_kimina()
+    gate = KiminaGate(client=kimina.KiminaClient(api_url=f"http://127.0.0.1:{free_port()}", n_retries=1))
+    with pytest.raises(LeanServiceError, match="3 of 3 snippet"):
+        ProgressReward(scorer, lean=gate).score([S.AND_START] * 3, ["constructor", "simp", "exact hp"], [""] * 3,
+                                                [S.AND_STATEMENT] * 3)
 
 
 def test_verl_compute_score_gates_through_kimina_from_reward_kwargs(kimina_server, trained_tiny):
@@ -135,3 +143,56 @@ def test_verl_compute_score_gates_through_kimina_from_reward_kwargs(kimina_serve
     scores = compute_score(data_sources=["leanprogress"] * 3, solution_strs=["simp", "exact ⟨hp, hq⟩", "constructor"],
                            ground_truths=[""] * 3, extra_infos=[extra] * 3, **settings)
     assert scores[0] == 0.0 and scores[1] == 1.0 and 0.0 < scores[2] < 1.0  # rejected, finished, scored
+
+
+def test_gates_and_rewards_with_gates_pickle_for_rl_workers(kimina_server, lean_gate, scorer, trained_tiny):
+    import pickle
+
+    kimina = KiminaGate(url=kimina_server.url, api_key="kimina-key", timeout_s=5)
+    reward = ProgressReward(str(trained_tiny[0]), device="cpu", precision="fp32", lean=kimina)
+    args = ([S.AND_START] * 2, ["constructor", "simp"], ["", ""], [S.AND_STATEMENT] * 2)
+    copy = pickle.loads(pickle.dumps(reward))
+    assert copy.lean is not reward.lean and copy.score(*args) == pytest.approx(reward.score(*args))
+    # A scorer object travels with its lock made anew; an environment gate with a REPL of its own per worker.
+    in_memory = pickle.loads(pickle.dumps(ProgressReward(scorer, lean=lean_gate)))
+    try:
+        assert in_memory.lean.env is not lean_gate.env and in_memory.lean._lock is not lean_gate._lock
+        assert [r.status for r in in_memory.evaluate(*args)] == ["scored", "rejected"]
+    finally:
+        in_memory.lean.close()
+
+
+def test_a_lean_repl_that_cannot_come_back_raises_instead_of_rewarding_zeros(tmp_path, scorer):
+    from leanprogress.search.backends import LeanInteractEnvironment
+
+    lake = S.install_lake(tmp_path / "bin")
+    config = lean_interact.LeanREPLConfig(local_repl_path=str(S.make_repl_dir(tmp_path / "repl")), build_repl=False,
+                                          lake_path=str(lake))
+    gate = EnvironmentGate(LeanInteractEnvironment(header="import Mathlib", timeout=10, config=config), timeout_s=10)
+    reward = ProgressReward(scorer, lean=gate)
+    assert reward.evaluate([S.AND_START], ["constructor"], [""], [S.AND_STATEMENT])[0].status == "scored"
+    lake.unlink()  # the toolchain is gone and the REPL dies: nothing can restart it
+    gate.env.server.kill()
+    with pytest.raises(LeanServiceError, match="the Lean environment failed"):
+        reward.evaluate([S.AND_START], ["simp"], ["constructor"], [S.AND_STATEMENT])
+
+
+def test_a_call_in_which_everything_times_out_raises_one_tactic_alone_does_not(kimina_server, scorer):
+    gate = KiminaGate(url=kimina_server.url, api_key="kimina-key", timeout_s=2)
+    reward = ProgressReward(scorer, lean=gate)
+    alone = reward.evaluate([S.AND_START], ["sleep 10000"], [""], [S.AND_STATEMENT])[0]
+    assert alone.status == "timeout" and alone.reward == 0.0
+    with pytest.raises(LeanServiceError, match="every one of 2 snippets of the call timed out"):
+        reward.evaluate([S.AND_START] * 2, ["sleep 10000", "sleep 20000"], ["", ""], [S.AND_STATEMENT] * 2)
+
+
+def test_an_environment_gate_whose_every_tactic_times_out_raises(tmp_path):
+    gate = lean_interact_gate(tmp_path, timeout=2)
+    try:
+        assert gate.run([S.AND_STATEMENT], [""], ["sleep 5000"])[0].status == "timeout"  # alone: its own failure
+        # Both time out (or, on a loaded machine, the restarted REPL cannot even replay the theorem in time): the
+        # call raises either way.
+        with pytest.raises(LeanServiceError, match="every one of 2 tactics of the call timed out|did not respond"):
+            gate.run([S.AND_STATEMENT] * 2, ["", ""], ["sleep 5000", "sleep 5000"])
+    finally:
+        gate.close()

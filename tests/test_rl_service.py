@@ -11,7 +11,7 @@ from leanprogress import LeanProgressScorer
 from leanprogress.rl import ProgressReward
 from leanprogress.rl.client import RemoteScorer, RewardServiceError
 from leanprogress.serve import ServerConfig, create_app
-from serve_util import RunningServer
+from serve_util import RunningServer, openrlhf_post
 
 GOAL = "x y : ℕ\nh0 : x + 0 ≤ y\n⊢ x * 0 ≤ y"
 OTHER = "p q : Prop\nhp : p\nhq : q\n⊢ p ∧ q"
@@ -142,7 +142,8 @@ def test_openrlhf_remote_rm_request_gets_rewards_scores_and_logs(server, scorer)
     assert r.status_code == 200, r.text
     out = r.json()
     steps = scorer.predict_batch([GOAL, GOAL], ["simp", "omega"], ["", ""])
-    assert out["scores"] == pytest.approx([math.exp(-s / 10) for s in (steps[0],)] + [0.0] + [math.exp(-steps[1] / 10)])
+    assert out["scores"] == pytest.approx([math.exp(-s / 10) for s in (steps[0],)] + [0.0] + [math.exp(-steps[1] / 10)],
+                                          abs=1e-5)  # the server's batch against this one: rounding apart
     assert out["rewards"] == pytest.approx([out["scores"][0], -41.0, out["scores"][2]])
     assert out["extra_logs"]["failed"] == [0.0, 1.0, 0.0]
     assert out["extra_logs"]["steps_remaining"][1] == -1.0
@@ -163,3 +164,75 @@ def test_openrlhf_bad_requests_are_named(server, body, status, match):
                    headers={"X-API-Key": "sekrit", "Content-Type": "application/json"}, timeout=30)
     assert r.status_code == status and re.search(match, r.text), r.text
     assert httpx.get(server.url + "/health").json()["status"] == "ok"
+
+
+def test_remote_scorer_splits_requests_by_bytes_below_the_servers_limit(server):
+    # 128 completions of 8,085 characters on one state: about 1.04 MB of JSON in one request, past the server's
+    # 1,000,000-byte body limit (HTTP 413 ended the run before); now split by bytes.
+    remote = ProgressReward(server.url, api_key="sekrit")
+    completions = ["simp only [" + ", ".join(["foo"] * 1600) + "]"] * 128
+    assert all(8000 < len(c) < 8192 for c in completions)
+    results = remote.evaluate([GOAL] * 128, completions)
+    assert [r.status for r in results] == ["scored"] * 128
+    assert remote.scorer.requests == 2  # about 1.04 MB: two requests below the limit, not one past it
+
+
+def test_get_reward_never_scores_the_prompt_as_the_response(server):
+    from leanprogress.rl import policy_prompt
+
+    prompt = policy_prompt(GOAL)
+    headers = {"X-API-Key": "sekrit"}
+    # A tokenizer's decode turned "\n\n" into "\n \n": the query no longer starts with the prompt, and the
+    # response is empty. Before, the whole query was scored as the tactic "Complete the Lean 4 proof ...".
+    body = {"query": [prompt.replace("\n\n", "\n \n"), "<|begin_of_text|>" + prompt + " simp", "unrelated text"],
+            "prompts": [prompt] * 3, "labels": [GOAL] * 3}
+    out = httpx.post(server.url + "/get_reward", json=body, headers=headers, timeout=60).json()
+    assert out["rewards"][0] == 0.0 and out["extra_logs"]["failed"][0] == 1.0
+    assert out["rewards"][1] > 0.0 and out["extra_logs"]["failed"][1] == 0.0  # the begin token is no obstacle
+    assert out["rewards"][2] == 0.0 and out["extra_logs"]["prompt_mismatch"] == [0.0, 0.0, 1.0]
+
+
+def test_get_reward_bounds_every_field(server):
+    huge = "x" * 800_000  # within the body limit, past max_input_chars: 413 as /score answers
+    for label, field in ((json.dumps({"state": huge}), "labels\\[0\\].state"),
+                         (json.dumps({"state": GOAL, "prefix": huge}), "labels\\[0\\].prefix"),
+                         (json.dumps({"state": GOAL, "statement": huge}), "labels\\[0\\].statement")):
+        body = {"query": ["simp"], "prompts": [""], "labels": [label]}
+        r = httpx.post(server.url + "/get_reward", json=body, headers={"X-API-Key": "sekrit"}, timeout=60)
+        assert r.status_code == 413 and __import__("re").search(field, r.text), r.text
+
+
+def test_get_reward_queues_what_one_request_per_sample_brings_and_scores_it_in_batches(scorer):
+    # OpenRLHF sends one request per sample; with max_in_flight 2, /score would refuse most of 24 at once (429).
+    import concurrent.futures
+
+    app = create_app(ServerConfig(max_in_flight=2), scorer=scorer, generators={})
+    with RunningServer(app) as running:
+        def one(i):
+            body = {"query": [f"simp{' ' * (i % 3)}"], "prompts": [""], "labels": [GOAL]}
+            return httpx.post(running.url + "/get_reward", json=body, timeout=120)
+
+        with concurrent.futures.ThreadPoolExecutor(24) as pool:
+            answers = list(pool.map(one, range(24)))
+        stats = httpx.get(running.url + "/health").json()["reward_queue"]
+    assert [a.status_code for a in answers] == [200] * 24
+    assert stats["scored"] == 24 and stats["batches"] < 24 and stats["waiting"] == 0
+
+
+def test_a_full_reward_queue_is_refused_with_retry_after(scorer):
+    app = create_app(ServerConfig(reward_queue=1), scorer=scorer, generators={})
+    with RunningServer(app) as running:
+        body = {"query": ["simp", "ring"], "prompts": ["", ""], "labels": [GOAL, GOAL]}
+        r = httpx.post(running.url + "/get_reward", json=body, timeout=60)
+    assert r.status_code == 429 and r.headers["retry-after"] == "1" and "the most this server queues" in r.text
+
+
+def test_openrlhf_sends_the_key_in_the_url_and_gets_its_reward(server):
+    from leanprogress.rl import policy_prompt
+
+    prompt = policy_prompt(GOAL)
+    data = {"query": [prompt + " simp"], "prompts": [prompt], "labels": [json.dumps({"state": GOAL})]}
+    out = openrlhf_post(server.url.replace("http://", "http://lp:sekrit@") + "/get_reward", data)
+    assert len(out["rewards"]) == 1 and out["rewards"][0] > 0.0
+    with pytest.raises(RuntimeError, match="2 times"):  # a wrong key: 401 on every try
+        openrlhf_post(server.url.replace("http://", "http://lp:wrong@") + "/get_reward", data, try_max_times=2)

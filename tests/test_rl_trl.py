@@ -80,3 +80,36 @@ def test_trl_reward_scores_both_completion_formats_alike(trained_tiny):
     assert all(math.isfinite(v) for v in want)
     with pytest.raises(KeyError, match="no state column.*'theorem'"):
         reward(["p"], ["simp"], theorem=["T"])
+
+
+def test_the_example_refuses_a_policy_it_cannot_load_in_one_line_without_the_hub(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    from rl_util import EXAMPLES
+
+    t0 = time.monotonic()
+    run = subprocess.run([sys.executable, str(EXAMPLES / "trl_grpo.py"), "--reward-model", "runs/model", "--dataset",
+                          "data.jsonl", "--policy", "Qwen/not-downloaded", "--output-dir", str(tmp_path / "out")],
+                         capture_output=True, text=True, timeout=120, env={**__import__("os").environ,
+                                                                           "HF_HUB_OFFLINE": "0"})
+    assert run.returncode == 2 and run.stdout == ""
+    assert len(run.stderr.strip().splitlines()) == 1 and "examples/tiny_policy.py" in run.stderr
+    assert time.monotonic() - t0 < 60  # no hub retries (27 s of them before, and a 67-line traceback)
+
+
+def test_the_trl_example_refuses_an_output_folder_that_holds_its_policy(tmp_path, capsys, trained_tiny):
+    import runpy
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "trl_grpo.py"
+    policy = build_policy(tmp_path / "runs" / "policy")
+    weights = {p: p.read_bytes() for p in Path(policy).iterdir() if p.is_file()}
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"goal": "⊢ p", "prefix": "", "tactic": "simp", "steps_remaining": 0, "theorem": "t"}\n')
+    main = runpy.run_path(str(script))["main"]
+    assert main(["--reward-model", str(trained_tiny[0]), "--dataset", str(data), "--policy", str(policy),
+                 "--output-dir", str(tmp_path / "runs")]) == 2
+    assert f"--output-dir {tmp_path / 'runs'} holds the input --policy {policy}" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in Path(policy).iterdir() if p.is_file()} == weights

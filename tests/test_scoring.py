@@ -35,7 +35,7 @@ def test_predictions_follow_the_training_labels(trained_tiny, scorer):
 def test_per_item_goals_and_prefixes(scorer):
     preds = scorer.predict_batch([GOAL, "⊢ True"], ["simp", "trivial"], ["", "intro h"])
     assert len(preds) == 2
-    with pytest.raises(ValueError, match="goals"):
+    with pytest.raises(ValueError, match="1 goal for 2 tactics"):
         scorer.predict_batch([GOAL], ["a", "b"])
     with pytest.raises(TypeError, match="list of strings"):
         scorer.predict_batch(GOAL, "simp")

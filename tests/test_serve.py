@@ -248,6 +248,16 @@ def test_lone_surrogates_are_422_naming_the_field(server, path, raw, field):
     assert httpx.get(server.url + "/health").status_code == 200
 
 
+@pytest.mark.parametrize("alpha", ["NaN", "Infinity", "-Infinity"])
+def test_an_alpha_that_is_not_a_number_is_422_saying_so(server, alpha):
+    raw = '{"name": "retrieval", "input": "⊢ p", "use_reward": true, "alpha": %s}' % alpha
+    r = httpx.post(server.url + "/generate", content=raw.encode(), headers={"content-type": "application/json"})
+    assert r.status_code == 422, r.text
+    [error] = r.json()["detail"]
+    # before: NaN was "Input should be less than or equal to 1"
+    assert error["loc"] == ["body", "alpha"] and error["msg"] == "Input should be a finite number"
+
+
 def test_malformed_json_is_422(server):
     r = httpx.post(server.url + "/generate", content=b"{not json", headers={"content-type": "application/json"})
     assert r.status_code == 422
@@ -618,3 +628,12 @@ def test_an_ipv6_address_is_written_in_brackets(tmp_path, capsys, monkeypatch, c
         assert main(["serve", "--retrieval-corpus", str(data), "--host", "::1", "--port", str(port)]) == 2
     err = capsys.readouterr().err
     assert f"cannot listen on [::1]:{port}: address already in use" in err
+
+
+def test_generate_never_offers_a_candidate_that_is_no_proof_step():
+    gen = Fixed([("sorry", -0.1), ("exact sorryAx _ false", -0.2), ("simp", -0.5), ("native_decide", -0.7)])
+    config = ServerConfig(generators={"g": {}}, reward_by_default=["g"])
+    with RunningServer(create_app(config, scorer=StubScorer(), generators={"g": gen})) as s:
+        ranked = [o["output"] for o in generate(s, name="g")]
+        plain = [o["output"] for o in generate(s, name="g", use_reward=False)]
+    assert sorted(ranked) == sorted(plain) == ["native_decide", "simp"]

@@ -64,7 +64,8 @@ def cmd_build_dataset(args) -> int:
     from .data.lean_source import iter_source_records
     from .data.leandojo import BuildStats, iter_leandojo_records
     from .data.proofs import SourceStats, iter_proof_records
-    from .data.records import check_output_file, default_source_names, write_records
+    from .data.records import default_source_names, write_records
+    from .files import check_outputs, files_of
 
     traces = list(args.inputs) + list(args.from_leandojo)
     if not (traces or args.from_proofs or args.from_lean_source):
@@ -72,7 +73,11 @@ def cmd_build_dataset(args) -> int:
     if traces and args.step_order == "source":
         return _fail("--step-order source applies to whole proofs and Lean source only: LeanDojo traces carry no "
                      "source positions (use leandojo or search with traces)")
-    check_output_file(args.output)  # before any work: a bad --output must not cost a long build
+    # Before any work: a bad --output must not cost a long build, nor write over an input.
+    inputs = [i for what, paths in (("TRACE", args.inputs), ("--from-leandojo", args.from_leandojo),
+                                    ("--from-proofs", args.from_proofs), ("--from-lean-source", args.from_lean_source))
+              for p in paths for i in files_of(what, p)]
+    check_outputs(inputs, files=[("--output", args.output)])
     ratios = parse_balance(args.balance) if args.balance else None
     stats = BuildStats()
     proof_stats, source_stats = SourceStats(), SourceStats()
@@ -177,9 +182,10 @@ def cmd_split(args) -> int:
     from .data.dataset import ProgressDataset, one_theorem_message
     from .data.records import write_records
 
+    from .files import check_outputs
+
     out = Path(args.output_dir)
-    if out.exists() and not out.is_dir():
-        return _fail(f"--output-dir {out} is a file, not a folder")
+    check_outputs([("--dataset", args.dataset)], folders=[("--output-dir", out)])
     ds = ProgressDataset(args.dataset, skip_invalid=args.skip_invalid)  # logs how many lines it skipped
     if not len(ds):
         return _fail(f"{args.dataset}: no records to split")
@@ -261,6 +267,10 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"ranking objective: the gap asked between scores, in log-steps (default {d.ranking_margin:g})")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --output-dir "
                    "(without it, an earlier run's checkpoints there are removed)")
+    p.add_argument("--keep-checkpoints", action="store_true",
+                   help="keep the epoch checkpoints (weights and optimizer state, about three times the model's "
+                   "size) once training has finished, to --resume with more epochs or score an earlier epoch "
+                   "(default: a finished run keeps only the model)")
     p.add_argument("--skip-invalid", action="store_true", help="skip malformed lines (they are counted)")
 
 
@@ -306,16 +316,25 @@ def cmd_train(args) -> int:
             ranking_negatives_from=args.ranking_negatives_from,
             ranking_margin=args.ranking_margin,
             resume=args.resume,
+            keep_checkpoints=args.keep_checkpoints,
         )
     except ValueError as exc:
         return _fail(str(exc))
-    if Path(args.output_dir).exists() and not Path(args.output_dir).is_dir():  # before reading any data
-        return _fail(f"--output-dir {args.output_dir} is a file, not a folder")
-    from .data.dataset import load_mixture, one_theorem_message
+    from .data.dataset import load_mixture, one_theorem_message, parse_dataset_spec
+    from .files import check_outputs
+
+    # Before reading any data: the model folder must not hold an input (the records, the model trained from).
+    inputs = [("--dataset", parse_dataset_spec(spec)[0]) for spec in args.dataset]
+    inputs += [("--eval-dataset", args.eval_dataset), ("--model-name", args.model_name)]
+    check_outputs([(what, p) for what, p in inputs if p is not None and Path(p).exists()],
+                  folders=[("--output-dir", args.output_dir)])
 
     ratio = 0.0 if args.eval_dataset else args.eval_ratio
     # Skipped lines are logged by the datasets as they are read.
-    train, held, _ = load_mixture(args.dataset, eval_ratio=ratio, seed=args.seed, skip_invalid=args.skip_invalid)
+    train, held, loaded = load_mixture(args.dataset, eval_ratio=ratio, seed=args.seed, skip_invalid=args.skip_invalid)
+    empty = [spec for spec, ds in zip(args.dataset, loaded) if not len(ds)]
+    if empty and not (len(train) or len(held)):  # before anything is said about splitting nothing
+        return _fail(f"--dataset {', '.join(empty)}: no records to train on")
     if ratio > 0 and not len(held):
         # Without held-out theorems there is no best epoch to pick and no constant to fall back to: say so and why.
         print(f"warning: {one_theorem_message(train.records)}; training without held-out figures (the last epoch is "
@@ -356,8 +375,17 @@ def cmd_train(args) -> int:
             print("no epoch beat the constant predictor on the held-out theorems: the saved model predicts that "
                   "constant (see the warning above)")
         print(f"full report: leanprogress evaluate --model {args.output_dir} --dataset {args.output_dir}/eval_split.jsonl")
-    print(f"model saved to {args.output_dir}")
+    print(f"model saved to {args.output_dir} ({_folder_size(args.output_dir)}): "
+          + ("the model and the epoch checkpoints (for --resume)" if args.keep_checkpoints else
+             "the model only (weights, tokenizer, settings, tactic lookup); the epoch checkpoints were removed, "
+             "--keep-checkpoints keeps them"))
     return 0
+
+
+def _folder_size(folder: str) -> str:
+    """The size of the files below ``folder``, in MB."""
+    total = sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())
+    return f"{total / 1e6:.0f} MB"
 
 
 def WriteEvalSplit(records: list[dict], path: Path):
@@ -400,7 +428,9 @@ def add_evaluate_parser(sub) -> None:
     p.add_argument("--model", required=True, help="trained model folder")
     p.add_argument("--dataset", required=True, help="JSONL records to evaluate on")
     p.add_argument("--json", action="store_true", help="print metrics as JSON")
-    p.add_argument("--plot", default=None, metavar="PNG", help="write predicted-vs-true scatter plot here")
+    p.add_argument("--plot", default=None, metavar="IMAGE",
+                   help="write a predicted-vs-true scatter plot here, in the image format of its extension (png, "
+                   "pdf, svg, ...)")
     p.add_argument("--device", default="auto", help="where the model runs: auto (CUDA, MPS, else CPU), cpu, cuda, "
                    "cuda:N (default auto)")
     p.add_argument("--batch-size", type=int, default=32, help="records per forward pass (default 32)")
@@ -410,8 +440,12 @@ def add_evaluate_parser(sub) -> None:
 
 
 def cmd_evaluate(args) -> int:
-    from .evaluation import evaluate_model, format_report, plot_predictions
+    from .evaluation import evaluate_model, format_report, plot_format, plot_predictions
+    from .files import check_outputs
 
+    if args.plot:  # before the model runs: a plot that cannot be written must not cost the evaluation
+        plot_format(args.plot)
+        check_outputs([("--model", args.model), ("--dataset", args.dataset)], files=[("--plot", args.plot)])
     metrics, preds, labels = evaluate_model(
         args.model, args.dataset, device=args.device, batch_size=args.batch_size, skip_invalid=args.skip_invalid
     )
@@ -497,9 +531,14 @@ def add_quickstart_parser(sub) -> None:
 def cmd_quickstart(args) -> int:
     from .data.examples import example_traces_path
 
+    from .files import check_outputs
+
     out = Path(args.output_dir)
     data = out / "example_records.jsonl"
     model = out / "model"
+    base = args.model_name if args.model_name and Path(args.model_name).exists() else None
+    check_outputs([("the bundled example traces", example_traces_path()), ("--model-name", base)],
+                  folders=[("--output-dir", out)])
     print(f"== 1/4 build-dataset from the bundled example traces -> {data}")
     rc = main(["build-dataset", str(example_traces_path()), "--output", str(data), "--source", "examples"])
     if rc:
@@ -542,9 +581,11 @@ def add_sample_parser(sub) -> None:
 
 
 def cmd_create_sample(args) -> int:
-    from .create_sample_dataset import main as create_sample
+    from .create_sample_dataset import write_sample
 
-    return create_sample(["--output", args.output])
+    n = write_sample(args.output)
+    print(f"wrote {n} records to {args.output}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -263,6 +263,59 @@ class ModelSettings:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
+def refuse_unfinished_run(folder: Path) -> None:
+    """Refuse a LeanProgress run or checkpoint folder without its settings, saying what to score instead.
+
+    Default settings would read its outputs wrongly (a log1p model reported as steps). A folder with
+    :data:`~leanprogress.config.RUN_MARKER` is refused whatever else it holds: a run started there and has not
+    finished, so its files may mix an earlier model with that run's.
+    """
+    newest = newest_checkpoint(folder / CHECKPOINTS) if (folder / CHECKPOINTS).is_dir() else None
+    usable = newest is not None and (newest / SETTINGS_FILE).is_file()
+    if (folder / RUN_MARKER).is_file():
+        try:
+            started = " (started " + json.loads((folder / RUN_MARKER).read_text(encoding="utf-8"))["started"] + ")"
+        except (OSError, ValueError, KeyError, TypeError):
+            started = ""
+        raise ValueError(
+            f"{folder} holds a training run that has not finished{started}: it was interrupted, failed or is still "
+            f"running, and its files may mix an earlier model with this run's. Continue it with `leanprogress train "
+            f"... --output-dir {folder} --resume`" + (f", or score its newest checkpoint, {newest}" if usable else "")
+        )
+    if (folder / CHECKPOINTS).is_dir():
+        raise ValueError(
+            f"{folder} has checkpoints but no {SETTINGS_FILE}: training did not finish. Resume it with "
+            "`leanprogress train ... --resume`" + (f", or score its newest checkpoint, {newest}" if usable else "")
+        )
+    if folder.parent.name == CHECKPOINTS and (folder / "trainer_state.json").is_file():
+        run = folder.parent.parent
+        fix = (f"if it belongs to the run in {run}, copy {run / SETTINGS_FILE} into it"
+               if (run / SETTINGS_FILE).is_file() else f"resume its run with `leanprogress train --output-dir {run} "
+               "... --resume` and score the finished model")
+        raise ValueError(
+            f"{folder} is a training checkpoint without {SETTINGS_FILE} (written before checkpoints carried the "
+            f"run's settings): its prompt format and label transform are unknown, so its outputs cannot be read as "
+            f"steps; {fix}"
+        )
+
+
+def model_settings(model: str | os.PathLike) -> "ModelSettings | None":
+    """The settings saved with a model folder; None for a hub id or a folder without them (not a LeanProgress
+    model). A folder that holds an unfinished training run, or checkpoints without a finished model, is refused
+    (:func:`refuse_unfinished_run`): every command that reads a model asks here first, so that the refusal is
+    the first thing said.
+    """
+    folder = Path(model)
+    if not folder.is_dir():
+        return None
+    if (folder / RUN_MARKER).is_file():
+        refuse_unfinished_run(folder)
+    settings = ModelSettings.load(folder)
+    if settings is None:
+        refuse_unfinished_run(folder)
+    return settings
+
+
 @dataclass
 class ProgressTrainingArguments:
     """Arguments of :class:`leanprogress.training.ProgressTrainer`.
@@ -375,6 +428,11 @@ class ProgressTrainingArguments:
     resume: bool = False
     """Continue from the newest checkpoint in ``output_dir/checkpoints``. Without it, checkpoints of an earlier
     run there are removed first (with a warning), so that a later resume cannot restore them into this run."""
+    keep_checkpoints: bool = False
+    """Keep the epoch checkpoints (``output_dir/checkpoints``: the last two epochs' weights with their optimizer
+    state, three times the model's size) once the run has finished, to continue it with ``--resume`` and more
+    epochs or to score an earlier epoch. By default a finished run keeps only the model: while it trains, the
+    checkpoints are what an interrupted run resumes from."""
     logging_steps: int = 10
     """Log training loss every this many steps."""
     eval_batch_size: int = 32

@@ -18,6 +18,8 @@ from typing import Any, Iterator
 
 import torch
 
+from .network import unreachable
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_ENCODER_NAME = "all-MiniLM-L6-v2"
@@ -102,15 +104,40 @@ def _check_local(name: str, role: str | None, needs: str) -> bool:
     return True
 
 
-def _explain(name: str, what: str, exc: Exception, role: str | None) -> ModelLoadError:
+def _explain(name: str, what: str, exc: Exception | str, role: str | None) -> ModelLoadError:
     if Path(name).expanduser().exists():
         return ModelLoadError(f"could not load the {what} from folder {name!r}: {exc}")
-    first = str(exc).splitlines()[0] if str(exc) else ""
+    why = exc if isinstance(exc, str) else f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
     return ModelLoadError(
         f"could not load the {what} {name!r}: it is not a local folder and the HuggingFace hub could not provide it "
-        f"({type(exc).__name__}: {first}). Download it where there is internet (hf download {name} --local-dir DIR) "
+        f"({why}). Download it where there is internet (hf download {name} --local-dir DIR) "
         f"and pass that folder. {_HINTS.get(role, '')}".strip()
     )
+
+
+def _cache_only(name: str, what: str, role: str | None) -> bool:
+    """For a hub id: True to load it from the local HuggingFace cache only, False to ask the hub.
+
+    Asked when the hub cannot answer (``HF_HUB_OFFLINE``, no network), ``huggingface_hub`` retries every request
+    with growing pauses (tens of seconds, dozens of log lines) before it gives up; so the hub is tried once here,
+    quickly, and a model that is neither reachable nor cached fails at once with one line.
+    """
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    try:
+        cached = isinstance(try_to_load_from_cache(name, "config.json"), str)
+    except ValueError:  # not a valid hub id (huggingface_hub's HFValidationError): nothing of it is cached
+        cached = False
+    if constants.is_offline_mode():  # HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE
+        if cached:
+            return True
+        raise _explain(name, what, "offline mode is set (HF_HUB_OFFLINE), and it is not in the local cache", role)
+    why = unreachable(constants.ENDPOINT)
+    if why is None:
+        return False
+    if cached:
+        return True
+    raise _explain(name, what, f"{why}, and it is not in the local cache", role)
 
 
 def load_tokenizer(model_name: str | None, role: str | None = None) -> Any:
@@ -124,8 +151,10 @@ def load_tokenizer(model_name: str | None, role: str | None = None) -> Any:
 
     name = resolve_model_name(model_name)
     local = _check_local(name, role, "tokenizer")
+    cache_only = not local and _cache_only(name, "tokenizer", role)
     try:
-        return AutoTokenizer.from_pretrained(str(Path(name).expanduser()) if local else name, trust_remote_code=False)
+        return AutoTokenizer.from_pretrained(str(Path(name).expanduser()) if local else name, trust_remote_code=False,
+                                             local_files_only=cache_only)
     except Exception as exc:  # transformers raises OSError/ValueError/HTTP errors
         raise _explain(name, "tokenizer", exc, role) from exc
 
@@ -177,10 +206,12 @@ def load_regression_model(model_name: str | None, role: str | None = None, num_l
 
     name = resolve_model_name(model_name)
     local = _check_local(name, role, "weights")
+    cache_only = not local and _cache_only(name, "model", role)
     try:
         with _no_load_report(), hf_progress_bars():
             model, info = AutoModelForSequenceClassification.from_pretrained(
                 str(Path(name).expanduser()) if local else name,
+                local_files_only=cache_only,
                 num_labels=num_labels,
                 problem_type="regression" if num_labels == 1 else "single_label_classification",
                 ignore_mismatched_sizes=role == "encoder",
@@ -306,11 +337,10 @@ def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
 
     Quantizing the head would round its input activations to 256 levels,
     which ties candidates just as bf16 does. Weight scales per output channel
-    rather than one per matrix rank closer to fp32 at the same speed (on a
-    MiniLM trained on the Mathlib sample, Spearman against fp32 0.82 -> 0.89
-    over 12 Mathlib states, 0.956 -> 0.962 in ``benchmarks/bench_scoring.py``);
-    keeping the feed-forward output layers in fp32 as well reached 0.978 there
-    at 1.76x instead of 2.14x the fp32 speed, so int8 stays the fast option.
+    rather than one per matrix rank closer to fp32 at the same speed; keeping
+    the feed-forward output layers in fp32 as well ranks closer still but gives
+    up much of the speed, so int8 stays the fast option (the figures:
+    ``benchmarks/bench_scoring.py``, on docs/benchmarks.md).
     """
     import warnings
 

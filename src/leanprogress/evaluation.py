@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from collections import defaultdict
 from pathlib import Path
 from typing import Hashable, Sequence
@@ -154,21 +155,20 @@ def format_report(metrics: dict, title: str = "") -> str:
     bc = metrics["best_constant"]
     sp = metrics["spearman"]
     lines = [title] if title else []
-    lines += [
-        f"rows: {metrics['n']}",
-        f"{'':14}{'model':>10}{'best constant':>16}",
-        f"{'MAE':14}{metrics['mae']:>10.3f}{bc['mae']['value']:>10.3f} (={bc['mae']['constant']})",
-        f"{'MSE':14}{metrics['mse']:>10.3f}{bc['mse']['value']:>10.3f} (={bc['mse']['constant']:.2f})",
-        f"{'accuracy':14}{metrics['accuracy']:>10.3f}{bc['accuracy']['value']:>10.3f} (={bc['accuracy']['constant']})",
-        f"{'within one':14}{metrics['within_one']:>10.3f}{bc['within_one']['value']:>10.3f} (={bc['within_one']['constant']})",
-        f"{'Spearman':14}{(f'{sp:.3f}' if sp is not None else 'n/a'):>10}{'n/a':>10}",
-        "",
-        f"{'steps left':12}{'rows':>6}{'MAE':>8}{'acc':>8}{'const MAE':>11}{'const acc':>11}",
-    ]
-    for name, b in metrics["buckets"].items():
-        lines.append(
-            f"{name:12}{b['n']:>6}{b['mae']:>8.2f}{b['accuracy']:>8.3f}{b['constant_mae']:>11.2f}{b['constant_accuracy']:>11.3f}"
-        )
+    lines.append(f"rows: {metrics['n']}")
+    lines += columns([
+        ["", "model", "best constant", ""],
+        ["MAE", f"{metrics['mae']:.3f}", f"{bc['mae']['value']:.3f}", f"(={bc['mae']['constant']})"],
+        ["MSE", f"{metrics['mse']:.3f}", f"{bc['mse']['value']:.3f}", f"(={bc['mse']['constant']:.2f})"],
+        ["accuracy", f"{metrics['accuracy']:.3f}", f"{bc['accuracy']['value']:.3f}", f"(={bc['accuracy']['constant']})"],
+        ["within one", f"{metrics['within_one']:.3f}", f"{bc['within_one']['value']:.3f}",
+         f"(={bc['within_one']['constant']})"],
+        ["Spearman", f"{sp:.3f}" if sp is not None else "n/a", "n/a", ""],
+    ])
+    lines.append("")
+    lines += columns([["steps left", "rows", "MAE", "acc", "const MAE", "const acc"]] + [
+        [name, str(b["n"]), f"{b['mae']:.2f}", f"{b['accuracy']:.3f}", f"{b['constant_mae']:.2f}",
+         f"{b['constant_accuracy']:.3f}"] for name, b in metrics["buckets"].items()])
     for source, m in metrics.get("per_source", {}).items():
         sbc = m["best_constant"]
         lines.append(
@@ -399,28 +399,69 @@ def _fmt(value, ci, percent: bool, signed: bool = False) -> str:
     return text
 
 
+def columns(rows: Sequence[Sequence[str]], left: int = 1, gap: int = 2) -> list[str]:
+    """Lines of a text table: every column as wide as its widest cell and ``gap`` spaces apart, so that wide
+    values never run together; the first ``left`` columns are aligned left, the others right.
+
+    Example:
+        >>> columns([["predictor", "MAE"], ["model", "+1.934 [1.934, 1.934]"]])
+        ['predictor                    MAE', 'model      +1.934 [1.934, 1.934]']
+    """
+    widths = [max(len(row[i]) for row in rows if i < len(row)) for i in range(max(map(len, rows), default=0))]
+    return ["".join((" " * gap if i else "") + (cell.ljust(widths[i]) if i < left else cell.rjust(widths[i]))
+                    for i, cell in enumerate(row)).rstrip() for row in rows]
+
+
 def format_comparison(comparison: dict, title: str = "") -> str:
     """A table of :func:`compare_predictors` output (intervals in brackets)."""
     lines = [title] if title else []
     bc = comparison["best_constant"]
     lines.append(f"rows: {comparison['rows']} of {comparison['theorems']} theorems; ranking: "
                  f"{comparison['ranking_pairs']} pairs of tactics on {comparison['ranking_states']} shared states")
-    lines.append(f"{'predictor':32}{'MAE':>24}{'exact-match':>24}{'ranking':>24}")
+    table = [["predictor", "MAE", "exact-match", "ranking"]]
     for name, f in comparison["predictors"].items():
         label = name if name != "best constant" else f"best constant ({bc['mae']}/{bc['accuracy']})"
-        lines.append(f"{label:32}{_fmt(f['mae'], f['mae_ci'], False):>24}{_fmt(f['accuracy'], f['accuracy_ci'], True):>24}"
-                     f"{_fmt(f.get('ranking'), f.get('ranking_ci'), False):>24}")
+        table.append([label, _fmt(f["mae"], f["mae_ci"], False), _fmt(f["accuracy"], f["accuracy_ci"], True),
+                      _fmt(f.get("ranking"), f.get("ranking_ci"), False)])
     for name, f in comparison.get("differences", {}).items():
-        lines.append(f"{name:32}{_fmt(f['mae'], f['mae_ci'], False, True):>24}"
-                     f"{_fmt(f['accuracy'], f['accuracy_ci'], True, True):>24}"
-                     f"{_fmt(f.get('ranking'), f.get('ranking_ci'), False, True):>24}")
+        table.append([name, _fmt(f["mae"], f["mae_ci"], False, True), _fmt(f["accuracy"], f["accuracy_ci"], True, True),
+                      _fmt(f.get("ranking"), f.get("ranking_ci"), False, True)])
+    lines += columns(table)
     lines.append("(95% bootstrap intervals over theorems; best constant: median for MAE, mode for exact-match, "
                  "chosen knowing these labels; ranking: ties count half)")
     return "\n".join(lines)
 
 
+_NOT_IMAGES = ("raw", "rgba", "pgf")  # raw pixel buffers, and LaTeX code that needs a TeX installation
+
+
+def plot_formats() -> list[str]:
+    """The file extensions a plot can be written as: the image formats matplotlib writes (png, pdf, svg, ...)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    return sorted(ext for ext in FigureCanvasAgg.get_supported_filetypes() if ext not in _NOT_IMAGES)
+
+
+def plot_format(path: str | os.PathLike, what: str = "--plot") -> str:
+    """The image format of a plot file from its extension; ValueError naming ``what`` and the path otherwise.
+
+    Example:
+        >>> plot_format("eval.png"), plot_format("eval.SVG")
+        ('png', 'svg')
+    """
+    ext = os.path.splitext(str(path))[1].lstrip(".").lower()
+    formats = plot_formats()
+    if ext not in formats:
+        got = f"'.{ext}'" if ext else "no extension"
+        raise ValueError(f"{what} {path}: a plot is an image file, and {got} is not an image format matplotlib "
+                         f"writes ({', '.join(formats)})")
+    return ext
+
+
 def plot_predictions(predictions: Sequence[float], labels: Sequence[int], path: str, title: str = "") -> str:
-    """Scatter of predicted against true steps remaining, saved as PNG."""
+    """Scatter of predicted against true steps remaining, saved in the image format of ``path``'s extension
+    (:func:`plot_formats`: png, pdf, svg, ...)."""
+    fmt = plot_format(path, "plot")
     import matplotlib
 
     matplotlib.use("Agg")
@@ -442,7 +483,7 @@ def plot_predictions(predictions: Sequence[float], labels: Sequence[int], path: 
     fig.tight_layout()
     try:
         with atomic_path(path) as tmp:  # a plot appears whole or not at all, with a normal file mode
-            fig.savefig(tmp, dpi=110, format="png")
+            fig.savefig(tmp, dpi=110, format=fmt)
     finally:
         plt.close(fig)
     return path

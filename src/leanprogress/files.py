@@ -1,4 +1,8 @@
-"""Files: checked input paths, UTF-8 text read line by line, and atomic outputs.
+"""Files: checked input paths, UTF-8 text read line by line, atomic outputs, and outputs that spare inputs.
+
+Before a command writes anything it checks its outputs with :func:`check_outputs`: an output that is one of its
+inputs (the same file, a symbolic or hard link to it) or a folder that holds one is refused with one line naming
+both, and an output that cannot be written is reported by the path the user gave, before any long work.
 
 Every file LeanProgress writes (records, models' side files, plots, search
 results) goes through :func:`atomic_output` or :func:`atomic_path`: it is
@@ -17,7 +21,7 @@ import stat
 import tempfile
 import threading
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Iterable, Iterator
 
 BOM = "\ufeff"
 
@@ -33,7 +37,12 @@ def check_input_file(path: str | os.PathLike, what: str = "file") -> Path:
 
 
 def check_output_file(path: str | os.PathLike) -> Path:
-    """``path`` as a Path if a file can be written there; a clear OSError otherwise."""
+    """``path`` as a Path if a file can be written there; a clear OSError naming ``path`` otherwise.
+
+    The nearest folder of ``path`` that exists is tried with a temporary file (removed at once), so that a
+    read-only place (``/proc``, a read-only mount, a folder without write permission) is found before any work,
+    and is reported by the path given rather than by a temporary file's name.
+    """
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a directory; give a file name to write to")
@@ -41,8 +50,113 @@ def check_output_file(path: str | os.PathLike) -> Path:
         if parent.exists():
             if not parent.is_dir():
                 raise NotADirectoryError(f"cannot write {path}: {parent} is a file, not a folder")
+            _probe(parent, path)
             break
     return path
+
+
+def check_output_folder(path: str | os.PathLike, what: str = "--output-dir") -> Path:
+    """``path`` as a Path if a folder can be written there (it may not exist yet); a clear OSError otherwise."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"{what} {path} is a file, not a folder")
+    for folder in (path, *path.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise NotADirectoryError(f"cannot write {path}: {folder} is a file, not a folder")
+            _probe(folder, path)
+            break
+    return path
+
+
+def _probe(folder: Path, path: Path) -> None:
+    """Create and remove a temporary file in ``folder``; an OSError naming ``path`` if that fails."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".leanprogress-probe.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise _about(exc, path) from None
+    os.close(fd)
+    os.unlink(tmp)
+
+
+def _about(exc: OSError, path: Path) -> OSError:
+    """``exc`` (raised on a temporary file or folder of ``path``) as the same error about ``path`` itself."""
+    return type(exc)(exc.errno, f"cannot write a file there ({exc.strerror or exc})", str(path))
+
+
+class OutputIsInputError(ValueError):
+    """An output path that is one of the command's inputs, or a folder that holds one (see :func:`check_outputs`)."""
+
+
+def check_outputs(inputs: Iterable[tuple[str, str | os.PathLike | None]],
+                  files: Iterable[tuple[str, str | os.PathLike | None]] = (),
+                  folders: Iterable[tuple[str, str | os.PathLike | None]] = ()) -> None:
+    """The one rule every command that writes applies before it writes: no output may be one of its inputs.
+
+    An output file is refused when it is an input (the same file: the same path, a symbolic link to it or a hard
+    link, as ``os.path.samefile`` sees them); an output folder is refused when it holds an input anywhere below
+    it, or is one. Each output is also checked to be writable (:func:`check_output_file`,
+    :func:`check_output_folder`). Call it before any long work.
+
+    Args:
+        inputs: ``(what, path)`` for each input the command reads: ``what`` names it as the user gave it (a flag
+            such as ``--dataset``, or ``TRACE``). Give the files read from an input folder where the command
+            reads them all (a folder of traces). ``None`` paths are skipped.
+        files: ``(what, path)`` for each output file.
+        folders: ``(what, path)`` for each output folder.
+
+    Raises:
+        OutputIsInputError: one line naming the output and the input.
+        OSError: an output that cannot be written, naming the output.
+
+    Example:
+        >>> check_outputs([("--dataset", "d.jsonl")], files=[("--output", "d.jsonl")])  # doctest: +SKIP
+        Traceback (most recent call last):
+        OutputIsInputError: --output d.jsonl is the input --dataset d.jsonl: write to another path (nothing was written)
+    """
+    inputs = [(what, Path(p)) for what, p in inputs if p is not None and str(p)]
+    for what_out, out in files:
+        if out is None:
+            continue
+        out = check_output_file(out)
+        for what_in, inp in inputs:
+            if _same_file(out, inp):
+                how = "" if os.path.abspath(out) == os.path.abspath(inp) else " (the same file)"
+                raise OutputIsInputError(f"{what_out} {out} is the input {what_in} {inp}{how}: write to another path "
+                                         "(nothing was written)")
+    for what_out, out in folders:
+        if out is None:
+            continue
+        out = check_output_folder(out, what_out)
+        for what_in, inp in inputs:
+            if _inside(inp, out):
+                raise OutputIsInputError(f"{what_out} {out} holds the input {what_in} {inp}: write to a folder that "
+                                         "holds no input (nothing was written)")
+
+
+def files_of(what: str, path: str | os.PathLike) -> list[tuple[str, Path]]:
+    """``(what, file)`` for ``path`` itself, or for every file below it if it is a folder: the inputs of a command
+    that reads a whole folder (a folder of traces, a Lean project), for :func:`check_outputs`."""
+    path = Path(path)
+    if path.is_dir():
+        return [(what, p) for p in sorted(path.rglob("*")) if p.is_file()]
+    return [(what, path)]
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` is ``folder`` or lies below it (links resolved)."""
+    try:
+        path, folder = path.resolve(), folder.resolve()
+    except OSError:
+        return False
+    return path == folder or folder in path.parents
 
 
 def iter_text_lines(path: str | os.PathLike) -> Iterator[tuple[int, str | None, str | None]]:
@@ -138,15 +252,20 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     write (Ctrl-C included) leaves the old file as it was.
     """
     path = check_output_file(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:  # errors on the folders or the temporary file name the file the caller asked for
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise _about(exc, path) from None
     try:
         os.fchmod(fd, _mode_for(path))
         os.close(fd)
         yield Path(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename in (tmp, Path(tmp)):
+            raise _about(exc, path) from None
         raise
 
 

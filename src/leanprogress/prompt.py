@@ -388,3 +388,19 @@ class PromptBuilder:
             padding=padding,
             return_tensors=return_tensors,
         )
+
+
+def count_mismatch(n: int, item: str, **given: int | None) -> str:
+    """What to say when lists given per ``item`` do not have ``n`` entries; ``None`` marks an argument given once
+    for all (or not at all), which is not mentioned.
+
+    Example:
+        >>> count_mismatch(1, "completion", states=2, prefixes=None)
+        '2 states for 1 completion: give one for all, or one per completion'
+    """
+    def counted(name: str, k: int) -> str:  # "1 prefix", "2 prefixes"
+        return f"{k} {name if k != 1 else name[:-2] if name.endswith('xes') else name[:-1]}"
+
+    counts = " and ".join(counted(name, k) for name, k in given.items() if k is not None)
+    per = f"{item}s" if n != 1 else item
+    return f"{counts} for {n} {per}: give one for all, or one per {item}"

@@ -35,11 +35,11 @@ import numpy as np
 import torch
 
 from . import heads
-from .config import CHECKPOINTS, RUN_MARKER, SETTINGS_FILE, ModelSettings, newest_checkpoint
+from .config import SETTINGS_FILE, ModelSettings, model_settings
 from .encoder import (is_constant_model, keep_head_fp32, load_regression_model, load_tokenizer, quantize_int8,
                       resolve_device, resolve_precision)
 from .lean.symbols import tokenizer_needs_normalization
-from .prompt import PromptTemplate
+from .prompt import PromptTemplate, count_mismatch
 
 logger = logging.getLogger(__name__)
 
@@ -74,42 +74,6 @@ def check_predictions(raw: Sequence[float], steps: Sequence[float], transform: s
             f"{model}: output too large to be a step count for {len(big)} of {len(raw)} input(s) (first: input "
             f"{i}, raw output {raw[i]:.4g} with label transform {transform!r}); the model's weights are broken "
             "(a diverged training run?)"
-        )
-
-
-def _refuse_unfinished_run(folder: Path) -> None:
-    """Refuse a LeanProgress run or checkpoint folder without its settings, saying what to score instead.
-
-    Default settings would read its outputs wrongly (a log1p model reported as steps). A folder with
-    :data:`~leanprogress.config.RUN_MARKER` is refused whatever else it holds: a run started there and has not
-    finished, so its files may mix an earlier model with that run's.
-    """
-    newest = newest_checkpoint(folder / CHECKPOINTS) if (folder / CHECKPOINTS).is_dir() else None
-    usable = newest is not None and (newest / SETTINGS_FILE).is_file()
-    if (folder / RUN_MARKER).is_file():
-        try:
-            started = " (started " + json.loads((folder / RUN_MARKER).read_text(encoding="utf-8"))["started"] + ")"
-        except (OSError, ValueError, KeyError, TypeError):
-            started = ""
-        raise ValueError(
-            f"{folder} holds a training run that has not finished{started}: it was interrupted, failed or is still "
-            f"running, and its files may mix an earlier model with this run's. Continue it with `leanprogress train "
-            f"... --output-dir {folder} --resume`" + (f", or score its newest checkpoint, {newest}" if usable else "")
-        )
-    if (folder / CHECKPOINTS).is_dir():
-        raise ValueError(
-            f"{folder} has checkpoints but no {SETTINGS_FILE}: training did not finish. Resume it with "
-            "`leanprogress train ... --resume`" + (f", or score its newest checkpoint, {newest}" if usable else "")
-        )
-    if folder.parent.name == CHECKPOINTS and (folder / "trainer_state.json").is_file():
-        run = folder.parent.parent
-        fix = (f"if it belongs to the run in {run}, copy {run / SETTINGS_FILE} into it"
-               if (run / SETTINGS_FILE).is_file() else f"resume its run with `leanprogress train --output-dir {run} "
-               "... --resume` and score the finished model")
-        raise ValueError(
-            f"{folder} is a training checkpoint without {SETTINGS_FILE} (written before checkpoints carried the "
-            f"run's settings): its prompt format and label transform are unknown, so its outputs cannot be read as "
-            f"steps; {fix}"
         )
 
 
@@ -171,12 +135,7 @@ class LeanProgressScorer:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         name = str(model_name)
-        folder = Path(name)
-        if folder.is_dir() and (folder / RUN_MARKER).is_file():
-            _refuse_unfinished_run(folder)
-        settings = ModelSettings.load(folder) if folder.is_dir() else None
-        if settings is None and folder.is_dir():
-            _refuse_unfinished_run(folder)
+        settings = model_settings(name)  # refuses an unfinished run's folder
         self.tokenizer = load_tokenizer(name, role="model")
         if settings is None:
             logger.warning(
@@ -332,12 +291,10 @@ class LeanProgressScorer:
         tactics = list(tactics)
         n = len(tactics)
         goals = [goals] * n if isinstance(goals, str) else list(goals)
-        if prefixes is None or isinstance(prefixes, str):
-            prefixes = [prefixes or ""] * n
-        else:
-            prefixes = [p or "" for p in prefixes]
+        one_prefix = prefixes is None or isinstance(prefixes, str)
+        prefixes = [prefixes or ""] * n if one_prefix else [p or "" for p in prefixes]
         if not (len(goals) == len(prefixes) == n):
-            raise ValueError(f"{len(goals)} goals and {len(prefixes)} prefixes for {n} tactics")
+            raise ValueError(count_mismatch(n, "tactic", goals=len(goals), prefixes=None if one_prefix else len(prefixes)))
         if initial_goals is not None and len(initial_goals) != n:
             raise ValueError(f"{len(initial_goals)} initial_goals flags for {n} tactics")
         for what, items in (("goal", goals), ("tactic", tactics), ("prefix", prefixes)):

@@ -7,6 +7,7 @@ import logging
 import os
 import random
 import re
+import math
 from collections import defaultdict
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -366,15 +367,26 @@ def balance_by_length(
 
 
 def parse_dataset_spec(spec: str) -> tuple[str, float]:
-    """``PATH`` or ``PATH:WEIGHT`` (weight >= 0, default 1)."""
+    """``PATH`` or ``PATH:WEIGHT`` (a finite weight >= 0, default 1).
+
+    A path that holds a ``:`` itself is read as a path when no file ``PATH`` exists before the last ``:``; where
+    one does, what follows must be a weight.
+
+    Example:
+        >>> parse_dataset_spec("data/workbook.jsonl:0.3")
+        ('data/workbook.jsonl', 0.3)
+    """
     path, sep, weight = spec.rpartition(":")
     if sep and path:
         try:
             w = float(weight)
         except ValueError:
+            if os.path.isfile(path) and not os.path.exists(spec):
+                raise ValueError(f"--dataset {spec}: the weight after ':' must be a number, got {weight!r} "
+                                 f"(PATH:WEIGHT, e.g. {path}:0.5)") from None
             return spec, 1.0
-        if w < 0:
-            raise ValueError(f"dataset weight must be >= 0, got {w} in {spec!r}")
+        if not (math.isfinite(w) and w >= 0):
+            raise ValueError(f"--dataset {spec}: the weight after ':' must be a number >= 0, got {weight!r}")
         return path, w
     return spec, 1.0
 

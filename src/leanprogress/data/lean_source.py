@@ -17,13 +17,15 @@ further back), and hypotheses that mention it then say ``h✝``;
 the target are written as Lean's printer writes them
 (:func:`leanprogress.lean.expr.render_expr`: notation, field notation,
 ``∀`` binder types, coercion arrows, minimal parentheses); what text cannot
-recover is left to :func:`leanprogress.lean.canonical.canonical_state`. On the
-221 miniF2F-valid problems, 219 rendered states equal Lean's.
+recover is left to :func:`leanprogress.lean.canonical.canonical_state`. How
+many rendered states equal Lean's on the miniF2F-valid problems is measured by
+``benchmarks/bench_data.py`` (docs/benchmarks.md).
 
 Namespaces qualify names. Term-mode proofs, ``sorry``, proofs whose brackets
 do not match, and declarations the scanner cannot read are skipped and
-counted by reason; a file never stops the scan (a file that is not UTF-8 is
-counted with the line of its first bad byte; a byte-order mark is ignored).
+counted by reason; a file never stops the scan (a declaration holding a byte
+that is not UTF-8 is skipped and counted with its line, and the file's other
+declarations are read; a byte-order mark is ignored).
 Steps are listed as LeanDojo lists traced tactics (or in source order, with
 ``order="source"``).
 """
@@ -37,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from ..files import BOM, check_input_file, iter_text_lines, read_text
+from ..files import BOM, check_input_file, iter_text_lines
 from ..lean.declaration import Binder, parse_binders, render_state, select_variables
 from ..lean.syntax import bracket_balance, find_top_level, strip_comments
 from .proofs import SourceStats, iter_step_records, tactic_steps
@@ -110,6 +112,11 @@ def scan_lean_text(text: str, where: str, stats: SourceStats, source: str | None
             continue
         stats.declarations += 1
         loc = f"{where}:{lineno}"
+        bad = _NOT_UTF8.search(cmd)
+        if bad:
+            line = lineno + cmd.count("\n", 0, bad.start())
+            stats.skip("not valid UTF-8", f"{loc} (byte 0x{ord(bad.group()) - 0xDC00:02x} at line {line})")
+            continue
         try:
             yield from _declaration(m.group(1), m.group(2), scopes, loc, lineno, stats, source, default_name, order)
         except Exception as exc:  # a scanner bug must not stop a corpus
@@ -176,8 +183,9 @@ def iter_source_records(path: str | os.PathLike, stats: SourceStats | None = Non
                         source: str | None = None, order: str = "leandojo") -> Iterator[dict]:
     """Records from a folder of ``.lean`` files, one ``.lean`` file, or a ``{name, text}`` JSONL.
 
-    A file or line that is not valid UTF-8 is skipped and counted (with
-    where); a byte-order mark at the start of a file is ignored.
+    A declaration of a file, or a line of a JSONL, that is not valid UTF-8 is
+    skipped and counted (with where), the rest is read; a byte-order mark at
+    the start of a file is ignored.
     """
     stats = stats if stats is not None else SourceStats()
     path = Path(path)
@@ -218,11 +226,13 @@ def iter_source_records(path: str | os.PathLike, stats: SourceStats | None = Non
 def _scan_file(path: Path, where: str, stats: SourceStats, source: str | None, order: str) -> Iterator[dict]:
     stats.files += 1
     try:
-        text = read_text(path)
-    except UnicodeDecodeError as exc:
-        stats.skip(f"unreadable file ({exc.reason.split(' at line')[0]})", f"{where} ({exc.reason})")
-        return
+        # Bytes that are not UTF-8 are kept as lone surrogates: the declarations that hold one are skipped and
+        # counted with their line (scan_lean_text), the others are read.
+        text = path.read_bytes().decode("utf-8", errors="surrogateescape")
     except OSError as exc:
         stats.skip(f"unreadable file ({type(exc).__name__})", where)
         return
     yield from scan_lean_text(text, where, stats, source, order=order)
+
+
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")  # a byte that is not UTF-8, decoded with errors="surrogateescape"

@@ -33,19 +33,26 @@ the list is ``obtain ...`` (its text includes its block), ``rcases ...``,
 - ``goal`` is the real state before the tactic ran (for ``use 1``: the goal
   ``∃ x, p x`` of the ``obtain``).
 
-10 of the 100 theorems of the shared Mathlib sample are listed out of source
-order (e.g. ``MeasureTheory.Measure.InnerRegular.measurableSet_of_open``,
-whose step 8 ``use (μ s - r) / 2`` belongs to step 1's ``obtain``). Whole
-proofs are listed the same way, so labels are on one scale across sources.
+Part of the shared Mathlib sample is listed out of source order (e.g.
+``MeasureTheory.Measure.InnerRegular.measurableSet_of_open``, whose step 8
+``use (μ s - r) / 2`` belongs to step 1's ``obtain``; how many, in
+docs/benchmarks.md). Whole proofs are listed the same way, so labels are on one
+scale across sources.
 
 ``order="search"`` counts steps as a step prover applies them instead: only
 the tactics not nested in an earlier listed one are kept
-(:func:`outer_tactics`, the rule the replay runs proofs by), each with its real state,
-prefix and label counted over the kept tactics (``steps_remaining`` = kept
-tactics after it; ``step`` and ``proof_length`` count kept tactics, and
-``listed_step`` says where LeanDojo listed it). On the Mathlib sample that
-keeps 409 of the 469 traced tactics; search traces (one tactic per search
-step) are unchanged.
+(:func:`outer_tactics`, the rule the replay runs proofs by), in the order Lean
+ran them (:func:`execution_order`: read from the recorded states, since
+LeanDojo lists a ``·`` block's tactics after the tactics that follow the
+block), each with its real state, prefix and label counted over the kept
+tactics (``steps_remaining`` = kept tactics after it; ``step`` and
+``proof_length`` count kept tactics, and ``listed_step`` says where LeanDojo
+listed it). A theorem whose states do not chain keeps LeanDojo's listing order
+(and is counted). Search traces (one tactic per search step) are unchanged. A
+trace cannot keep a ``case inl h =>`` header as the text rule does (LeanDojo
+does not list it); its tactics' recorded states name the hypotheses. How many
+tactics are kept and reordered on the shared data: docs/benchmarks.md
+(``benchmarks/bench_data.py``).
 
 Files are streamed theorem by theorem: a full Mathlib trace is hundreds of
 megabytes.
@@ -186,7 +193,7 @@ def inner_tactics(tactic: str) -> list[str]:
         tactic: the text of one tactic as LeanDojo lists it.
 
     Example:
-        >>> inner_tactics("have h : 0 < 2 := by\n  norm_num")
+        >>> inner_tactics("have h : 0 < 2 := by\\n  norm_num")
         ['norm_num']
     """
     try:
@@ -281,13 +288,87 @@ def join_goals(goals: Sequence[str]) -> str:
     return "\n\n".join(goals) if goals else NO_GOALS
 
 
+def first_goals(state: str) -> list[tuple[str, list[str]]]:
+    """The focus rule: where a tactic recorded inside a ``·`` block can run from ``state``.
+
+    LeanDojo records a tactic of a ``·`` block (or any focusing block) on the goals the block focuses, not on the
+    whole state: its ``state_before`` is the first goals of the state it ran in. This lists, for each way to
+    split ``state``, ``(the state of its first k goals, the goals after them)``, longest first (k from all goals
+    but one down to 1); the whole state is not listed. Labels (:func:`execution_order`) and the replay
+    (:class:`~leanprogress.search.ReplayEnvironment`) both follow it.
+
+    Example:
+        >>> first_goals("⊢ p\\n\\n⊢ q\\n\\n⊢ r")
+        [('⊢ p\\n\\n⊢ q', ['⊢ r']), ('⊢ p', ['⊢ q', '⊢ r'])]
+    """
+    goals = split_goals(state)
+    return [(join_goals(goals[:k]), goals[k:]) for k in range(len(goals) - 1, 0, -1)]
+
+
+def execution_order(steps: Sequence[dict], outer: Sequence[int], limit: int = 10_000) -> list[int] | None:
+    """The outer tactics of one recorded proof in the order Lean ran them, read from the state chain; None when
+    they do not chain.
+
+    LeanDojo lists a sequence's own tactics before those of the ``·`` blocks between them, so for ``constructor``
+    / ``· exact hq`` / ``simp`` it lists ``constructor``, ``simp``, ``exact hq``, while Lean runs ``exact hq``
+    (on the first goal) before ``simp`` (on the second, closing the proof). The benchmark's traces carry no
+    tactic positions, but the states say the order: starting from the first tactic's ``state_before``, the next
+    tactic is one recorded from the current state, or from its first goals (:func:`first_goals`, a tactic of a
+    ``·`` block), and the state after it is its ``state_after`` followed by the goals it did not see. The order
+    that uses every outer tactic once and ends with no goals is returned (a depth-first search, in listing order
+    where several tactics were recorded from one state, exploring at most ``limit`` steps).
+
+    None when there is no such order: LeanDojo dropped a tactic that left the printed state unchanged, a term-mode
+    proof holds several ``by`` blocks, or a ``case`` block works on a goal other than the first.
+
+    Args:
+        steps: ``traced_tactics`` of one theorem.
+        outer: the indices of its outer tactics (:func:`outer_tactics`), in listing order.
+
+    Example:
+        >>> execution_order([
+        ...     {"tactic": "constructor", "state_before": "⊢ p ∧ q", "state_after": "⊢ p\\n\\n⊢ q"},
+        ...     {"tactic": "simp", "state_before": "⊢ q", "state_after": "no goals"},
+        ...     {"tactic": "exact hp", "state_before": "⊢ p", "state_after": "no goals"}], [0, 1, 2])
+        [0, 2, 1]
+    """
+    if not outer:
+        return []
+
+    def moves(state: str, left: tuple[int, ...]) -> Iterator[tuple[int, list[str]]]:
+        for before, rest in [(state, []), *first_goals(state)]:
+            yield from ((j, rest) for j in left if steps[j]["state_before"] == before)
+
+    start = steps[outer[0]]["state_before"]
+    stack = [(tuple(outer), [], moves(start, tuple(outer)))]
+    explored = 0
+    while stack:
+        left, order, options = stack[-1]
+        step = next(options, None)
+        if step is None:
+            stack.pop()
+            continue
+        explored += 1
+        if explored > limit:
+            return None
+        j, rest = step
+        state = join_goals(split_goals(steps[j]["state_after"]) + rest)
+        left_now = tuple(k for k in left if k != j)
+        if not left_now:
+            if state == NO_GOALS:
+                return order + [j]
+            continue
+        stack.append((left_now, order + [j], moves(state, left_now)))
+    return None
+
+
 GOAL_FROM = ("state_before", "state_after")
 ORDERS = ("leandojo", "search")
 
 
 def records_from_theorem(
     theorem: dict, source: str | None = None, where: str = "theorem", goal_from: str = "state_before",
-    order: str = "leandojo",
+    order: str = "leandojo", stats: "BuildStats | None" = None,
 ) -> list[dict]:
     """The progress records of one traced theorem (empty if it has no tactics).
 
@@ -296,8 +377,9 @@ def records_from_theorem(
     score states after they are reached, as progress-guided search does.
     Each record carries ``goal_from`` so that a trained model can record
     which kind it read (``prove`` picks its score mode from it).
-    ``order="search"`` keeps only the tactics a step prover would apply
-    (see the module docstring).
+    ``order="search"`` keeps only the tactics a step prover would apply, in
+    the order Lean ran them (see the module docstring); ``stats`` counts the
+    theorems whose states do not chain, kept in LeanDojo's listing order.
     """
     if goal_from not in GOAL_FROM:
         raise ValueError(f"goal_from must be one of {GOAL_FROM}, got {goal_from!r}")
@@ -325,6 +407,12 @@ def records_from_theorem(
             raise TraceFormatError(f"{where} ({name}): traced tactic {bad} needs string 'state_before' and "
                                    "'state_after' for the search order")
         kept = [i for i, owner in enumerate(outer_tactics(tactics)) if owner == i]
+        # In the order Lean ran them (a `·` block before the tactics after it); where the states do not chain,
+        # LeanDojo's listing order stays, and is counted.
+        ran = execution_order(tactics, kept)
+        if ran is None and kept and stats is not None:
+            stats.listing_order += 1
+        kept = ran or kept
     n = len(kept)
     out = []
     history: list[str] = []
@@ -361,10 +449,14 @@ class BuildStats:
     duplicate_example: str = ""
     skipped_files: list[str] = field(default_factory=list)
     per_file: dict[str, int] = field(default_factory=dict)
+    listing_order: int = 0  # search order: theorems whose states do not chain, kept in LeanDojo's listing order
 
     def summary(self) -> str:
         lines = [f"LeanDojo: read {self.files} file(s), {self.theorems} theorem(s); "
                  f"skipped {self.empty_theorems} with no tactics"]
+        if self.listing_order:
+            lines.append(f"  {self.listing_order} theorem(s) in LeanDojo's listing order: their recorded states do "
+                         "not chain, so the order Lean ran their tactics in is not known")
         if self.skipped_files:
             lines.append(f"  skipped {len(self.skipped_files)} JSON file(s) that are not lists of theorems "
                          f"(e.g. {self.skipped_files[0]})")
@@ -420,7 +512,9 @@ def iter_leandojo_records(
                 items = iter_json_array(path)
                 for line, theorem in items:
                     where = f"{path}:{line}"
-                    recs = records_from_theorem(theorem, source=src, where=where, goal_from=goal_from, order=order)
+                    this = BuildStats()  # counted below once the theorem is kept (not a duplicate)
+                    recs = records_from_theorem(theorem, source=src, where=where, goal_from=goal_from, order=order,
+                                                stats=this)
                     stats.theorems += 1
                     if not recs:
                         stats.empty_theorems += 1
@@ -435,6 +529,7 @@ def iter_leandojo_records(
                         stats.dropped_by_balance += len(recs)
                         continue
                     stats.records += len(recs)
+                    stats.listing_order += this.listing_order
                     stats.per_file[str(path)] = stats.per_file.get(str(path), 0) + len(recs)
                     yield from recs
             except NotATraceList:

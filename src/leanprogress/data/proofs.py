@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Iterator
 
 from ..lean.declaration import proof_block
+from ..lean.forbidden import forbidden
 from ..lean.syntax import MAX_NESTING, TooDeeplyNested, brackets_balanced, split_tactic_steps, strip_comments
 from ..files import check_input_file, iter_text_lines
 from .records import MAX_PREFIX_CHARS, MAX_STEPS_REMAINING, surrogate_problem
@@ -55,14 +55,16 @@ class SourceStats:
 def tactic_steps(block: str, order: str = "leandojo") -> tuple[list[str], str | None]:
     """Steps of a tactic block, or why the block gives no records.
 
-    Reasons: ``sorry``/``admit``, brackets that do not match (the text is
+    Reasons: what the proof rule forbids (:mod:`leanprogress.lean.forbidden`:
+    ``sorry``, ``admit``, ``native_decide``, ...), brackets that do not match (the text is
     cut or broken: its steps would be garbage), blocks or brackets nested
     deeper than :data:`~leanprogress.lean.syntax.MAX_NESTING` (machine-made
     text no proof needs), an empty block, more steps than a label may count
     (:data:`~leanprogress.data.records.MAX_STEPS_REMAINING`).
     """
-    if re.search(r"\b(sorry|admit)\b", block):
-        return [], "proof uses sorry"
+    word = forbidden(block)
+    if word:
+        return [], f"proof uses {word}"
     if not brackets_balanced(strip_comments(block)):
         return [], "unbalanced brackets in proof"
     try:
@@ -117,8 +119,9 @@ def iter_proof_records(path: str | os.PathLike, stats: SourceStats | None = None
     """Stream records from ``{name, goal, proof}`` JSONL; bad lines are skipped and counted.
 
     A line that is not valid UTF-8 or not valid JSON, lacks a field, has a
-    term-mode proof, a ``sorry``, or brackets that do not match is skipped
-    and counted by reason (with the first ``file:line``).
+    term-mode proof, a ``sorry`` (or anything else the proof rule forbids), or
+    brackets that do not match is skipped and counted by reason (with the first
+    ``file:line``).
     """
     stats = stats if stats is not None else SourceStats()
     path = check_input_file(path, "proofs file")

@@ -9,7 +9,11 @@ What a ``theorem``/``lemma``/``example`` declaration says, read without Lean:
 - :func:`select_variables`: the ``variable``\\ s Lean includes in a statement;
 - :func:`proof_block`: the tactic block of a declaration in a whole file;
 - :func:`statement_of`: a statement without its ``:= by sorry``, for a Lean
-  process to prove.
+  process to prove;
+- :func:`theorem_name` and :func:`named_statement`: the name a statement
+  declares (an ``example`` gets one), so that Lean can be asked about it;
+- :func:`written_proof`: the proof of a declaration as written (comments
+  kept), from a whole-file answer of a prover.
 
 Example:
     >>> binders, rest = parse_binders("(n : ℕ) (h : 0 < n) : n ≠ 0")
@@ -30,6 +34,8 @@ _OPEN = {"(": ")", "{": "}", "[": "]", "⦃": "⦄"}
 _SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 _STARRED = re.compile(r"\b(Type|Sort)\*")
 _DECL_RE = r"(?:theorem|lemma|example)"
+_DECLARATION = re.compile(rf"(?m)^[ \t]*(?:@\[[^\]]*\][ \t\n]*)*(?:(?:private|protected|noncomputable|nonrec)\s+)*"
+                          rf"{_DECL_RE}(?![\w'])(?:[ \t]+(?P<name>[^\s:({{\[⦃]+))?")
 
 
 @dataclass
@@ -250,3 +256,85 @@ def _without_trailing_comments(text: str) -> str:
         if not strip_comments(rest).strip() and strip_comments(head) + strip_comments(rest) == whole:
             return head.rstrip()
     return text
+
+
+_NAMED = re.compile(r"^(?P<head>\s*(?:@\[[^\]]*\]\s*)*(?:(?:private|protected|noncomputable|nonrec)\s+)*)"
+                    r"(?P<kw>theorem|lemma|example)(?![\w'])(?P<name>[ \t]+[^\s:({\[⦃]+)?")
+
+
+def theorem_name(statement: str) -> str | None:
+    """The name a ``theorem``/``lemma`` statement declares (None for an ``example`` or anything else).
+
+    Example:
+        >>> theorem_name("theorem add_zero' (n : ℕ) : n + 0 = n"), theorem_name("example : 1 = 1")
+        ("add_zero'", None)
+    """
+    m = _NAMED.match(strip_comments(statement))
+    return m.group("name").strip() if m and m.group("kw") != "example" and m.group("name") else None
+
+
+def named_statement(statement: str, name: str = "leanprogress_checked") -> tuple[str, str]:
+    """(statement, its name): an ``example`` becomes ``theorem <name>``, so that ``#print axioms`` can name it.
+
+    Raises:
+        ValueError: the text is not a ``theorem``, ``lemma`` or ``example`` statement.
+
+    Example:
+        >>> named_statement("example (n : ℕ) : n + 0 = n")
+        ('theorem leanprogress_checked (n : ℕ) : n + 0 = n', 'leanprogress_checked')
+    """
+    found = theorem_name(statement)
+    if found:
+        return statement, found
+    m = _NAMED.match(statement)
+    if m is None or m.group("kw") != "example":
+        raise ValueError(f"not a theorem, lemma or example statement: {statement[:200]!r}")
+    return statement[: m.start("kw")] + f"theorem {name}" + statement[m.end("kw"):], name
+
+
+@dataclass(frozen=True)
+class WrittenProof:
+    """A declaration's proof as written in a text (see :func:`written_proof`).
+
+    Attributes:
+        proof: the proof, comments kept, ``by`` included (``exact (<term>)`` for a term-mode proof).
+        name: the declaration's name (None for an ``example``).
+        outside: the rest of the text: every line but the declaration's (imports, other declarations, prose).
+    """
+
+    proof: str
+    name: str | None
+    outside: str
+
+
+def written_proof(text: str, name: str | None = None) -> WrittenProof | None:
+    """The proof of the declaration in ``text`` named ``name`` (else the last one) as written, comments kept (a
+    checker reads what Lean would); None when ``text`` holds no ``theorem``/``lemma``/``example``, or none named
+    ``name``.
+
+    Example:
+        >>> written_proof("import Mathlib\\n\\ntheorem t (n : ℕ) : n + 0 = n := by\\n  simp -- done\\n").proof
+        ' by\\n  simp -- done\\n'
+    """
+    plain = strip_comments(text)  # same lines as `text`: block comments keep their line breaks
+    found = [m for m in _DECLARATION.finditer(plain) if not name or m.group("name") == name]
+    if not found:
+        return None
+    decl = found[-1]
+    lines = text.split("\n")
+    first_line = plain.count("\n", 0, decl.start())
+    assign = find_top_level(plain, ":=", decl.end())
+    if assign < 0:
+        return WrittenProof("", decl.group("name"), "\n".join(lines[:first_line]))
+    line = plain.count("\n", 0, assign)
+    k = plain[plain.rfind("\n", 0, assign) + 1:assign].count(":=")  # the k-th `:=` of its line
+    m = list(re.finditer(r":=", lines[line]))
+    head = lines[line][m[k].end():] if len(m) > k else lines[line]
+    end = re.search(r"^(?=\S)(?!\|)", plain[plain.find("\n", assign) + 1:] if "\n" in plain[assign:] else "", re.M)
+    last = line + (plain[assign:].count("\n") if end is None else
+                   plain[assign:plain.find("\n", assign) + 1 + end.start()].count("\n") - 1)
+    body = "\n".join([head] + lines[line + 1:last + 1])
+    stripped = body.strip()
+    if stripped and not re.match(r"by(?![\w'!?])", stripped):
+        body = f"exact ({stripped})"
+    return WrittenProof(body, decl.group("name"), "\n".join(lines[:first_line] + lines[last + 1:]))

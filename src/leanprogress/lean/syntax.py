@@ -44,7 +44,7 @@ This module reproduces that listing from text:
   ``on_goal n =>``, ``classical`` (on its own line it scopes the rest of the
   block), ``open ... in`` and ``set_option ... in``.
 - ``·`` focusing blocks are not listed themselves, only their tactics (as in
-  the sample: no ``·`` block of its 100 theorems is listed); an ASCII ``.``
+  the sample: none of its ``·`` blocks is listed); an ASCII ``.``
   block *is* listed before its tactics (as the sample lists the two it has).
   ``case ... =>`` and ``next =>`` headers are treated like ``·`` (none occurs
   in the sample).
@@ -74,9 +74,13 @@ order, and the step that closes the proof is its last one (0 steps left).
   steps, ``induction ... with`` arms, ``first``/``try``/``all_goals``/
   ``repeat`` arguments, ``t1 <;> t2``, ``open ... in t``) belongs to its step
   and is not listed;
-- focusing blocks (``·``, ASCII ``.``, ``case ... =>``, ``next =>``, and
+- focusing blocks (``·``, ASCII ``.``, ``case tag =>``, ``next =>``, and
   ``classical`` alone on a line) are not steps: their tactics are, in order.
-  That is how the shared search traces (86 proofs found by best-first search
+  A ``case`` or ``next`` header that names hypotheses (``case inl h =>``,
+  ``next x hx =>``) is kept: the block is one step with its header, since its
+  tactics use names that the state outside it does not have (Lean prints
+  them ``h✝`` there) and a step prover cannot send the header alone.
+  That is how the shared search traces (proofs found by best-first search
   through LeanDojo) handle several goals: after ``refine' ⟨_, _⟩`` the next
   tactics act on the first goal, one step each, and no tactic of theirs is a
   ``·`` block.
@@ -115,11 +119,20 @@ _BY_RE = re.compile(r"(?<![\w.'])by(?![\w'?!])")
 _WITH_RE = re.compile(r"(?<![\w.'])with(?![\w'])")
 
 
+# A character literal: 'a', '\n', '\'', '\x41', '\u{3b1}' (a quote after an identifier character is part of the
+# name instead: h', foo'').
+_CHAR_LITERAL = re.compile(r"'(?:\\(?:u\{[0-9a-fA-F]+\}|x[0-9a-fA-F]{2}|.)|[^'\\\n])'")
+
+
+def _ident_char(c: str) -> bool:
+    return c.isalnum() or c in "_'!?"
+
+
 def strip_comments(text: str) -> str:
     """Remove ``--`` line comments and nested ``/- ... -/`` block comments (docstrings too).
 
-    String literals are left alone; line breaks inside block comments are
-    kept so line numbers stay right.
+    String and character literals are left alone (``'"'`` does not open a string, so a ``--`` after it is
+    read as Lean reads it); line breaks inside block comments are kept so line numbers stay right.
     """
     out: list[str] = []
     i, n, depth = 0, len(text), 0
@@ -153,6 +166,9 @@ def strip_comments(text: str) -> str:
             in_string = True
             out.append(c)
             i += 1
+        elif c == "'" and (m := _CHAR_LITERAL.match(text, i)) and not (i and _ident_char(text[i - 1])):
+            out.append(m.group())
+            i = m.end()
         elif two == "/-":
             depth = 1
             i += 2
@@ -213,8 +229,9 @@ class TacticNode:
     ``text`` is the tactic's source (comments removed, continuation lines
     dedented by its column); ``listed`` is False for ``·``/``case``/``next``
     wrappers, which LeanDojo does not list; ``focus`` is True for focusing
-    wrappers (``·``, ``.``, ``case``, ``next``, ``classical`` alone on a line),
-    whose tactics are steps of the search order in their place; ``children``
+    wrappers (``·``, ``.``, ``case``/``next`` headers that name no hypothesis,
+    ``classical`` alone on a line), whose tactics are steps of the search order
+    in their place; ``children``
     are the tactic sequences nested in it, in source order.
     """
 
@@ -417,11 +434,15 @@ def _tactic(s: str, a: int, b: int, level: int = 0) -> TacticNode:
     if head[:1] in ("·", ".") and (len(head) == 1 or head[1] in " \t\n"):
         return TacticNode(_dojo_text(s, a, b), listed=head[0] == ".",
                           children=[_sequence(_region(s, a + 1, b), inner)], focus=True)
-    if _CASE_RE.match(head):
+    case = _CASE_RE.match(head)
+    if case:
         arrow = next((i for i, depth in _depths(s, a, b) if depth == 0 and s.startswith("=>", i)), None)
         if arrow is not None:
+            # A header that names hypotheses (`case inl h =>`, `next x hx =>`) is kept with its block: its tactics
+            # use those names, which the state outside the block does not have (Lean prints `h✝` there).
+            names = _case_names(case.group(1), s[case.end() + a : arrow])
             return TacticNode(_dojo_text(s, a, b), listed=False, children=[_sequence(_region(s, arrow + 2, b), inner)],
-                              focus=True)
+                              focus=not names)
     node = TacticNode(_dojo_text(s, a, b))
     word = head.split(None, 1)[0]
     if word in _COMBINATORS:
@@ -449,6 +470,16 @@ def _tactic(s: str, a: int, b: int, level: int = 0) -> TacticNode:
     for start, end in arms:
         node.children.append(_sequence(_region(s, start, end), inner))
     return node
+
+
+def _case_names(keyword: str, header: str) -> list[str]:
+    """The hypothesis names a ``case``/``next`` header gives (``case inl h | inr h``: ``h``, ``h``; ``next x hx``:
+    ``x``, ``hx``); ``_`` names nothing."""
+    names = []
+    for alternative in header.split("|"):
+        words = alternative.split()
+        names += [w for w in (words if keyword == "next" else words[1:]) if w != "_"]
+    return names
 
 
 def _sequence(lines: list[str], level: int = 0) -> list[TacticNode]:

@@ -21,13 +21,13 @@ def __getattr__(name: str):
         from . import client
 
         return getattr(client, name)
-    if name in ("EnvironmentGate", "KiminaGate"):
+    if name in ("EnvironmentGate", "KiminaGate", "LeanServiceError"):
         from . import gate
 
         return getattr(gate, name)
     raise AttributeError(f"module 'leanprogress.rl' has no attribute {name!r}")
 
 
-__all__ = ["FORMS", "Cleaned", "EnvironmentGate", "KiminaGate", "ProgressReward", "RemoteScorer", "RewardResult",
-           "RewardServiceError", "clean_completion", "completion_text", "grpo_rows", "policy_messages",
-           "policy_prompt"]
+__all__ = ["FORMS", "Cleaned", "EnvironmentGate", "KiminaGate", "LeanServiceError", "ProgressReward", "RemoteScorer",
+           "RewardResult", "RewardServiceError", "clean_completion", "completion_text", "grpo_rows",
+           "policy_messages", "policy_prompt"]

@@ -5,8 +5,12 @@ RL clusters keep the reward model on a GPU of its own and call it over HTTP.
 a server URL. One call scores many (state, prefix, tactic) triples:
 
 - batching: ``/score`` takes one state and prefix with many tactics, so the
-  triples are grouped by (state, prefix), each group sent as one request
-  (split at ``max_batch`` tactics), up to ``concurrency`` requests at a time;
+  triples are grouped by (state, prefix, goal state), each group sent as one
+  request, split so that no request carries more than ``max_batch`` tactics or
+  ``max_request_bytes`` bytes of JSON (below the server's ``max_body_bytes``,
+  1,000,000 by default: 128 completions of 8,000 characters on one state are
+  two requests, not one the server refuses with 413), up to ``concurrency``
+  requests at a time;
 - the API key goes in ``X-API-Key`` (the server also takes a bearer token);
 - a 429 (the server's bound on work in flight) is retried after its
   ``Retry-After`` seconds (at most ``max_wait_s``); a 504 (the request's time
@@ -24,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -51,13 +56,16 @@ class RemoteScorer:
         timeout_s: seconds per HTTP request.
         retries: retries of one request (429, 502, 503, 504, connection errors) before giving up.
         max_batch: most tactics per request (the server's default limit is 256).
+        max_request_bytes: most bytes of JSON per request (the server's default limit is 1,000,000).
         concurrency: requests in flight at once (the server's default bound is 8).
         max_wait_s: longest wait before a retry.
+        native_decide: ask the server to allow ``native_decide`` (its proof rule forbids it by default).
         sleep: how to wait (tests pass a recorder).
     """
 
     def __init__(self, url: str, api_key: str | None = None, timeout_s: float = 120.0, retries: int = 5,
-                 max_batch: int = 256, concurrency: int = 4, max_wait_s: float = 60.0,
+                 max_batch: int = 256, max_request_bytes: int = 900_000, concurrency: int = 4,
+                 max_wait_s: float = 60.0, native_decide: bool = False,
                  sleep: Callable[[float], None] = time.sleep, transport: httpx.BaseTransport | None = None):
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"url must start with http:// or https://, got {url!r}")
@@ -65,13 +73,16 @@ class RemoteScorer:
             raise ValueError(f"retries must be >= 0, got {retries}")
         if max_batch < 1 or concurrency < 1:
             raise ValueError(f"max_batch and concurrency must be >= 1, got {max_batch} and {concurrency}")
+        if max_request_bytes < 1024:
+            raise ValueError(f"max_request_bytes must be >= 1024, got {max_request_bytes}")
         if not timeout_s > 0:
             raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
         self.url = url.rstrip("/")
         self.name = self.url
         self.settings = None  # the server does not say how its model was trained
         self.retries, self.max_batch, self.concurrency = retries, max_batch, concurrency
-        self.max_wait_s, self._sleep = max_wait_s, sleep
+        self.max_request_bytes = max_request_bytes
+        self.max_wait_s, self._sleep, self.native_decide = max_wait_s, sleep, bool(native_decide)
         self._api_key, self._timeout_s, self._transport = api_key, timeout_s, transport
         self._client = self._new_client()
         self._pid = os.getpid()
@@ -93,18 +104,21 @@ class RemoteScorer:
     def close(self) -> None:
         self._client.close()
 
-    def steps(self, goals: list[str], tactics: list[str], prefixes: list[str]) -> list[float]:
-        """Predicted steps remaining per tactic, in the order given."""
-        groups: dict[tuple[str, str], list[int]] = {}
-        for i, key in enumerate(zip(goals, prefixes)):
+    def steps(self, goals: list[str], tactics: list[str], prefixes: list[str],
+              initial_goals: list[bool] | None = None) -> list[float]:
+        """Predicted steps remaining per tactic, in the order given (``initial_goals``: per tactic, whether its
+        goal is the theorem's initial state standing in for the real one)."""
+        marks = initial_goals if initial_goals is not None else [False] * len(tactics)
+        groups: dict[tuple[str, str, bool], list[int]] = {}
+        for i, key in enumerate(zip(goals, prefixes, marks)):
             groups.setdefault(key, []).append(i)
-        requests = [(goal, prefix, idx[k:k + self.max_batch])
-                    for (goal, prefix), idx in groups.items() for k in range(0, len(idx), self.max_batch)]
+        requests = [(goal, prefix, initial, part) for (goal, prefix, initial), idx in groups.items()
+                    for part in self._split(self._body(goal, prefix, initial, []), [tactics[i] for i in idx], idx)]
         out = [0.0] * len(tactics)
 
         def one(request):
-            goal, prefix, idx = request
-            steps = self._score(goal, prefix, [tactics[i] for i in idx])
+            goal, prefix, initial, idx = request
+            steps = self._score(self._body(goal, prefix, initial, [tactics[i] for i in idx]))
             for i, s in zip(idx, steps):
                 out[i] = s
 
@@ -116,19 +130,43 @@ class RemoteScorer:
                 list(pool.map(one, requests))  # re-raises the first failure
         return out
 
+    def _body(self, goal: str, prefix: str, initial: bool, tactics: list[str]) -> dict:
+        body = {"goal": goal, "prefix": prefix, "tactics": tactics}
+        if initial:
+            body["goal_state"] = "initial"
+        if self.native_decide:
+            body["native_decide"] = True
+        return body
+
+    def _split(self, empty: dict, tactics: list[str], idx: list[int]) -> list[list[int]]:
+        """``idx`` in runs of at most ``max_batch`` tactics and ``max_request_bytes`` bytes of JSON each."""
+        base = len(_encode(empty))
+        parts, current, size = [], [], base
+        for i, tactic in zip(idx, tactics):
+            extra = len(_encode(tactic)) + 1  # the string and its comma
+            if current and (len(current) >= self.max_batch or size + extra > self.max_request_bytes):
+                parts.append(current)
+                current, size = [], base
+            current.append(i)
+            size += extra
+        if current:
+            parts.append(current)
+        return parts
+
     def _http(self) -> httpx.Client:
         # A client's connections do not survive fork (verl's prime manager forks workers): build one per process.
         if self._pid != os.getpid():
             self._client, self._pid = self._new_client(), os.getpid()
         return self._client
 
-    def _score(self, goal: str, prefix: str, tactics: list[str]) -> list[float]:
-        body = {"goal": goal, "prefix": prefix, "tactics": tactics}
+    def _score(self, body: dict) -> list[float]:
+        goal, tactics = body["goal"], body["tactics"]
+        content = _encode(body)  # sent as measured: the split above counted these bytes
         attempt = 0
         while True:
             self.requests += 1
             try:
-                resp = self._http().post("/score", json=body)
+                resp = self._http().post("/score", content=content, headers={"Content-Type": "application/json"})
             except httpx.TransportError as exc:
                 problem, wait = f"{type(exc).__name__}: {exc}", None
             else:
@@ -137,12 +175,18 @@ class RemoteScorer:
                     if len(outputs) != len(tactics):
                         raise RewardServiceError(f"{self.url}/score answered {len(outputs)} outputs for "
                                                  f"{len(tactics)} tactics")
-                    return [float(o["steps_remaining"]) for o in outputs]
+                    refused = [o for o in outputs if o.get("steps_remaining") is None]
+                    if refused:  # the client's cleaning let through what the server's proof rule forbids
+                        raise RewardServiceError(f"{self.url}/score refused {len(refused)} tactic(s) as "
+                                                 f"{refused[0].get('status')} ({refused[0].get('reason')}): the "
+                                                 "server's proof rule differs from this client's (versions?)")
+                    # The rank score, as in process (a server from before it existed: its one number).
+                    return [float(o.get("rank_score", o["steps_remaining"])) for o in outputs]
                 problem = f"HTTP {resp.status_code}: {_detail(resp)}"
                 if resp.status_code not in RETRIED_STATUSES:
                     hint = " (check the API key: LEANPROGRESS_API_KEY of the server)" if resp.status_code == 401 else ""
                     raise RewardServiceError(f"{self.url}/score failed for a state of {len(goal)} characters with "
-                                             f"{len(tactics)} tactic(s): {problem}{hint}")
+                                             f"{len(tactics)} tactic(s) ({len(content):,} bytes): {problem}{hint}")
                 wait = _retry_after(resp) if resp.status_code == 429 else None
             if attempt >= self.retries:
                 raise RewardServiceError(f"{self.url}/score failed {attempt + 1} time(s), the last with {problem}")
@@ -151,6 +195,10 @@ class RemoteScorer:
             self.retried += 1
             self._sleep(wait)
             attempt += 1
+
+
+def _encode(value) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def _detail(resp: httpx.Response) -> str:

@@ -31,8 +31,9 @@ This ``compute_score`` answers all three: one call with lists scores the whole
 batch in one padded pass; per-item calls are scored one at a time (use the
 ``batch`` manager for speed). It returns a float (what every manager reads).
 The state and prefix come from ``extra_info`` (``state`` or ``goal``,
-``prefix``, and ``statement`` with Lean gating: ``reward_kwargs.kimina_url`` (and ``kimina_api_key``,
-``lean_header``) runs each tactic on that Kimina Lean Server first); ``ground_truth`` is not used.
+``prefix``, ``goal_state``, and ``statement`` for Lean gating and whole proofs: ``reward_kwargs.kimina_url`` (and
+``kimina_api_key``, ``lean_header``) runs each tactic, or each whole proof with ``reward_kwargs.task: proof``, on
+that Kimina Lean Server first); ``ground_truth`` is not used.
 :func:`verl_row` builds such a row from a LeanProgress record.
 
 Example:
@@ -55,7 +56,8 @@ logger = logging.getLogger(__name__)
 
 # ProgressReward's settings that reward_kwargs may carry; verl adds others (reward_router_address, ...).
 REWARD_KWARGS = ("model", "form", "n_max", "steps_cap", "failure_reward", "multiple", "max_chars", "score_mode",
-                 "device", "precision", "batch_size", "api_key", "timeout_s", "retries")
+                 "device", "precision", "batch_size", "api_key", "timeout_s", "retries", "native_decide", "task",
+                 "partial_credit")
 # Lean gating through a Kimina Lean Server (a gate object cannot be written in verl's YAML): its URL, key, header.
 KIMINA_KWARGS = ("kimina_url", "kimina_api_key", "lean_header")
 DATA_SOURCE = "leanprogress"
@@ -99,7 +101,7 @@ def reward_for(**settings: Any) -> ProgressReward:
         return reward
 
 
-def _fields(extra_info: Any, i: int | None = None) -> tuple[str, str]:
+def _fields(extra_info: Any, i: int | None = None) -> tuple[str, str, str | None, str | None]:
     where = "extra_info" if i is None else f"extra_infos[{i}]"
     if not isinstance(extra_info, dict):
         raise TypeError(f"{where} must be a dict with the proof state ('state'), got {type(extra_info).__name__}")
@@ -108,7 +110,18 @@ def _fields(extra_info: Any, i: int | None = None) -> tuple[str, str]:
         raise KeyError(f"{where} has no proof state: put it in the dataset's extra_info as 'state' "
                        f"(keys there: {sorted(extra_info)})")
     prefix = extra_info.get("prefix") or ""
-    return state, prefix if isinstance(prefix, str) else str(prefix)
+    statement, goal_state = extra_info.get("statement"), extra_info.get("goal_state")
+    return (state, prefix if isinstance(prefix, str) else str(prefix),
+            statement if isinstance(statement, str) else None, goal_state if isinstance(goal_state, str) else None)
+
+
+class RewardAborted(BaseException):
+    """A reward that cannot be computed (a missing state, a reward server or Lean server that keeps failing, a
+    model loaded before a fork): the training run must stop.
+
+    A ``BaseException``, not an ``Exception``: verl's ``prime`` manager and the reward loop's ``rate_limited``
+    manager catch every ``Exception`` and score the response 0.0, which would train the policy on zeros; they do
+    not catch this, so the run stops with the message. The message says what failed; ``__cause__`` is the error."""
 
 
 def compute_score(data_source: Any = None, solution_str: Any = None, ground_truth: Any = None,
@@ -118,16 +131,30 @@ def compute_score(data_source: Any = None, solution_str: Any = None, ground_trut
 
     Returns:
         a float for one response, a list of floats for a batch (``solution_strs=``).
+
+    Raises:
+        RewardAborted: the reward could not be computed (what is not a property of one response: a completion's
+            own failure is the failure reward, never an exception).
     """
+    try:
+        return _compute_score(data_source, solution_str, extra_info, data_sources, solution_strs, extra_infos,
+                              reward_kwargs)
+    except Exception as exc:
+        logger.critical("leanprogress.rl.verl: the reward cannot be computed, stopping the run: %s: %s",
+                        type(exc).__name__, exc)
+        raise RewardAborted(f"leanprogress reward failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _compute_score(data_source, solution_str, extra_info, data_sources, solution_strs, extra_infos,
+                   reward_kwargs) -> float | list[float]:
     reward = reward_for(**reward_kwargs)
     if solution_strs is not None:
         infos = list(extra_infos) if extra_infos is not None else [None] * len(solution_strs)
         fields = [_fields(info, i) for i, info in enumerate(infos)]
-        statements = [info.get("statement") for info in infos] if reward.lean is not None else None
-        return reward.score([f[0] for f in fields], list(solution_strs), [f[1] for f in fields], statements)
-    state, prefix = _fields(extra_info)
-    statements = [extra_info.get("statement")] if reward.lean is not None else None
-    return reward.score([state], [solution_str], [prefix], statements)[0]
+        return reward.score([f[0] for f in fields], list(solution_strs), [f[1] for f in fields],
+                            [f[2] for f in fields], [f[3] for f in fields])
+    state, prefix, statement, goal_state = _fields(extra_info)
+    return reward.score([state], [solution_str], [prefix], [statement], [goal_state])[0]
 
 
 def verl_row(record: dict, prompt: list[dict], index: int = 0, split: str = "train") -> dict:
@@ -140,6 +167,8 @@ def verl_row(record: dict, prompt: list[dict], index: int = 0, split: str = "tra
     """
     extra = {"state": record["goal"], "prefix": record.get("prefix") or "", "index": index, "split": split,
              "theorem": record.get("theorem") or ""}
+    if record.get("goal_state"):
+        extra["goal_state"] = record["goal_state"]
     if record.get("statement"):
         extra["statement"] = record["statement"]
     return {"data_source": DATA_SOURCE, "prompt": prompt, "ability": "lean-tactic",

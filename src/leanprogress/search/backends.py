@@ -12,7 +12,11 @@ severity ``error``, no ``sorry`` and a complete proof status (the REPL's
 ``"Incomplete: contains metavariable(s)"`` and ``"Error: kernel type check
 failed: ..."`` are errors; LeanDojo's own REPL runs the same checks and
 answers ``ProofFinished`` only when they pass). :meth:`verify` then checks
-the whole proof once more as a user would paste it.
+the whole proof once more as a user would paste it; through LeanInteract it
+also asks Lean which axioms the proof uses (``#print axioms``) and applies
+the proof rule of :mod:`leanprogress.lean.forbidden` to Lean's answer (a
+warning that the theorem uses ``sorry``, an axiom beyond ``propext``,
+``Classical.choice`` and ``Quot.sound``: not a proof).
 
 Restarts: after a tactic timeout LeanInteract kills the REPL (and
 ``AutoLeanServer`` restarts it, also when memory runs short); a LeanDojo
@@ -26,12 +30,18 @@ happened so the search can report it.
 
 from __future__ import annotations
 
+import logging
 import math
+import os
+import shutil
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from ..lean.declaration import statement_of
+from ..lean.declaration import named_statement, statement_of
+from ..lean.forbidden import DEFAULT_RULE, ProofRule, print_axioms
+from ..network import unreachable
 from .environment import TacticResult
 
 
@@ -49,6 +59,70 @@ def _require(module: str, extra: str):
         ) from None
     except Exception as exc:  # lean_dojo runs `git --version` and may call GitHub at import
         raise BackendUnavailable(f"could not import {module!r}: {type(exc).__name__}: {exc}") from None
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception as one line: its type and the last non-empty line of its text (GitPython's and LeanInteract's
+    errors carry the command and its whole output; the last line says what went wrong)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip(" '\"")]
+    return f"{type(exc).__name__}: {lines[-1] if lines else ''}".rstrip(": ")
+
+
+def require_lake(backend: str, lake: str | None = None) -> str:
+    """The ``lake`` executable both Lean backends run Lean through; BackendUnavailable in one line without it."""
+    lake = lake or "lake"
+    found = shutil.which(lake)
+    if found is None:
+        raise BackendUnavailable(
+            f"the {backend} backend runs Lean through `lake`, and {lake!r} was not found"
+            + (" on PATH" if os.sep not in lake else "") + ": install a Lean 4 toolchain with elan "
+            "(https://leanprover-community.github.io/get_started.html)"
+            + (", or pass --lake-path" if backend == "lean-interact" else ""))
+    return found
+
+
+def require_reachable(url: str, what: str, offline_fix: str) -> None:
+    """BackendUnavailable in one line when ``url``, which ``what`` needs, cannot be reached from here."""
+    why = unreachable(url)
+    if why is not None:
+        raise BackendUnavailable(f"{what}, and {why}: {offline_fix}")
+
+
+def _repl_config(li: Any, project_dir: str | None, lake_path: str | None, repl_dir: str | None) -> Any:
+    """LeanInteract's ``LeanREPLConfig``, after the checks that fail at once (no ``lake``; the REPL to download and
+    no network), and without leaving a failed download in LeanInteract's cache."""
+    lake = require_lake("lean-interact", lake_path)
+    kwargs: dict[str, Any] = {"lake_path": lake}
+    if repl_dir:
+        kwargs.update(local_repl_path=repl_dir, build_repl=False)
+        clone = None
+    else:
+        from lean_interact import utils
+
+        # Where LeanREPLConfig keeps its clean clone of the REPL (config.py, _prepare_git_repl): the cache folder,
+        # the repository's owner and name, repl_clean_copy; inside the installed package by default.
+        url = utils.DEFAULT_REPL_GIT_URL
+        kwargs.update(repl_git=url, cache_dir=utils.DEFAULT_CACHE_DIR)
+        clone = Path(utils.DEFAULT_CACHE_DIR).joinpath(*url.rstrip("/").split("/")[-2:]) / "repl_clean_copy"
+        if clone.exists() and not (clone / ".git").exists():
+            shutil.rmtree(clone)  # what a failed clone of an earlier version left: it broke every later try
+        if not clone.exists():
+            require_reachable(url, f"LeanInteract downloads the Lean REPL from {url} on its first use", "on a "
+                              "machine without the network, pass --repl-dir (a built checkout of the Lean REPL)")
+    existed = clone is not None and clone.exists()
+    quiet = logging.getLogger("lean_interact")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)  # its error is the long one GitPython raises, reported below in one line
+    try:
+        if project_dir:
+            kwargs["project"] = li.LocalProject(directory=project_dir)
+        return li.LeanREPLConfig(**kwargs)
+    except Exception as exc:  # a failed download or REPL build
+        if clone is not None and not existed:
+            shutil.rmtree(clone, ignore_errors=True)  # a partial clone would break the next try
+        raise BackendUnavailable(f"could not set up the Lean REPL: {_one_line(exc)}") from exc
+    finally:
+        quiet.setLevel(level)
 
 
 def proof_block(proof: list[str], indent: str = "  ") -> str:
@@ -178,7 +252,20 @@ class LeanInteractEnvironment(_RestartingBackend):
             prover passes less when less of its deadline is left).
         server: an existing ``LeanServer``/``AutoLeanServer``.
         config: a ``LeanREPLConfig`` for the server created here (instead of
-            ``project_dir``), e.g. with ``local_repl_path`` and ``lake_path``.
+            ``project_dir``, ``lake_path`` and ``repl_dir``).
+        lake_path: the ``lake`` executable (default: ``lake`` on PATH).
+        repl_dir: a local, built Lean REPL checkout to use instead of the one
+            LeanInteract downloads on first use.
+
+    Before LeanInteract is asked for a REPL, Lean's ``lake`` must be there and, on the first use of its
+    downloaded REPL, the REPL's git host reachable: otherwise one line says so at once (instead of GitPython's
+    error after a clone attempt). A download that fails leaves nothing in LeanInteract's cache that would break
+    the next try.
+
+    An environment that started its own REPL pickles as its recipe (header,
+    project, timeout, config): a worker process that unpickles it starts a
+    REPL of its own (RL workers, through a Lean gate). One built on a given
+    ``server`` does not pickle.
 
     Theorems are statements such as ``"theorem t (n : ℕ) : n + 0 = n"``; each
     is sent as ``<statement> := by sorry`` and searched from the sorry's
@@ -194,20 +281,21 @@ class LeanInteractEnvironment(_RestartingBackend):
     kind = "lean-interact"
 
     def __init__(self, header: str = "import Mathlib", project_dir: str | None = None, timeout: float = 60.0,
-                 server: Any = None, config: Any = None):
+                 server: Any = None, config: Any = None, lake_path: str | None = None, repl_dir: str | None = None):
         super().__init__(timeout)
+        self._recipe = (None if server is not None else
+                        dict(header=header, project_dir=project_dir, timeout=timeout, config=config))
         li = _require("lean_interact", "lean-interact")
         from lean_interact.interface import LeanError
 
         self._li, self._LeanError = li, LeanError
         if server is None:
+            if config is None:
+                config = _repl_config(li, project_dir, lake_path, repl_dir)
             try:
-                if config is None:
-                    project = li.LocalProject(directory=project_dir) if project_dir else None
-                    config = li.LeanREPLConfig(project=project)
                 server = li.AutoLeanServer(config)
-            except Exception as exc:  # missing elan/lake, failed REPL build
-                raise BackendUnavailable(f"could not start the Lean REPL: {type(exc).__name__}: {exc}") from exc
+            except Exception as exc:  # a REPL that does not start
+                raise BackendUnavailable(f"could not start the Lean REPL: {_one_line(exc)}") from exc
         self.server = server
         self.header = header
         # AutoLeanServer replays cached commands after its own restarts (timeouts, memory); a plain LeanServer
@@ -217,6 +305,15 @@ class LeanInteractEnvironment(_RestartingBackend):
         self._run_header()
         self._process = self._proc()
         self._death = ""
+
+    def __getstate__(self) -> dict:
+        if self._recipe is None:
+            raise TypeError("a LeanInteractEnvironment built on a given server cannot be pickled: give it "
+                            "project_dir= or config= instead, so that each worker process starts a REPL of its own")
+        return {"_recipe": self._recipe}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(**state["_recipe"])
 
     def _proc(self) -> Any:
         # LeanInteract's server keeps its REPL process in `_proc` and replaces it on every (re)start: a new
@@ -309,9 +406,13 @@ class LeanInteractEnvironment(_RestartingBackend):
             return TacticResult("error", message=f"proof status {status!r}")
         return TacticResult("state", state="\n\n".join(resp.goals), handle=resp.proof_state)
 
-    def verify(self, theorem: Any, proof: list[str], timeout: float | None = None) -> str | None:
-        """Check ``proof`` as one command, ``<statement> := by`` and the tactics, as a user would paste it."""
-        source = f"{statement_of(theorem)} := by\n{proof_block(proof)}"
+    def verify(self, theorem: Any, proof: list[str], timeout: float | None = None,
+               rule: ProofRule | None = None) -> str | None:
+        """Check ``proof`` as one command, ``<statement> := by`` and the tactics, as a user would paste it, then
+        ``#print axioms`` for it; None if Lean accepts it under ``rule`` (default: the default proof rule), else
+        why not."""
+        statement, name = named_statement(statement_of(theorem))
+        source = f"{statement} := by\n{proof_block(proof)}\n\n{print_axioms(name)}"
         limit = self._limit(timeout)
         for attempt in range(2):
             try:
@@ -326,10 +427,12 @@ class LeanInteractEnvironment(_RestartingBackend):
                     return f"the REPL restarted twice during the check ({self.last_restart})"
         if isinstance(resp, self._LeanError):
             return resp.message
-        if resp.lean_code_is_valid(allow_sorry=False):
-            return None
-        errors = _format_messages(resp.get_errors())
-        return errors or "the proof uses `sorry`"
+        if resp.has_errors():
+            return _format_messages(resp.get_errors())
+        if resp.sorries:
+            return "the proof uses `sorry`"
+        return (rule or DEFAULT_RULE).lean_verdict([(m.severity, m.data) for m in resp.messages], name,
+                                                   axioms_expected=True)
 
     def close(self) -> None:
         kill = getattr(self.server, "kill", None)
@@ -368,7 +471,19 @@ class LeanDojoEnvironment(_RestartingBackend):
         if repo is None:
             if not repo_url or not commit:
                 raise ValueError("LeanDojoEnvironment needs repo_url and commit (or repo)")
-            repo = ld.LeanGitRepo(repo_url, commit)
+            require_lake("lean-dojo")
+            if repo_url.startswith(("https://", "http://", "git@")):
+                # LeanDojo reads a GitHub repository through GitHub's API (PyGithub) and clones other remotes;
+                # both retry for a long while when the network is missing.
+                from github import Consts
+
+                api = Consts.DEFAULT_BASE_URL if "github.com" in repo_url else repo_url
+                require_reachable(api, f"LeanDojo reads {repo_url} through {api}", "on a machine without the "
+                                  "network, give --repo-url a local clone of the repository")
+            try:
+                repo = ld.LeanGitRepo(repo_url, commit)
+            except Exception as exc:
+                raise BackendUnavailable(f"LeanDojo could not read {repo_url} at {commit}: {_one_line(exc)}") from exc
         self.repo = repo
         self._dojo = None
 

@@ -11,7 +11,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from ..files import check_output_file, json_error
+from ..files import check_outputs, files_of, json_error
 from .results import read_result_rows
 
 logger = logging.getLogger("leanprogress.search")
@@ -146,12 +146,12 @@ def load_theorems(path: str, backend: str) -> tuple[list[tuple[str, object]], li
 
 def _score_mode(args) -> str:
     """The score mode for ``args``, from the model's recorded ``goal_from`` unless given; refuses a mismatch."""
-    from ..config import ModelSettings
+    from ..config import model_settings
     from .prover import check_score_mode, score_mode_for
 
     if args.alpha == 0 or not args.model:
         return args.score_mode or "state"
-    settings = ModelSettings.load(args.model) if Path(args.model).is_dir() else None
+    settings = model_settings(args.model)  # an unfinished run is refused before anything is said about it
     goal_from = settings.goal_from if settings else ""
     if args.score_mode:
         check_score_mode(goal_from, args.score_mode, args.model)
@@ -189,19 +189,10 @@ class ProverFactory:
 
             return ReplayEnvironment(self.entries)
         if a.backend == "lean-interact":
-            from .backends import LeanInteractEnvironment, _require
+            from .backends import LeanInteractEnvironment
 
-            config = None
-            if a.repl_dir or a.lake_path:
-                li = _require("lean_interact", "lean-interact")
-                kwargs = {"lake_path": a.lake_path} if a.lake_path else {}
-                if a.repl_dir:
-                    kwargs.update(local_repl_path=a.repl_dir, build_repl=False)
-                if a.project_dir:
-                    kwargs["project"] = li.LocalProject(directory=a.project_dir)
-                config = li.LeanREPLConfig(**kwargs)
             return LeanInteractEnvironment(header=a.header, project_dir=a.project_dir, timeout=a.tactic_timeout,
-                                           config=config)
+                                           lake_path=a.lake_path, repl_dir=a.repl_dir)
         from .backends import LeanDojoEnvironment
 
         first = self.entries[0] if self.entries else {}
@@ -296,8 +287,11 @@ def _prove(args) -> int:
         from .distributed import _ray
 
         _ray()  # a one-line message before anything is read when Ray is missing
+    # The output is read (a rerun resumes it) and appended to; it must be no other input, and writable.
+    inputs = files_of("--theorems", args.theorems) + [("--corpus", args.corpus)]
+    check_outputs(inputs, files=[("--output", args.output)])
+    out = Path(args.output)
     args.score_mode = _score_mode(args)
-    out = check_output_file(args.output)
     todo, entries = load_theorems(args.theorems, args.backend)
     # Only the requested theorems count: rows of other theorems in the file stay there, outside the summary.
     requested = {name for name, _ in todo}
@@ -401,9 +395,9 @@ def cmd_predict_steps(args) -> int:
         what = "from this initial state"
     # The rule prove applies: --tactic scores a candidate before it runs (state_before pairs), a state on its
     # own is a state a tactic produced (state_after pairs).
-    from ..config import ModelSettings, goal_from_mismatch
+    from ..config import goal_from_mismatch, model_settings
 
-    settings = ModelSettings.load(args.model) if Path(args.model).is_dir() else None
+    settings = model_settings(args.model)
     if settings is not None:
         used, use = (("state_before", "predict-steps --tactic") if args.tactic
                      else ("state_after", "predict-steps without --tactic"))
@@ -431,7 +425,7 @@ def cmd_export(args) -> int:
     from ..data.records import write_records
     from .prover import SearchResult, proof_records
 
-    check_output_file(args.output)
+    check_outputs([("--results", args.results)], files=[("--output", args.output)])
     fields = set(SearchResult.__dataclass_fields__)
     rows = read_result_rows(args.results)  # a cut last line is dropped with a note, as prove drops it
     records = []

@@ -20,7 +20,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Protocol
 
-from ..data.leandojo import NO_GOALS, iter_json_array, join_goals, outer_tactics, split_goals, trace_files
+from ..data.leandojo import (NO_GOALS, first_goals, iter_json_array, join_goals, outer_tactics, split_goals,
+                             trace_files)
 
 TACTIC_RESULT_KINDS = ("state", "finished", "error", "timeout")
 
@@ -101,16 +102,15 @@ def focusable(tactic: str) -> bool:
 def _run(moves: dict[str, dict[str, str]], state: str, key: str) -> tuple[str, str] | None:
     """``(state after, recorded state before)`` for tactic ``key`` (normalized) from ``state`` by the recorded
     ``moves`` (state before -> tactic -> state after): recorded from exactly ``state``, or from its first goals
-    (longest first) when the tactic acts on those only; None if it was not recorded there."""
+    (:func:`~leanprogress.data.leandojo.first_goals`) when the tactic acts on those only; None if it was not
+    recorded there."""
     if key in moves.get(state, {}):
         return moves[state][key], state
     if focusable(key):
-        goals = split_goals(state)
-        for k in range(len(goals) - 1, 0, -1):
-            before = join_goals(goals[:k])
+        for before, rest in first_goals(state):
             after = moves.get(before, {}).get(key)
             if after is not None:
-                return join_goals(split_goals(after) + goals[k:]), before
+                return join_goals(split_goals(after) + rest), before
     return None
 
 
@@ -160,8 +160,7 @@ def _unreached(steps: list[dict], outer: list[int], limit: int = 10_000) -> list
         if len(seen) > limit:
             return list(outer)
         state = todo.pop()
-        goals = split_goals(state)
-        froms = [state] + [join_goals(goals[:k]) for k in range(len(goals) - 1, 0, -1)]
+        froms = [state] + [before for before, _ in first_goals(state)]
         for key in dict.fromkeys(key for before in froms for key in moves.get(before, {})):
             ran = _run(moves, state, key)
             if ran is not None:
@@ -293,9 +292,8 @@ class ReplayEnvironment:
         """``(theorem, tactic)`` for every recorded tactic that runs from ``state``: those recorded from it, then
         those recorded on its first goals (longest first) that act on those goals only."""
         out = list(self._at.get(state, []))
-        goals = split_goals(state)
-        for k in range(len(goals) - 1, 0, -1):
-            out += [(n, t) for n, t in self._at.get(join_goals(goals[:k]), []) if focusable(t)]
+        for before, _ in first_goals(state):
+            out += [(n, t) for n, t in self._at.get(before, []) if focusable(t)]
         return out
 
     def _step(self, name: str, state: str, key: str) -> str | None:

@@ -31,11 +31,14 @@ What the search promises:
 - The deadline (``timeout_s``) bounds every environment call: each gets
   what is left of it as its timeout, and the search stops with status
   ``timeout`` when it is spent.
-- Candidates containing ``sorry``, ``admit`` or ``stop`` are never sent.
+- Candidates the proof rule forbids (:mod:`leanprogress.lean.forbidden`:
+  ``sorry``, ``admit``, ``sorryAx``, ``stop``, declarations, ``native_decide``,
+  ...) are never sent.
 - A proof counts only when the environment reports it finished (for real
   Lean: no goals, no error, no ``sorry``, status complete) and the whole
   proof then passes :meth:`Environment.verify` (for real Lean: checked once
-  more as one piece of source against the statement); otherwise the status
+  more as one piece of source against the statement, and through
+  LeanInteract its axioms too); otherwise the status
   is ``unverified`` with Lean's reason.
 - An exception from the generator, the scorer or the environment ends that
   theorem with status ``error`` and the exception's message.
@@ -46,32 +49,27 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import SCORE_MODE_GOAL_FROM, check_score_mode, score_mode_for  # noqa: F401 (re-exported)
+from ..lean.forbidden import forbidden
 from ..ranking import DEFAULT_N_MAX, finite_logprob, mixed_priority, rank_scores
 
 STATUSES = ("proved", "failed", "budget", "timeout", "error", "unverified")
 SCORE_MODES = ("state", "tactic")
 GOAL_FROM_FOR_MODE = SCORE_MODE_GOAL_FROM
 
-# `sorry`/`admit` close any goal without a proof and `stop` discards the rest of a tactic block; none may reach
-# Lean as a candidate. Matched as whole Lean identifiers, so `Nat.stop_foo` or `sorryAx_lemma` pass.
-_FORBIDDEN = re.compile(r"(?<![\w.'!?])(sorry|admit|stop)(?![\w'!?])")
-
-
 def forbidden_word(tactic: str) -> str | None:
-    """``sorry``, ``admit`` or ``stop`` if the tactic uses one, else None.
+    """What in a candidate makes it no proof step (:func:`leanprogress.lean.forbidden.forbidden`: ``sorry``,
+    ``admit``, ``sorryAx``, ``stop``, declarations, ``native_decide``, ...), or None.
 
     Example:
         >>> forbidden_word("nlinarith [sq_nonneg x]"), forbidden_word("· exact h\\n  sorry")
         (None, 'sorry')
     """
-    m = _FORBIDDEN.search(tactic)
-    return m.group(1) if m else None
+    return forbidden(tactic)
 
 
 @dataclass
@@ -356,7 +354,7 @@ class BestFirstProver:
         result.status = "failed"
         result.error = f"no open state left after {result.expansions} expansion(s): " + tally.summary()
         if result.rejected_candidates:
-            result.error += f"; {result.rejected_candidates} candidate(s) with sorry/admit/stop not sent"
+            result.error += f"; {result.rejected_candidates} candidate(s) the proof rule forbids not sent"
 
     def _finish(self, theorem: Any, result: SearchResult, node: _Node, tactic: str) -> None:
         result.proof = node.tactics + [tactic]

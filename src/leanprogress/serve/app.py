@@ -13,7 +13,8 @@ Request bodies are counted as they arrive, chunked ones included, and
 refused past ``max_body_bytes`` (:mod:`leanprogress.serve.body_limit`). At
 most ``max_in_flight`` requests are worked on at once, each in a worker
 thread with a time limit (:mod:`leanprogress.serve.limits`); one more gets 429
-with ``Retry-After``. The model runs one batch at a time.
+with ``Retry-After``. ``/get_reward`` queues instead, for clients that cannot
+retry (:mod:`leanprogress.serve.reward`). The model runs one batch at a time.
 
 Example:
     >>> from leanprogress.serve import ServerConfig, create_app
@@ -42,6 +43,7 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from ..config import goal_from_mismatch
 from ..generators import GeneratorError, GeneratorTimeout, build_generator
+from ..lean.forbidden import ProofRule
 from ..ranking import finite_logprob, mixed_priority, normalized_steps, probability_of
 from ..scoring import Scores, ScoringError
 from .body_limit import BodyLimit
@@ -79,7 +81,7 @@ class GenerateRequest(BaseModel):
     """Tactics already written in this proof, one a line (the scorer's proof prefix)."""
     use_reward: bool | None = None
     """Rank by the scorer (default: on for the generators in the server's reward_by_default)."""
-    alpha: float | None = Field(default=None, ge=0.0, le=1.0)
+    alpha: float | None = Field(default=None, ge=0.0, le=1.0, allow_inf_nan=False)
     """Mix weight of predicted steps against the generator's log-probability (default: the server's)."""
     num_candidates: int | None = Field(default=None, ge=1)
     score_format: Literal["probability", "log"] | None = None
@@ -109,16 +111,26 @@ class ScoreRequest(BaseModel):
     goal: Text
     prefix: Text | None = ""
     tactics: list[Text]
+    goal_state: Literal["initial"] | None = None
+    """``initial``: the goal is the theorem's initial state standing in for the real one (records from whole
+    proofs), laid out as a model trained with ``--initial-goals mark`` read such records."""
+    native_decide: bool = False
+    """Allow ``native_decide`` (the proof rule of :mod:`leanprogress.lean.forbidden` forbids it by default)."""
 
 
 class ScoredTactic(BaseModel):
     tactic: str
-    steps_remaining: float
-    """The model's point estimate of steps remaining (shown to users; it can tie)."""
-    rank_score: float
-    """The score to order candidates by (lower is better, in steps; for a distribution head the expected steps)."""
+    steps_remaining: float | None
+    """The model's point estimate of steps remaining (shown to users; it can tie); None for a tactic the proof rule
+    forbids (not scored)."""
+    rank_score: float | None = None
+    """The score to order candidates by (lower is better, in steps; for a distribution head the expected steps);
+    None for a forbidden tactic."""
     reward: float
-    """``-rank_score``: the RL reward."""
+    """``-rank_score``, or ``-(2 * n_max + 1)`` (below every scored tactic) for a forbidden one."""
+    status: str = "scored"
+    """``scored``, or ``forbidden`` (``sorry``, ``sorryAx``, declarations, ...: see ``reason``)."""
+    reason: str | None = None
 
 
 class ScoreResponse(BaseModel):
@@ -132,6 +144,10 @@ class EncodeRequest(BaseModel):
 
 class EncodeResponse(BaseModel):
     outputs: list[float]
+
+
+_SUGGESTIONS_RULE = ProofRule(native_decide=True)
+"""What /generate never offers: the proof rule (:mod:`leanprogress.lean.forbidden`) with native_decide allowed."""
 
 
 class HTTPProblem(Exception):
@@ -191,6 +207,7 @@ def create_app(config: ServerConfig, scorer: Any = None, generators: dict[str, A
     async def lifespan(_app):
         yield
         limiter.shutdown()
+        _app.state.reward_queue.shutdown()
 
     app = FastAPI(title="LeanProgress", version=__import__("leanprogress").__version__, lifespan=lifespan)
     app.state.config, app.state.scorer, app.state.generators, app.state.limiter = config, scorer, generators, limiter
@@ -247,7 +264,7 @@ def create_app(config: ServerConfig, scorer: Any = None, generators: dict[str, A
         except DeadlineExceeded as exc:
             raise HTTPProblem(504, str(exc)) from None
 
-    def score_both(deadline, goal, tactics: list[str], prefix) -> Scores:
+    def score_both(deadline, goal, tactics: list[str], prefix, initial_goals: list[bool] | None = None) -> Scores:
         """The point estimates and rank scores of ``tactics``, through the model's lock and the deadline."""
         limiter.waiting(+1)
         try:
@@ -255,10 +272,11 @@ def create_app(config: ServerConfig, scorer: Any = None, generators: dict[str, A
         finally:
             limiter.waiting(-1)
         try:
+            marks = (initial_goals,) if initial_goals is not None and any(initial_goals) else ()
             if hasattr(scorer, "score_batch"):
-                scores = scorer.score_batch(goal, tactics, prefix)
+                scores = scorer.score_batch(goal, tactics, prefix, *marks)
             else:  # any object with predict_batch can serve: its prediction is its rank score
-                steps = list(scorer.predict_batch(goal, tactics, prefix))
+                steps = list(scorer.predict_batch(goal, tactics, prefix, *marks))
                 scores = Scores(steps, steps)
         except ScoringError as exc:
             logger.error("scoring failed: %s", exc)
@@ -274,9 +292,9 @@ def create_app(config: ServerConfig, scorer: Any = None, generators: dict[str, A
                                    f"candidate(s) (first: {tactics[i]!r} gave {scores.steps[i]})")
         return scores
 
-    def score(deadline, goal, tactics: list[str], prefix) -> list[float]:
-        """The rank scores of ``tactics`` (what candidates are ordered and rewarded by)."""
-        return score_both(deadline, goal, tactics, prefix).rank
+    def score(deadline, goal, tactics: list[str], prefix, initial_goals: list[bool] | None = None) -> list[float]:
+        """The rank scores of ``tactics`` (what candidates are ordered and rewarded by; /get_reward's steps)."""
+        return score_both(deadline, goal, tactics, prefix, initial_goals).rank
 
     @app.get("/health")
     async def health():
@@ -285,7 +303,7 @@ def create_app(config: ServerConfig, scorer: Any = None, generators: dict[str, A
             model = {"name": Path(str(model_path)).name if model_path else None,
                      "device": str(getattr(scorer, "device", "")), "precision": getattr(scorer, "precision", None)}
         return {"status": "ok", "model": model, "generators": sorted(generators), "queue": limiter.stats(),
-                "uptime_s": round(time.time() - started, 1)}
+                "reward_queue": app.state.reward_queue.stats(), "uptime_s": round(time.time() - started, 1)}
 
     @app.get("/models")
     async def models():
@@ -325,7 +343,9 @@ def create_app(config: ServerConfig, scorer: Any = None, generators: dict[str, A
             except GeneratorError as exc:
                 raise HTTPProblem(502, f"generator {req.name!r} failed: {exc}") from None
             # A NaN or infinite generator score ranks last (ranking.finite_logprob), with or without the scorer.
-            candidates = [(t, finite_logprob(s)) for t, s in candidates]
+            # A candidate that is no proof step (sorry, sorryAx, a declaration: the proof rule) is not offered: a
+            # prover would "close" goals with it. native_decide is a project's choice, so it stays.
+            candidates = [(t, finite_logprob(s)) for t, s in candidates if not _SUGGESTIONS_RULE.forbidden(t)]
             if not use_reward or not candidates:
                 candidates.sort(key=lambda c: -c[1])  # stable: a generator's own order among equal scores stays
                 return {"outputs": [{"output": t, "score": probability_of(s) if probability else s}
@@ -361,15 +381,30 @@ def create_app(config: ServerConfig, scorer: Any = None, generators: dict[str, A
         if not req.tactics:
             return {"outputs": []}
 
+        rule = ProofRule(native_decide=req.native_decide)
+        words = [rule.forbidden(t) for t in req.tactics]
+        kept = [t for t, w in zip(req.tactics, words) if not w]
+        failure = -(2.0 * config.n_max + 1.0)  # ProgressReward's neg_steps failure reward: below any capped tactic
+
         def work(deadline):
-            scores = score_both(deadline, req.goal, req.tactics, req.prefix or "")
-            return {"outputs": [{"tactic": t, "steps_remaining": s, "rank_score": r, "reward": -r}
-                                for t, s, r in zip(req.tactics, scores.steps, scores.rank)]}
+            marks = [True] * len(kept) if req.goal_state == "initial" else None
+            scores = score_both(deadline, req.goal, kept, req.prefix or "", marks) if kept else Scores([], [])
+            scored = iter(zip(scores.steps, scores.rank))
+            outputs = []
+            for t, w in zip(req.tactics, words):
+                if w:
+                    outputs.append({"tactic": t, "steps_remaining": None, "reward": failure, "status": "forbidden",
+                                    "reason": f"uses {w!r}"})
+                else:
+                    steps, rank = next(scored)
+                    outputs.append({"tactic": t, "steps_remaining": steps, "rank_score": rank, "reward": -rank})
+            return {"outputs": outputs}
 
         return await run(work)
 
-    add_openrlhf_route(app, score=score, run=run, check_size=check_size, config=config, scorer=scorer,
-                       problem=HTTPProblem)
+    reward_queue = add_openrlhf_route(app, score=score, check_size=check_size, config=config, scorer=scorer,
+                                      problem=HTTPProblem)
+    app.state.reward_queue = reward_queue
 
     @app.post("/encode", response_model=EncodeResponse)
     async def encode(req: EncodeRequest):

@@ -37,6 +37,10 @@ def add_parser(sub) -> None:
                    help="requests worked on at once; more get 429 with Retry-After (default 8)")
     p.add_argument("--request-timeout", type=float, default=None, metavar="SECONDS",
                    help="time limit per request; past it 504 (default 60)")
+    p.add_argument("--reward-queue", type=int, default=None, metavar="QUERIES",
+                   help="/get_reward queries that may wait to be scored; more get 429 (default 4096)")
+    p.add_argument("--reward-timeout", type=float, default=None, metavar="SECONDS",
+                   help="longest a /get_reward request waits for its batch; past it 504 (default 170)")
     p.set_defaults(func=cmd_serve)
 
 
@@ -66,6 +70,7 @@ def cmd_serve(args) -> int:
         args.config, host=args.host, port=args.port, model=args.model, device=args.device, generators=generators,
         reward_by_default=args.reward_default, alpha=args.alpha, score_format=args.score_format,
         num_candidates=args.num_candidates, max_in_flight=args.max_in_flight, request_timeout_s=args.request_timeout,
+        reward_queue=args.reward_queue, reward_timeout_s=args.reward_timeout,
     )
     host = f"[{config.host}]" if ":" in config.host else config.host  # an IPv6 address, as a URL writes it
     # Take the port before the (slow) model load, so a port in use fails at once and alone.

@@ -86,6 +86,9 @@ FIELD_SHAPES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "max_body_bytes": (_of(int), "an integer (>= 1)"),
     "max_in_flight": (_of(int), "an integer (>= 1)"),
     "request_timeout_s": (_of(float), "a number of seconds (> 0)"),
+    "reward_queue": (_of(int), "an integer (>= 1)"),
+    "reward_batch": (_of(int), "an integer (>= 1)"),
+    "reward_timeout_s": (_of(float), "a number of seconds (> 0)"),
 }
 """What every setting must be: a check and its shape in words (JSON names; TOML has no null: leave the key out)."""
 
@@ -137,6 +140,13 @@ class ServerConfig:
     """Requests worked on at once (generating, scoring, or waiting for the model); past it, 429 with Retry-After."""
     request_timeout_s: float = 60.0
     """Time limit of one request (504 beyond); work past it stops at its next step."""
+    reward_queue: int = 4096
+    """Queries ``/get_reward`` lets wait to be scored (429 beyond): it queues rather than refuses, since OpenRLHF
+    cannot retry a refusal properly (5 tries 1 s apart)."""
+    reward_batch: int = 256
+    """Most ``/get_reward`` queries scored in one batch (all that wait, up to this)."""
+    reward_timeout_s: float = 170.0
+    """Longest a ``/get_reward`` request waits for its batch (504 beyond): below OpenRLHF's 180 s a try."""
 
     def __post_init__(self) -> None:
         for key in FIELD_SHAPES:
@@ -155,6 +165,10 @@ class ServerConfig:
              f"must be a finite number > 0, got {self.request_timeout_s}"),
             ("max_input_chars", self.max_input_chars >= 1, f"must be >= 1, got {self.max_input_chars}"),
             ("max_body_bytes", self.max_body_bytes >= 1, f"must be >= 1, got {self.max_body_bytes}"),
+            ("reward_queue", self.reward_queue >= 1, f"must be >= 1, got {self.reward_queue}"),
+            ("reward_batch", self.reward_batch >= 1, f"must be >= 1, got {self.reward_batch}"),
+            ("reward_timeout_s", math.isfinite(self.reward_timeout_s) and self.reward_timeout_s > 0,
+             f"must be a finite number > 0, got {self.reward_timeout_s}"),
         ]
         for key, ok, message in checks:
             if not ok:

@@ -292,6 +292,7 @@ class ProgressLines(TrainerCallback):
     def __init__(self, every: float = 30.0, stream=None):
         self.every, self.stream = every, stream
         self.start = self.last = None
+        self.first_step = 0
         self.ended = False  # evaluations after training are of the kept model
 
     def _print(self, line: str) -> None:
@@ -299,8 +300,10 @@ class ProgressLines(TrainerCallback):
 
     def on_train_begin(self, args, state, control, **kwargs):
         self.start, self.last, self.ended = time.monotonic(), None, False
+        self.first_step = state.global_step  # a resumed run starts at its checkpoint's step
         if state.is_world_process_zero:
-            self._print(f"training: {state.max_steps} steps, {args.num_train_epochs:g} epoch(s)")
+            resumed = f", resuming at step {state.global_step}" if state.global_step else ""
+            self._print(f"training: {state.max_steps} steps, {args.num_train_epochs:g} epoch(s){resumed}")
 
     def on_train_end(self, args, state, control, **kwargs):
         self.ended = True
@@ -315,11 +318,14 @@ class ProgressLines(TrainerCallback):
         elif "loss" in logs and (self.last is None or now - self.last >= self.every
                                  or state.global_step >= state.max_steps):
             self.last = now
-            done = state.global_step / max(state.max_steps, 1)
             elapsed = now - (self.start or now)
-            left = elapsed * (1 - done) / done if done > 0 else float("nan")
+            # The pace of this run's own steps: a resumed run did the checkpoint's steps before it started.
+            ran = state.global_step - self.first_step
+            timing = f"{_duration(elapsed)} elapsed"
+            if ran > 0 and state.global_step < state.max_steps:
+                timing += f", about {_duration(elapsed * (state.max_steps - state.global_step) / ran)} left"
             self._print(f"step {state.global_step}/{state.max_steps} (epoch {state.epoch:.2f}): "
-                        f"loss {logs['loss']:.4g}, {_duration(elapsed)} elapsed, about {_duration(left)} left")
+                        f"loss {logs['loss']:.4g}, {timing}")
 
 
 class ProgressBars(ProgressCallback):
@@ -808,6 +814,9 @@ class ProgressTrainer:
                     metrics["eval"], metrics["kept"] = const_eval, "constant"
         if self.trainer.is_world_process_zero():
             self.save(out, metrics)
+            if not args.keep_checkpoints:
+                # The model is complete: its checkpoints (weights and optimizer state) only served an interrupted run.
+                shutil.rmtree(ckpt_dir, ignore_errors=True)
         # Other processes return once the model is on disk.
         self.trainer.accelerator.wait_for_everyone()
         return json_safe(metrics)

@@ -161,7 +161,7 @@ class LeanProgressScorer:
         if settings.head_prior == "lookup":
             from .baselines import LOOKUP_FILE, TacticLookup
 
-            self._lookup = TacticLookup.load(folder) if folder.is_dir() else None
+            self._lookup = TacticLookup.load(name) if Path(name).is_dir() else None
             if self._lookup is None:
                 raise ValueError(f"{name} corrects the tactic-name lookup (head_prior 'lookup') but has no "
                                  f"{LOOKUP_FILE}: copy the model folder whole")

@@ -8,9 +8,12 @@ Example:
     >>> scorer.predict_batch("n : ℕ\\n⊢ n + 0 = n", ["simp", "induction n", "rfl"])  # doctest: +SKIP
     [0.08, 2.1, 0.3]
 
-Candidates are scored many at a time: prompts are built with the settings
-saved next to the model, sorted by length, padded per batch and run through
-one forward pass per batch.
+Candidates are scored many at a time, laid out as the model's ``encoder_kind``
+says (:mod:`leanprogress.batch_layout`, built with the settings saved next to
+the model): a cross-encoder's prompts sorted by length, padded per batch, one
+forward pass per batch; a group-kind model's candidates grouped by (state,
+prefix) whatever order they come in, each state encoded once and its
+candidates read against it. Results come back in the caller's order.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from .config import CHECKPOINTS, RUN_MARKER, SETTINGS_FILE, ModelSettings, newes
 from .encoder import (is_constant_model, keep_head_fp32, load_regression_model, load_tokenizer, quantize_int8,
                       resolve_device, resolve_precision)
 from .lean.symbols import tokenizer_needs_normalization
-from .prompt import PromptTemplate
+from .prompt import GroupedPrompts, PromptTemplate
 
 logger = logging.getLogger(__name__)
 
@@ -170,10 +173,14 @@ class LeanProgressScorer:
         if isinstance(template, PromptTemplate):
             template = template.template
         self.template = PromptTemplate(template or settings.template)
-        self.builder = settings.prompt_builder(self.tokenizer, self.template.template)
+        # How candidates become encoder passes: the layout the model was trained with (cross or group).
+        self.layout = settings.layout(self.tokenizer, self.template.template)
+        self.builder = self.layout.builder
         self.device = resolve_device(device)
         self.model = load_regression_model(name, role="model", num_labels=settings.num_labels)
         self.model.eval()
+        if settings.encoder_kind == "group":
+            self.layout.check_model(self.model)
         if is_constant_model(self.model):
             logger.warning(
                 "%s predicts the same steps for every input (its output weights are zero: the trainer saved the "
@@ -195,18 +202,10 @@ class LeanProgressScorer:
         self.batch_size = batch_size
         self.model_name = name
 
-    @torch.inference_mode()
-    def _logits(self, prompts: list[str]) -> np.ndarray:
-        """Raw head outputs, one row per prompt (``num_labels`` columns), in float64."""
-        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]), reverse=True)
-        raw = np.zeros((len(prompts), self.settings.num_labels))
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start : start + self.batch_size]
-            enc = self.builder.encode([prompts[i] for i in idx], padding=True, return_tensors="pt")
-            enc = {k: v.to(self.device) for k, v in enc.items()}
-            logits = self.model(**enc).logits.float().reshape(len(idx), -1).cpu().numpy()
-            raw[idx] = logits
-        return raw
+    def _logits(self, prompts: "list[str] | GroupedPrompts") -> np.ndarray:
+        """Raw head outputs, one row per record of :meth:`_prompts` (``num_labels`` columns), in float64, in
+        the records' order: the model's layout decides how they become encoder passes."""
+        return self.layout.logits(self.model, prompts, self.batch_size, self.device, self.settings.num_labels)
 
     def _checked_probabilities(self, raw: np.ndarray) -> np.ndarray:
         """Softmax of distribution-head outputs, or :class:`ScoringError` for NaN or infinite outputs."""
@@ -250,8 +249,10 @@ class LeanProgressScorer:
         prompts = self._prompts(goals, tactics, prefixes, initial_goals)
         return self._forward(prompts) if prompts else []
 
-    def _prompts(self, goals, tactics, prefixes, initial_goals=None) -> list[str]:
-        """Checked arguments of :meth:`predict_batch` (and its siblings) as prompts, one per tactic."""
+    def _prompts(self, goals, tactics, prefixes, initial_goals=None) -> "list[str] | GroupedPrompts":
+        """Checked arguments of :meth:`predict_batch` (and its siblings) as the model's input texts: one prompt
+        per tactic (cross-encoder), or the contexts of the distinct states and one segment per tactic (group
+        kind); :meth:`_logits` reads either."""
         if isinstance(tactics, str):
             raise TypeError("tactics must be a list of strings; use predict() for one tactic")
         tactics = list(tactics)
@@ -269,7 +270,7 @@ class LeanProgressScorer:
             for i, x in enumerate(items):
                 if not isinstance(x, str):
                     raise TypeError(f"{what} {i} must be a string, got {type(x).__name__}")
-        return self.builder.build_many(goals, tactics, prefixes, initial_goals) if n else []
+        return self.layout.build(goals, tactics, prefixes, initial_goals) if n else []
 
     def predict_distribution(
         self,

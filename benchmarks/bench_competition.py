@@ -51,7 +51,9 @@ current one, which keeps what decides a term's value), ``group`` (1: batches of 
 ``mathlib_order`` (leandojo|search), ``initial`` (read|mark|drop), the ranking objective's ``ranking`` (weight; 0:
 off), ``negatives``, ``negatives_from`` (source|any) and ``margin``, the source weights ``workbook``, ``minif2f``,
 ``mathlib``, ``search`` (0 leaves a source out; fractions subsample theorems, whole numbers repeat them),
-``workbook_theorems`` (only this many Workbook training theorems, for cheap runs; 0: all), ``name``.
+``workbook_theorems`` (only this many Workbook training theorems, for cheap runs; 0: all), ``kind`` (the encoder
+kind: cross, one prompt per record, or group, the state encoded once and each tactic attending to it; see
+``leanprogress.batch_layout``), ``name``.
 """
 
 from __future__ import annotations
@@ -102,12 +104,13 @@ RECIPE = {
     "mathlib": 1.0,
     "search": 0.0,
     "workbook_theorems": 0,
+    "kind": "cross",
 }
 _TYPES = {k: type(v) for k, v in RECIPE.items()}
 _CHOICES = {"head": ("regression", "distribution"), "point": ("median", "mode", "mean"),
             "selection": ("mae", "accuracy", "mse", "loss"), "label_transform": ("log1p", "none"),
             "order": ("leandojo", "search"), "mathlib_order": ("leandojo", "search"),
-            "initial": ("read", "mark", "drop"), "negatives_from": ("source", "any")}
+            "initial": ("read", "mark", "drop"), "negatives_from": ("source", "any"), "kind": ("cross", "group")}
 HELD_SETS = ("search", "first")
 TITLES = {"search": "held-out search-trace steps (real states)",
           "first": "first steps of held-out Workbook theorems and miniF2F-valid whole proofs (real states)"}
@@ -298,36 +301,20 @@ def fold_data(sources, split: dict, fold: int | None, variant: dict) -> tuple[li
 
 # ---------------------------------------------------------------- scoring held-out sets with the live model
 def raw_outputs(progress_trainer, model, records: list[dict], device, batch_size: int = 64):
-    """Head outputs (n, num_labels) of ``model`` on records, prompts as the trainer builds them."""
-    import numpy as np
-    import torch
-
+    """Head outputs (n, num_labels) of ``model`` on records, laid out as the trainer lays them out and the scorer
+    reads the saved model (``progress_trainer.layout``, either encoder kind)."""
     from leanprogress.data.records import has_initial_goal
 
-    ids = progress_trainer._encode_prompts([r["goal"] for r in records], [r["tactic"] for r in records],
-                                           [r["prefix"] for r in records], [has_initial_goal(r) for r in records])
-    pad = progress_trainer.tokenizer.pad_token_id or 0
-    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-    out = np.zeros((len(ids), progress_trainer.settings.num_labels))
+    layout = progress_trainer.layout
+    built = layout.build([r["goal"] for r in records], [r["tactic"] for r in records], [r["prefix"] for r in records],
+                         [has_initial_goal(r) for r in records])
     was_training = model.training
     model.eval()
-    types = "token_type_ids" in progress_trainer.tokenizer.model_input_names
-    with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
-            width = max(len(ids[i]) for i in idx)
-            x = torch.full((len(idx), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(idx), width), dtype=torch.long)
-            for row, i in enumerate(idx):
-                x[row, :len(ids[i])] = torch.as_tensor(ids[i], dtype=torch.long)
-                mask[row, :len(ids[i])] = 1
-            batch = {"input_ids": x.to(device), "attention_mask": mask.to(device)}
-            if types:
-                batch["token_type_ids"] = torch.zeros_like(batch["input_ids"])
-            out[idx] = model(**batch).logits.float().reshape(len(idx), -1).cpu().numpy()
-    if was_training:
-        model.train()
-    return out
+    try:
+        return layout.logits(model, built, batch_size, device, progress_trainer.settings.num_labels)
+    finally:
+        if was_training:
+            model.train()
 
 
 def predictions_of(progress_trainer, raw) -> dict[str, list[float]]:
@@ -462,7 +449,7 @@ def run_once(variant: dict, fold: int | None, sources, split: dict, opts, cache,
         selection_metric=variant["selection"], canonicalize_goals=bool(variant["canonical"]),
         initial_goals=variant["initial"], ranking_weight=variant["ranking"], ranking_negatives=variant["negatives"],
         ranking_negatives_from=variant["negatives_from"], ranking_margin=variant["margin"],
-        group_by_length=bool(variant["group"]), device=opts.device,
+        group_by_length=bool(variant["group"]), encoder_kind=variant["kind"], device=opts.device,
         precision=opts.precision, eval_batch_size=64, logging_steps=50,
         extra={"save_total_limit": 1, "dataloader_num_workers": opts.workers, "disable_tqdm": not opts.progress},
     )
@@ -473,7 +460,8 @@ def run_once(variant: dict, fold: int | None, sources, split: dict, opts, cache,
         # An earlier canonical form, for comparison: the trainer writes the current one; the settings (saved with
         # the model, and part of the prompt cache's key) and the prompt builder say which form was read.
         pt.settings.canonical_form = variant["canonical"]
-        pt.builder = pt.settings.prompt_builder(pt.tokenizer)
+        pt.layout = pt.settings.layout(pt.tokenizer)
+        pt.builder = pt.layout.builder
     callback.progress_trainer = pt
     metrics = pt.train()
     wall = time.perf_counter() - t0

@@ -232,3 +232,25 @@ def test_score_endpoint_and_rl_rewards_read_a_group_model_as_the_scorer_does(gro
     for results in (local, remote):
         assert [r.status for r in results] == ["scored"] * 8
         np.testing.assert_allclose([r.steps for r in results], expected, rtol=0, atol=TOLERANCE)
+
+
+def test_one_row_per_record_and_two_passes_compute_the_same(group_scorer):
+    """Where every record has a context of its own, a batch is laid out one row per record (segment first, then
+    its context, explicit positions); where records share contexts, in two passes. Both are the same model."""
+    import torch
+
+    from leanprogress.batch_layout import collate, collate_contexts, collate_rows, collate_segments, group_forward
+
+    layout = group_scorer.layout
+    goals = [GOAL, OTHER, GOAL + "\nh₂ : y > 0", OTHER]
+    built = layout.build(goals, ["simp", "nlinarith [sq_nonneg (x - y)]", "rfl", "omega"], ["", "", "", "intro h"])
+    contexts, segments = layout.encode(built)
+    assert len(contexts) == 4 and "row_ids" in collate(contexts, segments, built.group_of, layout.pad_id)
+    shared = layout.build([GOAL] * 8, TACTICS[:8])
+    c, s = layout.encode(shared)
+    assert "context_ids" in collate(c, s, shared.group_of, layout.pad_id)
+    with torch.no_grad():
+        rows = group_forward(group_scorer.model, collate_rows(contexts, segments, built.group_of, layout.pad_id))
+        passes = group_forward(group_scorer.model, {**collate_contexts(contexts, layout.pad_id),
+                                                    **collate_segments(segments, built.group_of, layout.pad_id)})
+    np.testing.assert_allclose(rows.numpy(), passes.numpy(), rtol=0, atol=TOLERANCE)

@@ -572,8 +572,9 @@ def test_group_kind_trains_on_shared_states_and_scores_as_it_evaluated(tmp_path,
                                      max_length=32, precision=precision, learning_rate=1e-2, encoder_kind="group")
     trainer = ProgressTrainer(args, train, held)
     batches = trainer._tokenize_groups(trainer.train_dataset, seed=42).batches
-    assert sum(len(b["segment_ids"]) for b in batches) == len(train)
-    # The 48 records read 9 goals: records of one goal in a batch are read against one context.
+    assert sum(len(b["labels"]) for b in batches) == len(train)
+    # The 48 records read 9 goals: records of one goal in a batch are read against one context (two passes).
+    assert all("context_ids" in b for b in batches)
     assert sum(len(b["context_ids"]) for b in batches) < len(train) // 2
     metrics = trainer.train()
     assert ModelSettings.load(tmp_path).encoder_kind == "group" and metrics["encoder_kind"] == "group"

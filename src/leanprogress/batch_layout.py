@@ -18,6 +18,10 @@ its own context's cached keys and values and to its own tokens. Two reasons over
 a segment's attention costs ``its length x (context + its length)`` instead of the whole pack's length
 squared (the pack's mask is dense, mostly masked out), and a context is encoded once however many segments
 read it, where packs of bounded length would each repeat it (``benchmarks/bench_scoring.py`` measures both).
+Where every record of a batch has a context of its own (training records rarely share one: whole-proof steps
+of a theorem share its initial goal, not their prefix), the second pass would save nothing, and a batch is laid
+out one row per record instead, ``[segment | context]`` with explicit positions, in one pass
+(:func:`collate` picks the layout that pads less; both compute the same).
 
 Pooling: the head of ``BertForSequenceClassification`` reads the first token of a row. In the packed sequence
 that is the context's ``[CLS]``, which under the block mask sees the state only, the same for every candidate;
@@ -162,9 +166,14 @@ class GroupLayout:
     def _run(self, model, contexts, segments, group_of, readers, order, batch_size, device, raw) -> None:
         for start in range(0, len(order), batch_size):
             chunk = order[start:start + batch_size]
-            cache = encode_contexts(model, collate_contexts([contexts[g] for g in chunk], self.pad_id, device))
             local = {g: k for k, g in enumerate(chunk)}
             rows = sorted((i for g in chunk for i in readers[g]), key=lambda i: len(segments[i]), reverse=True)
+            if len(rows) <= batch_size:  # one batch: whichever layout pads less
+                batch = collate([contexts[g] for g in chunk], [segments[i] for i in rows],
+                                [local[group_of[i]] for i in rows], self.pad_id, device)
+                raw[rows] = group_forward(model, batch).float().reshape(len(rows), -1).cpu().numpy()
+                continue
+            cache = encode_contexts(model, collate_contexts([contexts[g] for g in chunk], self.pad_id, device))
             for s in range(0, len(rows), batch_size):
                 idx = rows[s:s + batch_size]
                 batch = collate_segments([segments[i] for i in idx], [local[group_of[i]] for i in idx],
@@ -174,11 +183,29 @@ class GroupLayout:
     def training_batch(self, contexts: list[list[int]], segments: list[list[int]], group_of: list[int],
                        labels: Sequence[float]) -> dict[str, torch.Tensor]:
         """One training (or evaluation) batch: its distinct contexts and its records' segments and labels, as
-        tensors for :func:`group_forward` (a batch of the HF ``Trainer``)."""
+        tensors for :func:`group_forward` (a batch of the HF ``Trainer``), in whichever layout pads less
+        (:func:`collate`)."""
         import torch
 
-        return {**collate_contexts(contexts, self.pad_id), **collate_segments(segments, group_of, self.pad_id),
+        return {**collate(contexts, segments, group_of, self.pad_id),
                 "labels": torch.tensor(np.asarray(labels, dtype=np.float32))}
+
+
+def collate(contexts: Sequence[Sequence[int]], segments: Sequence[Sequence[int]], group_of: Sequence[int],
+            pad_id: int, device: Any = None) -> dict[str, torch.Tensor]:
+    """A batch of records (their segments, and the contexts they read: ``group_of``) laid out for
+    :func:`group_forward` in whichever of two layouts that compute the same thing pads less:
+
+    - two passes (:func:`collate_contexts` and :func:`collate_segments`): each context once, then the segments
+      reading it; pays where several records share a context (the candidates of one state);
+    - one row per record (:func:`collate_rows`): its segment and its context in one row of one pass; pays where
+      every record has a context of its own (training records rarely share one), as a cross-encoder's prompt.
+    """
+    one_row_each = len(segments) * max(len(s) + len(contexts[g]) for s, g in zip(segments, group_of))
+    two_passes = len(contexts) * max(len(c) for c in contexts) + len(segments) * max(len(s) for s in segments)
+    if one_row_each <= two_passes:
+        return collate_rows(contexts, segments, group_of, pad_id, device)
+    return {**collate_contexts(contexts, pad_id, device), **collate_segments(segments, group_of, pad_id, device)}
 
 
 # ---------------------------------------------------------------- the two passes
@@ -257,9 +284,47 @@ def encode_segments(model: torch.nn.Module, contexts: ContextCache, batch: dict[
     return out.logits
 
 
+def collate_rows(contexts: Sequence[Sequence[int]], segments: Sequence[Sequence[int]], group_of: Sequence[int],
+                 pad_id: int, device: Any = None) -> dict[str, torch.Tensor]:
+    """One row per record: its segment, then its context, padded to the longest row: ``row_ids``,
+    ``row_positions``, ``row_mask`` (real tokens) and ``row_segment`` (the segment's tokens).
+
+    Positions are given explicitly (the context's from 0, the segment's after the context), and self-attention
+    depends on positions and the mask, not on places in the row; so putting the segment first computes the same
+    as the packed ``[context | segment]``, and its ``[CLS]`` is the row's first token, where the model's own
+    head reads.
+    """
+    import torch
+
+    ids, real = _pad([list(s) + list(contexts[g]) for s, g in zip(segments, group_of)], pad_id, None)
+    positions = torch.zeros_like(ids)
+    segment = torch.zeros_like(real)
+    for row, (s, g) in enumerate(zip(segments, group_of)):
+        n, m = len(s), len(contexts[g])
+        positions[row, :n] = torch.arange(m, m + n)
+        positions[row, n:n + m] = torch.arange(m)
+        segment[row, :n] = True
+    return {"row_ids": ids.to(device), "row_positions": positions.to(device), "row_mask": real.to(device),
+            "row_segment": segment.to(device)}
+
+
+def encode_rows(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """One pass over :func:`collate_rows`' rows: context tokens attend to the context, segment tokens to the
+    context and the segment (padding to the context, so that no row of the mask is empty); returns the model's
+    head outputs ``(records, num_labels)``."""
+    inner = getattr(model, "module", model)
+    segment, real = batch["row_segment"], batch["row_mask"]
+    context = real & ~segment
+    allowed = context[:, None, :] | (segment[:, :, None] & segment[:, None, :])
+    return model(input_ids=batch["row_ids"], attention_mask=_attention_mask(inner, allowed[:, None]),
+                 position_ids=batch["row_positions"]).logits
+
+
 def group_forward(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Head outputs ``(segments, num_labels)`` of a collated batch (:meth:`GroupLayout.training_batch`), with
-    gradients: both passes, the second reading the first's keys and values."""
+    """Head outputs ``(records, num_labels)`` of a batch from :func:`collate`, with gradients: one pass over
+    rows, or both passes (the second reading the first's keys and values)."""
+    if "row_ids" in batch:
+        return encode_rows(model, batch)
     return encode_segments(model, encode_contexts(model, batch), batch)
 
 
@@ -302,9 +367,9 @@ def compose_batches(keys: Sequence[Hashable], lengths: Sequence[int], batch_size
     """Record indices per batch, about ``batch_size`` records each, records with the same context key together.
 
     Records sharing a context stay in one batch (in chunks of ``batch_size``), so their context is encoded
-    once. With ``seed``, the chunks are shuffled and (``by_length``) sorted by length within windows of 50
-    batches, as the HF ``Trainer`` groups by length, so that a batch's contexts pad little; batches come out
-    shuffled. Without it, longest first (evaluation).
+    once. With ``seed``, the chunks are shuffled and (``by_length``) sorted by ``lengths`` (of each chunk's first
+    record: its tokens) within windows of 50 batches, as the HF ``Trainer`` groups by length, so that a batch
+    pads little; batches come out shuffled. Without it, longest first (evaluation).
     """
     groups: dict[Hashable, list[int]] = {}
     for i, key in enumerate(keys):

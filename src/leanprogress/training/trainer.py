@@ -580,7 +580,8 @@ class ProgressTrainer:
         size = self.args.batch_size if seed is not None else self.args.eval_batch_size
         labels = self._labels(records)
         batches, ordered = [], []
-        for members in compose_batches(keys, [len(c) for c in contexts], size, seed, by_length):
+        lengths = [len(c) + len(t) for c, t in zip(contexts, segments)]  # a record's tokens
+        for members in compose_batches(keys, lengths, size, seed, by_length):
             local: dict[bytes, int] = {}
             for i in members:
                 local.setdefault(keys[i], len(local))

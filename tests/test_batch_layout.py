@@ -234,23 +234,27 @@ def test_score_endpoint_and_rl_rewards_read_a_group_model_as_the_scorer_does(gro
         np.testing.assert_allclose([r.steps for r in results], expected, rtol=0, atol=TOLERANCE)
 
 
-def test_one_row_per_record_and_two_passes_compute_the_same(group_scorer):
-    """Where every record has a context of its own, a batch is laid out one row per record (segment first, then
-    its context, explicit positions); where records share contexts, in two passes. Both are the same model."""
+def test_packed_rows_hold_several_states_and_repeat_a_state_that_does_not_fit(group_scorer):
+    """Rows of at most pack_tokens: blocks of a context and its segments, a state repeated in the next block when its
+    candidates do not fit one, blocks of other states filling the rest; every candidate scores as alone."""
     import torch
 
-    from leanprogress.batch_layout import collate, collate_contexts, collate_rows, collate_segments, group_forward
+    from leanprogress.batch_layout import group_forward, pack
 
     layout = group_scorer.layout
-    goals = [GOAL, OTHER, GOAL + "\nh₂ : y > 0", OTHER]
-    built = layout.build(goals, ["simp", "nlinarith [sq_nonneg (x - y)]", "rfl", "omega"], ["", "", "", "intro h"])
+    goals = [GOAL] * 9 + [OTHER] * 3
+    tactics = TACTICS[:9] + ["simp", "omega", "linarith"]
+    built = layout.build(goals, tactics, [""] * 12)
     contexts, segments = layout.encode(built)
-    assert len(contexts) == 4 and "row_ids" in collate(contexts, segments, built.group_of, layout.pad_id)
-    shared = layout.build([GOAL] * 8, TACTICS[:8])
-    c, s = layout.encode(shared)
-    assert "context_ids" in collate(c, s, shared.group_of, layout.pad_id)
+    batch = pack(contexts, segments, built.group_of, layout.pad_id, pack_tokens=80)
+    ids, block, segment = batch["pack_ids"], batch["pack_block"], batch["pack_segment"]
+    assert ids.shape[1] <= 80 and ids.shape[0] >= 3
+    cls = group_scorer.tokenizer.cls_token_id
+    assert (ids.reshape(-1)[batch["pool_index"]] == cls).all()  # each record's pooled token is its segment's [CLS]
+    blocks_of_goal = {int(b) for b in block[(segment == 0) & (block >= 0)].unique()
+                      if len(contexts[0]) == int(((block == b) & (segment == 0)).sum())}
+    assert len(blocks_of_goal) >= 2  # GOAL's nine candidates do not fit one block of 80 tokens: its context repeats
     with torch.no_grad():
-        rows = group_forward(group_scorer.model, collate_rows(contexts, segments, built.group_of, layout.pad_id))
-        passes = group_forward(group_scorer.model, {**collate_contexts(contexts, layout.pad_id),
-                                                    **collate_segments(segments, built.group_of, layout.pad_id)})
-    np.testing.assert_allclose(rows.numpy(), passes.numpy(), rtol=0, atol=TOLERANCE)
+        packed = group_forward(group_scorer.model, batch).reshape(-1).numpy()
+    alone = [group_scorer._logits(group_scorer._prompts(g, [t], ""))[0, 0] for g, t in zip(goals, tactics)]
+    np.testing.assert_allclose(packed, alone, rtol=0, atol=TOLERANCE)

@@ -8,29 +8,27 @@ A model's ``encoder_kind`` (:class:`~leanprogress.config.ModelSettings`) says ho
 - ``group``: the state (the template up to ``{tactic}``: goal and prefix) is a *context* that attends only to
   itself, and each candidate is a *segment* ``[CLS] tactic [SEP]`` that attends to the context and to itself,
   never to another candidate, with positions that continue after the context
-  (:meth:`~leanprogress.prompt.PromptBuilder.build_groups`). The context does not depend on the candidates,
-  so it is encoded once for all of them, and each candidate costs its own tokens only.
+  (:meth:`~leanprogress.prompt.PromptBuilder.build_groups`). The context does not depend on the candidates, so
+  one copy of it serves all of them, and each candidate costs its own tokens.
 
-The group layout runs in two passes (:func:`group_forward`), which compute exactly what one packed sequence
-``[context | tactic 1 | tactic 2 | ...]`` with a block attention mask computes: first the contexts of a batch
-(every layer's keys and values kept, as a decoder keeps its cache), then the segments, each row attending to
-its own context's cached keys and values and to its own tokens. Two reasons over the single packed sequence:
-a segment's attention costs ``its length x (context + its length)`` instead of the whole pack's length
-squared (the pack's mask is dense, mostly masked out), and a context is encoded once however many segments
-read it, where packs of bounded length would each repeat it (``benchmarks/bench_scoring.py`` measures both).
-Where every record of a batch has a context of its own (training records rarely share one: whole-proof steps
-of a theorem share its initial goal, not their prefix), the second pass would save nothing, and a batch is laid
-out one row per record instead, ``[segment | context]`` with explicit positions, in one pass
-(:func:`collate` picks the layout that pads less; both compute the same).
+A group-kind batch is packed (:func:`pack`): a *block* is a context followed by as many of its segments as fit
+``pack_tokens``, ``[context | tactic 1 | tactic 2 | ...]``, and blocks (of one state or of several: a GRPO batch)
+fill rows of at most ``pack_tokens``, first fit, so nothing but the end of a row is padding. One block attention
+mask says who reads whom (:func:`block_mask`); a state with more candidates than a block holds is repeated in
+the next block. The alternative, encoding each state once and handing every candidate row its keys and values
+(a decoder's cache), was measured slower on the CPU: copying the cached keys and values to every candidate row
+took more than half the time, more than re-encoding the state once per block of 512 tokens
+(``benchmarks/bench_scoring.py --kinds`` times both).
 
-Pooling: the head of ``BertForSequenceClassification`` reads the first token of a row. In the packed sequence
-that is the context's ``[CLS]``, which under the block mask sees the state only, the same for every candidate;
-so each segment starts with a ``[CLS]`` of its own (the tokenizer's layout of one text) and in the second pass
-it is the first token of its row, where the model's own pooler and head read it, unchanged. The segment's
-``[CLS]`` sees the whole state and its own tactic, as the cross-encoder's does.
+Pooling: the head of ``BertForSequenceClassification`` reads the first token of a row, which in a packed row is a
+context's ``[CLS]``: under the block mask it sees the state only, the same for every candidate. So each segment
+starts with a ``[CLS]`` of its own (the tokenizer's layout of one text), which sees the whole state and its own
+tactic as the cross-encoder's ``[CLS]`` does, and the model is called as a whole with its pooler reading those
+tokens (:func:`group_forward`): the model's own pooler and head, in the precision the scorer or trainer gave
+them, and under DDP the model's own forward.
 
 Training (:class:`~leanprogress.training.ProgressTrainer`) and scoring
-(:class:`~leanprogress.scoring.LeanProgressScorer`) both call :func:`layout_for`, so a model is always read
+(:class:`~leanprogress.scoring.LeanProgressScorer`) both go through :func:`layout_for`, so a model is always read
 as it was trained.
 
 Example:
@@ -42,9 +40,9 @@ Example:
 
 from __future__ import annotations
 
-import functools
 import inspect
 import random
+import threading
 from typing import TYPE_CHECKING, Any, Hashable, Sequence
 
 import numpy as np
@@ -96,8 +94,14 @@ class CrossLayout:
         return raw
 
 
+PACK_TOKENS = 512
+"""Tokens per packed row (at least a whole context and segment): the attention of a row costs its length squared,
+so rows stay short; a state repeats once per row it does not fit."""
+
+
 class GroupLayout:
-    """One context per state, one segment per candidate, run in two passes (see the module doc)."""
+    """One context per state, one segment per candidate, packed into rows under a block mask (see the module
+    doc)."""
 
     kind = "group"
 
@@ -105,6 +109,7 @@ class GroupLayout:
         builder.template.check_splits_at_tactic()
         self.builder = builder
         self.tokenizer = builder.tokenizer
+        self.pack_tokens = max(PACK_TOKENS, builder.max_length + builder.segment_length)
 
     @property
     def pad_id(self) -> int:
@@ -125,15 +130,18 @@ class GroupLayout:
         return ids(built.contexts, self.builder.max_length), ids(built.segments, self.builder.segment_length)
 
     def check_model(self, model: torch.nn.Module) -> None:
-        """Raise ValueError for a model this layout cannot run: the encoder must take ``position_ids`` and a
-        4D attention mask (BERT does), its attention must be SDPA or eager, and it must have positions for a
-        context and a segment together."""
+        """Raise ValueError for a model this layout cannot run: a BERT-style encoder (learned positions taken as
+        ``position_ids``, a 4D attention mask, a pooler that reads the first token), SDPA or eager attention, and
+        positions for a context and a segment together."""
+        import torch
+
         inner = getattr(model, "module", model)
         base = getattr(inner, "base_model", None)
         embeddings = getattr(base, "embeddings", None)
-        if getattr(embeddings, "position_embeddings", None) is None or "position_ids" not in _parameters(base):
-            raise ValueError(f"the group encoder kind runs BERT-style encoders (learned positions, position_ids); "
-                             f"{type(inner).__name__} is not one: train it with --encoder-kind cross")
+        if (getattr(embeddings, "position_embeddings", None) is None or "position_ids" not in _parameters(base)
+                or not isinstance(getattr(base, "pooler", None), torch.nn.Module)):
+            raise ValueError(f"the group encoder kind runs BERT-style encoders (learned positions, position_ids, a "
+                             f"pooler); {type(inner).__name__} is not one: train it with --encoder-kind cross")
         _attention_kind(inner)
         positions = embeddings.position_embeddings.num_embeddings
         needed = self.builder.max_length + self.builder.segment_length
@@ -147,198 +155,142 @@ class GroupLayout:
                num_labels: int = 1) -> np.ndarray:
         """Raw head outputs, one row per record in the caller's order (``num_labels`` columns), in float64.
 
-        Contexts run ``batch_size`` at a time, longest first; after each batch of contexts, the segments that
-        read them run ``batch_size`` at a time, longest first, so memory is bounded however many records and
-        states come in.
+        Each pass takes up to ``batch_size`` records, a state's records together, states with the longest
+        contexts first, packed into rows (:func:`pack`), so memory is bounded however many come in.
         """
         import torch
 
         contexts, segments = self.encode(built)
         raw = np.zeros((len(segments), num_labels))
-        readers: list[list[int]] = [[] for _ in contexts]
-        for i, g in enumerate(built.group_of):
-            readers[g].append(i)
-        order = sorted(range(len(contexts)), key=lambda g: len(contexts[g]), reverse=True)
+        keys = list(built.group_of)
         with torch.inference_mode():
-            self._run(model, contexts, segments, built.group_of, readers, order, batch_size, device, raw)
+            for idx in compose_batches(keys, [len(contexts[g]) for g in keys], batch_size):
+                local: dict[int, int] = {}
+                for i in idx:
+                    local.setdefault(built.group_of[i], len(local))
+                batch = pack([contexts[g] for g in local], [segments[i] for i in idx],
+                             [local[built.group_of[i]] for i in idx], self.pad_id, self.pack_tokens, device)
+                raw[idx] = group_forward(model, batch).float().reshape(len(idx), -1).cpu().numpy()
         return raw
-
-    def _run(self, model, contexts, segments, group_of, readers, order, batch_size, device, raw) -> None:
-        for start in range(0, len(order), batch_size):
-            chunk = order[start:start + batch_size]
-            local = {g: k for k, g in enumerate(chunk)}
-            rows = sorted((i for g in chunk for i in readers[g]), key=lambda i: len(segments[i]), reverse=True)
-            if len(rows) <= batch_size:  # one batch: whichever layout pads less
-                batch = collate([contexts[g] for g in chunk], [segments[i] for i in rows],
-                                [local[group_of[i]] for i in rows], self.pad_id, device)
-                raw[rows] = group_forward(model, batch).float().reshape(len(rows), -1).cpu().numpy()
-                continue
-            cache = encode_contexts(model, collate_contexts([contexts[g] for g in chunk], self.pad_id, device))
-            for s in range(0, len(rows), batch_size):
-                idx = rows[s:s + batch_size]
-                batch = collate_segments([segments[i] for i in idx], [local[group_of[i]] for i in idx],
-                                         self.pad_id, device)
-                raw[idx] = encode_segments(model, cache, batch).float().reshape(len(idx), -1).cpu().numpy()
 
     def training_batch(self, contexts: list[list[int]], segments: list[list[int]], group_of: list[int],
                        labels: Sequence[float]) -> dict[str, torch.Tensor]:
-        """One training (or evaluation) batch: its distinct contexts and its records' segments and labels, as
-        tensors for :func:`group_forward` (a batch of the HF ``Trainer``), in whichever layout pads less
-        (:func:`collate`)."""
+        """One training (or evaluation) batch: its distinct contexts and its records' segments and labels, packed
+        for :func:`group_forward` (a batch of the HF ``Trainer``)."""
         import torch
 
-        return {**collate(contexts, segments, group_of, self.pad_id),
+        return {**pack(contexts, segments, group_of, self.pad_id, self.pack_tokens),
                 "labels": torch.tensor(np.asarray(labels, dtype=np.float32))}
 
 
-def collate(contexts: Sequence[Sequence[int]], segments: Sequence[Sequence[int]], group_of: Sequence[int],
-            pad_id: int, device: Any = None) -> dict[str, torch.Tensor]:
-    """A batch of records (their segments, and the contexts they read: ``group_of``) laid out for
-    :func:`group_forward` in whichever of two layouts that compute the same thing pads less:
+# ---------------------------------------------------------------- packing and the forward pass
+def pack(contexts: Sequence[Sequence[int]], segments: Sequence[Sequence[int]], group_of: Sequence[int],
+         pad_id: int, pack_tokens: int = PACK_TOKENS, device: Any = None) -> dict[str, torch.Tensor]:
+    """Records (their segments, reading the contexts ``group_of`` names) packed into rows of at most
+    ``pack_tokens``: ``pack_ids``, ``pack_positions`` (a context's from 0, a segment's after its context),
+    ``pack_block`` and ``pack_segment`` (for :func:`block_mask`: which block and which segment each token is in;
+    -1 and 0 on padding) and ``pool_index`` (where each record's segment starts, in the flattened rows, in
+    record order).
 
-    - two passes (:func:`collate_contexts` and :func:`collate_segments`): each context once, then the segments
-      reading it; pays where several records share a context (the candidates of one state);
-    - one row per record (:func:`collate_rows`): its segment and its context in one row of one pass; pays where
-      every record has a context of its own (training records rarely share one), as a cross-encoder's prompt.
+    A block is a context and as many of its segments as fit after it (at least one); blocks fill rows first fit,
+    longest first.
     """
-    one_row_each = len(segments) * max(len(s) + len(contexts[g]) for s, g in zip(segments, group_of))
-    two_passes = len(contexts) * max(len(c) for c in contexts) + len(segments) * max(len(s) for s in segments)
-    if one_row_each <= two_passes:
-        return collate_rows(contexts, segments, group_of, pad_id, device)
-    return {**collate_contexts(contexts, pad_id, device), **collate_segments(segments, group_of, pad_id, device)}
-
-
-# ---------------------------------------------------------------- the two passes
-def _pad(rows: Sequence[Sequence[int]], pad_id: int, device: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    """Token ids padded to the longest row, and the mask of real tokens (True)."""
     import torch
 
-    width = max(len(r) for r in rows)
+    readers: dict[int, list[int]] = {}
+    for i, g in enumerate(group_of):
+        readers.setdefault(g, []).append(i)
+    blocks: list[tuple[int, list[int]]] = []  # (context, records)
+    for g, members in readers.items():
+        current: list[int] = []
+        used = len(contexts[g])
+        for i in members:
+            if current and used + len(segments[i]) > pack_tokens:
+                blocks.append((g, current))
+                current, used = [], len(contexts[g])
+            current.append(i)
+            used += len(segments[i])
+        blocks.append((g, current))
+    size = [len(contexts[g]) + sum(len(segments[i]) for i in members) for g, members in blocks]
+    rows: list[list[int]] = []  # block numbers
+    room: list[int] = []
+    for b in sorted(range(len(blocks)), key=lambda b: -size[b]):
+        row = next((r for r in range(len(rows)) if room[r] >= size[b]), None)
+        if row is None:
+            rows.append([])
+            room.append(pack_tokens)
+            row = len(rows) - 1
+        rows[row].append(b)
+        room[row] -= size[b]
+    width = max(pack_tokens - r for r in room)
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.bool)
-    for i, r in enumerate(rows):
-        ids[i, :len(r)] = torch.as_tensor(r, dtype=torch.long)
-        mask[i, :len(r)] = True
-    return ids.to(device), mask.to(device)
+    positions = torch.zeros((len(rows), width), dtype=torch.long)
+    block = torch.full((len(rows), width), -1, dtype=torch.long)
+    segment = torch.zeros((len(rows), width), dtype=torch.long)
+    pool = [0] * len(segments)
+    for r, row in enumerate(rows):
+        at = 0
+        for b in row:
+            g, members = blocks[b]
+            context = contexts[g]
+            n = len(context)
+            ids[r, at:at + n] = torch.as_tensor(context, dtype=torch.long)
+            positions[r, at:at + n] = torch.arange(n)
+            block[r, at:at + n] = b
+            at += n
+            for i in members:
+                m = len(segments[i])
+                ids[r, at:at + m] = torch.as_tensor(segments[i], dtype=torch.long)
+                positions[r, at:at + m] = torch.arange(n, n + m)
+                block[r, at:at + m] = b
+                segment[r, at:at + m] = i + 1
+                pool[i] = r * width + at
+                at += m
+    return {"pack_ids": ids.to(device), "pack_positions": positions.to(device), "pack_block": block.to(device),
+            "pack_segment": segment.to(device), "pool_index": torch.as_tensor(pool, dtype=torch.long).to(device)}
 
 
-def collate_contexts(contexts: Sequence[Sequence[int]], pad_id: int, device: Any = None) -> dict[str, torch.Tensor]:
-    """Contexts padded to the longest: ``context_ids`` and ``context_mask`` (True on real tokens)."""
-    ids, mask = _pad(contexts, pad_id, device)
-    return {"context_ids": ids, "context_mask": mask}
+def block_mask(block: torch.Tensor, segment: torch.Tensor) -> torch.Tensor:
+    """Who reads whom in packed rows, ``(rows, 1, tokens, tokens)``, True where a query token (row) may read a
+    key token (column): within its block, a context token reads the context, a segment token the context and
+    its own segment; padding reads padding (so that no row of the mask is empty)."""
+    same_block = block[:, :, None] == block[:, None, :]
+    key_in_context = segment[:, None, :] == 0
+    query_in_context = segment[:, :, None] == 0
+    own_segment = segment[:, :, None] == segment[:, None, :]
+    return (same_block & (key_in_context | (own_segment & ~query_in_context)))[:, None]
 
 
-def collate_segments(segments: Sequence[Sequence[int]], group_of: Sequence[int], pad_id: int,
-                     device: Any = None) -> dict[str, torch.Tensor]:
-    """Segments padded to the longest: ``segment_ids``, ``segment_mask`` and ``segment_group`` (the row of
-    each segment's context among the collated contexts)."""
-    import torch
-
-    ids, mask = _pad(segments, pad_id, device)
-    return {"segment_ids": ids, "segment_mask": mask,
-            "segment_group": torch.as_tensor(list(group_of), dtype=torch.long, device=ids.device)}
-
-
-class ContextCache:
-    """What the second pass needs of a batch of contexts: every layer's keys and values, the padding mask and
-    each context's length (where its segments' positions start)."""
-
-    def __init__(self, layers: list[tuple[torch.Tensor, torch.Tensor]], mask: torch.Tensor):
-        self.layers, self.mask = layers, mask
-        self.lengths = mask.sum(dim=1)
-
-
-def encode_contexts(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> ContextCache:
-    """First pass: the contexts through the encoder, each attending to itself only; keeps every layer's keys
-    and values."""
-    from transformers import DynamicCache
-
-    inner = getattr(model, "module", model)  # under DDP the wrapped model
-    ids, mask = batch["context_ids"], batch["context_mask"]
-    n, width = ids.shape
-    cache = DynamicCache()
-    allowed = mask[:, None, None, :].expand(n, 1, width, width)
-    inner.base_model(input_ids=ids, attention_mask=_attention_mask(inner, allowed), **{_cache_keyword(): cache})
-    return ContextCache([(layer.keys, layer.values) for layer in cache.layers], mask)
-
-
-def encode_segments(model: torch.nn.Module, contexts: ContextCache, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Second pass: each segment attends to its context's cached keys and values and to its own tokens, with
-    positions continuing after its context; returns the model's head outputs ``(segments, num_labels)``.
-
-    ``model`` is called as a whole (its own pooler and head read each row's first token, the segment's
-    ``[CLS]``), so under DDP this is the call that synchronizes gradients.
-    """
-    import torch
-    from transformers import DynamicCache
-
-    inner = getattr(model, "module", model)
-    ids, mask, group = batch["segment_ids"], batch["segment_mask"], batch["segment_group"]
-    n, width = ids.shape
-    past = [(k.index_select(0, group), v.index_select(0, group)) for k, v in contexts.layers]
-    allowed = torch.cat([contexts.mask.index_select(0, group), mask], dim=1)
-    allowed = allowed[:, None, None, :].expand(n, 1, width, allowed.shape[1])
-    positions = contexts.lengths.index_select(0, group)[:, None] + torch.arange(width, device=ids.device)[None, :]
-    out = model(input_ids=ids, attention_mask=_attention_mask(inner, allowed), position_ids=positions,
-                **{_cache_keyword(): DynamicCache(ddp_cache_data=past)})
-    return out.logits
-
-
-def collate_rows(contexts: Sequence[Sequence[int]], segments: Sequence[Sequence[int]], group_of: Sequence[int],
-                 pad_id: int, device: Any = None) -> dict[str, torch.Tensor]:
-    """One row per record: its segment, then its context, padded to the longest row: ``row_ids``,
-    ``row_positions``, ``row_mask`` (real tokens) and ``row_segment`` (the segment's tokens).
-
-    Positions are given explicitly (the context's from 0, the segment's after the context), and self-attention
-    depends on positions and the mask, not on places in the row; so putting the segment first computes the same
-    as the packed ``[context | segment]``, and its ``[CLS]`` is the row's first token, where the model's own
-    head reads.
-    """
-    import torch
-
-    ids, real = _pad([list(s) + list(contexts[g]) for s, g in zip(segments, group_of)], pad_id, None)
-    positions = torch.zeros_like(ids)
-    segment = torch.zeros_like(real)
-    for row, (s, g) in enumerate(zip(segments, group_of)):
-        n, m = len(s), len(contexts[g])
-        positions[row, :n] = torch.arange(m, m + n)
-        positions[row, n:n + m] = torch.arange(m)
-        segment[row, :n] = True
-    return {"row_ids": ids.to(device), "row_positions": positions.to(device), "row_mask": real.to(device),
-            "row_segment": segment.to(device)}
-
-
-def encode_rows(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """One pass over :func:`collate_rows`' rows: context tokens attend to the context, segment tokens to the
-    context and the segment (padding to the context, so that no row of the mask is empty); returns the model's
-    head outputs ``(records, num_labels)``."""
-    inner = getattr(model, "module", model)
-    segment, real = batch["row_segment"], batch["row_mask"]
-    context = real & ~segment
-    allowed = context[:, None, :] | (segment[:, :, None] & segment[:, None, :])
-    return model(input_ids=batch["row_ids"], attention_mask=_attention_mask(inner, allowed[:, None]),
-                 position_ids=batch["row_positions"]).logits
+_pool_lock = threading.Lock()
 
 
 def group_forward(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Head outputs ``(records, num_labels)`` of a batch from :func:`collate`, with gradients: one pass over
-    rows, or both passes (the second reading the first's keys and values)."""
-    if "row_ids" in batch:
-        return encode_rows(model, batch)
-    return encode_segments(model, encode_contexts(model, batch), batch)
+    """Head outputs ``(records, num_labels)`` of a batch from :func:`pack`, with gradients when enabled.
 
+    The model is called as a whole, so its own pooler, dropout and head run (in the precision they were given,
+    and under DDP through the wrapper's forward); a hook hands its pooler each segment's first token in place of
+    each row's first token.
+    """
+    inner = getattr(model, "module", model)  # under DDP the wrapped model
+    pool_index = batch["pool_index"]
 
-@functools.lru_cache(maxsize=None)
-def _cache_keyword() -> str:
-    """The name under which BERT's forward takes a key/value cache (``past_key_values`` until transformers
-    renamed it ``cache``)."""
-    from transformers import BertModel
+    def segments_first(module, args, kwargs):
+        hidden = args[0] if args else kwargs["hidden_states"]
+        firsts = hidden.reshape(-1, hidden.shape[-1]).index_select(0, pool_index)[:, None, :]
+        return (firsts,), {}
 
-    return "cache" if "cache" in _parameters(BertModel) else "past_key_values"
+    mask = _attention_mask(inner, block_mask(batch["pack_block"], batch["pack_segment"]))
+    with _pool_lock:  # the hook is the pooler's while this call runs: one call at a time
+        handle = inner.base_model.pooler.register_forward_pre_hook(segments_first, with_kwargs=True)
+        try:
+            return model(input_ids=batch["pack_ids"], attention_mask=mask,
+                         position_ids=batch["pack_positions"]).logits
+        finally:
+            handle.remove()
 
 
 def _parameters(module: Any) -> set[str]:
-    """The names a module's (or module class's) forward takes."""
+    """The names a module's forward takes."""
     return set(inspect.signature(module.forward).parameters)
 
 
@@ -361,7 +313,7 @@ def _attention_mask(model: torch.nn.Module, allowed: torch.Tensor) -> torch.Tens
                                                                                      torch.finfo(dtype).min)
 
 
-# ---------------------------------------------------------------- training batches
+# ---------------------------------------------------------------- batches
 def compose_batches(keys: Sequence[Hashable], lengths: Sequence[int], batch_size: int,
                     seed: int | None = None, by_length: bool = True) -> list[list[int]]:
     """Record indices per batch, about ``batch_size`` records each, records with the same context key together.
@@ -369,7 +321,7 @@ def compose_batches(keys: Sequence[Hashable], lengths: Sequence[int], batch_size
     Records sharing a context stay in one batch (in chunks of ``batch_size``), so their context is encoded
     once. With ``seed``, the chunks are shuffled and (``by_length``) sorted by ``lengths`` (of each chunk's first
     record: its tokens) within windows of 50 batches, as the HF ``Trainer`` groups by length, so that a batch
-    pads little; batches come out shuffled. Without it, longest first (evaluation).
+    pads little; batches come out shuffled. Without it, longest first (evaluation, scoring).
     """
     groups: dict[Hashable, list[int]] = {}
     for i, key in enumerate(keys):

@@ -13,8 +13,8 @@ import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from .files import atomic_output, json_error
 from .batch_layout import ENCODER_KINDS
+from .files import atomic_output, json_error
 from .heads import HEADS, POINT_ESTIMATES, decode_regression
 from .lean.expr import CANONICAL_FORMS
 from .prompt import DEFAULT_TEMPLATE, TRUNCATIONS, PromptBuilder, PromptTemplate
@@ -192,8 +192,8 @@ class ModelSettings:
     encoder_kind: str = "cross"
     """How the encoder reads a record (:mod:`leanprogress.batch_layout`): ``cross`` (goal, prefix and tactic as
     one prompt, every token attending to every other; every model saved before this field) or ``group`` (goal
-    and prefix as a context encoded once per state, each candidate tactic attending to it and to itself: the
-    candidates of a state cost their own tokens only)."""
+    and prefix as a context that attends only to itself, each candidate tactic attending to it and to itself:
+    one copy of the state serves its candidates, which cost their own tokens)."""
     format_version: int = 1
     """Settings format: 1, or 2 for a ``group``-kind model (which earlier versions would misread as a
     cross-encoder; they ignore keys they do not know)."""
@@ -368,8 +368,8 @@ class ProgressTrainingArguments:
     regression head, in its target's units (``log1p(steps)``; steps with ``label_transform="none"``);
     distribution head, in log-odds (nats)."""
     encoder_kind: str = "cross"
-    """``cross`` (one prompt per record) or ``group`` (goal and prefix encoded once per state, each tactic
-    attending to them; records sharing a goal and prefix are trained as one group): see
+    """``cross`` (one prompt per record) or ``group`` (goal and prefix read once for the candidates of a state,
+    each tactic attending to them; records sharing a goal and prefix are trained as one group): see
     :mod:`leanprogress.batch_layout`. Saved with the model; the scorer reads it the same way."""
     group_by_length: bool = True
     """Batch prompts of similar length together so padding stays small."""

@@ -165,9 +165,9 @@ def _one_batch(items: list[dict]) -> dict:
 
 
 class GroupTrainer(Trainer):
-    """The HF ``Trainer`` for ``group``-kind models: a batch runs through both passes of
-    :func:`~leanprogress.batch_layout.group_forward` (contexts, then each record's segment reading its context),
-    and the loss is the head's (MSE on the target, or ``compute_loss_func``: the distribution head's
+    """The HF ``Trainer`` for ``group``-kind models: a batch's packed rows run through
+    :func:`~leanprogress.batch_layout.group_forward` (the model's own forward, its pooler reading each record's
+    segment), and the loss is the head's (MSE on the target, or ``compute_loss_func``: the distribution head's
     cross-entropy). Evaluation goes through the same method, so eval figures are those of the layout scoring
     uses."""
 
@@ -176,13 +176,7 @@ class GroupTrainer(Trainer):
 
         from ..batch_layout import group_forward
 
-        # accelerate runs the model's forward under autocast (bf16 training) by wrapping it; the first pass calls
-        # the encoder inside the model, so it gets the same autocast here. After training the wrapper is removed
-        # for the fp32 evaluation of the kept model, and then neither pass autocasts.
-        inner = getattr(model, "module", model)
-        wrapped = "_original_forward" in vars(inner)
-        with self.accelerator.autocast() if wrapped else contextlib.nullcontext():
-            logits = group_forward(model, inputs)
+        logits = group_forward(model, inputs)  # the model's forward: under bf16, accelerate's autocast
         labels = inputs["labels"]
         if self.compute_loss_func is not None:
             loss = self.compute_loss_func({"logits": logits}, labels, num_items_in_batch=num_items_in_batch)

@@ -52,7 +52,7 @@ current one, which keeps what decides a term's value), ``group`` (1: batches of 
 off), ``negatives``, ``negatives_from`` (source|any) and ``margin``, the source weights ``workbook``, ``minif2f``,
 ``mathlib``, ``search`` (0 leaves a source out; fractions subsample theorems, whole numbers repeat them),
 ``workbook_theorems`` (only this many Workbook training theorems, for cheap runs; 0: all), ``kind`` (the encoder
-kind: cross, one prompt per record, or group, the state encoded once and each tactic attending to it; see
+kind: cross, one prompt per record, or group, one copy of the state for its candidates, each attending to it; see
 ``leanprogress.batch_layout``), ``name``.
 """
 
@@ -433,26 +433,35 @@ def print_selection_summary(totals: dict) -> None:
 
 
 # ---------------------------------------------------------------- one run
-def run_once(variant: dict, fold: int | None, sources, split: dict, opts, cache, workdir: Path) -> dict:
-    """Train one variant on one fold (None: all held out) with the variant's seed; its record for the results."""
-    from leanprogress import ProgressTrainer, ProgressTrainingArguments
+def training_arguments(variant: dict, output_dir, model_name=None, device: str = "auto", precision: str = "auto",
+                       extra: dict | None = None):
+    """The ``ProgressTrainingArguments`` of a variant (``bench_training.py`` times the recipe with them too)."""
+    from leanprogress import ProgressTrainingArguments
 
-    train, inner, held = fold_data(sources, split, fold, variant)
-    rows = held_rows(sources, split, fold)
-    tag = f"{variant['name']}-seed{variant['seed']}-fold{'all' if fold is None else fold}"
-    out = workdir / re.sub(r"[^\w.-]", "_", tag)
-    args = ProgressTrainingArguments(
-        output_dir=str(out), model_name=opts.model_name, max_length=variant["max_length"],
+    return ProgressTrainingArguments(
+        output_dir=str(output_dir), model_name=model_name, max_length=variant["max_length"],
         batch_size=variant["batch_size"], epochs=variant["epochs"], learning_rate=variant["lr"],
         warmup_ratio=variant["warmup"], seed=variant["seed"], label_transform=variant["label_transform"],
         head=variant["head"], head_max_steps=variant["k"], point_estimate=variant["point"],
         selection_metric=variant["selection"], canonicalize_goals=bool(variant["canonical"]),
         initial_goals=variant["initial"], ranking_weight=variant["ranking"], ranking_negatives=variant["negatives"],
         ranking_negatives_from=variant["negatives_from"], ranking_margin=variant["margin"],
-        group_by_length=bool(variant["group"]), encoder_kind=variant["kind"], device=opts.device,
-        precision=opts.precision, eval_batch_size=64, logging_steps=50,
-        extra={"save_total_limit": 1, "dataloader_num_workers": opts.workers, "disable_tqdm": not opts.progress},
+        group_by_length=bool(variant["group"]), encoder_kind=variant["kind"], device=device,
+        precision=precision, eval_batch_size=64, logging_steps=50, extra=extra or {},
     )
+
+
+def run_once(variant: dict, fold: int | None, sources, split: dict, opts, cache, workdir: Path) -> dict:
+    """Train one variant on one fold (None: all held out) with the variant's seed; its record for the results."""
+    from leanprogress import ProgressTrainer
+
+    train, inner, held = fold_data(sources, split, fold, variant)
+    rows = held_rows(sources, split, fold)
+    tag = f"{variant['name']}-seed{variant['seed']}-fold{'all' if fold is None else fold}"
+    out = workdir / re.sub(r"[^\w.-]", "_", tag)
+    args = training_arguments(variant, out, model_name=opts.model_name, device=opts.device, precision=opts.precision,
+                              extra={"save_total_limit": 1, "dataloader_num_workers": opts.workers,
+                                     "disable_tqdm": not opts.progress})
     callback = HeldOutEachEpoch(held)
     t0 = time.perf_counter()
     pt = ProgressTrainer(args, train, inner, callbacks=[callback], prompt_cache=cache)

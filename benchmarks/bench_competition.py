@@ -668,7 +668,10 @@ def pooled_comparison(records: list[dict], per_row: dict, reference: str, others
         theirs = matrices(preds, shared)
         saved = groups_of
         groups_of = {"accuracy": [groups[i] for i in at], "mae": [groups[i] for i in at]}
-        diffs[f"vs {name}"] = block({k: [(1.0, mine[k]), (-1.0, theirs[k])] for k in ("accuracy", "mae")})
+        figures = ("accuracy", "mae", "ranking") if "ranking" in theirs and "ranking" in table[reference] else (
+            "accuracy", "mae")  # the ranking pairs only where both predicted every row of the set
+        mine["ranking"] = table[reference].get("ranking")
+        diffs[f"vs {name}"] = block({k: [(1.0, mine[k]), (-1.0, theirs[k])] for k in figures})
         groups_of = saved
     seeds = sorted({len(v) for v in per_row[reference].values()})
     return {"rows": len(rows), "theorems": len(set(groups)), "seeds_per_row": seeds, "ranking_pairs": len(pairs),

@@ -64,7 +64,9 @@ current one, which keeps what decides a term's value), ``group`` (1: batches of 
 off), ``negatives``, ``negatives_from`` (source|any) and ``margin``, the source weights ``workbook``, ``minif2f``,
 ``mathlib``, ``search`` (0 leaves a source out; fractions subsample theorems, whole numbers repeat them),
 ``workbook_theorems`` (only this many Workbook training theorems, for cheap runs; 0: all), ``prior``
-(none|lookup: ``train --head-prior``), ``class_weight`` (``train --class-weighting``), ``name``.
+(none|lookup: ``train --head-prior``), ``class_weight`` (``train --class-weighting``), ``kind`` (the encoder
+kind: cross, one prompt per record, or group, one copy of the state for its candidates, each attending to it; see
+``leanprogress.batch_layout``), ``name``.
 """
 
 from __future__ import annotations
@@ -117,12 +119,14 @@ RECIPE = {
     "workbook_theorems": 0,
     "prior": "none",
     "class_weight": 0.0,
+    "kind": "cross",
 }
 _TYPES = {k: type(v) for k, v in RECIPE.items()}
 _CHOICES = {"head": ("regression", "distribution"), "point": ("median", "mode", "mean"),
             "selection": ("mae", "accuracy", "mse", "loss"), "label_transform": ("log1p", "none"),
             "order": ("leandojo", "search"), "mathlib_order": ("leandojo", "search"),
-            "initial": ("read", "mark", "drop"), "negatives_from": ("source", "any"), "prior": ("none", "lookup")}
+            "initial": ("read", "mark", "drop"), "negatives_from": ("source", "any"), "prior": ("none", "lookup"),
+            "kind": ("cross", "group")}
 HELD_SETS = ("search", "first")
 """The selection sets: variants are compared and chosen on these."""
 REPORT_SETS = ("report_search", "report_first")
@@ -360,35 +364,20 @@ def fold_data(sources, split: dict, fold: int | None, variant: dict) -> tuple[li
 
 # ---------------------------------------------------------------- scoring held-out sets with the live model
 def raw_outputs(progress_trainer, model, records: list[dict], device, batch_size: int = 64):
-    """Head outputs (n, num_labels) of ``model`` on records, prompts as the trainer builds them."""
-    import numpy as np
-    import torch
-
+    """Head outputs (n, num_labels) of ``model`` on records, laid out as the trainer lays them out and the scorer
+    reads the saved model (``progress_trainer.layout``, either encoder kind)."""
     from leanprogress.data.records import has_initial_goal
 
-    ids = progress_trainer._encode_prompts([r["goal"] for r in records], [r["tactic"] for r in records],
-                                           [r["prefix"] for r in records], [has_initial_goal(r) for r in records])
-    pad = progress_trainer.tokenizer.pad_token_id or 0
-    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-    out = np.zeros((len(ids), progress_trainer.settings.num_labels))
+    layout = progress_trainer.layout
+    built = layout.build([r["goal"] for r in records], [r["tactic"] for r in records], [r["prefix"] for r in records],
+                         [has_initial_goal(r) for r in records])
     was_training = model.training
     model.eval()
-    types = "token_type_ids" in progress_trainer.tokenizer.model_input_names
-    with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
-            width = max(len(ids[i]) for i in idx)
-            x = torch.full((len(idx), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(idx), width), dtype=torch.long)
-            for row, i in enumerate(idx):
-                x[row, :len(ids[i])] = torch.as_tensor(ids[i], dtype=torch.long)
-                mask[row, :len(ids[i])] = 1
-            batch = {"input_ids": x.to(device), "attention_mask": mask.to(device)}
-            if types:
-                batch["token_type_ids"] = torch.zeros_like(batch["input_ids"])
-            out[idx] = model(**batch).logits.float().reshape(len(idx), -1).cpu().numpy()
-    if was_training:
-        model.train()
+    try:
+        out = layout.logits(model, built, batch_size, device, progress_trainer.settings.num_labels)
+    finally:
+        if was_training:
+            model.train()
     prior = progress_trainer.head_prior_of([r["tactic"] for r in records])
     return out if prior is None else out + prior
 
@@ -509,16 +498,13 @@ def print_selection_summary(totals: dict) -> None:
 
 
 # ---------------------------------------------------------------- one run
-def run_once(variant: dict, fold: int | None, sources, split: dict, opts, cache, workdir: Path) -> dict:
-    """Train one variant on one fold (None: all held out) with the variant's seed; its record for the results."""
-    from leanprogress import ProgressTrainer, ProgressTrainingArguments
+def training_arguments(variant: dict, output_dir, model_name=None, device: str = "auto", precision: str = "auto",
+                       extra: dict | None = None):
+    """The ``ProgressTrainingArguments`` of a variant (``bench_training.py`` times the recipe with them too)."""
+    from leanprogress import ProgressTrainingArguments
 
-    train, inner, held = fold_data(sources, split, fold, variant)
-    rows = held_rows(sources, split, fold)
-    tag = f"{variant['name']}-seed{variant['seed']}-fold{'all' if fold is None else fold}"
-    out = workdir / re.sub(r"[^\w.-]", "_", tag)
-    args = ProgressTrainingArguments(
-        output_dir=str(out), model_name=opts.model_name, max_length=variant["max_length"],
+    return ProgressTrainingArguments(
+        output_dir=str(output_dir), model_name=model_name, max_length=variant["max_length"],
         batch_size=variant["batch_size"], epochs=variant["epochs"], learning_rate=variant["lr"],
         warmup_ratio=variant["warmup"], seed=variant["seed"], label_transform=variant["label_transform"],
         head=variant["head"], head_max_steps=variant["k"], point_estimate=variant["point"],
@@ -526,10 +512,22 @@ def run_once(variant: dict, fold: int | None, sources, split: dict, opts, cache,
         initial_goals=variant["initial"], ranking_weight=variant["ranking"], ranking_negatives=variant["negatives"],
         ranking_negatives_from=variant["negatives_from"], ranking_margin=variant["margin"],
         head_prior=variant["prior"], class_weighting=variant["class_weight"],
-        group_by_length=bool(variant["group"]), device=opts.device,
-        precision=opts.precision, eval_batch_size=64, logging_steps=50,
-        extra={"save_total_limit": 1, "dataloader_num_workers": opts.workers, "disable_tqdm": not opts.progress},
+        group_by_length=bool(variant["group"]), encoder_kind=variant["kind"], device=device,
+        precision=precision, eval_batch_size=64, logging_steps=50, extra=extra or {},
     )
+
+
+def run_once(variant: dict, fold: int | None, sources, split: dict, opts, cache, workdir: Path) -> dict:
+    """Train one variant on one fold (None: all held out) with the variant's seed; its record for the results."""
+    from leanprogress import ProgressTrainer
+
+    train, inner, held = fold_data(sources, split, fold, variant)
+    rows = held_rows(sources, split, fold)
+    tag = f"{variant['name']}-seed{variant['seed']}-fold{'all' if fold is None else fold}"
+    out = workdir / re.sub(r"[^\w.-]", "_", tag)
+    args = training_arguments(variant, out, model_name=opts.model_name, device=opts.device, precision=opts.precision,
+                              extra={"save_total_limit": 1, "dataloader_num_workers": opts.workers,
+                                     "disable_tqdm": not opts.progress})
     callback = HeldOutEachEpoch({k: held[k] for k in HELD_SETS})  # per epoch: the selection sets only
     t0 = time.perf_counter()
     pt = ProgressTrainer(args, train, inner, callbacks=[callback], prompt_cache=cache)
@@ -537,7 +535,8 @@ def run_once(variant: dict, fold: int | None, sources, split: dict, opts, cache,
         # An earlier canonical form, for comparison: the trainer writes the current one; the settings (saved with
         # the model, and part of the prompt cache's key) and the prompt builder say which form was read.
         pt.settings.canonical_form = variant["canonical"]
-        pt.builder = pt.settings.prompt_builder(pt.tokenizer)
+        pt.layout = pt.settings.layout(pt.tokenizer)
+        pt.builder = pt.layout.builder
     callback.progress_trainer = pt
     metrics = pt.train()
     wall = time.perf_counter() - t0
@@ -749,7 +748,10 @@ def pooled_comparison(records: list[dict], per_row: dict, reference: str, others
         theirs = matrices(preds, shared)
         saved = groups_of
         groups_of = {"accuracy": [groups[i] for i in at], "mae": [groups[i] for i in at]}
-        diffs[f"vs {name}"] = block({k: [(1.0, mine[k]), (-1.0, theirs[k])] for k in ("accuracy", "mae")})
+        figures = ("accuracy", "mae", "ranking") if "ranking" in theirs and "ranking" in table[reference] else (
+            "accuracy", "mae")  # the ranking pairs only where both predicted every row of the set
+        mine["ranking"] = table[reference].get("ranking")
+        diffs[f"vs {name}"] = block({k: [(1.0, mine[k]), (-1.0, theirs[k])] for k in figures})
         groups_of = saved
     seeds = sorted({len(v) for v in per_row[reference].values()})
     return {"rows": len(rows), "theorems": len(set(groups)), "seeds_per_row": seeds, "ranking_pairs": len(pairs),

@@ -13,6 +13,15 @@ candidates; --ablation adds the variants measured to decide what stays fp32.
     python benchmarks/bench_scoring.py --model runs/model  # any trained model folder, either head
     python benchmarks/bench_scoring.py --head distribution # train the distribution head briefly instead
     python benchmarks/bench_scoring.py --ablation --json scoring.json
+    python benchmarks/bench_scoring.py --kinds             # encoder kinds at 8, 32, 64 and 256 candidates (~20 min)
+
+``--kinds`` trains MiniLM 1 epoch on the Mathlib sample as a cross-encoder and as a group-kind model
+(``leanprogress.batch_layout``) and prints candidates/s per encoder kind and precision at 8, 32, 64 and 256
+candidates per state, beside the original (one fp32 cross-encoder pass per candidate, as the original
+LeanProgress scored), with Spearman against the same model in fp32. More rows measure the group kind's layout
+against its alternatives: packed rows of 256 and 1,024 tokens instead of 512 (a longer row repeats the state
+less and pays more attention over a dense mask), and the state encoded once with its keys and values handed to
+every candidate row (a decoder's cache, through transformers' ``DynamicCache``; same outputs).
 
 Timings are the median over --repeats rounds that run every precision back
 to back, so that other load on a shared machine falls on all of them alike;
@@ -44,17 +53,17 @@ def cpu_flags() -> str:
     return ", ".join(f"{f} {'yes' if f in flags else 'no'}" for f in wanted)
 
 
-def train_briefly(out: str, records, head: str = "regression") -> None:
+def train_briefly(out: str, records, head: str = "regression", kind: str = "cross") -> None:
     from leanprogress import ProgressTrainer, ProgressTrainingArguments
     from leanprogress.data.dataset import split_by_theorem
 
     train, held = split_by_theorem(records, eval_ratio=0.2, seed=0)
     args = ProgressTrainingArguments(output_dir=out, epochs=1, precision="fp32", fallback_to_constant=False,
-                                     head=head)
+                                     head=head, encoder_kind=kind)
     t0 = time.perf_counter()
     ProgressTrainer(args, train, held).train()
-    print(f"trained the bundled all-MiniLM-L6-v2 ({head} head) for 1 epoch on {len(train)} Mathlib records "
-          f"in {time.perf_counter() - t0:.0f}s")
+    print(f"trained the bundled all-MiniLM-L6-v2 ({head} head, {kind} kind) for 1 epoch on {len(train)} Mathlib "
+          f"records in {time.perf_counter() - t0:.0f}s")
 
 
 def workload(n_states: int, n_candidates: int, seed: int):
@@ -137,16 +146,145 @@ def variants(ablation: bool):
     return rows
 
 
+# ---------------------------------------------------------------- encoder kinds
+def cached_logits(scorer, goal: str, prefix: str, tactics: list[str], batch_size: int = 32):
+    """Head outputs of a group-kind model with the state encoded once: its keys and values of every layer kept
+    (transformers' ``DynamicCache``), then every ``batch_size`` candidates as rows reading them. The same function
+    as the model's packed rows; the alternative the group kind's layout was chosen against."""
+    import inspect
+
+    import numpy as np
+    import torch
+    from transformers import BertModel, DynamicCache
+
+    layout, model = scorer.layout, scorer.model
+    (context,), segments = layout.encode(layout.build([goal] * len(tactics), tactics, [prefix] * len(tactics)))
+    keyword = "cache" if "cache" in inspect.signature(BertModel.forward).parameters else "past_key_values"
+    n = len(context)
+    raw = np.zeros((len(tactics), scorer.settings.num_labels))
+    with torch.inference_mode():
+        cache = DynamicCache()
+        model.bert(input_ids=torch.tensor([context]), **{keyword: cache})
+        past = [(layer.keys, layer.values) for layer in cache.layers]
+        order = sorted(range(len(tactics)), key=lambda i: -len(segments[i]))
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            width = max(len(segments[i]) for i in idx)
+            ids = torch.full((len(idx), width), layout.pad_id, dtype=torch.long)
+            own = torch.zeros((len(idx), width), dtype=torch.bool)
+            for row, i in enumerate(idx):
+                ids[row, :len(segments[i])] = torch.tensor(segments[i])
+                own[row, :len(segments[i])] = True
+            allowed = torch.cat([torch.ones((len(idx), n), dtype=torch.bool), own], dim=1)
+            allowed = allowed[:, None, None, :].expand(len(idx), 1, width, n + width)
+            kv = [(k.expand(len(idx), -1, -1, -1), v.expand(len(idx), -1, -1, -1)) for k, v in past]
+            out = model(input_ids=ids, attention_mask=allowed, position_ids=(n + torch.arange(width))[None].expand(
+                len(idx), width), **{keyword: DynamicCache(ddp_cache_data=kv)}).logits
+            raw[idx] = out.float().numpy()
+    return raw
+
+
+def kinds_table(opts, mathlib, traces) -> dict:
+    """Candidates/s per encoder kind and precision at several candidates per state, alternating (see --kinds)."""
+    import numpy as np
+    from scipy.stats import spearmanr
+
+    from leanprogress import LeanProgressScorer, heads
+
+    sizes = [int(x) for x in opts.sizes.split(",")]
+    rng = random.Random(opts.seed)
+    states = rng.sample(traces, min(opts.states, len(traces)))
+    pool = sorted({r["tactic"] for r in mathlib + traces})
+    work = {n: [(s["goal"], s["prefix"], rng.sample(pool, n)) for s in states] for n in sizes}
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        cross_dir, group_dir = opts.model or str(Path(tmp) / "cross"), opts.group_model or str(Path(tmp) / "group")
+        if not opts.model:
+            train_briefly(cross_dir, mathlib, opts.head, "cross")
+        if not opts.group_model:
+            train_briefly(group_dir, mathlib, opts.head, "group")
+
+        def scorer(folder, precision):
+            return LeanProgressScorer(folder, device="cpu", precision=precision)
+
+        def decode(sc, raw):
+            s = sc.settings
+            if s.head == "distribution":
+                return heads.point_estimate(heads.softmax(raw), s.point_estimate, s.head_more_steps).tolist()
+            return heads.decode_regression(raw[:, 0], s.label_transform).tolist()
+
+        cross32, cross16 = scorer(cross_dir, "fp32"), scorer(cross_dir, "bf16")
+        group32, group16 = scorer(group_dir, "fp32"), scorer(group_dir, "bf16")
+        rows256, rows1024 = scorer(group_dir, "bf16"), scorer(group_dir, "bf16")
+        rows256.layout.pack_tokens, rows1024.layout.pack_tokens = 256, 1024
+        rows = {  # name -> (reference scorer for Spearman, function(goal, prefix, tactics) -> steps, states timed)
+            "original: cross fp32, one pass per candidate": (
+                cross32, lambda g, p, t: [cross32.predict(g, x, p) for x in t], opts.original_states),
+            "cross fp32": (cross32, lambda g, p, t: cross32.predict_batch(g, t, p), None),
+            "cross bf16": (cross32, lambda g, p, t: cross16.predict_batch(g, t, p), None),
+            "group fp32": (group32, lambda g, p, t: group32.predict_batch(g, t, p), None),
+            "group bf16": (group32, lambda g, p, t: group16.predict_batch(g, t, p), None),
+            "group bf16, rows of 256 tokens": (group32, lambda g, p, t: rows256.predict_batch(g, t, p), None),
+            "group bf16, rows of 1024 tokens": (group32, lambda g, p, t: rows1024.predict_batch(g, t, p), None),
+            "group bf16, state once, keys and values cached": (
+                group32, lambda g, p, t: decode(group16, cached_logits(group16, g, p, t)), None),
+        }
+        ref = {n: {name: [sc.predict_batch(g, t, p) for g, p, t in work[n]] for name, sc in
+                   (("cross", cross32), ("group", group32))} for n in sizes}
+        times = {(name, n): [] for name in rows for n in sizes}
+        preds = {}
+        for name, (_, fn, limit) in rows.items():  # warm-up (oneDNN builds kernels per shape), scores compared
+            for n in sizes:
+                preds[name, n] = [fn(g, p, t) for g, p, t in work[n][:limit]]
+        for round_ in range(opts.repeats):
+            for name, (_, fn, limit) in (rows.items() if round_ % 2 == 0 else list(rows.items())[::-1]):
+                for n in sizes:
+                    t0 = time.perf_counter()
+                    for g, p, t in work[n][:limit]:
+                        fn(g, p, t)
+                    times[name, n].append(time.perf_counter() - t0)
+            print(f"round {round_ + 1} of {opts.repeats} done", flush=True)
+    print(f"\n{len(states)} states of the miniF2F search traces (the original on {opts.original_states}); "
+          f"candidates/s, median of {opts.repeats} alternating rounds (speed-up against cross bf16); Spearman against "
+          "the same kind in fp32, mean over states")
+    print(f"{'':44}" + "".join(f"{f'{n} per state':>24}" for n in sizes))
+    for name, (reference, _, limit) in rows.items():
+        kind = "group" if name.startswith("group") else "cross"
+        cells = []
+        for n in sizes:
+            done = len(work[n][:limit]) * n
+            rate = done / statistics.median(times[name, n])
+            base = len(work[n]) * n / statistics.median(times["cross bf16", n])
+            rho = [float(spearmanr(a, b).statistic) for a, b in zip(ref[n][kind], preds[name, n])
+                   if len(set(b)) > 1]
+            results.setdefault(name, {})[n] = {"candidates_per_s": rate, "vs_cross_bf16": rate / base,
+                                               "spearman": float(np.mean(rho)) if rho else None,
+                                               "rounds_s": times[name, n]}
+            cells.append(f"{rate:8.1f} ({rate / base:4.2f}x) {np.mean(rho) if rho else float('nan'):6.4f}")
+        print(f"{name:44}" + "".join(f"{c:>24}" for c in cells))
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=None, help="trained model folder, either head (default: train MiniLM "
                         "briefly, with --head)")
-    parser.add_argument("--states", type=int, default=12, help="proof states from the search traces (default 12)")
+    parser.add_argument("--states", type=int, default=None, help="proof states from the search traces (default 12; "
+                        "4 with --kinds)")
     parser.add_argument("--candidates", type=int, default=32, help="distinct candidate tactics per state (default 32)")
     parser.add_argument("--repeats", type=int, default=3, help="timed rounds over all precisions (default 3)")
     parser.add_argument("--ablation", action="store_true", help="also the variants that decided what stays fp32")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None, help="write the figures here")
+    parser.add_argument("--kinds", action="store_true", help="compare the encoder kinds at --sizes candidates per "
+                        "state instead of the precisions (trains both kinds briefly)")
+    parser.add_argument("--sizes", default="8,32,64,256", help="with --kinds: candidates per state (default "
+                        "8,32,64,256)")
+    parser.add_argument("--group-model", default=None, help="with --kinds: a trained group-kind model folder (default: "
+                        "train MiniLM briefly; --model is then the cross-encoder)")
+    parser.add_argument("--original-states", type=int, default=1, help="with --kinds: states the original (one "
+                        "pass per candidate, whose cost per candidate does not depend on their number) is timed on "
+                        "(default 1)")
     add_head_argument(parser)
     opts = parser.parse_args()
     require(MATHLIB_SAMPLE, TRACES)
@@ -156,6 +294,18 @@ def main() -> None:
     print(f"machine: {machine()}")
     print(f"CPU bf16/int8 units: {cpu_flags()}")
     print("note: the machine is shared with other work; speeds are comparable only within this run")
+    if opts.kinds:
+        from leanprogress.data.leandojo import iter_leandojo_records
+
+        opts.states = opts.states or 4
+        mathlib = list(iter_leandojo_records([MATHLIB_SAMPLE], source="mathlib4"))
+        traces = list(iter_leandojo_records([TRACES], source="search"))
+        results = kinds_table(opts, mathlib, traces)
+        if opts.json:
+            Path(opts.json).write_text(json.dumps({"machine": machine(), "cpu": cpu_flags(), "kinds": results},
+                                                  indent=2) + "\n")
+        return
+    opts.states = opts.states or 12
     mathlib, batches = workload(opts.states, opts.candidates, opts.seed)
     with tempfile.TemporaryDirectory() as tmp:
         model = opts.model

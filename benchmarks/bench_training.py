@@ -14,6 +14,13 @@ and scoring throughput for 32 candidates of one state.
     python benchmarks/bench_training.py --only original --json original.json      # ~40 min on 2 cores
     python benchmarks/bench_training.py --only ours --reuse original.json         # ~8 min, full comparison
     python benchmarks/bench_training.py --throughput-only                          # ~7 min, speed only
+    python benchmarks/bench_training.py --kinds                                    # the recipe's data, ~25 min
+
+``--kinds`` times training on the competition recipe's data (``bench_competition.py``'s recipe: Lean Workbook Plus
+in the search order, 2,000 theorems, and the Mathlib sample; docs/guides/training.md, "A competition-math progress
+model"): the original recipe against the recipe as a cross-encoder and as the group encoder kind, in fp32 and bf16,
+one epoch each on the same sample of records (the original on fewer: it pads every record to 512 tokens, so its
+cost per record does not depend on how many), in alternating rounds.
 
 A single 20% hold-out of a 100-theorem sample is small (60-160 rows, one long
 proof can double its MAE), so the comparison is a k-fold cross-validation by
@@ -32,6 +39,12 @@ import time
 
 from _shared import MATHLIB_SAMPLE, add_head_argument, machine, require
 
+
+# The original LeanProgress recipe: every prompt padded to 512 tokens and cut from the right, Lean symbols read as
+# [UNK], raw steps as the target, learning rate 1e-5, batch 8, fp32.
+ORIGINAL = dict(max_length=512, pad_to_max_length=True, truncation="right", normalize_symbols="no",
+                label_transform="none", learning_rate=1e-5, precision="fp32", group_by_length=False,
+                init_head_bias=False, fallback_to_constant=False, epochs=3.0, batch_size=8)
 
 # The original scores one candidate per forward pass; this project batches them, in each precision.
 SCORING_MODES = {"original": ["one-by-one fp32"], "ours": ["batched fp32", "batched bf16", "batched int8"]}
@@ -111,12 +124,7 @@ def run_fold(opts, records, fold, train_recs, held_out):
     tactics = [state["tactic"]] + others[:31]
 
     configs = {
-        "original": dict(
-            train=row_train, inner=row_eval,
-            args=dict(max_length=512, pad_to_max_length=True, truncation="right", normalize_symbols="no",
-                      label_transform="none", learning_rate=1e-5, precision="fp32", group_by_length=False,
-                      init_head_bias=False, fallback_to_constant=False, epochs=3.0, batch_size=8),
-        ),
+        "original": dict(train=row_train, inner=row_eval, args=dict(ORIGINAL)),
         "ours": dict(train=inner_train, inner=inner_eval, args=dict(epochs=opts.epochs, head=opts.head)),
     }
     for item in opts.set:
@@ -180,6 +188,55 @@ def measure_throughput(opts, configs, state, tactics):
     return None
 
 
+def kinds_throughput(opts) -> dict:
+    """Training examples/s on the recipe's data: the original recipe, and the recipe as each encoder kind in fp32
+    and bf16, one epoch each, alternating rounds (see --kinds)."""
+    import statistics
+
+    from leanprogress import ProgressTrainer, ProgressTrainingArguments
+
+    from _shared import SHARED
+    from bench_competition import RECIPE, Sources, fold_data, make_split, training_arguments
+
+    sources = Sources(SHARED)
+    split = make_split(sources, 5, 0.05, 0.02, 42)
+    variant = dict(RECIPE, workbook_theorems=opts.workbook_theorems)
+    train, _, _ = fold_data(sources, split, None, variant)
+    sample = random.Random(0).sample(train, min(opts.records, len(train)))
+    print(f"recipe data: {len(train)} training records ({opts.workbook_theorems} Workbook theorems in the search order "
+          f"and the Mathlib sample); timing on {len(sample)} of them (the original on {opts.original_records})",
+          flush=True)
+
+    def run(name: str, out: str) -> float:
+        if name == "original":
+            args = ProgressTrainingArguments(output_dir=out, **(ORIGINAL | {"epochs": 1.0}))
+            records = sample[:opts.original_records]
+        else:
+            kind, precision = name.split()[1:]
+            args = training_arguments(dict(variant, kind=kind, epochs=1.0), out, precision=precision,
+                                      extra={"save_total_limit": 1})
+            records = sample
+        metrics = ProgressTrainer(args, records).train()
+        return metrics["train"]["train_samples_per_second"]
+
+    names = ["original", "recipe cross fp32", "recipe cross bf16", "recipe group fp32", "recipe group bf16"]
+    speeds: dict[str, list[float]] = {n: [] for n in names}
+    for round_ in range(opts.rounds):
+        for name in (names if round_ % 2 == 0 else names[::-1]):
+            with tempfile.TemporaryDirectory() as out:
+                speeds[name].append(run(name, out))
+            print(f"round {round_ + 1}, {name}: {speeds[name][-1]:.2f} training examples/s", flush=True)
+    print(f"\n| training, examples/s (median of {opts.rounds} rounds; the rounds) | against the original | against "
+          "recipe cross bf16 |")
+    print("| --- | --- | --- |")
+    base, cross = statistics.median(speeds["original"]), statistics.median(speeds["recipe cross bf16"])
+    for name in names:
+        v = statistics.median(speeds[name])
+        print(f"| {name}: {v:.2f} ({', '.join(f'{x:.2f}' for x in speeds[name])}) | {v / base:.1f}x | "
+              f"{v / cross:.2f}x |")
+    return speeds
+
+
 def fmt(x):
     return "n/a" if x is None else f"{x:.3f}"
 
@@ -197,7 +254,15 @@ def main() -> None:
     ap.add_argument("--fold-seed", type=int, default=0, help="seed that assigns theorems to folds")
     ap.add_argument("--throughput-only", action="store_true",
                     help="only time training (one epoch) and scoring of both recipes on fold 0, alternating")
-    ap.add_argument("--rounds", type=int, default=2, help="rounds of --throughput-only (default 2)")
+    ap.add_argument("--rounds", type=int, default=2, help="rounds of --throughput-only and --kinds (default 2)")
+    ap.add_argument("--kinds", action="store_true", help="time training on the competition recipe's data: the original "
+                    "recipe against the recipe as each encoder kind, fp32 and bf16, alternating")
+    ap.add_argument("--records", type=int, default=800, help="with --kinds: records timed per run (default 800)")
+    ap.add_argument("--original-records", type=int, default=160,
+                    help="with --kinds: records the original is timed on (default 160)")
+    ap.add_argument("--workbook-theorems", type=int, default=2000,
+                    help="with --kinds: Workbook training theorems of the recipe's data (default 2000, as the "
+                    "protocol runs; 0: all)")
     ap.add_argument("--json", default=None, help="also write results (with per-row predictions) here")
     ap.add_argument("--reuse", default=None, metavar="JSON",
                     help="take the recipes this run skips (see --only) from an earlier run's --json, e.g. the "
@@ -213,6 +278,12 @@ def main() -> None:
                              f"{earlier.get('fold_seed')}; rerun it or pass the same")
 
     print(f"machine: {machine()}")
+    if opts.kinds:
+        speeds = kinds_throughput(opts)
+        if opts.json:
+            with open(opts.json, "w") as f:
+                json.dump({"machine": machine(), "kinds": speeds}, f, indent=2)
+        return
     records = load_records()
     print(f"{len(records)} records from {MATHLIB_SAMPLE.name}; {opts.folds}-fold cross-validation by theorem")
     if opts.throughput_only:

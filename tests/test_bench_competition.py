@@ -177,6 +177,8 @@ def test_intervals_resample_seeds_as_well_as_theorems():
 
 def test_summary_compares_variants_row_by_row_and_decides_on_both_sets():
     src = sources()
+    # Another recorded tactic on mathd_1's state, two steps from the end: a ranking pair.
+    src["search"].append({**rec("mathd_1", "x : ℕ\n⊢ x + 1 = 1 + x", 2, "search", step=0), "tactic": "ring_nf"})
     split = bench.make_split(src, folds=2, workbook_holdout=0.2, inner_eval=0.1, seed=0)
     records = bench.set_records(src, split)
     n_search, n_first = len(records["search"]), len(split["first"])
@@ -199,6 +201,11 @@ def test_summary_compares_variants_row_by_row_and_decides_on_both_sets():
     assert better["predictors"]["model"]["accuracy"] == 1.0 and better["seeds_per_row"] == [2]
     base_right = sum(i < 0.3 * n_search for i in range(n_search)) / n_search
     assert better["differences"]["vs base"]["accuracy"] == pytest.approx(1.0 - base_right)
+    # the ranking figure is paired against the reference too (its pairs: tactics of one state with other labels)
+    assert better["ranking_pairs"] > 0
+    base_ranking = summary["base"]["sets"]["search"]["predictors"]["model"]["ranking"]
+    assert better["differences"]["vs base"]["ranking"] == pytest.approx(
+        better["predictors"]["model"]["ranking"] - base_ranking)
     assert summary["better"]["replaces_reference"] is True
     assert summary["same"]["replaces_reference"] is False
     assert "replaces_reference" not in summary["base"]

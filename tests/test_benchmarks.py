@@ -89,3 +89,24 @@ def test_bench_grpo_trains_the_candidate_policy_and_records_what_it_writes(train
         assert 0.0 <= s["hack_share"] <= 1.0 and 0.0 <= s["mean_reward"] <= 1.0
         # A hack gets 0: the mean reward is at most the share of good tactics.
         assert s["mean_reward"] <= s["good_share"] + 1e-9
+
+
+def test_bench_scoring_cached_state_computes_what_the_group_kind_scores(tmp_path, bundled_tokenizer_path):
+    """The benchmark's cached-state layout (the state's keys and values handed to every candidate row) is the
+    alternative it times against the group kind's packed rows: it must compute the same scores, or the comparison
+    times something else."""
+    import numpy as np
+
+    from conftest import save_bert
+    from leanprogress import LeanProgressScorer
+    from leanprogress.config import ModelSettings
+
+    bench = pytest.importorskip("bench_scoring")
+    save_bert(tmp_path, bundled_tokenizer_path, settings=False)
+    ModelSettings(max_length=128, encoder_kind="group").save(tmp_path)
+    scorer = LeanProgressScorer(str(tmp_path), device="cpu", precision="fp32")
+    goal = make_theorem("B.t", 2)["traced_tactics"][0]["state_before"]
+    tactics = ["simp", "omega", "ring_nf", "linarith [h0]", "nlinarith [sq_nonneg (x - y)]", "exact h1"] * 3
+    cached = bench.cached_logits(scorer, goal, "intro h", tactics, batch_size=4)
+    packed = scorer._logits(scorer._prompts(goal, tactics, "intro h"))
+    np.testing.assert_allclose(cached, packed, rtol=0, atol=1e-5)

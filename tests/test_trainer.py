@@ -235,9 +235,10 @@ def test_prompt_cache_builds_each_prompt_once(tmp_path, tiny_model):
     assert len(cache) == 2 * len(records)
 
 
-@pytest.mark.parametrize("launcher", ["torchrun", "accelerate"])
-def test_two_processes_train_one_model(tmp_path, tiny_model, launcher):
-    """DDP with 2 CPU processes (gloo): same split and lookup on both ranks, only rank 0 writes."""
+@pytest.mark.parametrize("launcher, kind", [("torchrun", "cross"), ("accelerate", "cross"), ("torchrun", "group")])
+def test_two_processes_train_one_model(tmp_path, tiny_model, launcher, kind):
+    """DDP with 2 CPU processes (gloo): same split and lookup on both ranks, only rank 0 writes; a group-kind model
+    too (each process takes whole batches, through the model's own forward: the DDP call that synchronizes)."""
     import os
     import subprocess
     import sys
@@ -249,7 +250,8 @@ def test_two_processes_train_one_model(tmp_path, tiny_model, launcher):
     data.write_text("".join(json.dumps(r) + "\n" for r in learnable_records([f"P{i}" for i in range(20)])))
     out = tmp_path / "model"
     train_args = ["--dataset", str(data), "--model-name", str(tiny_model), "--output-dir", str(out), "--epochs", "1",
-                  "--max-length", "32", "--batch-size", "4", "--precision", "fp32", "--keep-checkpoints"]
+                  "--max-length", "32", "--batch-size", "4", "--precision", "fp32", "--keep-checkpoints",
+                  "--encoder-kind", kind]
     if launcher == "torchrun":
         cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
     else:
@@ -260,7 +262,7 @@ def test_two_processes_train_one_model(tmp_path, tiny_model, launcher):
                          text=True, timeout=240)
     assert run.returncode == 0, run.stderr[-3000:]
     metrics = json.loads((out / "training_metrics.json").read_text())
-    assert metrics["world_size"] == 2
+    assert metrics["world_size"] == 2 and metrics["encoder_kind"] == kind
     assert run.stdout.count("model saved to") == 1  # the report comes from rank 0 only
     assert not [p.name for p in out.iterdir() if p.name.startswith(".saving")]
     train, held, _ = load_mixture([str(data)], eval_ratio=0.2, seed=42)
@@ -268,7 +270,13 @@ def test_two_processes_train_one_model(tmp_path, tiny_model, launcher):
     assert TacticLookup.load(out).to_dict() == TacticLookup.fit(train.records).to_dict()
     # 2 processes x batch 4: each process takes half the records, so half the optimizer steps of one process.
     n = len(train.records)
-    assert last_state(out)["global_step"] == math.ceil(math.ceil(n / 2) / 4) < math.ceil(n / 4)
+    if kind == "group":  # each process takes half the batches
+        one = ProgressTrainer(ProgressTrainingArguments(output_dir=str(tmp_path / "x"), model_name=str(tiny_model),
+                                                        max_length=32, batch_size=4, encoder_kind="group"), train)
+        batches = len(one._tokenize_groups(one.train_dataset, seed=42))
+        assert last_state(out)["global_step"] == math.ceil(batches / 2) < batches
+    else:
+        assert last_state(out)["global_step"] == math.ceil(math.ceil(n / 2) / 4) < math.ceil(n / 4)
 
 
 def test_training_does_not_need_the_datasets_package(tmp_path, tiny_model):
@@ -675,3 +683,59 @@ def test_progress_lines_of_a_resumed_run_time_its_own_steps(monkeypatch):
         "training: 40 steps, 4 epoch(s), resuming at step 30",
         "step 35/40 (epoch 3.50): loss 0.5, 0m20s elapsed, about 0m20s left",
         "step 40/40 (epoch 4.00): loss 0.4, 0m20s elapsed"]
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_group_kind_trains_on_shared_states_and_scores_as_it_evaluated(tmp_path, tiny_model, precision):
+    from leanprogress.evaluation import evaluate_model
+
+    train, held = learnable_records([f"L{i}" for i in range(24)]), learnable_records(["H0", "H1", "H2"], seed=1)
+    args = ProgressTrainingArguments(output_dir=str(tmp_path), model_name=str(tiny_model), epochs=8, batch_size=8,
+                                     max_length=32, precision=precision, learning_rate=1e-2, encoder_kind="group")
+    trainer = ProgressTrainer(args, train, held)
+    batches = trainer._tokenize_groups(trainer.train_dataset, seed=42).batches
+    assert sum(len(b["labels"]) for b in batches) == len(train)
+    # The 48 records read 9 goals: records of one goal in a batch are read against one copy of its context.
+    blocks = sum(len(b["pack_block"].unique()) - bool((b["pack_block"] < 0).any()) for b in batches)
+    assert blocks < len(train) // 2
+    metrics = trainer.train()
+    assert ModelSettings.load(tmp_path).encoder_kind == "group" and metrics["encoder_kind"] == "group"
+    assert metrics["kept"] == "best epoch" and metrics["eval"]["eval_accuracy"] == 1.0
+    t = metrics["train"]  # records per second, as for a cross-encoder (the Trainer's items are whole batches)
+    assert t["train_samples_per_second"] == pytest.approx(len(train) * 8 / t["train_runtime"], rel=0.01)
+    evaluated, _, _ = evaluate_model(str(tmp_path), held, device="cpu", precision="fp32")
+    # The trainer's evaluation (fp32 after bf16 training) and the scorer read the model through one layout.
+    assert metrics["eval"]["eval_mae"] == pytest.approx(evaluated["mae"], abs=1e-4)
+
+
+def test_group_kind_takes_no_options_it_cannot_honour(tmp_path):
+    for bad, match in ((dict(truncation="right"), "truncation 'right'"), (dict(pad_to_max_length=True), "pad_to"),
+                       (dict(ranking_weight=1.0), "ranking objective"), (dict(template="{tactic} {goal}"), "after"),
+                       (dict(head="distribution", head_prior="lookup"), "head prior"),
+                       (dict(head="distribution", class_weighting=0.5), "class weighting")):
+        with pytest.raises(ValueError, match=match):
+            ProgressTrainingArguments(output_dir=str(tmp_path), encoder_kind="group", **bad)
+
+
+def test_prompt_cache_serves_group_kind_contexts_and_segments(tmp_path, tiny_model):
+    from leanprogress.training.trainer import PromptCache
+
+    records = [r for i in range(4) for r in records_from_theorem(make_theorem(f"C{i}", 3))]
+    cache = PromptCache()
+    common = dict(model_name=str(tiny_model), max_length=64, precision="fp32", encoder_kind="group")
+    first = ProgressTrainer(ProgressTrainingArguments(output_dir=str(tmp_path / "a"), **common), records,
+                            prompt_cache=cache)
+    cached = first._encode_groups(*_fields(records))
+    assert cache.misses == len(records) and cache.hits == 0
+    again = ProgressTrainer(ProgressTrainingArguments(output_dir=str(tmp_path / "b"), **common), records,
+                            prompt_cache=cache)._encode_groups(*_fields(records))
+    assert cache.hits == len(records)
+    plain = ProgressTrainer(ProgressTrainingArguments(output_dir=str(tmp_path / "c"), **common),
+                            records)._encode_groups(*_fields(records))
+    for got in (again, plain):
+        assert all((a == b).all() for x, y in zip(cached, got) for a, b in zip(x, y))
+
+
+def _fields(records):
+    return ([r["goal"] for r in records], [r["tactic"] for r in records], [r["prefix"] for r in records],
+            [False] * len(records))

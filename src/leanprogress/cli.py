@@ -265,6 +265,10 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                    f"(default {d.ranking_negatives_from})")
     p.add_argument("--ranking-margin", type=float, default=d.ranking_margin,
                    help=f"ranking objective: the gap asked between scores, in log-steps (default {d.ranking_margin:g})")
+    p.add_argument("--encoder-kind", choices=["cross", "group"], default=d.encoder_kind,
+                   help="cross: goal, prefix and tactic read as one prompt (default); group: goal and prefix read "
+                   "once per state, each candidate tactic attending to them, so scoring the candidates of one state "
+                   "costs their tokens only (saved with the model)")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --output-dir "
                    "(without it, an earlier run's checkpoints there are removed)")
     p.add_argument("--keep-checkpoints", action="store_true",
@@ -315,6 +319,7 @@ def cmd_train(args) -> int:
             ranking_negatives=args.ranking_negatives,
             ranking_negatives_from=args.ranking_negatives_from,
             ranking_margin=args.ranking_margin,
+            encoder_kind=args.encoder_kind,
             resume=args.resume,
             keep_checkpoints=args.keep_checkpoints,
         )

@@ -13,6 +13,7 @@ import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from .batch_layout import ENCODER_KINDS
 from .files import atomic_output, json_error
 from .heads import HEADS, POINT_ESTIMATES, RANK_BY, decode_regression
 from .lean.expr import CANONICAL_FORMS
@@ -27,6 +28,9 @@ is an unfinished run (interrupted, failed or still running), which the scorer re
 LABEL_TRANSFORMS = ("none", "log1p")
 GOAL_FROMS = ("", "state_before", "state_after", "mixed")
 PRECISIONS = ("auto", "fp32", "bf16")
+FORMAT_VERSION = 2
+"""The newest settings format this version reads: 2 adds ``encoder_kind``. A cross-encoder is saved as format 1
+(what earlier versions read, ignoring the new key); a group-kind model as 2, which they cannot score."""
 SELECTION_METRICS = ("mae", "accuracy", "mse", "loss")
 """Figures the best epoch (and the constant fallback) can be chosen on; see ``ProgressTrainingArguments``."""
 INITIAL_GOALS = ("read", "mark", "drop")
@@ -195,10 +199,27 @@ class ModelSettings:
     0: steps alone, also for models saved before it existed). Scoring reads the model the same way either way;
     with a weight > 0 the scores of tactics recorded on other theorems were trained to lie above those of the
     tactics that worked on a state, which is what search compares."""
+    encoder_kind: str = "cross"
+    """How the encoder reads a record (:mod:`leanprogress.batch_layout`): ``cross`` (goal, prefix and tactic as
+    one prompt, every token attending to every other; every model saved before this field) or ``group`` (goal
+    and prefix as a context that attends only to itself, each candidate tactic attending to it and to itself:
+    one copy of the state serves its candidates, which cost their own tokens)."""
     format_version: int = 1
+    """Settings format: 1, or 2 for a ``group``-kind model (which earlier versions would misread as a
+    cross-encoder; they ignore keys they do not know)."""
 
     def __post_init__(self) -> None:
-        PromptTemplate(self.template)
+        template = PromptTemplate(self.template)
+        if self.encoder_kind not in ENCODER_KINDS:
+            raise ValueError(f"encoder_kind must be one of {ENCODER_KINDS}, got {self.encoder_kind!r}")
+        if self.encoder_kind == "group":
+            template.check_splits_at_tactic()
+            if self.truncation != "structured":
+                raise ValueError("encoder_kind 'group' fits contexts structurally: truncation must be 'structured'")
+            self.format_version = max(self.format_version, 2)
+        if not isinstance(self.format_version, int) or self.format_version > FORMAT_VERSION:
+            raise ValueError(f"settings format {self.format_version!r} is newer than this version of LeanProgress "
+                             f"reads ({FORMAT_VERSION}): upgrade leanprogress to score this model")
         if self.label_transform not in LABEL_TRANSFORMS:
             raise ValueError(f"label_transform must be one of {LABEL_TRANSFORMS}, got {self.label_transform!r}")
         if self.max_length < 16:
@@ -244,6 +265,13 @@ class ModelSettings:
             canonical_form=self.canonical_form,
         )
 
+    def layout(self, tokenizer, template: str | None = None):
+        """How a batch of this model's records becomes encoder passes (:func:`leanprogress.batch_layout.layout_for`):
+        the prompt builder's texts laid out for ``encoder_kind``."""
+        from .batch_layout import layout_for
+
+        return layout_for(self.encoder_kind, self.prompt_builder(tokenizer, template))
+
     def save(self, folder: str | os.PathLike) -> Path:
         path = Path(folder) / SETTINGS_FILE
         with atomic_output(path) as f:
@@ -260,7 +288,10 @@ class ModelSettings:
         except json.JSONDecodeError as exc:
             raise ValueError(f"{path}: {json_error(exc)}") from None
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        try:
+            return cls(**{k: v for k, v in data.items() if k in known})
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: {exc}") from None
 
 
 def refuse_unfinished_run(folder: Path) -> None:
@@ -420,6 +451,10 @@ class ProgressTrainingArguments:
     """Gap the pair loss asks between a worse and a better candidate (the loss is ``softplus(margin - gap)``):
     regression head, in its target's units (``log1p(steps)``; steps with ``label_transform="none"``);
     distribution head, in log-odds (nats)."""
+    encoder_kind: str = "cross"
+    """``cross`` (one prompt per record) or ``group`` (goal and prefix read once for the candidates of a state,
+    each tactic attending to them; records sharing a goal and prefix are trained as one group): see
+    :mod:`leanprogress.batch_layout`. Saved with the model; the scorer reads it the same way."""
     group_by_length: bool = True
     """Batch prompts of similar length together so padding stays small."""
     device: str = "auto"
@@ -483,8 +518,20 @@ class ProgressTrainingArguments:
              f"ranking_negatives_from must be one of {NEGATIVE_SOURCES}, got {self.ranking_negatives_from!r}"),
             (_finite_number(self.ranking_margin) and self.ranking_margin >= 0,
              f"ranking_margin must be a number >= 0, got {self.ranking_margin!r}"),
+            (self.encoder_kind in ENCODER_KINDS,
+             f"encoder_kind must be one of {ENCODER_KINDS}, got {self.encoder_kind!r}"),
         ]
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
-        PromptTemplate(self.template)
+        template = PromptTemplate(self.template)
+        if self.encoder_kind == "group":
+            template.check_splits_at_tactic()
+            for unsupported, why in ((self.truncation != "structured", "truncation 'right' (contexts are fitted "
+                                      "structurally)"),
+                                     (self.pad_to_max_length, "pad_to_max_length (nothing is padded to a length)"),
+                                     (self.ranking_weight > 0, "the ranking objective (ranking_weight > 0) yet"),
+                                     (self.head_prior != "none", "a head prior (head_prior) yet"),
+                                     (self.class_weighting > 0, "class weighting (class_weighting > 0) yet")):
+                if unsupported:
+                    raise ValueError(f"encoder_kind 'group' does not take {why}")

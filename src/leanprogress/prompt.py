@@ -34,13 +34,22 @@ Lean-source steps after the first) is laid out with
 :meth:`PromptTemplate.for_initial_goal`: ``Initial goal:`` in place of
 ``Goal:``, so the model can tell a real state from a stand-in. Search only
 ever shows real states, which are laid out as before.
+
+For a model of the ``group`` encoder kind (:mod:`leanprogress.batch_layout`),
+:meth:`PromptBuilder.build_groups` lays the same text out in two parts: one
+*context* per distinct (goal, prefix) (the template up to ``{tactic}``, fitted
+on its own into ``max_length`` tokens by the same structured truncation) and
+one *segment* per candidate (the tactic and whatever the template has after
+``{tactic}``, cut to half of ``max_length`` as the cross-encoder cuts a
+tactic). The context depends on the goal and prefix only, never on the other
+candidates, so a candidate's score does not depend on what it is scored with.
 """
 
 from __future__ import annotations
 
 import string
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Hashable, Sequence
 
 from .lean.canonical import canonical_state
 from .lean.expr import CANONICAL_FORM, CANONICAL_FORMS
@@ -111,6 +120,31 @@ class PromptTemplate:
             return PromptTemplate(self.template.replace(GOAL_HEADER, INITIAL_GOAL_HEADER, 1))
         return PromptTemplate(self.template.replace("{goal}", INITIAL_GOAL_HEADER + "\n{goal}", 1))
 
+    def split_at_tactic(self, goal: str = "", prefix: str = "") -> tuple[str, str]:
+        """The text before ``{tactic}`` (goal and prefix filled in) and the template's text after it: the
+        context and the segment suffix of the ``group`` encoder kind (:meth:`PromptBuilder.build_groups`).
+
+        Raises:
+            ValueError: for a template that cannot be split there (``{tactic}`` twice, or before ``{goal}`` or
+                ``{prefix}``): see :meth:`check_splits_at_tactic`.
+
+        Example:
+            >>> PromptTemplate().split_at_tactic("⊢ p", "intro h")
+            ('Goal:\\n⊢ p\\n\\nPrefix:\\nintro h\\n\\nCandidate tactic:\\n', '')
+        """
+        self.check_splits_at_tactic()
+        text = self.template.format(goal=goal, prefix=prefix, tactic=_TACTIC_MARK)
+        head, _, tail = text.rpartition(_TACTIC_MARK)
+        return head, tail
+
+    def check_splits_at_tactic(self) -> None:
+        """Raise ValueError unless ``{tactic}`` appears once, after ``{goal}`` and ``{prefix}``: a group-kind
+        model reads goal and prefix once for all candidates, before any of them."""
+        fields = [f for _, f, _, _ in string.Formatter().parse(self.template) if f is not None]
+        if fields.count("tactic") != 1 or fields[-1] != "tactic":
+            raise ValueError(f"the group encoder kind needs a template with one {{tactic}}, after {{goal}} and "
+                             f"{{prefix}} (the candidates follow the state they share); got {self.template!r}")
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, PromptTemplate) and other.template == self.template
 
@@ -125,6 +159,27 @@ class _Goal:
     target: list[str]  # the ⊢ line and its continuation lines
     rest: list[str]  # later goals
 
+
+@dataclass
+class GroupedPrompts:
+    """Records laid out for a ``group``-kind model (:meth:`PromptBuilder.build_groups`).
+
+    Attributes:
+        contexts: one text per distinct (goal, prefix, initial flag), in the order first seen.
+        group_of: per record, the index of its context.
+        segments: per record, its tactic and the template's text after ``{tactic}``.
+    """
+
+    contexts: list[str]
+    group_of: list[int]
+    segments: list[str]
+
+    def __len__(self) -> int:
+        return len(self.segments)
+
+
+_TACTIC_MARK = "\x00tactic\x00"
+"""Stands in for ``{tactic}`` where a template is split at it (never in Lean text)."""
 
 _COUNT_SLACK = 8
 """Tokens a tactic appended after a line break could at most merge away (none for word-piece tokenizers)."""
@@ -245,6 +300,27 @@ class PromptBuilder:
         the initial state standing in (laid out differently only with
         ``mark_initial``).
         """
+        keys, shared = self._states(goals, tactics, prefixes, initial)
+        texts = [shared[k].template.format(shared[k].goal, self._norm(t), shared[k].prefix)
+                 for k, t in zip(keys, tactics)]
+        if self.truncation == "right":
+            return texts
+        # A state shared by many candidates whose goal and prefix alone are far over the budget needs fitting
+        # whatever the tactic: skip counting each full (possibly huge) prompt.
+        for key, sh in shared.items():
+            if sh.members > 1:
+                base = self._count([sh.template.format(sh.goal, "", sh.prefix)], special=True)[0]
+                sh.surely_over = base > self.max_length + _COUNT_SLACK
+        to_count = [i for i, k in enumerate(keys) if not shared[k].surely_over]
+        lengths = dict(zip(to_count, self._count([texts[i] for i in to_count], special=True)))
+        for i, key in enumerate(keys):
+            if shared[key].surely_over or lengths[i] > self.max_length:
+                texts[i] = self._fit(key[0], tactics[i], key[1], shared[key])
+        return texts
+
+    def _states(self, goals, tactics, prefixes, initial) -> tuple[list[tuple[str, str, bool]], dict]:
+        """Each record's state key (canonical goal, prefix, initial flag) and the :class:`_Shared` work of each
+        distinct key (normalized goal and prefix, the template that lays it out)."""
         if prefixes is None:
             prefixes = [""] * len(goals)
         if initial is None or not self.mark_initial:
@@ -266,21 +342,69 @@ class PromptBuilder:
                 template, overhead = ((self.initial_template, self._initial_overhead) if key[2]
                                       else (self.template, self._overhead))
                 shared[key] = _Shared(self._norm(key[0]), self._norm(key[1]), template, overhead)
-        texts = [shared[k].template.format(shared[k].goal, self._norm(t), shared[k].prefix)
-                 for k, t in zip(keys, tactics)]
-        if self.truncation == "right":
-            return texts
-        # A state shared by many candidates whose goal and prefix alone are far over the budget needs fitting
-        # whatever the tactic: skip counting each full (possibly huge) prompt.
-        for key, sh in shared.items():
-            if sh.members > 1:
-                base = self._count([sh.template.format(sh.goal, "", sh.prefix)], special=True)[0]
-                sh.surely_over = base > self.max_length + _COUNT_SLACK
-        to_count = [i for i, k in enumerate(keys) if not shared[k].surely_over]
-        lengths = dict(zip(to_count, self._count([texts[i] for i in to_count], special=True)))
-        for i, key in enumerate(keys):
-            if shared[key].surely_over or lengths[i] > self.max_length:
-                texts[i] = self._fit(key[0], tactics[i], key[1], shared[key])
+        return keys, shared
+
+    @property
+    def segment_length(self) -> int:
+        """Tokens a candidate's segment may take in the group layout (special tokens included): half of
+        ``max_length``, the most the cross-encoder layout leaves a tactic."""
+        return self.max_length // 2
+
+    def build_groups(
+        self, goals: Sequence[str], tactics: Sequence[str], prefixes: Sequence[str] | None = None,
+        initial: Sequence[bool] | None = None,
+    ) -> GroupedPrompts:
+        """Records laid out for a ``group``-kind model: one context per distinct (goal, prefix, initial flag),
+        one segment per record (see the module doc). Arguments as for :meth:`build_many`.
+
+        The context is the template up to ``{tactic}``, fitted on its own into ``max_length`` tokens by the
+        structured truncation (the same drop order as :meth:`build_many`); the segment is the normalized tactic
+        and the template's text after ``{tactic}``, the tactic cut (keeping its head) where the segment would
+        exceed :attr:`segment_length`. Both depend on their own record only, whatever else is in the batch.
+
+        Example:
+            >>> from transformers import AutoTokenizer                          # doctest: +SKIP
+            >>> b = PromptBuilder(AutoTokenizer.from_pretrained(path))          # doctest: +SKIP
+            >>> g = b.build_groups(["⊢ p", "⊢ p"], ["simp", "rfl"])             # doctest: +SKIP
+            >>> g.contexts, g.group_of, g.segments                              # doctest: +SKIP
+            (['Goal:\\n|- p\\n\\nPrefix:\\n\\n\\nCandidate tactic:\\n'], [0, 0], ['simp', 'rfl'])
+        """
+        if self.truncation != "structured":
+            raise ValueError("the group layout fits contexts structurally; truncation='right' is for the "
+                             "cross-encoder only")
+        self.template.check_splits_at_tactic()
+        keys, shared = self._states(goals, tactics, prefixes, initial)
+        index: dict[Hashable, int] = {key: i for i, key in enumerate(shared)}
+        contexts = [self._context(key, sh) for key, sh in shared.items()]
+        return GroupedPrompts(contexts, [index[k] for k in keys], self._segments(tactics))
+
+    def _context(self, key: tuple[str, str, bool], sh: "_Shared") -> str:
+        """The template up to ``{tactic}`` for one state, fitted into ``max_length`` tokens."""
+        head = sh.template.split_at_tactic(sh.goal, sh.prefix)[0]
+        if self._count([head], special=True)[0] <= self.max_length:
+            return head
+        budget = self.max_length - self._count([sh.template.split_at_tactic()[0]], special=True)[0]
+        for _ in range(4):
+            head = sh.template.split_at_tactic(*self._fit_goal_and_prefix(key[0], key[1], budget, sh))[0]
+            excess = self._count([head], special=True)[0] - self.max_length
+            if excess <= 0:
+                break
+            budget -= excess  # per-line counts were an estimate (see _fit)
+        return head
+
+    def _segments(self, tactics: Sequence[str]) -> list[str]:
+        """Each tactic with the template's text after ``{tactic}``, cut to :attr:`segment_length` tokens."""
+        tail = self.template.split_at_tactic()[1]
+        texts = [self._norm(t) + tail for t in tactics]
+        room = self.segment_length
+        for i, n in enumerate(self._count(texts, special=True)):
+            keep = room - self._count([tail], special=True)[0]
+            for _ in range(4):
+                if n <= room:
+                    break
+                texts[i] = self._cut_tokens(self._norm(tactics[i]), keep, keep_tail=False) + tail
+                n = self._count([texts[i]], special=True)[0]
+                keep -= max(n - room, 0)  # the "..." and re-joined word pieces may count differently
         return texts
 
     def _fit(self, goal: str, tactic: str, prefix: str, shared: "_Shared | None" = None) -> str:

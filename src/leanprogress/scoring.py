@@ -8,9 +8,12 @@ Example:
     >>> scorer.predict_batch("n : ℕ\\n⊢ n + 0 = n", ["simp", "induction n", "rfl"])  # doctest: +SKIP
     [0.08, 2.1, 0.3]
 
-Candidates are scored many at a time: prompts are built with the settings
-saved next to the model, sorted by length, padded per batch and run through
-one forward pass per batch.
+Candidates are scored many at a time, laid out as the model's ``encoder_kind``
+says (:mod:`leanprogress.batch_layout`, built with the settings saved next to
+the model): a cross-encoder's prompts sorted by length, padded per batch, one
+forward pass per batch; a group-kind model's candidates grouped by (state,
+prefix) whatever order they come in and packed after one copy of their
+state. Results come back in the caller's order.
 
 Two numbers come out of one pass (:meth:`LeanProgressScorer.score_batch`):
 the *point estimate* of steps remaining (:meth:`~LeanProgressScorer.predict_batch`,
@@ -39,7 +42,7 @@ from .config import SETTINGS_FILE, ModelSettings, model_settings
 from .encoder import (is_constant_model, keep_head_fp32, load_regression_model, load_tokenizer, quantize_int8,
                       resolve_device, resolve_precision)
 from .lean.symbols import tokenizer_needs_normalization
-from .prompt import PromptTemplate, count_mismatch
+from .prompt import GroupedPrompts, PromptTemplate, count_mismatch
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +107,8 @@ class LeanProgressScorer:
         precision: ``auto`` (bf16 on GPUs and CPUs with bf16 units, else
             fp32), ``fp32``, ``bf16``, or ``int8`` (dynamic quantization, CPU).
             Reduced precisions apply to the encoder; the head stays fp32.
-        batch_size: candidates per forward pass.
+        batch_size: candidates per forward pass (for a ``group``-kind model also states per pass over states:
+            see :mod:`leanprogress.batch_layout`).
         point_estimate: distribution-head models only: override the saved
             choice of the number :meth:`predict` returns (``median``, ``mode``
             or ``mean``; see :mod:`leanprogress.heads`).
@@ -155,7 +159,9 @@ class LeanProgressScorer:
         if isinstance(template, PromptTemplate):
             template = template.template
         self.template = PromptTemplate(template or settings.template)
-        self.builder = settings.prompt_builder(self.tokenizer, self.template.template)
+        # How candidates become encoder passes: the layout the model was trained with (cross or group).
+        self.layout = settings.layout(self.tokenizer, self.template.template)
+        self.builder = self.layout.builder
         self.device = resolve_device(device)
         self._lookup = None
         if settings.head_prior == "lookup":
@@ -167,6 +173,8 @@ class LeanProgressScorer:
                                  f"{LOOKUP_FILE}: copy the model folder whole")
         self.model = load_regression_model(name, role="model", num_labels=settings.num_labels)
         self.model.eval()
+        if settings.encoder_kind == "group":
+            self.layout.check_model(self.model)
         if is_constant_model(self.model):
             logger.warning(
                 "%s predicts the same steps for every input (its output weights are zero: the trainer saved the "
@@ -188,18 +196,10 @@ class LeanProgressScorer:
         self.batch_size = batch_size
         self.model_name = name
 
-    @torch.inference_mode()
-    def _logits(self, prompts: list[str]) -> np.ndarray:
-        """Raw head outputs, one row per prompt (``num_labels`` columns), in float64."""
-        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]), reverse=True)
-        raw = np.zeros((len(prompts), self.settings.num_labels))
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start : start + self.batch_size]
-            enc = self.builder.encode([prompts[i] for i in idx], padding=True, return_tensors="pt")
-            enc = {k: v.to(self.device) for k, v in enc.items()}
-            logits = self.model(**enc).logits.float().reshape(len(idx), -1).cpu().numpy()
-            raw[idx] = logits
-        return raw
+    def _logits(self, prompts: "list[str] | GroupedPrompts") -> np.ndarray:
+        """Raw head outputs, one row per record of :meth:`_prompts` (``num_labels`` columns), in float64, in
+        the records' order: the model's layout decides how they become encoder passes."""
+        return self.layout.logits(self.model, prompts, self.batch_size, self.device, self.settings.num_labels)
 
     def _outputs(self, prompts: list[str], tactics: Sequence[str]) -> np.ndarray:
         """The head's outputs for these prompts, with the tactic-name prior added for a ``head_prior`` model."""
@@ -284,8 +284,10 @@ class LeanProgressScorer:
         :meth:`score_batch`."""
         return self.score_batch(goals, tactics, prefixes, initial_goals).rank
 
-    def _prompts(self, goals, tactics, prefixes, initial_goals=None) -> list[str]:
-        """Checked arguments of :meth:`predict_batch` (and its siblings) as prompts, one per tactic."""
+    def _prompts(self, goals, tactics, prefixes, initial_goals=None) -> "list[str] | GroupedPrompts":
+        """Checked arguments of :meth:`predict_batch` (and its siblings) as the model's input texts: one prompt
+        per tactic (cross-encoder), or the contexts of the distinct states and one segment per tactic (group
+        kind); :meth:`_logits` reads either."""
         if isinstance(tactics, str):
             raise TypeError("tactics must be a list of strings; use predict() for one tactic")
         tactics = list(tactics)
@@ -301,7 +303,7 @@ class LeanProgressScorer:
             for i, x in enumerate(items):
                 if not isinstance(x, str):
                     raise TypeError(f"{what} {i} must be a string, got {type(x).__name__}")
-        return self.builder.build_many(goals, tactics, prefixes, initial_goals) if n else []
+        return self.layout.build(goals, tactics, prefixes, initial_goals) if n else []
 
     def predict_distribution(
         self,

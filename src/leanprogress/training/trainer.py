@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Iterable
 
 import numpy as np
-from transformers import TrainerCallback
+from transformers import Trainer, TrainerCallback
 from transformers.trainer_callback import ProgressCallback
 
 from .. import heads
@@ -167,6 +167,59 @@ class TokenizedRecords:
     @property
     def labels(self) -> list[float]:
         return [r["labels"] for r in self.rows]
+
+
+class GroupedBatches:
+    """Training or eval batches of a ``group``-kind model for the HF Trainer: each item is a whole batch, laid
+    out by :meth:`~leanprogress.batch_layout.GroupLayout.training_batch` (its distinct contexts, its records'
+    segments and labels), so records that share a context stay in the batch that encodes it once. The Trainer
+    takes one item per step (``per_device_train_batch_size=1``).
+
+    Args:
+        batches: the collated batches.
+        labels: every record's label, in the order of the batches' rows.
+    """
+
+    def __init__(self, batches: list[dict], labels: list[float]):
+        self.batches, self._labels = batches, labels
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, i: int) -> dict:
+        return self.batches[i]
+
+    @property
+    def labels(self) -> list[float]:
+        return self._labels
+
+
+def _one_batch(items: list[dict]) -> dict:
+    """The collator of :class:`GroupedBatches`: each item is already a batch."""
+    if len(items) != 1:
+        raise ValueError(f"group-kind batches come one per step, got {len(items)}")
+    return items[0]
+
+
+class GroupTrainer(Trainer):
+    """The HF ``Trainer`` for ``group``-kind models: a batch's packed rows run through
+    :func:`~leanprogress.batch_layout.group_forward` (the model's own forward, its pooler reading each record's
+    segment), and the loss is the head's (MSE on the target, or ``compute_loss_func``: the distribution head's
+    cross-entropy). Evaluation goes through the same method, so eval figures are those of the layout scoring
+    uses."""
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        import torch
+
+        from ..batch_layout import group_forward
+
+        logits = group_forward(model, inputs)  # the model's forward: under bf16, accelerate's autocast
+        labels = inputs["labels"]
+        if self.compute_loss_func is not None:
+            loss = self.compute_loss_func({"logits": logits}, labels, num_items_in_batch=num_items_in_batch)
+        else:
+            loss = torch.nn.functional.mse_loss(logits.float().reshape(-1), labels.float().reshape(-1))
+        return (loss, {"logits": logits}) if return_outputs else loss
 
 
 class PromptCache:
@@ -460,11 +513,14 @@ class ProgressTrainer:
             canonical_form=CANONICAL_FORM,
             ranking_weight=args.ranking_weight,
             head_prior=args.head_prior,
+            encoder_kind=args.encoder_kind,
         )
         if self.settings.goal_from == "mixed":
             logger.warning("the training records mix goal_from kinds (states before and after tactics): prove will "
                            "need an explicit --score-mode for this model")
-        self.builder = self.settings.prompt_builder(self.tokenizer)
+        # How records become encoder passes: the same layout the scorer reads the saved model with.
+        self.layout = self.settings.layout(self.tokenizer)
+        self.builder = self.layout.builder
         # Fit on the records as trained on (weights included), the same on every process.
         self.lookup = TacticLookup.fit(self.train_dataset.records)
         self.callbacks = list(callbacks or [])
@@ -517,6 +573,67 @@ class ProgressTrainer:
             for i, ids in zip(missing, built["input_ids"]):
                 cache._entries[keys[i]] = np.asarray(ids, dtype=np.int32)
         return [cache._entries[k] for k in keys]
+
+    def _encode_groups(self, goals, tactics, prefixes, initial) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Group kind: token ids of each record's context and of its segment, from the prompt cache where it has
+        them (a context is keyed by its goal, prefix and initial mark, a segment by its tactic)."""
+        cache = self.prompt_cache
+        if cache is None:
+            built = self.layout.build(goals, tactics, prefixes, initial)
+            contexts, segments = self.layout.encode(built)
+            return ([np.asarray(contexts[g], dtype=np.int32) for g in built.group_of],
+                    [np.asarray(ids, dtype=np.int32) for ids in segments])
+        base = self._cache_key()
+        mark = self.builder.mark_initial
+        ckeys = [base + ("context", g, p, bool(m) and mark) for g, p, m in zip(goals, prefixes, initial)]
+        skeys = [base + ("segment", t) for t in tactics]
+        missing = [i for i in range(len(goals)) if ckeys[i] not in cache._entries or skeys[i] not in cache._entries]
+        cache.hits += len(goals) - len(missing)
+        cache.misses += len(missing)
+        if missing:
+            built = self.layout.build([goals[i] for i in missing], [tactics[i] for i in missing],
+                                      [prefixes[i] for i in missing], [initial[i] for i in missing])
+            contexts, segments = self.layout.encode(built)
+            for j, i in enumerate(missing):
+                cache._entries[ckeys[i]] = np.asarray(contexts[built.group_of[j]], dtype=np.int32)
+                cache._entries[skeys[i]] = np.asarray(segments[j], dtype=np.int32)
+        return [cache._entries[k] for k in ckeys], [cache._entries[k] for k in skeys]
+
+    def _labels(self, records: list[dict]) -> list[float]:
+        """Training targets: raw steps for the distribution head (its loss cuts classes at K, and eval figures
+        stay in steps above K), the label transform's target for regression."""
+        if self.settings.head == "distribution":
+            return [float(r["steps_remaining"]) for r in records]
+        return [encode_label(r["steps_remaining"], self.settings.label_transform) for r in records]
+
+    def _tokenize_groups(self, data: ProgressDataset, seed: int | None, by_length: bool = True) -> GroupedBatches:
+        """Group kind: ``data`` as whole batches of about ``batch_size`` records (``eval_batch_size`` without a
+        seed), records with the same context in one batch (:func:`~leanprogress.batch_layout.compose_batches`;
+        ``seed`` shuffles, None keeps evaluation in a fixed order; ``by_length`` batches similar lengths)."""
+        from ..batch_layout import compose_batches
+
+        records = data.records
+        contexts, segments = self._encode_groups([r["goal"] for r in records], [r["tactic"] for r in records],
+                                                 [r["prefix"] for r in records],
+                                                 [has_initial_goal(r) for r in records])
+        keys = [c.tobytes() for c in contexts]  # records whose contexts read alike share one
+        size = self.args.batch_size if seed is not None else self.args.eval_batch_size
+        labels = self._labels(records)
+        batches, ordered = [], []
+        lengths = [len(c) + len(t) for c, t in zip(contexts, segments)]  # a record's tokens
+        for members in compose_batches(keys, lengths, size, seed, by_length):
+            local: dict[bytes, int] = {}
+            for i in members:
+                local.setdefault(keys[i], len(local))
+            firsts = {}
+            for i in members:
+                firsts.setdefault(keys[i], i)
+            batches.append(self.layout.training_batch([contexts[firsts[k]].tolist() for k in local],
+                                                      [segments[i].tolist() for i in members],
+                                                      [local[keys[i]] for i in members],
+                                                      [labels[i] for i in members]))
+            ordered += [labels[i] for i in members]
+        return GroupedBatches(batches, ordered)
 
     def head_prior_of(self, tactics) -> np.ndarray | None:
         """What the head's outputs are added to for these tactics (``head_prior``), or None without a prior."""
@@ -655,7 +772,7 @@ class ProgressTrainer:
         return int(os.environ.get("RANK", "0")) == 0
 
     def _train(self, out: Path, ckpt_dir: Path, resume_from: str | None, start: MarkRunStarted) -> dict:
-        from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
+        from transformers import DataCollatorWithPadding, TrainingArguments
 
         args = self.args
         terminal = stderr_is_terminal()
@@ -676,12 +793,19 @@ class ProgressTrainer:
                 logger.warning("ranking objective: %d of %d records got fewer than %d negative(s): their source "
                                "holds too few tactics of other theorems (ranking_negatives_from='any' draws from "
                                "every source)", stats.short_of_negatives, stats.records, args.ranking_negatives)
+        group = self.settings.encoder_kind == "group"
         with hf_progress_bars(terminal):
-            train_tok = self._tokenize(self.train_dataset, "Tokenizing train", groups)
-            eval_tok = self._tokenize(self.eval_dataset, "Tokenizing eval") if self.eval_dataset else None
+            if group:
+                train_tok = self._tokenize_groups(self.train_dataset, args.seed, args.group_by_length)
+                eval_tok = self._tokenize_groups(self.eval_dataset, None) if self.eval_dataset else None
+            else:
+                train_tok = self._tokenize(self.train_dataset, "Tokenizing train", groups)
+                eval_tok = self._tokenize(self.eval_dataset, "Tokenizing eval") if self.eval_dataset else None
         labels = train_tok.labels
         distribution = self.settings.head == "distribution"
         model = load_regression_model(args.model_name, role="encoder", num_labels=self.settings.num_labels)
+        if group:
+            self.layout.check_model(model)
         constant = self._constant(labels)
         prior = self.settings.head_prior != "none"
         if prior and resume_from is None:
@@ -716,8 +840,9 @@ class ProgressTrainer:
         hf_kwargs = dict(
             output_dir=str(ckpt_dir),
             num_train_epochs=args.epochs,
-            per_device_train_batch_size=args.batch_size,
-            per_device_eval_batch_size=args.eval_batch_size,
+            # A group-kind item is a whole batch (GroupedBatches).
+            per_device_train_batch_size=1 if group else args.batch_size,
+            per_device_eval_batch_size=1 if group else args.eval_batch_size,
             learning_rate=args.learning_rate,
             warmup_steps=args.warmup_ratio,
             weight_decay=args.weight_decay,
@@ -731,14 +856,15 @@ class ProgressTrainer:
             logging_steps=args.logging_steps,
             bf16=precision == "bf16",
             use_cpu=device.type == "cpu",
-            train_sampling_strategy="group_by_length" if args.group_by_length else "random",
+            train_sampling_strategy="group_by_length" if args.group_by_length and not group else "random",
             report_to=[],
             # Every parameter gets a gradient (encoder, pooler, head): skip DDP's search for unused ones.
             ddp_find_unused_parameters=False,
             disable_tqdm=not terminal,  # bars on a terminal, a few plain lines in a log file (ProgressLines)
         )
-        if ranking or prior:
-            # A row's group, or its prior, travels in keys the model does not take.
+        if ranking or prior or group:
+            # A row's group (ranking), its prior, or a batch's contexts and segments (group kind) travel in keys the
+            # model's forward does not take.
             hf_kwargs["remove_unused_columns"] = False
         hf_args = TrainingArguments(**(hf_kwargs | args.extra))
         padding = dict(padding="max_length" if args.pad_to_max_length else "longest",
@@ -759,6 +885,11 @@ class ProgressTrainer:
                 data_collator=RankingCollator(self.tokenizer, **padding), ranking_weight=args.ranking_weight,
                 ranking_margin=args.ranking_margin, head=self.settings.head,
                 head_max_steps=self.settings.head_max_steps, **common)
+        elif group:
+            self.trainer = GroupTrainer(
+                data_collator=_one_batch,
+                compute_loss_func=_distribution_loss(self.settings.head_max_steps) if distribution else None,
+                **common)
         else:
             weights = self._class_weights = class_weights(labels, self.settings.head_max_steps,
                                                           args.class_weighting) if distribution else None
@@ -787,8 +918,14 @@ class ProgressTrainer:
         kept_step = getattr(state, "best_global_step", None) or state.global_step
         kept_epoch = next((e["epoch"] for e in state.log_history if e.get("step") == kept_step and "epoch" in e),
                           state.epoch)
-        metrics = {"train": dict(result.metrics), "precision": precision, "device": str(device), "kept": "best epoch",
+        train_metrics = dict(result.metrics)
+        if group and train_metrics.get("train_runtime"):
+            # The Trainer counts its items, which are whole batches here: report records, as for a cross-encoder.
+            train_metrics["train_samples_per_second"] = round(
+                len(self.train_dataset) * args.epochs / train_metrics["train_runtime"], 3)
+        metrics = {"train": train_metrics, "precision": precision, "device": str(device), "kept": "best epoch",
                    "kept_epoch": kept_epoch, "selection_metric": args.selection_metric, "head": self.settings.head,
+                   "encoder_kind": self.settings.encoder_kind,
                    "world_size": self.trainer.args.world_size}
         if ranking:
             metrics["ranking"] = {"weight": args.ranking_weight, "negatives_per_record": args.ranking_negatives,

@@ -110,3 +110,13 @@ def test_bench_scoring_cached_state_computes_what_the_group_kind_scores(tmp_path
     cached = bench.cached_logits(scorer, goal, "intro h", tactics, batch_size=4)
     packed = scorer._logits(scorer._prompts(goal, tactics, "intro h"))
     np.testing.assert_allclose(cached, packed, rtol=0, atol=1e-5)
+
+
+def test_bench_onnx_skips_with_a_message_without_onnxruntime():
+    """onnxruntime is optional (not a dependency): without it the ONNX benchmark says so and exits 0."""
+    blocked = ("import runpy, sys; sys.modules['onnxruntime'] = None; sys.argv = ['bench_onnx.py', '--model', 'x']; "
+               f"sys.path.insert(0, {str(BENCHMARKS)!r}); runpy.run_path({str(BENCHMARKS / 'bench_onnx.py')!r}, "
+               "run_name='__main__')")
+    done = subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "SKIPPED: onnxruntime is not installed" in done.stdout

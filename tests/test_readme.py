@@ -230,6 +230,13 @@ def json_keys(*keys: str) -> Callable[[Path, str], None]:
     return check
 
 
+def encoder_kind(path: str, kind: str) -> Callable[[Path, str], None]:
+    def check(ws: Path, out: str) -> None:
+        assert json.loads((ws / path / "leanprogress_config.json").read_text())["encoder_kind"] == kind
+
+    return check
+
+
 def all_of(*checks: Callable[[Path, str], None]) -> Callable[[Path, str], None]:
     def check(ws: Path, out: str) -> None:
         for c in checks:
@@ -294,6 +301,10 @@ COMMANDS: dict[str, Run] = {
     "leanprogress train --dataset data/workbook.jsonl --dataset data/mathlib.jsonl --head distribution "
     "--point-estimate mode --max-length 128 --epochs 1 --batch-size 32 --output-dir runs/competition": Run(
         extra=TINY_TRAIN, check=model_folder("runs/competition")),
+    "leanprogress train --dataset data/workbook.jsonl --dataset data/mathlib.jsonl --head distribution "
+    "--point-estimate mode --max-length 128 --epochs 1 --batch-size 32 --encoder-kind group --output-dir "
+    "runs/competition-group": Run(extra=TINY_TRAIN, check=all_of(model_folder("runs/competition-group"),
+                                                                 encoder_kind("runs/competition-group", "group"))),
     # Scoring
     'leanprogress score --model runs/model --state "$STATE" --tactic simp --tactic omega --tactic "induction n" '
     '--json': Run(check=ranked_json),

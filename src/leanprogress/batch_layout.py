@@ -16,9 +16,10 @@ A group-kind batch is packed (:func:`pack`): a *block* is a context followed by 
 fill rows of at most ``pack_tokens``, first fit, so nothing but the end of a row is padding. One block attention
 mask says who reads whom (:func:`block_mask`); a state with more candidates than a block holds is repeated in
 the next block. The alternative, encoding each state once and handing every candidate row its keys and values
-(a decoder's cache), was measured slower on the CPU: copying the cached keys and values to every candidate row
-took more than half the time, more than re-encoding the state once per block of 512 tokens
-(``benchmarks/bench_scoring.py --kinds`` times both).
+(a decoder's cache), was measured slower on the CPU up to 64 candidates of a state: copying the cached keys and
+values to every candidate row took more than half the time, more than re-encoding the state once per block of 512
+tokens; at 256 candidates it was faster (``benchmarks/bench_scoring.py --kinds`` times both; docs/benchmarks.md,
+"Encoder kinds").
 
 Pooling: the head of ``BertForSequenceClassification`` reads the first token of a row, which in a packed row is a
 context's ``[CLS]``: under the block mask it sees the state only, the same for every candidate. So each segment

@@ -406,6 +406,25 @@ NOT_RUN: dict[str, str] = {
     "benchmark above; tests/test_bench_competition.py checks the summary and the decision",
     "python benchmarks/bench_competition.py --selection-summary results.json": "reads the --json of the benchmark "
     "above; tests/test_bench_competition.py checks the summary",
+    "python benchmarks/bench_competition.py --seeds 42,7,1 --json protocol.json --variant name=recipe,"
+    "workbook_theorems=2000": "a benchmark on the shared data (about 15-25 min a run on the 2-core machine); "
+    "tests/test_bench_competition.py checks its selection and reporting sets, runs and summary",
+    "python benchmarks/bench_competition.py --seeds 42 --json protocol.json --variant name=prior,workbook_theorems=2000,"
+    "prior=lookup --variant name=cw05,workbook_theorems=2000,class_weight=0.5": "a benchmark on the shared data; "
+    "tests/test_trainer.py trains a head-prior model and checks the class weights",
+    "python benchmarks/bench_competition.py --summary protocol.json": "reads the --json of the benchmark above; "
+    "tests/test_bench_competition.py checks the summary",
+    "python benchmarks/bench_competition.py --summary protocol.json --report recipe": "reads the --json of the "
+    "benchmark above; tests/test_bench_competition.py checks that the reporting set is printed for one variant and "
+    "recorded as read",
+    "python benchmarks/bench_scoring.py --model runs/model --repeats 1": "a benchmark on the shared data's search "
+    "states; tests/test_benchmarks.py runs its scorers on a tiny distribution-head model",
+    "python benchmarks/bench_search.py --budgets 16,32 --seeds 5 --modes tactic --workbook 700 --search-weight 4 "
+    "--lookup --variant name=dist-mode,order=search,head=distribution,rank=mode --variant name=dist-mean,order=search,"
+    "head=distribution,rank=mean --variant name=dist-median,order=search,head=distribution,rank=median --variant "
+    "name=dist-close,order=search,head=distribution,rank=close --alphas 0.5,0.9,1.0 --json out.json --models "
+    "runs/replay-models": "a benchmark on the shared data (about 40 min on the 2-core machine); "
+    "tests/test_bench_search.py checks the rank variants and that one scorer serves them",
     "python benchmarks/bench_competition.py --export-encoder runs/gpu/encoder": "a benchmark helper that writes "
     "45 MB; the encoder it exports is the bundled one the other tests load",
     "for a in 0 0.2 1.0; do leanprogress prove --backend lean-dojo --theorems leandojo_benchmark_4/random/test.json "

@@ -109,10 +109,13 @@ def probability_of(priority: float) -> float:
 
 
 def rank_scores(scorer: Any, goals: str | Sequence[str], tactics: Sequence[str],
-                prefixes: str | Sequence[str] | None = None) -> list[float]:
+                prefixes: str | Sequence[str] | None = None,
+                initial_goals: Sequence[bool] | None = None) -> list[float]:
     """The scores ``scorer`` orders candidates by (lower is better, in steps): its ``rank_batch`` where it has one
     (:meth:`leanprogress.scoring.LeanProgressScorer.rank_batch`: for a distribution head the expected steps, which
-    do not tie where the mode does), else its ``predict_batch`` (any object with that method scores search).
+    do not tie where the mode does), else its ``predict_batch`` (any object with that method scores search and
+    rewards). ``initial_goals`` (per tactic, whether its goal is a stand-in initial state) reaches the scorer only
+    where one is marked, so a scorer whose methods take goals, tactics and prefixes alone serves every other call.
 
     Example:
         >>> class Len:
@@ -122,4 +125,5 @@ def rank_scores(scorer: Any, goals: str | Sequence[str], tactics: Sequence[str],
         [4.0, 3.0]
     """
     method = getattr(scorer, "rank_batch", None) or scorer.predict_batch
-    return list(method(goals, tactics, prefixes))
+    marks = (initial_goals,) if initial_goals is not None and any(initial_goals) else ()
+    return [float(s) for s in method(goals, tactics, prefixes, *marks)]

@@ -74,7 +74,7 @@ from typing import Any, Sequence
 from ..lean.declaration import theorem_name
 from ..lean.forbidden import ProofRule
 from ..prompt import count_mismatch
-from ..ranking import DEFAULT_N_MAX, success_probability
+from ..ranking import DEFAULT_N_MAX, rank_scores, success_probability
 from .completions import DEFAULT_MAX_CHARS, DEFAULT_MAX_PROOF_CHARS, MULTIPLE, clean_completion, clean_proof
 
 logger = logging.getLogger(__name__)
@@ -136,11 +136,8 @@ class _LocalScorer:
     def steps(self, goals: list[str], tactics: list[str], prefixes: list[str],
               initial_goals: list[bool] | None = None) -> list[float]:
         """The rank scores (``rank_batch``; a scorer without it: ``predict_batch``) the reward is computed from."""
-        method = getattr(self.scorer, "rank_batch", None) or self.scorer.predict_batch
         with self._lock:
-            if initial_goals is None or not any(initial_goals):  # any scorer's predict_batch takes these three
-                return [float(s) for s in method(goals, tactics, prefixes)]
-            return [float(s) for s in method(goals, tactics, prefixes, initial_goals)]
+            return rank_scores(self.scorer, goals, tactics, prefixes, initial_goals)
 
     def close_probability(self, goals: list[str], tactics: list[str], prefixes: list[str]) -> list[float]:
         with self._lock:

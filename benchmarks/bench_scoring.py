@@ -265,6 +265,13 @@ def kinds_table(opts, mathlib, traces) -> dict:
     return results
 
 
+def tied_pairs(per_state) -> int:
+    """Pairs of candidates of one state with the same score, over all states (``per_state``: a list of score lists)."""
+    import numpy as np
+
+    return int(sum(sum(c * (c - 1) // 2 for c in np.unique(s, return_counts=True)[1]) for s in per_state))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=None, help="trained model folder, either head (default: train MiniLM "
@@ -339,7 +346,7 @@ def main() -> None:
         # A state whose scores all tie has no Spearman: left out of the mean, and "n/a" if every state ties.
         rho = [float(spearmanr(a, b).statistic) for a, b in zip(ref, scores) if len(set(b)) > 1]
         distinct = [len(set(s)) for s in scores]
-        ties = sum(sum(c * (c - 1) // 2 for c in np.unique(s, return_counts=True)[1]) for s in scores)
+        ties = tied_pairs(scores)
         t = statistics.median(times[name])
         results[name] = {"candidates_per_s": n / t, "speedup_vs_fp32": base / t,
                          "spearman_mean": float(np.mean(rho)) if rho else None,
@@ -351,7 +358,7 @@ def main() -> None:
         print(f"{name:38}{r['candidates_per_s']:>8.1f}{r['speedup_vs_fp32']:>8.2f}x{mean:>10}{worst:>8}"
               f"{r['distinct_mean']:>7.1f}/{opts.candidates:<2}{r['tied_pairs']:>12}")
     pairs = len(batches) * opts.candidates * (opts.candidates - 1) // 2
-    point_ties = sum(sum(c * (c - 1) // 2 for c in np.unique(s, return_counts=True)[1]) for s in points)
+    point_ties = tied_pairs(points)
     results["fp32 point estimate"] = {"distinct_mean": float(np.mean([len(set(s)) for s in points])),
                                       "tied_pairs": int(point_ties)}
     print(f"{'fp32, the point estimate (shown, not ranked by)':47}"

@@ -19,9 +19,8 @@ candidates; --ablation adds the variants measured to decide what stays fp32.
 (``leanprogress.batch_layout``) and prints candidates/s per encoder kind and precision at 8, 32, 64 and 256
 candidates per state, beside the original (one fp32 cross-encoder pass per candidate, as the original
 LeanProgress scored), with Spearman against the same model in fp32. More rows measure the group kind's layout
-against its alternatives: packed rows of 256 and 1,024 tokens instead of 512 (a longer row repeats the state
-less and pays more attention over a dense mask), and the state encoded once with its keys and values handed to
-every candidate row (a decoder's cache, through transformers' ``DynamicCache``; same outputs).
+against its alternatives: rows of 32 and 128 tokens instead of 64, and the first group layout (rows of 512 tokens,
+each a context and its segments under one block mask: ``first_group_layout.py``; same outputs).
 
 Timings are the median over --repeats rounds that run every precision back
 to back, so that other load on a shared machine falls on all of them alike;
@@ -40,6 +39,7 @@ import warnings
 from pathlib import Path
 
 from _shared import MATHLIB_SAMPLE, SHARED, add_head_argument, machine, require
+from first_group_layout import first_layout_logits
 
 TRACES = SHARED / "minif2f-valid-search-traces" / "traces.json"
 
@@ -147,43 +147,6 @@ def variants(ablation: bool):
 
 
 # ---------------------------------------------------------------- encoder kinds
-def cached_logits(scorer, goal: str, prefix: str, tactics: list[str], batch_size: int = 32):
-    """Head outputs of a group-kind model with the state encoded once: its keys and values of every layer kept
-    (transformers' ``DynamicCache``), then every ``batch_size`` candidates as rows reading them. The same function
-    as the model's packed rows; the alternative the group kind's layout was chosen against."""
-    import inspect
-
-    import numpy as np
-    import torch
-    from transformers import BertModel, DynamicCache
-
-    layout, model = scorer.layout, scorer.model
-    (context,), segments = layout.encode(layout.build([goal] * len(tactics), tactics, [prefix] * len(tactics)))
-    keyword = "cache" if "cache" in inspect.signature(BertModel.forward).parameters else "past_key_values"
-    n = len(context)
-    raw = np.zeros((len(tactics), scorer.settings.num_labels))
-    with torch.inference_mode():
-        cache = DynamicCache()
-        model.bert(input_ids=torch.tensor([context]), **{keyword: cache})
-        past = [(layer.keys, layer.values) for layer in cache.layers]
-        order = sorted(range(len(tactics)), key=lambda i: -len(segments[i]))
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
-            width = max(len(segments[i]) for i in idx)
-            ids = torch.full((len(idx), width), layout.pad_id, dtype=torch.long)
-            own = torch.zeros((len(idx), width), dtype=torch.bool)
-            for row, i in enumerate(idx):
-                ids[row, :len(segments[i])] = torch.tensor(segments[i])
-                own[row, :len(segments[i])] = True
-            allowed = torch.cat([torch.ones((len(idx), n), dtype=torch.bool), own], dim=1)
-            allowed = allowed[:, None, None, :].expand(len(idx), 1, width, n + width)
-            kv = [(k.expand(len(idx), -1, -1, -1), v.expand(len(idx), -1, -1, -1)) for k, v in past]
-            out = model(input_ids=ids, attention_mask=allowed, position_ids=(n + torch.arange(width))[None].expand(
-                len(idx), width), **{keyword: DynamicCache(ddp_cache_data=kv)}).logits
-            raw[idx] = out.float().numpy()
-    return raw
-
-
 def kinds_table(opts, mathlib, traces) -> dict:
     """Candidates/s per encoder kind and precision at several candidates per state, alternating (see --kinds)."""
     import numpy as np
@@ -215,8 +178,14 @@ def kinds_table(opts, mathlib, traces) -> dict:
 
         cross32, cross16 = scorer(cross_dir, "fp32"), scorer(cross_dir, "bf16")
         group32, group16 = scorer(group_dir, "fp32"), scorer(group_dir, "bf16")
-        rows256, rows1024 = scorer(group_dir, "bf16"), scorer(group_dir, "bf16")
-        rows256.layout.pack_tokens, rows1024.layout.pack_tokens = 256, 1024
+        drawn = sorted({t for n in sizes for *_, tactics in work[n] for t in tactics})
+        tokens = [len(ids) for ids in group32.tokenizer(drawn)["input_ids"]]
+        contexts = group32.layout.encode(group32.layout.build([s["goal"] for s in states], ["x"] * len(states),
+                                                              [s["prefix"] for s in states]))[0]
+        print(f"candidates: {statistics.mean(tokens):.1f} tokens each with [CLS] and [SEP] (mean of {len(drawn)} "
+              f"tactics); contexts {[len(c) for c in contexts]} tokens", flush=True)
+        rows32, rows128 = scorer(group_dir, "bf16"), scorer(group_dir, "bf16")
+        rows32.layout.row_tokens, rows128.layout.row_tokens = 32, 128
         rows = {  # name -> (reference scorer for Spearman, function(goal, prefix, tactics) -> steps, states timed)
             "original: cross fp32, one pass per candidate": (
                 cross32, lambda g, p, t: [cross32.predict(g, x, p) for x in t], opts.original_states),
@@ -224,10 +193,10 @@ def kinds_table(opts, mathlib, traces) -> dict:
             "cross bf16": (cross32, lambda g, p, t: cross16.predict_batch(g, t, p), None),
             "group fp32": (group32, lambda g, p, t: group32.predict_batch(g, t, p), None),
             "group bf16": (group32, lambda g, p, t: group16.predict_batch(g, t, p), None),
-            "group bf16, rows of 256 tokens": (group32, lambda g, p, t: rows256.predict_batch(g, t, p), None),
-            "group bf16, rows of 1024 tokens": (group32, lambda g, p, t: rows1024.predict_batch(g, t, p), None),
-            "group bf16, state once, keys and values cached": (
-                group32, lambda g, p, t: decode(group16, cached_logits(group16, g, p, t)), None),
+            "group bf16, rows of 32 tokens": (group32, lambda g, p, t: rows32.predict_batch(g, t, p), None),
+            "group bf16, rows of 128 tokens": (group32, lambda g, p, t: rows128.predict_batch(g, t, p), None),
+            "group bf16, first layout (rows of 512)": (
+                group32, lambda g, p, t: decode(group16, first_layout_logits(group16, g, p, t)), None),
         }
         ref = {n: {name: [sc.predict_batch(g, t, p) for g, p, t in work[n]] for name, sc in
                    (("cross", cross32), ("group", group32))} for n in sizes}

@@ -234,9 +234,10 @@ def test_score_endpoint_and_rl_rewards_read_a_group_model_as_the_scorer_does(gro
         np.testing.assert_allclose([r.steps for r in results], expected, rtol=0, atol=TOLERANCE)
 
 
-def test_packed_rows_hold_several_states_and_repeat_a_state_that_does_not_fit(group_scorer):
-    """Rows of at most pack_tokens: blocks of a context and its segments, a state repeated in the next block when its
-    candidates do not fit one, blocks of other states filling the rest; every candidate scores as alone."""
+@pytest.mark.parametrize("layout_as", ["blocks", "one streamed row", "narrow streamed rows"])
+def test_a_pass_encodes_each_context_once_and_scores_each_candidate_as_alone(group_scorer, layout_as):
+    """Small states as blocks read within their row; larger ones streamed (each context once, its segments after
+    it, a context running on into the next row when rows are narrow); every candidate scores as alone."""
     import torch
 
     from leanprogress.batch_layout import group_forward, pack
@@ -246,15 +247,34 @@ def test_packed_rows_hold_several_states_and_repeat_a_state_that_does_not_fit(gr
     tactics = TACTICS[:9] + ["simp", "omega", "linarith"]
     built = layout.build(goals, tactics, [""] * 12)
     contexts, segments = layout.encode(built)
-    batch = pack(contexts, segments, built.group_of, layout.pad_id, pack_tokens=80)
-    ids, block, segment = batch["pack_ids"], batch["pack_block"], batch["pack_segment"]
-    assert ids.shape[1] <= 80 and ids.shape[0] >= 3
+    wide = sum(len(c) for c in contexts) + sum(len(s) for s in segments)
+    row_tokens, block_tokens = {"blocks": (1, wide), "one streamed row": (wide, 0),
+                                "narrow streamed rows": (1, 0)}[layout_as]
+    batch = pack(contexts, segments, built.group_of, layout.pad_id, row_tokens=row_tokens, block_tokens=block_tokens)
+    ids = batch["pack_ids"]
     cls = group_scorer.tokenizer.cls_token_id
-    assert (ids.reshape(-1)[batch["pool_index"]] == cls).all()  # each record's pooled token is its segment's [CLS]
-    blocks_of_goal = {int(b) for b in block[(segment == 0) & (block >= 0)].unique()
-                      if len(contexts[0]) == int(((block == b) & (segment == 0)).sum())}
-    assert len(blocks_of_goal) >= 2  # GOAL's nine candidates do not fit one block of 80 tokens: its context repeats
+    assert int((ids == cls).sum()) == 2 + 12  # each context once, however many candidates read it
+    assert (ids.reshape(-1)[batch["pool_index"]] == cls).all()  # each record pools its segment's [CLS]
+    if layout_as == "blocks":  # each state's block whole in a row, nothing gathered
+        assert ids.shape[0] == 2 and batch["key_index"].shape[1] == 0
+    elif layout_as == "one streamed row":
+        assert ids.shape[0] == 1
+    else:  # rows as narrow as the longest segment: the longer context runs over several rows
+        assert ids.shape[1] == max(len(x) for x in segments) < len(contexts[0]) and ids.shape[0] >= 4
     with torch.no_grad():
         packed = group_forward(group_scorer.model, batch).reshape(-1).numpy()
     alone = [group_scorer._logits(group_scorer._prompts(g, [t], ""))[0, 0] for g, t in zip(goals, tactics)]
     np.testing.assert_allclose(packed, alone, rtol=0, atol=TOLERANCE)
+
+
+def test_a_model_whose_attention_ignores_the_layout_is_refused(group_folder):
+    """The layout's attention is swapped in through transformers' attention functions; a model that computes its
+    own would let every token read every other, so the first call says so."""
+    import torch
+
+    scorer = LeanProgressScorer(str(group_folder), device="cpu", precision="fp32")
+    for module in scorer.model.modules():
+        if type(module).__name__ == "BertSelfAttention":
+            module.forward = lambda hidden_states, *args, **kwargs: (torch.zeros_like(hidden_states), None)
+    with pytest.raises(ValueError, match="attention functions"):
+        scorer.predict_batch(GOAL, TACTICS[:3])

@@ -91,25 +91,26 @@ def test_bench_grpo_trains_the_candidate_policy_and_records_what_it_writes(train
         assert s["mean_reward"] <= s["good_share"] + 1e-9
 
 
-def test_bench_scoring_cached_state_computes_what_the_group_kind_scores(tmp_path, bundled_tokenizer_path):
-    """The benchmark's cached-state layout (the state's keys and values handed to every candidate row) is the
-    alternative it times against the group kind's packed rows: it must compute the same scores, or the comparison
-    times something else."""
+def test_bench_scoring_first_layout_computes_what_the_group_kind_scores(tmp_path, bundled_tokenizer_path):
+    """The benchmark's first group layout (rows of a context and its segments under one block mask) is what it
+    times the layout against: it must compute the same scores, or the comparison times something else. Rows of
+    60 tokens make it repeat the state in several rows."""
     import numpy as np
 
     from conftest import save_bert
     from leanprogress import LeanProgressScorer
     from leanprogress.config import ModelSettings
 
-    bench = pytest.importorskip("bench_scoring")
+    first = pytest.importorskip("first_group_layout")
     save_bert(tmp_path, bundled_tokenizer_path, settings=False)
     ModelSettings(max_length=128, encoder_kind="group").save(tmp_path)
     scorer = LeanProgressScorer(str(tmp_path), device="cpu", precision="fp32")
     goal = make_theorem("B.t", 2)["traced_tactics"][0]["state_before"]
     tactics = ["simp", "omega", "ring_nf", "linarith [h0]", "nlinarith [sq_nonneg (x - y)]", "exact h1"] * 3
-    cached = bench.cached_logits(scorer, goal, "intro h", tactics, batch_size=4)
-    packed = scorer._logits(scorer._prompts(goal, tactics, "intro h"))
-    np.testing.assert_allclose(cached, packed, rtol=0, atol=1e-5)
+    old = first.first_layout_logits(scorer, goal, "intro h", tactics, pack_tokens=60)
+    new = scorer._logits(scorer._prompts(goal, tactics, "intro h"))
+    assert np.ptp(new[:6, 0]) > 0.1  # the model tells the candidates apart
+    np.testing.assert_allclose(old, new, rtol=0, atol=1e-5)
 
 
 def test_bench_onnx_skips_with_a_message_without_onnxruntime():

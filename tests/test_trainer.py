@@ -696,8 +696,9 @@ def test_group_kind_trains_on_shared_states_and_scores_as_it_evaluated(tmp_path,
     batches = trainer._tokenize_groups(trainer.train_dataset, seed=42).batches
     assert sum(len(b["labels"]) for b in batches) == len(train)
     # The 48 records read 9 goals: records of one goal in a batch are read against one copy of its context.
-    blocks = sum(len(b["pack_block"].unique()) - bool((b["pack_block"] < 0).any()) for b in batches)
-    assert blocks < len(train) // 2
+    cls = trainer.tokenizer.cls_token_id  # a context and each segment start with one
+    contexts = sum(int((b["pack_ids"] == cls).sum()) - len(b["labels"]) for b in batches)
+    assert contexts < len(train) // 2
     metrics = trainer.train()
     assert ModelSettings.load(tmp_path).encoder_kind == "group" and metrics["encoder_kind"] == "group"
     assert metrics["kept"] == "best epoch" and metrics["eval"]["eval_accuracy"] == 1.0
@@ -712,7 +713,8 @@ def test_group_kind_takes_no_options_it_cannot_honour(tmp_path):
     for bad, match in ((dict(truncation="right"), "truncation 'right'"), (dict(pad_to_max_length=True), "pad_to"),
                        (dict(ranking_weight=1.0), "ranking objective"), (dict(template="{tactic} {goal}"), "after"),
                        (dict(head="distribution", head_prior="lookup"), "head prior"),
-                       (dict(head="distribution", class_weighting=0.5), "class weighting")):
+                       (dict(head="distribution", class_weighting=0.5), "class weighting"),
+                       (dict(extra={"gradient_checkpointing": True}), "gradient checkpointing")):
         with pytest.raises(ValueError, match=match):
             ProgressTrainingArguments(output_dir=str(tmp_path), encoder_kind="group", **bad)
 

@@ -11,22 +11,27 @@ A model's ``encoder_kind`` (:class:`~leanprogress.config.ModelSettings`) says ho
   (:meth:`~leanprogress.prompt.PromptBuilder.build_groups`). The context does not depend on the candidates, so
   one copy of it serves all of them, and each candidate costs its own tokens.
 
-A group-kind batch is packed (:func:`pack`): a *block* is a context followed by as many of its segments as fit
-``pack_tokens``, ``[context | tactic 1 | tactic 2 | ...]``, and blocks (of one state or of several: a GRPO batch)
-fill rows of at most ``pack_tokens``, first fit, so nothing but the end of a row is padding. One block attention
-mask says who reads whom (:func:`block_mask`); a state with more candidates than a block holds is repeated in
-the next block. The alternative, encoding each state once and handing every candidate row its keys and values
-(a decoder's cache), was measured slower on the CPU up to 64 candidates of a state: copying the cached keys and
-values to every candidate row took more than half the time, more than re-encoding the state once per block of 512
-tokens; at 256 candidates it was faster (``benchmarks/bench_scoring.py --kinds`` times both; docs/benchmarks.md,
-"Encoder kinds").
+A group-kind batch is one encoder pass (:func:`pack`). A state with many candidates is *streamed* in narrow rows
+(:data:`SEGMENT_ROW_TOKENS` wide): its context once, then its candidates' segments, a context running on into the
+next row where it does not fit, a segment starting the next row where it does not. An attention function of our
+own (:func:`group_attention`, swapped in for the call) gives every row, in every layer, the keys and values of the
+contexts its tokens read, gathered from wherever they lie in the pass, beside its own tokens: a context token reads
+its context, a segment token its context and its own segment, never another candidate. So a candidate costs its
+own tokens, and its attention is over its context and itself, not over a long row under a mostly empty mask. In
+training, a record whose state no other shares (most of them) is a *block* ``[context | segment]`` kept whole in
+one row and read within it (:data:`BLOCK_TOKENS`: dropout makes masked attention expensive).
 
-Pooling: the head of ``BertForSequenceClassification`` reads the first token of a row, which in a packed row is a
-context's ``[CLS]``: under the block mask it sees the state only, the same for every candidate. So each segment
-starts with a ``[CLS]`` of its own (the tokenizer's layout of one text), which sees the whole state and its own
-tactic as the cross-encoder's ``[CLS]`` does, and the model is called as a whole with its pooler reading those
-tokens (:func:`group_forward`): the model's own pooler and head, in the precision the scorer or trainer gave
-them, and under DDP the model's own forward.
+Two layouts were measured before this one (``benchmarks/bench_scoring.py --kinds``, docs/benchmarks.md "Encoder
+kinds"): rows of 512 tokens each holding a context and its segments under one block mask (the first group
+layout: its masked 512 x 512 attention took as long as all the linear layers, and a state was repeated in every
+row), and a decoder's cache of the state's keys and values handed to rows of one segment each (padding to the
+longest segment, and copying the cache per row).
+
+Pooling: the head of ``BertForSequenceClassification`` reads the first token of a row, which in a packed row is
+whatever starts it. So each segment starts with a ``[CLS]`` of its own (the tokenizer's layout of one text),
+which sees the whole state and its own tactic as the cross-encoder's ``[CLS]`` does, and the model is called as a
+whole with its pooler reading those tokens (:func:`group_forward`): the model's own pooler and head, in the
+precision the scorer or trainer gave them, and under DDP the model's own forward.
 
 Training (:class:`~leanprogress.training.ProgressTrainer`) and scoring
 (:class:`~leanprogress.scoring.LeanProgressScorer`) both go through :func:`layout_for`, so a model is always read
@@ -95,14 +100,22 @@ class CrossLayout:
         return raw
 
 
-PACK_TOKENS = 512
-"""Tokens per packed row (at least a whole context and segment): the attention of a row costs its length squared,
-so rows stay short; a state repeats once per row it does not fit."""
+BLOCK_TOKENS = 256
+"""In training, a state whose context and records take at most this many tokens is kept whole in one row and read
+within it (see :func:`pack`). Training applies dropout to attention, which makes SDPA compute and sample every
+masked pair of a row: a streamed row reads several contexts, most of them masked for each token, and trained at
+about half the cross-encoder's speed; blocks read their own row only. Scoring streams every state (no dropout: a
+masked pair costs little, and streamed rows pad less than blocks of mixed lengths)."""
+
+SEGMENT_ROW_TOKENS = 64
+"""The width of a group-kind pass's rows (a longer segment widens them): each row reads its contexts' tokens and
+its own, so narrow rows keep the attention of a segment to about its context and itself (32, 64 and 128 were timed
+by ``bench_scoring.py --kinds``)."""
 
 
 class GroupLayout:
-    """One context per state, one segment per candidate, packed into rows under a block mask (see the module
-    doc)."""
+    """One context per state, one segment per candidate, in context rows and segment rows of one pass (see the
+    module doc)."""
 
     kind = "group"
 
@@ -110,7 +123,7 @@ class GroupLayout:
         builder.template.check_splits_at_tactic()
         self.builder = builder
         self.tokenizer = builder.tokenizer
-        self.pack_tokens = max(PACK_TOKENS, builder.max_length + builder.segment_length)
+        self.row_tokens = SEGMENT_ROW_TOKENS
 
     @property
     def pad_id(self) -> int:
@@ -132,8 +145,9 @@ class GroupLayout:
 
     def check_model(self, model: torch.nn.Module) -> None:
         """Raise ValueError for a model this layout cannot run: a BERT-style encoder (learned positions taken as
-        ``position_ids``, a 4D attention mask, a pooler that reads the first token), SDPA or eager attention, and
-        positions for a context and a segment together."""
+        ``position_ids``, a pooler that reads the first token) with positions for a context and a segment
+        together. (Attention that does not go through transformers' attention functions is refused by
+        :func:`group_forward` on the first call.)"""
         import torch
 
         inner = getattr(model, "module", model)
@@ -143,7 +157,6 @@ class GroupLayout:
                 or not isinstance(getattr(base, "pooler", None), torch.nn.Module)):
             raise ValueError(f"the group encoder kind runs BERT-style encoders (learned positions, position_ids, a "
                              f"pooler); {type(inner).__name__} is not one: train it with --encoder-kind cross")
-        _attention_kind(inner)
         positions = embeddings.position_embeddings.num_embeddings
         needed = self.builder.max_length + self.builder.segment_length
         if positions < needed:
@@ -156,21 +169,22 @@ class GroupLayout:
                num_labels: int = 1) -> np.ndarray:
         """Raw head outputs, one row per record in the caller's order (``num_labels`` columns), in float64.
 
-        Each pass takes up to ``batch_size`` records, a state's records together, states with the longest
-        contexts first, packed into rows (:func:`pack`), so memory is bounded however many come in.
+        A pass takes whole states, longest contexts first, up to the tokens of a cross-encoder batch of
+        ``batch_size`` prompts of ``max_length`` (a state with more candidates than that goes on in the next pass,
+        its context with it), so memory is bounded however many come in.
         """
         import torch
 
         contexts, segments = self.encode(built)
         raw = np.zeros((len(segments), num_labels))
-        keys = list(built.group_of)
+        budget = batch_size * self.builder.max_length
         with torch.inference_mode():
-            for idx in compose_batches(keys, [len(contexts[g]) for g in keys], batch_size):
+            for idx in token_passes(built.group_of, [len(c) for c in contexts], [len(s) for s in segments], budget):
                 local: dict[int, int] = {}
                 for i in idx:
                     local.setdefault(built.group_of[i], len(local))
                 batch = pack([contexts[g] for g in local], [segments[i] for i in idx],
-                             [local[built.group_of[i]] for i in idx], self.pad_id, self.pack_tokens, device)
+                             [local[built.group_of[i]] for i in idx], self.pad_id, self.row_tokens, device=device)
                 raw[idx] = group_forward(model, batch).float().reshape(len(idx), -1).cpu().numpy()
         return raw
 
@@ -180,98 +194,177 @@ class GroupLayout:
         for :func:`group_forward` (a batch of the HF ``Trainer``)."""
         import torch
 
-        return {**pack(contexts, segments, group_of, self.pad_id, self.pack_tokens),
+        return {**pack(contexts, segments, group_of, self.pad_id, self.row_tokens, block_tokens=BLOCK_TOKENS),
                 "labels": torch.tensor(np.asarray(labels, dtype=np.float32))}
+
+
+def token_passes(group_of: Sequence[int], context_lengths: Sequence[int], segment_lengths: Sequence[int],
+                 budget: int) -> list[list[int]]:
+    """Record indices per scoring pass: states longest context first, a state's records together, each pass at
+    most ``budget`` tokens (its contexts once, its segments), at least one record."""
+    members: dict[int, list[int]] = {}
+    for i, g in enumerate(group_of):
+        members.setdefault(g, []).append(i)
+    passes: list[list[int]] = []
+    current: list[int] = []
+    used = 0
+    for g in sorted(members, key=lambda g: -context_lengths[g]):
+        opened = False
+        for i in members[g]:
+            cost = segment_lengths[i] + (0 if opened else context_lengths[g])
+            if current and used + cost > budget:
+                passes.append(current)
+                current, used, opened = [], 0, False
+                cost = segment_lengths[i] + context_lengths[g]
+            current.append(i)
+            used += cost
+            opened = True
+    if current:
+        passes.append(current)
+    return passes
 
 
 # ---------------------------------------------------------------- packing and the forward pass
 def pack(contexts: Sequence[Sequence[int]], segments: Sequence[Sequence[int]], group_of: Sequence[int],
-         pad_id: int, pack_tokens: int = PACK_TOKENS, device: Any = None) -> dict[str, torch.Tensor]:
-    """Records (their segments, reading the contexts ``group_of`` names) packed into rows of at most
-    ``pack_tokens``: ``pack_ids``, ``pack_positions`` (a context's from 0, a segment's after its context),
-    ``pack_block`` and ``pack_segment`` (for :func:`block_mask`: which block and which segment each token is in;
-    -1 and 0 on padding) and ``pool_index`` (where each record's segment starts, in the flattened rows, in
-    record order).
+         pad_id: int, row_tokens: int = SEGMENT_ROW_TOKENS, block_tokens: int = 0,
+         device: Any = None) -> dict[str, torch.Tensor]:
+    """Records (their segments, reading the contexts ``group_of`` names) as one pass of :func:`group_forward`.
 
-    A block is a context and as many of its segments as fit after it (at least one); blocks fill rows first fit,
-    longest first.
+    A state whose context and segments take at most ``block_tokens`` (training: :data:`BLOCK_TOKENS`; scoring:
+    0, none) is a *block* ``[context | segment | ...]`` kept in one row (blocks fill rows first fit, longest first), read within the row. The other states are
+    *streamed* after them: each context once, then its segments, a context running on into the next row, a
+    segment that does not fit the rest of a row starting the next; their tokens read their context wherever it
+    lies. Rows are ``width`` tokens: ``row_tokens``, or the longest block or segment.
+
+    Returns ``pack_ids`` and ``pack_positions`` (a context's from 0, a segment's after its context),
+    ``key_index`` (rows, keys: where the tokens of every streamed context a row reads lie in the flattened rows),
+    ``attention`` (rows, 1, width, keys + width: a context token reads its context, a segment token its context
+    and its own segment, among those keys or in its row; padding reads padding, so that no row of it is empty)
+    and ``pool_index`` (where each record's segment starts in the flattened rows, in record order).
     """
     import torch
 
-    readers: dict[int, list[int]] = {}
+    members: dict[int, list[int]] = {}
     for i, g in enumerate(group_of):
-        readers.setdefault(g, []).append(i)
-    blocks: list[tuple[int, list[int]]] = []  # (context, records)
-    for g, members in readers.items():
-        current: list[int] = []
-        used = len(contexts[g])
-        for i in members:
-            if current and used + len(segments[i]) > pack_tokens:
-                blocks.append((g, current))
-                current, used = [], len(contexts[g])
-            current.append(i)
-            used += len(segments[i])
-        blocks.append((g, current))
-    size = [len(contexts[g]) + sum(len(segments[i]) for i in members) for g, members in blocks]
-    rows: list[list[int]] = []  # block numbers
-    room: list[int] = []
-    for b in sorted(range(len(blocks)), key=lambda b: -size[b]):
-        row = next((r for r in range(len(rows)) if room[r] >= size[b]), None)
-        if row is None:
-            rows.append([])
-            room.append(pack_tokens)
-            row = len(rows) - 1
-        rows[row].append(b)
-        room[row] -= size[b]
-    width = max(pack_tokens - r for r in room)
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    positions = torch.zeros((len(rows), width), dtype=torch.long)
-    block = torch.full((len(rows), width), -1, dtype=torch.long)
-    segment = torch.zeros((len(rows), width), dtype=torch.long)
+        members.setdefault(g, []).append(i)
+    size = {g: len(contexts[g]) + sum(len(segments[i]) for i in records) for g, records in members.items()}
+    blocks = sorted((g for g in members if size[g] <= block_tokens), key=lambda g: -size[g])
+    streamed = [g for g in members if size[g] > block_tokens]
+    width = max([row_tokens] + [len(x) for x in segments] + [size[g] for g in blocks])
+    columns = ("ids", "positions", "state", "own", "inline")  # own: 1 + a segment's record, 0 in a context
+    rows: list[dict[str, list]] = []
     pool = [0] * len(segments)
-    for r, row in enumerate(rows):
+
+    def add(r: int, tokens: Sequence[int], first: int, g: int, own: int, inline: bool) -> None:
+        if own:
+            pool[own - 1] = r * width + len(rows[r]["ids"])
+        for t, token in enumerate(tokens):
+            for c, v in zip(columns, (token, first + t, g, own, inline)):
+                rows[r][c].append(v)
+
+    def new_row() -> int:
+        rows.append({c: [] for c in columns})
+        return len(rows) - 1
+
+    room: list[int] = []
+    for g in blocks:  # each block whole in one row, first fit
+        r = next((k for k in range(len(room)) if room[k] >= size[g]), None)
+        if r is None:
+            r = new_row()
+            room.append(width)
+        add(r, contexts[g], 0, g, 0, True)
+        for i in members[g]:
+            add(r, segments[i], len(contexts[g]), g, i + 1, True)
+        room[r] -= size[g]
+    where: dict[int, range] = {}  # a streamed context -> its tokens in the flattened rows
+    r = new_row() if streamed else -1
+    for g in streamed:
+        n = len(contexts[g])
+        start = r * width + len(rows[r]["ids"])
+        where[g] = range(start, start + n)  # contiguous: a row is left only when it is full
+        for t in range(n):  # a context runs on into the next row
+            if len(rows[r]["ids"]) == width:
+                r = new_row()
+            add(r, contexts[g][t:t + 1], t, g, 0, False)
+        for i in members[g]:  # a segment stays in one row
+            if len(rows[r]["ids"]) + len(segments[i]) > width:
+                r = new_row()
+            add(r, segments[i], n, g, i + 1, False)
+    pad = {"ids": pad_id, "positions": 0, "state": -1, "own": -1, "inline": False}
+    for row in rows:
+        for c in columns:
+            row[c] += [pad[c]] * (width - len(row[c]))
+
+    def tensor(c: str) -> torch.Tensor:
+        return torch.as_tensor([row[c] for row in rows], dtype=torch.bool if c == "inline" else torch.long)
+
+    state, own, inline = tensor("state"), tensor("own"), tensor("inline")
+    keys = [[g for g in dict.fromkeys(s for s, i in zip(row["state"], row["inline"]) if s >= 0 and not i)]
+            for row in rows]
+    n_keys = max(sum(len(where[g]) for g in row) for row in keys)
+    key_index = torch.zeros((len(rows), n_keys), dtype=torch.long)
+    key_owner = torch.full((len(rows), n_keys), -2, dtype=torch.long)  # -2: no query reads it
+    for r, row in enumerate(keys):
         at = 0
-        for b in row:
-            g, members = blocks[b]
-            context = contexts[g]
-            n = len(context)
-            ids[r, at:at + n] = torch.as_tensor(context, dtype=torch.long)
-            positions[r, at:at + n] = torch.arange(n)
-            block[r, at:at + n] = b
-            at += n
-            for i in members:
-                m = len(segments[i])
-                ids[r, at:at + m] = torch.as_tensor(segments[i], dtype=torch.long)
-                positions[r, at:at + m] = torch.arange(n, n + m)
-                block[r, at:at + m] = b
-                segment[r, at:at + m] = i + 1
-                pool[i] = r * width + at
-                at += m
-    return {"pack_ids": ids.to(device), "pack_positions": positions.to(device), "pack_block": block.to(device),
-            "pack_segment": segment.to(device), "pool_index": torch.as_tensor(pool, dtype=torch.long).to(device)}
+        for g in row:
+            key_index[r, at:at + len(where[g])] = torch.arange(where[g].start, where[g].stop)
+            key_owner[r, at:at + len(where[g])] = g
+            at += len(where[g])
+    streamed_query = (state >= 0) & ~inline
+    gathered = (state[:, :, None] == key_owner[:, None, :]) & streamed_query[:, :, None]
+    in_row = (((own[:, None, :] == 0) & (state[:, :, None] == state[:, None, :]) & inline[:, :, None])
+              | ((own[:, :, None] == own[:, None, :]) & (own[:, :, None] != 0)))
+    batch = {"pack_ids": tensor("ids"), "pack_positions": tensor("positions"), "key_index": key_index,
+             "attention": torch.cat([gathered, in_row], dim=2)[:, None],
+             "pool_index": torch.as_tensor(pool, dtype=torch.long)}
+    return {k: v.to(device) for k, v in batch.items()}
 
 
-def block_mask(block: torch.Tensor, segment: torch.Tensor) -> torch.Tensor:
-    """Who reads whom in packed rows, ``(rows, 1, tokens, tokens)``, True where a query token (row) may read a
-    key token (column): within its block, a context token reads the context, a segment token the context and
-    its own segment; padding reads padding (so that no row of the mask is empty)."""
-    same_block = block[:, :, None] == block[:, None, :]
-    key_in_context = segment[:, None, :] == 0
-    query_in_context = segment[:, :, None] == 0
-    own_segment = segment[:, :, None] == segment[:, None, :]
-    return (same_block & (key_in_context | (own_segment & ~query_in_context)))[:, None]
+ATTENTION = "leanprogress_group"
+"""The name :func:`group_attention` is registered under in transformers' ``AttentionInterface``."""
+
+_lock = threading.Lock()
+_active: dict[str, Any] | None = None  # the batch group_attention reads, while group_forward runs
 
 
-_pool_lock = threading.Lock()
+def group_attention(module: torch.nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+                    attention_mask: Any, dropout: float = 0.0, scaling: float | None = None,
+                    **kwargs: Any) -> tuple[torch.Tensor, None]:
+    """One layer's attention over a pass of :func:`pack` (transformers' attention-function signature; the
+    model's own mask is ignored: the pass carries its own). Each row reads the keys and values of the contexts
+    its tokens read, gathered from wherever they lie in this layer's rows, and its own tokens: a context token
+    its context, a segment token its context and its own segment."""
+    import torch
+    from torch.nn.functional import scaled_dot_product_attention as sdpa
+
+    batch = _active
+    if batch is None:
+        raise RuntimeError("group_attention runs inside group_forward only")
+    batch["layers"] += 1
+    heads, dim = key.shape[1], key.shape[3]
+
+    def gathered(states: torch.Tensor) -> torch.Tensor:  # (rows, heads, keys + width, dim)
+        if not batch["key_index"].shape[1]:  # blocks only: every row reads within itself
+            return states
+        context = states.transpose(1, 2).reshape(-1, heads, dim)[batch["key_index"]].transpose(1, 2)
+        return torch.cat([context, states], dim=2)
+
+    out = sdpa(query, gathered(key), gathered(value), attn_mask=batch["attention"], dropout_p=dropout,
+               scale=scaling)
+    return out.transpose(1, 2).contiguous(), None
 
 
 def group_forward(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Head outputs ``(records, num_labels)`` of a batch from :func:`pack`, with gradients when enabled.
+    """Head outputs ``(records, num_labels)`` of a pass from :func:`pack`, with gradients when enabled.
 
-    The model is called as a whole, so its own pooler, dropout and head run (in the precision they were given,
-    and under DDP through the wrapper's forward); a hook hands its pooler each segment's first token in place of
-    each row's first token.
+    The model is called as a whole, so its own embeddings, pooler, dropout and head run (in the precision they
+    were given, under accelerate's autocast, and under DDP through the wrapper's forward), with
+    :func:`group_attention` as its attention for the call, and a hook handing its pooler each segment's first
+    token in place of each row's first token.
     """
+    global _active
+    from transformers import AttentionInterface
+
     inner = getattr(model, "module", model)  # under DDP the wrapped model
     pool_index = batch["pool_index"]
 
@@ -280,38 +373,30 @@ def group_forward(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> tor
         firsts = hidden.reshape(-1, hidden.shape[-1]).index_select(0, pool_index)[:, None, :]
         return (firsts,), {}
 
-    mask = _attention_mask(inner, block_mask(batch["pack_block"], batch["pack_segment"]))
-    with _pool_lock:  # the hook is the pooler's while this call runs: one call at a time
+    if ATTENTION not in AttentionInterface._global_mapping:
+        AttentionInterface.register(ATTENTION, group_attention)
+    config = inner.config
+    with _lock:  # the attention function and the hook are this call's while it runs: one call at a time
+        before = config._attn_implementation
         handle = inner.base_model.pooler.register_forward_pre_hook(segments_first, with_kwargs=True)
+        _active = {**batch, "layers": 0}
+        config._attn_implementation = ATTENTION
         try:
-            return model(input_ids=batch["pack_ids"], attention_mask=mask,
-                         position_ids=batch["pack_positions"]).logits
+            logits = model(input_ids=batch["pack_ids"], position_ids=batch["pack_positions"]).logits
+            if _active["layers"] == 0:  # its attention ignored ours: every token would have read every other
+                raise ValueError(f"the group encoder kind needs a model whose attention goes through transformers' "
+                                 f"attention functions; {type(inner).__name__}'s does not: train it with "
+                                 "--encoder-kind cross")
+            return logits
         finally:
+            config._attn_implementation = before
+            _active = None
             handle.remove()
 
 
 def _parameters(module: Any) -> set[str]:
     """The names a module's forward takes."""
     return set(inspect.signature(module.forward).parameters)
-
-
-def _attention_kind(model: torch.nn.Module) -> str:
-    kind = getattr(model.config, "_attn_implementation", None) or "eager"
-    if kind not in ("sdpa", "eager"):
-        raise ValueError(f"the group encoder kind passes its own 4D attention mask, which {kind!r} attention does "
-                         "not take: load the model with attn_implementation='sdpa' or 'eager'")
-    return kind
-
-
-def _attention_mask(model: torch.nn.Module, allowed: torch.Tensor) -> torch.Tensor:
-    """A 4D mask as the model's attention takes it: SDPA a boolean one (True: attend), eager an additive one."""
-    import torch
-
-    if _attention_kind(model) == "sdpa":
-        return allowed
-    dtype = model.get_input_embeddings().weight.dtype
-    return torch.zeros(allowed.shape, dtype=dtype, device=allowed.device).masked_fill(~allowed,
-                                                                                     torch.finfo(dtype).min)
 
 
 # ---------------------------------------------------------------- batches

@@ -532,6 +532,9 @@ class ProgressTrainingArguments:
                                      (self.pad_to_max_length, "pad_to_max_length (nothing is padded to a length)"),
                                      (self.ranking_weight > 0, "the ranking objective (ranking_weight > 0) yet"),
                                      (self.head_prior != "none", "a head prior (head_prior) yet"),
-                                     (self.class_weighting > 0, "class weighting (class_weighting > 0) yet")):
+                                     (self.class_weighting > 0, "class weighting (class_weighting > 0) yet"),
+                                     # Recomputed layers would run outside the pass whose attention they need.
+                                     (bool(self.extra.get("gradient_checkpointing")), "gradient checkpointing "
+                                      "(extra gradient_checkpointing)")):
                 if unsupported:
                     raise ValueError(f"encoder_kind 'group' does not take {why}")

@@ -12,8 +12,8 @@ Candidates are scored many at a time, laid out as the model's ``encoder_kind``
 says (:mod:`leanprogress.batch_layout`, built with the settings saved next to
 the model): a cross-encoder's prompts sorted by length, padded per batch, one
 forward pass per batch; a group-kind model's candidates grouped by (state,
-prefix) whatever order they come in and packed after one copy of their
-state. Results come back in the caller's order.
+prefix) whatever order they come in, each state encoded once per pass for
+all its candidates. Results come back in the caller's order.
 
 Two numbers come out of one pass (:meth:`LeanProgressScorer.score_batch`):
 the *point estimate* of steps remaining (:meth:`~LeanProgressScorer.predict_batch`,
@@ -107,8 +107,8 @@ class LeanProgressScorer:
         precision: ``auto`` (bf16 on GPUs and CPUs with bf16 units, else
             fp32), ``fp32``, ``bf16``, or ``int8`` (dynamic quantization, CPU).
             Reduced precisions apply to the encoder; the head stays fp32.
-        batch_size: candidates per forward pass (for a ``group``-kind model also states per pass over states:
-            see :mod:`leanprogress.batch_layout`).
+        batch_size: candidates per forward pass (a ``group``-kind model's pass takes as many tokens as
+            ``batch_size`` prompts of ``max_length``: see :mod:`leanprogress.batch_layout`).
         point_estimate: distribution-head models only: override the saved
             choice of the number :meth:`predict` returns (``median``, ``mode``
             or ``mean``; see :mod:`leanprogress.heads`).

@@ -202,7 +202,7 @@ def _one_batch(items: list[dict]) -> dict:
 
 
 class GroupTrainer(Trainer):
-    """The HF ``Trainer`` for ``group``-kind models: a batch's packed rows run through
+    """The HF ``Trainer`` for ``group``-kind models: a batch's rows run through
     :func:`~leanprogress.batch_layout.group_forward` (the model's own forward, its pooler reading each record's
     segment), and the loss is the head's (MSE on the target, or ``compute_loss_func``: the distribution head's
     cross-entropy). Evaluation goes through the same method, so eval figures are those of the layout scoring

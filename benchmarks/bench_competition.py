@@ -64,7 +64,7 @@ current one, which keeps what decides a term's value), ``group`` (1: batches of 
 off), ``negatives``, ``negatives_from`` (source|any) and ``margin``, the source weights ``workbook``, ``minif2f``,
 ``mathlib``, ``search`` (0 leaves a source out; fractions subsample theorems, whole numbers repeat them),
 ``workbook_theorems`` (only this many Workbook training theorems, for cheap runs; 0: all), ``prior``
-(none|lookup: ``train --head-prior``), ``class_weight`` (``train --class-weighting``), ``kind`` (the encoder
+(none|lookup: ``train --head-prior``), ``class_weight`` (``train --class-weighting``), ``ordinal`` (``train --ordinal-weight``), ``kind`` (the encoder
 kind: cross, one prompt per record, or group, one copy of the state for its candidates, each attending to it; see
 ``leanprogress.batch_layout``), ``name``.
 """
@@ -119,6 +119,7 @@ RECIPE = {
     "workbook_theorems": 0,
     "prior": "none",
     "class_weight": 0.0,
+    "ordinal": 0.0,
     "kind": "cross",
 }
 _TYPES = {k: type(v) for k, v in RECIPE.items()}
@@ -512,6 +513,7 @@ def training_arguments(variant: dict, output_dir, model_name=None, device: str =
         initial_goals=variant["initial"], ranking_weight=variant["ranking"], ranking_negatives=variant["negatives"],
         ranking_negatives_from=variant["negatives_from"], ranking_margin=variant["margin"],
         head_prior=variant["prior"], class_weighting=variant["class_weight"],
+        ordinal_weight=variant["ordinal"],
         group_by_length=bool(variant["group"]), encoder_kind=variant["kind"], device=device,
         precision=precision, eval_batch_size=64, logging_steps=50, extra=extra or {},
     )

@@ -648,6 +648,56 @@ def test_class_weighting_weighs_each_record_by_its_class():
     assert float(_distribution_loss(2)({"logits": logits}, target)) == pytest.approx(float(plain.mean()), rel=1e-5)
 
 
+def test_the_ordinal_term_charges_each_threshold_between_prediction_and_label():
+    """Against a direct sum over thresholds of the binary cross-entropy of P(steps > k); a distribution peaked one
+    step from the label costs less than one peaked four steps away, where cross-entropy charges both alike."""
+    import numpy as np
+    import torch
+
+    from leanprogress.training.trainer import _distribution_loss, _ordinal_terms
+
+    logits = torch.randn(6, 5, dtype=torch.float64)
+    classes = torch.tensor([0, 1, 2, 3, 4, 2])
+    p = torch.softmax(logits, dim=-1).numpy()
+    tail = np.cumsum(p[:, ::-1], axis=1)[:, ::-1][:, 1:]  # P(class > k), k = 0..3
+    above = classes.numpy()[:, None] > np.arange(4)[None, :]
+    expected = -np.where(above, np.log(tail), np.log(1 - tail)).sum(axis=1)
+    np.testing.assert_allclose(_ordinal_terms(logits, classes).numpy(), expected, rtol=1e-9)
+    near, far = torch.full((2, 5), -8.0), torch.tensor([4])
+    near[0, 3], near[1, 0] = 8.0, 8.0  # peaked at 3 and at 0; the label is 4
+    ce = torch.nn.functional.cross_entropy(near, far.expand(2), reduction="none")
+    assert float(ce[0]) == pytest.approx(float(ce[1]))
+    terms = _ordinal_terms(near, far.expand(2))
+    assert float(terms[0]) < float(terms[1]) / 3
+    target = torch.tensor([4.0, 4.0])
+    both = _distribution_loss(3, ordinal=0.5)({"logits": near}, target)
+    assert float(both) == pytest.approx(float((ce + 0.5 * terms).mean()), rel=1e-6)
+    # A head confident beyond float range stays finite (log-probabilities throughout).
+    assert torch.isfinite(_ordinal_terms(torch.tensor([[200.0, -200.0, -200.0]]), torch.tensor([2]))).all()
+
+
+def test_an_ordinal_run_compares_its_model_with_the_constant_on_the_same_loss(tmp_path, tiny_model):
+    """The constant predictor's eval loss includes the ordinal term, as the model's does: a model that learned
+    nothing would otherwise look better than the constant by the term's size alone."""
+    import numpy as np
+    import torch
+
+    from leanprogress.training.trainer import _distribution_loss
+
+    records = learnable_records([f"T{i}" for i in range(10)])
+    args = ProgressTrainingArguments(output_dir=str(tmp_path), model_name=str(tiny_model), epochs=1, batch_size=8,
+                                     max_length=32, precision="fp32", head="distribution", head_max_steps=3,
+                                     ordinal_weight=1.0)
+    trainer = ProgressTrainer(args, records[:16], records[16:])
+    labels = [r["steps_remaining"] for r in trainer.eval_dataset.records]
+    constant = np.log(np.array([0.4, 0.3, 0.15, 0.1, 0.05]))  # 0..3 and "more"
+    got = trainer._constant_eval(constant, labels)["eval_loss"]
+    logits = torch.as_tensor(np.tile(constant, (len(labels), 1)))
+    target = torch.as_tensor(np.asarray(labels, dtype=float))
+    assert got == pytest.approx(float(_distribution_loss(3, ordinal=1.0)({"logits": logits}, target)))
+    assert got > float(_distribution_loss(3)({"logits": logits}, target)) + 0.1
+
+
 def test_head_prior_and_class_weighting_are_checked():
     with pytest.raises(ValueError, match="needs the distribution head"):
         ProgressTrainingArguments(output_dir="x", head_prior="lookup")
@@ -655,6 +705,10 @@ def test_head_prior_and_class_weighting_are_checked():
         ProgressTrainingArguments(output_dir="x", head="distribution", head_prior="lookup", ranking_weight=1.0)
     with pytest.raises(ValueError, match="class_weighting must be"):
         ProgressTrainingArguments(output_dir="x", head="distribution", class_weighting=2.0)
+    with pytest.raises(ValueError, match="ordinal_weight needs the distribution head"):
+        ProgressTrainingArguments(output_dir="x", ordinal_weight=1.0)
+    with pytest.raises(ValueError, match="ordinal_weight must be"):
+        ProgressTrainingArguments(output_dir="x", head="distribution", ordinal_weight=float("nan"))
     with pytest.raises(ValueError, match="head_prior must be one of"):
         ModelSettings(head="distribution", head_max_steps=3, head_prior="table")
 

@@ -239,6 +239,10 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--class-weighting", type=float, default=d.class_weighting, metavar="W",
                    help="distribution head: weigh each record by its class's frequency to the power -W (0 to 1; "
                    "default 0: off), so records far from the end are not drowned by one-step proofs")
+    p.add_argument("--ordinal-weight", type=float, default=d.ordinal_weight, metavar="W",
+                   help="distribution head: add W times an ordinal term (each tail probability P(steps > k) against "
+                   "the label) to the cross-entropy, so mass near the label costs less than mass far from it "
+                   "(default 0: off)")
     p.add_argument("--rank-by", choices=["mean", "median", "close"], default=d.rank_by,
                    help="distribution head: the score search, serve, rank and RL rewards order candidates by "
                    f"(default {d.rank_by}: expected steps; close: 1 - P(0 steps)); continuous, unlike the mode")
@@ -312,6 +316,7 @@ def cmd_train(args) -> int:
             rank_by=args.rank_by,
             head_prior=args.head_prior,
             class_weighting=args.class_weighting,
+            ordinal_weight=args.ordinal_weight,
             selection_metric=args.selection_metric,
             canonicalize_goals=args.canonicalize_goals,
             initial_goals=args.initial_goals,

@@ -432,6 +432,11 @@ class ProgressTrainingArguments:
     """Distribution head: weight each training record's loss by its class's frequency to the power ``-w`` (0:
     off; 1: every class weighs the same in all; 0.5 in between), normalized to a mean weight of 1, so that the
     few records far from the end are not drowned by the many one-step proofs."""
+    ordinal_weight: float = 0.0
+    """Distribution head: add this weight times an ordinal term to the cross-entropy (0: off): the binary
+    cross-entropy of every tail probability ``P(steps > k)`` against whether the label is above ``k``, so that
+    probability near the label costs less than probability far from it (cross-entropy alone charges 1 step for a
+    4-step state as much as 0)."""
     ranking_weight: float = 0.0
     """Weight of the ranking objective (:mod:`leanprogress.training.ranking_objective`): besides its steps, each
     training record is compared with tactics recorded on other theorems, read on its state (taken to fail
@@ -514,6 +519,10 @@ class ProgressTrainingArguments:
              f"class_weighting must be a number in [0, 1], got {self.class_weighting!r}"),
             (self.class_weighting == 0 or self.head == "distribution",
              f"class_weighting needs the distribution head (head='distribution'), got {self.head!r}"),
+            (_finite_number(self.ordinal_weight) and self.ordinal_weight >= 0,
+             f"ordinal_weight must be a number >= 0, got {self.ordinal_weight!r}"),
+            (self.ordinal_weight == 0 or self.head == "distribution",
+             f"ordinal_weight needs the distribution head (head='distribution'), got {self.head!r}"),
             (self.ranking_negatives_from in NEGATIVE_SOURCES,
              f"ranking_negatives_from must be one of {NEGATIVE_SOURCES}, got {self.ranking_negatives_from!r}"),
             (_finite_number(self.ranking_margin) and self.ranking_margin >= 0,

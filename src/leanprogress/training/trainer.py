@@ -88,24 +88,44 @@ def _make_constant(model, value) -> bool:
     return True
 
 
-def _distribution_loss(max_steps: int, per_class=None):
+def _distribution_loss(max_steps: int, per_class=None, ordinal: float = 0.0):
     """Cross-entropy over step classes for the HF Trainer's ``compute_loss_func``; labels are raw steps.
 
-    ``per_class`` (one weight per class, see :func:`class_weights`) weighs each record's term by its class."""
+    ``per_class`` (one weight per class, see :func:`class_weights`) weighs each record's term by its class.
+    ``ordinal`` adds that weight times the ordinal term: the binary cross-entropy of each tail probability
+    ``P(steps > k)`` (``k = 0..K``, from the same softmax) against whether the label is above ``k``. Cross-entropy
+    alone charges a prediction of 1 step for a 4-step state as much as one of 0; the ordinal term charges each
+    threshold between them, so that mass near the label costs less than mass far from it."""
     import torch
 
     weights = None if per_class is None else torch.as_tensor(np.asarray(per_class), dtype=torch.float32)
 
     def loss(outputs, labels, num_items_in_batch=None):
-        logits = outputs["logits"] if isinstance(outputs, dict) else outputs[0]
+        logits = (outputs["logits"] if isinstance(outputs, dict) else outputs[0]).float()
         classes = labels.round().clamp(0, max_steps + 1).long()
-        terms = torch.nn.functional.cross_entropy(logits.float(), classes, reduction="none")
+        terms = torch.nn.functional.cross_entropy(logits, classes, reduction="none")
+        if ordinal:
+            terms = terms + ordinal * _ordinal_terms(logits, classes)
         if weights is not None:
             terms = terms * weights.to(terms.device)[classes]
         # Gradient accumulation and DDP: the Trainer passes the items of the whole optimizer step.
         return terms.sum() / (num_items_in_batch if num_items_in_batch is not None else len(classes))
 
     return loss
+
+
+def _ordinal_terms(logits, classes):
+    """Per record, the sum over thresholds ``k = 0..K`` of the binary cross-entropy of ``P(class > k)`` against
+    ``class > k`` (log-probabilities throughout, so that a confident head does not overflow)."""
+    import torch
+
+    logp = torch.log_softmax(logits, dim=-1)
+    # log P(class > k) for k = 0..K: log-sum-exp of the classes above k; log P(class <= k) likewise below.
+    above = torch.logcumsumexp(logp.flip(-1), dim=-1).flip(-1)[:, 1:]
+    below = torch.logcumsumexp(logp, dim=-1)[:, :-1]
+    k = torch.arange(logits.shape[-1] - 1, device=logits.device)
+    beyond = classes[:, None] > k[None, :]
+    return -torch.where(beyond, above, below).sum(dim=-1)
 
 
 def class_weights(labels, max_steps: int, power: float) -> np.ndarray | None:
@@ -888,7 +908,8 @@ class ProgressTrainer:
         elif group:
             self.trainer = GroupTrainer(
                 data_collator=_one_batch,
-                compute_loss_func=_distribution_loss(self.settings.head_max_steps) if distribution else None,
+                compute_loss_func=_distribution_loss(self.settings.head_max_steps, ordinal=args.ordinal_weight)
+                if distribution else None,
                 **common)
         else:
             weights = self._class_weights = class_weights(labels, self.settings.head_max_steps,
@@ -896,7 +917,8 @@ class ProgressTrainer:
             trainer_class = type("PriorTrainer", (_PriorTrainer, Trainer), {}) if prior else Trainer
             self.trainer = trainer_class(
                 data_collator=DataCollatorWithPadding(self.tokenizer, **padding),
-                compute_loss_func=_distribution_loss(self.settings.head_max_steps, weights) if distribution else None,
+                compute_loss_func=_distribution_loss(self.settings.head_max_steps, weights, args.ordinal_weight)
+                if distribution else None,
                 **common)
         from transformers.trainer_callback import PrinterCallback
 
@@ -962,6 +984,8 @@ class ProgressTrainer:
         """Eval metrics of the constant predictor (a target, or class logits), as the trainer reports them."""
         from types import SimpleNamespace
 
+        import torch
+
         labels = np.asarray(eval_labels, dtype=float)
         n = len(labels)
         if self.settings.head == "distribution":
@@ -969,12 +993,9 @@ class ProgressTrainer:
             prior = self.head_prior_of([r["tactic"] for r in self.eval_dataset.records])
             if prior is not None:
                 raw = raw + prior
-            classes = np.minimum(np.rint(labels), self.settings.head_max_steps + 1).astype(int)
-            logp = raw - np.log(np.exp(raw).sum(axis=1, keepdims=True))
-            terms = -logp[np.arange(n), classes]
-            weights = self._class_weights
-            # The same loss as the model's eval loss: weighted by class when training was.
-            loss = float((terms * (weights[classes] if weights is not None else 1.0)).mean())
+            # The same loss as the model's eval loss (weighted by class, with the ordinal term, as training was).
+            head_loss = _distribution_loss(self.settings.head_max_steps, self._class_weights, self.args.ordinal_weight)
+            loss = float(head_loss({"logits": torch.as_tensor(raw)}, torch.as_tensor(labels)))
         else:
             raw = np.full(n, float(constant))
             loss = float(np.mean((labels - float(constant)) ** 2))

@@ -14,7 +14,7 @@ depend on the weights) unless --model names a trained folder.
     python benchmarks/bench_rl.py --kinds          # encoder kinds x precisions at 8, 32, 64, 256 completions per state
 
 ``--kind group`` runs the table above with the group encoder kind (``leanprogress.batch_layout``: a state's
-completions packed after one copy of it). ``--kinds`` prints, in process, rewards per second for the
+completions read against one copy of it). ``--kinds`` prints, in process, rewards per second for the
 original (one fp32 cross-encoder pass per completion, as the published LeanProgress reward was computed), the
 cross-encoder and the group kind in fp32 and bf16, for calls of 8 states x 8 completions, 2 x 32, 1 x 64 and
 1 x 256, in alternating rounds. Both kinds are the same weights (the default encoder with a fresh head) read in

@@ -64,9 +64,9 @@ current one, which keeps what decides a term's value), ``group`` (1: batches of 
 off), ``negatives``, ``negatives_from`` (source|any) and ``margin``, the source weights ``workbook``, ``minif2f``,
 ``mathlib``, ``search`` (0 leaves a source out; fractions subsample theorems, whole numbers repeat them),
 ``workbook_theorems`` (only this many Workbook training theorems, for cheap runs; 0: all), ``prior``
-(none|lookup: ``train --head-prior``), ``class_weight`` (``train --class-weighting``), ``ordinal`` (``train --ordinal-weight``), ``kind`` (the encoder
-kind: cross, one prompt per record, or group, one copy of the state for its candidates, each attending to it; see
-``leanprogress.batch_layout``), ``name``.
+(none|lookup: ``train --head-prior``), ``class_weight`` (``train --class-weighting``), ``ordinal``
+(``train --ordinal-weight``), ``kind`` (the encoder kind: cross, one prompt per record, or group, one copy of the
+state for its candidates, each attending to it; see ``leanprogress.batch_layout``), ``name``.
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ was repeated in every row it did not fit.
 
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 import numpy as np
 import torch
 

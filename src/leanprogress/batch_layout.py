@@ -114,8 +114,8 @@ by ``bench_scoring.py --kinds``)."""
 
 
 class GroupLayout:
-    """One context per state, one segment per candidate, in context rows and segment rows of one pass (see the
-    module doc)."""
+    """One context per state, one segment per candidate, streamed (in training, small states as blocks) in the
+    rows of one pass (see the module doc)."""
 
     kind = "group"
 
@@ -202,9 +202,7 @@ def token_passes(group_of: Sequence[int], context_lengths: Sequence[int], segmen
                  budget: int) -> list[list[int]]:
     """Record indices per scoring pass: states longest context first, a state's records together, each pass at
     most ``budget`` tokens (its contexts once, its segments), at least one record."""
-    members: dict[int, list[int]] = {}
-    for i, g in enumerate(group_of):
-        members.setdefault(g, []).append(i)
+    members = _members(group_of)
     passes: list[list[int]] = []
     current: list[int] = []
     used = 0
@@ -231,10 +229,11 @@ def pack(contexts: Sequence[Sequence[int]], segments: Sequence[Sequence[int]], g
     """Records (their segments, reading the contexts ``group_of`` names) as one pass of :func:`group_forward`.
 
     A state whose context and segments take at most ``block_tokens`` (training: :data:`BLOCK_TOKENS`; scoring:
-    0, none) is a *block* ``[context | segment | ...]`` kept in one row (blocks fill rows first fit, longest first), read within the row. The other states are
-    *streamed* after them: each context once, then its segments, a context running on into the next row, a
-    segment that does not fit the rest of a row starting the next; their tokens read their context wherever it
-    lies. Rows are ``width`` tokens: ``row_tokens``, or the longest block or segment.
+    0, none) is a *block* ``[context | segment | ...]`` kept in one row (blocks fill rows first fit, longest
+    first), read within the row. The other states are *streamed* after them: each context once, then its
+    segments, a context running on into the next row, a segment that does not fit the rest of a row starting the
+    next; their tokens read their context wherever it lies. Rows are ``width`` tokens: ``row_tokens``, or the
+    longest block or segment.
 
     Returns ``pack_ids`` and ``pack_positions`` (a context's from 0, a segment's after its context),
     ``key_index`` (rows, keys: where the tokens of every streamed context a row reads lie in the flattened rows),
@@ -244,9 +243,7 @@ def pack(contexts: Sequence[Sequence[int]], segments: Sequence[Sequence[int]], g
     """
     import torch
 
-    members: dict[int, list[int]] = {}
-    for i, g in enumerate(group_of):
-        members.setdefault(g, []).append(i)
+    members = _members(group_of)
     size = {g: len(contexts[g]) + sum(len(segments[i]) for i in records) for g, records in members.items()}
     blocks = sorted((g for g in members if size[g] <= block_tokens), key=lambda g: -size[g])
     streamed = [g for g in members if size[g] > block_tokens]
@@ -282,10 +279,13 @@ def pack(contexts: Sequence[Sequence[int]], segments: Sequence[Sequence[int]], g
         n = len(contexts[g])
         start = r * width + len(rows[r]["ids"])
         where[g] = range(start, start + n)  # contiguous: a row is left only when it is full
-        for t in range(n):  # a context runs on into the next row
+        t = 0
+        while t < n:  # a context runs on into the next row
             if len(rows[r]["ids"]) == width:
                 r = new_row()
-            add(r, contexts[g][t:t + 1], t, g, 0, False)
+            take = min(n - t, width - len(rows[r]["ids"]))
+            add(r, contexts[g][t:t + take], t, g, 0, False)
+            t += take
         for i in members[g]:  # a segment stays in one row
             if len(rows[r]["ids"]) + len(segments[i]) > width:
                 r = new_row()
@@ -409,9 +409,7 @@ def compose_batches(keys: Sequence[Hashable], lengths: Sequence[int], batch_size
     record: its tokens) within windows of 50 batches, as the HF ``Trainer`` groups by length, so that a batch
     pads little; batches come out shuffled. Without it, longest first (evaluation, scoring).
     """
-    groups: dict[Hashable, list[int]] = {}
-    for i, key in enumerate(keys):
-        groups.setdefault(key, []).append(i)
+    groups = _members(keys)
     chunks = [members[j:j + batch_size] for members in groups.values() for j in range(0, len(members), batch_size)]
     rng = random.Random(seed)
     if seed is None:
@@ -441,3 +439,11 @@ def compose_batches(keys: Sequence[Hashable], lengths: Sequence[int], batch_size
     if seed is not None:
         rng.shuffle(batches)
     return batches
+
+
+def _members(keys: Sequence[Hashable]) -> dict[Hashable, list[int]]:
+    """Indices of equal keys (a state's records), keys in order of first appearance."""
+    members: dict[Hashable, list[int]] = {}
+    for i, key in enumerate(keys):
+        members.setdefault(key, []).append(i)
+    return members

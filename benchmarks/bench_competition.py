@@ -45,8 +45,10 @@ Every run (variant, seed, fold) is recorded in the ``--json`` results file with 
 and its per-row predictions, merged with the runs already there, so variants can be run one at a time (one
 training at a time on a shared machine) and compared later. ``--summary FILE`` prints, per variant and held-out
 set, pooled over seeds and folds: exact-match, MAE and the ranking figure of the model, the tactic-name lookup
-(median and mode, fit on that run's training records) and the best constant, with 95% bootstrap intervals over
-theorems; the paired difference model minus lookup; and the paired difference to ``--reference`` (a variant name),
+(median and mode, fit on that run's training records), the block lookup (the same keyed on the name and the
+``by`` blocks the tactic opens: ``TacticLookup.fit(key="name+blocks")``; for runs recorded before it, fit at
+summary time on the run's training records rebuilt from the split) and the best constant, with 95% bootstrap
+intervals over theorems; the paired difference model minus lookup; and the paired difference to ``--reference`` (a variant name),
 with the decision rule: a variant replaces the reference only when its exact-match is higher on both sets with
 the paired interval above zero.
 
@@ -126,7 +128,7 @@ _TYPES = {k: type(v) for k, v in RECIPE.items()}
 _CHOICES = {"head": ("regression", "distribution"), "point": ("median", "mode", "mean"),
             "selection": ("mae", "accuracy", "mse", "loss"), "label_transform": ("log1p", "none"),
             "order": ("leandojo", "search"), "mathlib_order": ("leandojo", "search"),
-            "initial": ("read", "mark", "drop"), "negatives_from": ("source", "any"), "prior": ("none", "lookup"),
+            "initial": ("read", "mark", "drop"), "negatives_from": ("source", "any"), "prior": ("none", "lookup", "block-lookup"),
             "kind": ("cross", "group")}
 HELD_SETS = ("search", "first")
 """The selection sets: variants are compared and chosen on these."""
@@ -522,6 +524,7 @@ def training_arguments(variant: dict, output_dir, model_name=None, device: str =
 def run_once(variant: dict, fold: int | None, sources, split: dict, opts, cache, workdir: Path) -> dict:
     """Train one variant on one fold (None: all held out) with the variant's seed; its record for the results."""
     from leanprogress import ProgressTrainer
+    from leanprogress.baselines import TacticLookup
 
     train, inner, held = fold_data(sources, split, fold, variant)
     rows = held_rows(sources, split, fold)
@@ -549,6 +552,8 @@ def run_once(variant: dict, fold: int | None, sources, split: dict, opts, cache,
     trained = len(pt.train_dataset)
     model = pt.trainer.model
     device = next(model.parameters()).device
+    # "lookup" is the tactic-name lookup whatever the model saved (a block-lookup prior saves the block lookup).
+    names = pt.lookup if pt.lookup.key == "name" else TacticLookup.fit(pt.train_dataset.records)
     predictions = {}
     for name, records in held.items():
         if not records:
@@ -556,8 +561,9 @@ def run_once(variant: dict, fold: int | None, sources, split: dict, opts, cache,
             continue
         preds = predictions_of(pt, raw_outputs(pt, model, records, device))
         tactics = [r["tactic"] for r in records]
-        preds["lookup median"] = pt.lookup.predict(tactics, "median")
-        preds["lookup mode"] = pt.lookup.predict(tactics, "mode")
+        preds["lookup median"] = names.predict(tactics, "median")
+        preds["lookup mode"] = names.predict(tactics, "mode")
+        preds.update(block_lookup_predictions(pt.train_dataset.records, records))
         predictions[name] = {"rows": rows[name], "preds": {k: [round(float(x), 5) for x in v] for k, v in preds.items()}}
     print(f"  {tag}: {trained} training records, trained in {seconds:.0f}s "
           f"({trained * variant['epochs'] / seconds:.1f} examples/s), kept {metrics['kept']}", flush=True)
@@ -574,6 +580,41 @@ def run_once(variant: dict, fold: int | None, sources, split: dict, opts, cache,
             # 0: goals as printed; else the canonical form (1 dropped every arrow and ascription, 2 keeps meaning)
             "canonical_form": pt.settings.canonical_form if pt.settings.canonicalize_goals else 0,
             "selection": selection_table(callback.epochs), "predictions": predictions}
+
+
+def block_lookup_predictions(train: list[dict], records: list[dict]) -> dict[str, list[float]]:
+    """The second baseline on ``records``: a lookup keyed on the tactic's name and the ``by`` blocks it opens
+    (``TacticLookup.fit(key="name+blocks")``), fit on ``train``, still blind to the state."""
+    from leanprogress.baselines import TacticLookup
+
+    lookup = TacticLookup.fit(train, key="name+blocks")
+    tactics = [r["tactic"] for r in records]
+    return {"block lookup median": lookup.predict(tactics, "median"),
+            "block lookup mode": lookup.predict(tactics, "mode")}
+
+
+def with_block_lookup(runs: list[dict], sources, split: dict) -> list[dict]:
+    """``runs``, those recorded before the block lookup existed given its predictions, fit on the run's training
+    records rebuilt from the split and the variant (copies: the results file is not changed)."""
+    from leanprogress.data.records import has_initial_goal
+
+    records = set_records(sources, split)
+    out = []
+    for run in runs:
+        if all("block lookup mode" in p["preds"] or not p["rows"] for p in run["predictions"].values()):
+            out.append(run)
+            continue
+        variant = dict(RECIPE, **run["variant"])
+        train = fold_data(sources, split, run["fold"], variant)[0]
+        if variant["initial"] == "drop":  # the trainer fits its lookups after dropping them
+            train = [r for r in train if not has_initial_goal(r)]
+        predictions = {}
+        for s, p in run["predictions"].items():
+            extra = block_lookup_predictions(train, [records[s][i] for i in p["rows"]]) if p["rows"] else {}
+            predictions[s] = {"rows": p["rows"], "preds": {
+                **p["preds"], **{k: [round(float(x), 5) for x in v] for k, v in extra.items()}}}
+        out.append({**run, "predictions": predictions})
+    return out
 
 
 # ---------------------------------------------------------------- the results file
@@ -769,7 +810,7 @@ def summarize(results: dict, sources, split: dict, reference: str | None, n_resa
     ``sets`` are the selection sets unless a report asks for :data:`REPORT_SETS`; ``only`` limits the summary to
     one variant (a report reads the reporting set for the chosen recipe alone)."""
     by_variant: dict[str, list[dict]] = {}
-    for run in results["runs"]:
+    for run in with_block_lookup(results["runs"], sources, split):
         by_variant.setdefault(run["variant"]["name"], []).append(run)
     if only is not None and only not in by_variant:
         raise SystemExit(f"{only!r} is not a variant of the results ({', '.join(by_variant)})")

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from leanprogress.baselines import TacticLookup
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 bench = pytest.importorskip("bench_competition")
 
@@ -301,3 +303,58 @@ def test_a_rerun_fold_keeps_each_seed_in_its_own_column():
     assert [(r["seed"], r["fold"]) for r in rerun["runs"]] == [(42, 1), (7, 0), (7, 1), (42, 0)]
     per_row = bench._per_row(rerun["runs"], "search", 4)["model"]
     assert per_row == bench._per_row(runs, "search", 4)["model"] == {r: [7.0, 42.0] for r in range(4)}
+
+
+def test_runs_recorded_before_the_block_lookup_get_it_fit_on_their_own_training_records():
+    src = sources()
+    for r in src["workbook"][:40]:  # many training theorems open a multi-line block and have 4 steps left
+        r.update(tactic="have h : p := by\n  simp", steps_remaining=4)
+    for r in src["search"]:
+        r["tactic"] = "have h : q := by\n  ring"
+    split = bench.make_split(src, folds=2, workbook_holdout=0.2, inner_eval=0.1, seed=0)
+    records = bench.set_records(src, split)
+    old = {"variant": {**bench.parse_variant("name=old,head=regression,search=0,minif2f=0"), "seed": 1}, "seed": 1,
+           "fold": None, "train_seconds": 1.0, "kept": "best epoch",
+           "predictions": {s: {"rows": list(range(len(rs))), "preds": {
+               "model": [0.0] * len(rs), "lookup median": [0.0] * len(rs), "lookup mode": [0.0] * len(rs)}}
+               for s, rs in records.items()}}
+    new = {**old, "variant": {**old["variant"], "name": "new"}, "predictions": {
+        s: {"rows": p["rows"], "preds": {**p["preds"], "block lookup median": [0.0] * len(p["rows"]),
+                                         "block lookup mode": [0.0] * len(p["rows"])}}
+        for s, p in old["predictions"].items()}}
+    filled, kept = bench.with_block_lookup([old, new], bench.Sources(records=src), split)
+    assert kept is new  # recorded with it: left as it is
+    assert "block lookup mode" not in old["predictions"]["search"]["preds"]  # a copy: the results are not changed
+    train = bench.fold_data(src, split, None, dict(bench.RECIPE, **old["variant"]))[0]
+    expected = TacticLookup.fit(train, key="name+blocks").predict(
+        [records["search"][i]["tactic"] for i in old["predictions"]["search"]["rows"]], "mode")
+    assert filled["predictions"]["search"]["preds"]["block lookup mode"] == expected == [4.0] * len(expected)
+    summary = bench.summarize({"runs": [old]}, bench.Sources(records=src), split, None, 20, 0)
+    assert summary["old"]["sets"]["search"]["predictors"]["block lookup mode"]["accuracy"] == pytest.approx(0.0)
+    assert "model - block lookup mode" in summary["old"]["sets"]["search"]["differences"]
+
+
+def test_a_run_records_the_name_lookup_and_the_block_lookup_whatever_prior_the_model_has(tmp_path, tiny_model):
+    from types import SimpleNamespace
+
+    from leanprogress.training.trainer import PromptCache
+
+    src = sources()
+    for r in src["workbook"][:15]:  # a multi-line block: 4 steps left; a plain `have` (more of them): 1
+        r.update(tactic="have h : p := by\n  simp", steps_remaining=4)
+    for r in src["workbook"][15:]:
+        r.update(tactic="have h : p", steps_remaining=1)
+    for r in src["search"]:
+        r["tactic"] = "have h : q := by\n  ring"
+    split = bench.make_split(src, folds=2, workbook_holdout=0.2, inner_eval=0.1, seed=0)
+    variant = dict(bench.parse_variant("name=b,search=0,minif2f=0,prior=block-lookup,max_length=32,batch_size=8"),
+                   seed=1)
+    opts = SimpleNamespace(model_name=str(tiny_model), device="cpu", precision="fp32", workers=0, progress=False,
+                           keep_models=False)
+    run = bench.run_once(variant, None, bench.Sources(records=src), split, opts, PromptCache(), tmp_path)
+    preds = run["predictions"]["search"]["preds"]
+    train = bench.fold_data(src, split, None, variant)[0]
+    tactics = [bench.set_records(src, split)["search"][i]["tactic"] for i in run["predictions"]["search"]["rows"]]
+    assert preds["lookup mode"] == TacticLookup.fit(train).predict(tactics, "mode") == [1.0] * len(tactics)
+    assert preds["block lookup mode"] == TacticLookup.fit(train, key="name+blocks").predict(tactics, "mode") \
+        == [4.0] * len(tactics)

@@ -614,15 +614,17 @@ def test_a_head_prior_model_corrects_the_lookup_and_scores_as_it_was_trained(tmp
         pytest.approx(metrics["eval"]["eval_accuracy"])
 
 
-def test_a_head_prior_model_that_learns_nothing_falls_back_to_the_lookup(tmp_path, tiny_model):
+@pytest.mark.parametrize("prior,key", [("lookup", "name"), ("block-lookup", "name+blocks")])
+def test_a_head_prior_model_that_learns_nothing_falls_back_to_the_lookup(tmp_path, tiny_model, prior, key):
     import numpy as np
 
     from leanprogress import LeanProgressScorer
     from leanprogress.baselines import TacticLookup
 
     train, held, metrics = diverging_run(tmp_path, tiny_model, head="distribution", head_max_steps=2,
-                                         head_prior="lookup")
+                                         head_prior=prior)
     assert metrics["kept"] == "constant"
+    assert ModelSettings.load(tmp_path).head_prior == prior and TacticLookup.load(tmp_path).key == key
     scorer = LeanProgressScorer(str(tmp_path), device="cpu", precision="fp32")
     tactics = [r["tactic"] for r in held] + ["never seen"]
     dist = scorer.predict_distribution(["⊢ a"] * len(tactics), tactics)

@@ -233,9 +233,10 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"K of the distribution head (default {d.head_max_steps})")
     p.add_argument("--point-estimate", choices=["median", "mode", "mean"], default=d.point_estimate,
                    help="distribution head: the number predict returns (default median: MAE; mode: exact-match)")
-    p.add_argument("--head-prior", choices=["none", "lookup"], default=d.head_prior,
+    p.add_argument("--head-prior", choices=["none", "lookup", "block-lookup"], default=d.head_prior,
                    help="distribution head: lookup trains it as a correction to the step distribution of the "
-                   "tactic's name in the training records (it starts as the tactic-name lookup); default none")
+                   "tactic's name in the training records (it starts as the tactic-name lookup); block-lookup the "
+                   "same keyed on the name and the multi-line `by` blocks the tactic opens; default none")
     p.add_argument("--class-weighting", type=float, default=d.class_weighting, metavar="W",
                    help="distribution head: weigh each record by its class's frequency to the power -W (0 to 1; "
                    "default 0: off), so records far from the end are not drowned by one-step proofs")

@@ -35,7 +35,7 @@ SELECTION_METRICS = ("mae", "accuracy", "mse", "loss")
 """Figures the best epoch (and the constant fallback) can be chosen on; see ``ProgressTrainingArguments``."""
 INITIAL_GOALS = ("read", "mark", "drop")
 """How training treats records whose goal is the initial state standing in (``goal_state: "initial"``)."""
-HEAD_PRIORS = ("none", "lookup")
+HEAD_PRIORS = ("none", "lookup", "block-lookup")
 """What the distribution head's outputs are added to: nothing, or the tactic-name lookup's log step distribution."""
 NEGATIVE_SOURCES = ("source", "any")
 """Where the ranking objective draws negatives from (``ProgressTrainingArguments.ranking_negatives_from``)."""
@@ -193,7 +193,9 @@ class ModelSettings:
     head_prior: str = "none"
     """Distribution head: ``lookup`` when its outputs are a correction added to the log step distribution of the
     tactic's name (:meth:`leanprogress.baselines.TacticLookup.class_log_prior`, from the ``tactic_lookup.json``
-    saved with the model); ``none`` (every model saved before this field): the outputs are the logits."""
+    saved with the model), ``block-lookup`` the same keyed on the name and the multi-line ``by`` blocks the tactic
+    opens (the saved lookup says its key); ``none`` (every model saved before this field): the outputs are the
+    logits."""
     ranking_weight: float = 0.0
     """Weight of the ranking objective the model was trained with (:mod:`leanprogress.training.ranking_objective`;
     0: steps alone, also for models saved before it existed). Scoring reads the model the same way either way;
@@ -426,8 +428,10 @@ class ProgressTrainingArguments:
     outputs are added to the log step distribution of the tactic's name among the training records
     (:meth:`leanprogress.baselines.TacticLookup.class_log_prior`), with a zero bias and small random weights, so
     that the model starts near the lookup and learns what the state adds (the fallback, where no epoch beats
-    the lookup, is the lookup itself); ``none`` (default): the head's outputs are the logits. Saved
-    with the model; the scorer adds the same prior."""
+    the lookup, is the lookup itself); ``block-lookup`` the same from the lookup keyed on the tactic's name and the
+    multi-line ``by`` blocks it opens (``TacticLookup.fit(key="name+blocks")``: on whole proofs it tells the first
+    ``have`` of a long proof from a one-line ``have``); ``none`` (default): the head's outputs are the logits. Saved
+    with the model, with its lookup; the scorer adds the same prior."""
     class_weighting: float = 0.0
     """Distribution head: weight each training record's loss by its class's frequency to the power ``-w`` (0:
     off; 1: every class weighs the same in all; 0.5 in between), normalized to a mean weight of 1, so that the

@@ -547,5 +547,6 @@ def evaluate_model(
     metrics["comparison"] = compare_predictors(
         candidates, labels, groups, goals, tactics, reference="model", n_resamples=n_resamples,
         prefixes=[r["prefix"] for r in data])
-    metrics["comparison"]["lookup"] = "saved with the model" if lookup is not None else "none saved with the model"
+    metrics["comparison"]["lookup"] = ("saved with the model" + ("" if lookup.key == "name" else f", key {lookup.key}")
+                                       if lookup is not None else "none saved with the model")
     return metrics, preds, labels

@@ -164,12 +164,12 @@ class LeanProgressScorer:
         self.builder = self.layout.builder
         self.device = resolve_device(device)
         self._lookup = None
-        if settings.head_prior == "lookup":
+        if settings.head_prior != "none":
             from .baselines import LOOKUP_FILE, TacticLookup
 
             self._lookup = TacticLookup.load(name) if Path(name).is_dir() else None
             if self._lookup is None:
-                raise ValueError(f"{name} corrects the tactic-name lookup (head_prior 'lookup') but has no "
+                raise ValueError(f"{name} corrects a tactic lookup (head_prior {settings.head_prior!r}) but has no "
                                  f"{LOOKUP_FILE}: copy the model folder whole")
         self.model = load_regression_model(name, role="model", num_labels=settings.num_labels)
         self.model.eval()

@@ -541,8 +541,9 @@ class ProgressTrainer:
         # How records become encoder passes: the same layout the scorer reads the saved model with.
         self.layout = self.settings.layout(self.tokenizer)
         self.builder = self.layout.builder
-        # Fit on the records as trained on (weights included), the same on every process.
-        self.lookup = TacticLookup.fit(self.train_dataset.records)
+        # Fit on the records as trained on (weights included), the same on every process; keyed as the prior asks.
+        self.lookup = TacticLookup.fit(self.train_dataset.records,
+                                       key="name+blocks" if self.settings.head_prior == "block-lookup" else "name")
         self.callbacks = list(callbacks or [])
         self.prompt_cache = prompt_cache
         self.trainer = None

@@ -46,11 +46,11 @@ and its per-row predictions, merged with the runs already there, so variants can
 training at a time on a shared machine) and compared later. ``--summary FILE`` prints, per variant and held-out
 set, pooled over seeds and folds: exact-match, MAE and the ranking figure of the model, the tactic-name lookup
 (median and mode, fit on that run's training records), the block lookup (the same keyed on the name and the
-``by`` blocks the tactic opens: ``TacticLookup.fit(key="name+blocks")``; for runs recorded before it, fit at
-summary time on the run's training records rebuilt from the split) and the best constant, with 95% bootstrap
-intervals over theorems; the paired difference model minus lookup; and the paired difference to ``--reference`` (a variant name),
-with the decision rule: a variant replaces the reference only when its exact-match is higher on both sets with
-the paired interval above zero.
+multi-line ``by`` blocks the tactic opens: ``TacticLookup.fit(key="name+blocks")``; for runs recorded before it,
+fit at summary time on the run's training records rebuilt from the split) and the best constant, with 95%
+bootstrap intervals over theorems; the paired difference model minus lookup; and the paired difference to
+``--reference`` (a variant name), with the decision rule: a variant replaces the reference only when its
+exact-match is higher on both sets with the paired interval above zero.
 
     python benchmarks/bench_competition.py --variant name=quick,workbook_theorems=3000,epochs=1 --seeds 42,7,1 \\
         --json results.json
@@ -66,7 +66,7 @@ current one, which keeps what decides a term's value), ``group`` (1: batches of 
 off), ``negatives``, ``negatives_from`` (source|any) and ``margin``, the source weights ``workbook``, ``minif2f``,
 ``mathlib``, ``search`` (0 leaves a source out; fractions subsample theorems, whole numbers repeat them),
 ``workbook_theorems`` (only this many Workbook training theorems, for cheap runs; 0: all), ``prior``
-(none|lookup: ``train --head-prior``), ``class_weight`` (``train --class-weighting``), ``ordinal``
+(none|lookup|block-lookup: ``train --head-prior``), ``class_weight`` (``train --class-weighting``), ``ordinal``
 (``train --ordinal-weight``), ``kind`` (the encoder kind: cross, one prompt per record, or group, one copy of the
 state for its candidates, each attending to it; see ``leanprogress.batch_layout``), ``name``.
 """
@@ -128,8 +128,8 @@ _TYPES = {k: type(v) for k, v in RECIPE.items()}
 _CHOICES = {"head": ("regression", "distribution"), "point": ("median", "mode", "mean"),
             "selection": ("mae", "accuracy", "mse", "loss"), "label_transform": ("log1p", "none"),
             "order": ("leandojo", "search"), "mathlib_order": ("leandojo", "search"),
-            "initial": ("read", "mark", "drop"), "negatives_from": ("source", "any"), "prior": ("none", "lookup", "block-lookup"),
-            "kind": ("cross", "group")}
+            "initial": ("read", "mark", "drop"), "negatives_from": ("source", "any"),
+            "prior": ("none", "lookup", "block-lookup"), "kind": ("cross", "group")}
 HELD_SETS = ("search", "first")
 """The selection sets: variants are compared and chosen on these."""
 REPORT_SETS = ("report_search", "report_first")
@@ -553,17 +553,15 @@ def run_once(variant: dict, fold: int | None, sources, split: dict, opts, cache,
     model = pt.trainer.model
     device = next(model.parameters()).device
     # "lookup" is the tactic-name lookup whatever the model saved (a block-lookup prior saves the block lookup).
-    names = pt.lookup if pt.lookup.key == "name" else TacticLookup.fit(pt.train_dataset.records)
+    lookups = {"lookup": pt.lookup if pt.lookup.key == "name" else TacticLookup.fit(pt.train_dataset.records),
+               "block lookup": TacticLookup.fit(pt.train_dataset.records, key="name+blocks")}
     predictions = {}
     for name, records in held.items():
         if not records:
             predictions[name] = {"rows": [], "preds": {}}
             continue
         preds = predictions_of(pt, raw_outputs(pt, model, records, device))
-        tactics = [r["tactic"] for r in records]
-        preds["lookup median"] = names.predict(tactics, "median")
-        preds["lookup mode"] = names.predict(tactics, "mode")
-        preds.update(block_lookup_predictions(pt.train_dataset.records, records))
+        preds.update(lookup_predictions(lookups, records))
         predictions[name] = {"rows": rows[name], "preds": {k: [round(float(x), 5) for x in v] for k, v in preds.items()}}
     print(f"  {tag}: {trained} training records, trained in {seconds:.0f}s "
           f"({trained * variant['epochs'] / seconds:.1f} examples/s), kept {metrics['kept']}", flush=True)
@@ -582,20 +580,17 @@ def run_once(variant: dict, fold: int | None, sources, split: dict, opts, cache,
             "selection": selection_table(callback.epochs), "predictions": predictions}
 
 
-def block_lookup_predictions(train: list[dict], records: list[dict]) -> dict[str, list[float]]:
-    """The second baseline on ``records``: a lookup keyed on the tactic's name and the ``by`` blocks it opens
-    (``TacticLookup.fit(key="name+blocks")``), fit on ``train``, still blind to the state."""
-    from leanprogress.baselines import TacticLookup
-
-    lookup = TacticLookup.fit(train, key="name+blocks")
+def lookup_predictions(lookups: dict, records: list[dict]) -> dict[str, list[float]]:
+    """``"{label} median"`` and ``"{label} mode"`` on ``records`` for each ``{label: TacticLookup}``."""
     tactics = [r["tactic"] for r in records]
-    return {"block lookup median": lookup.predict(tactics, "median"),
-            "block lookup mode": lookup.predict(tactics, "mode")}
+    return {f"{label} {statistic}": lookup.predict(tactics, statistic)
+            for label, lookup in lookups.items() for statistic in ("median", "mode")}
 
 
 def with_block_lookup(runs: list[dict], sources, split: dict) -> list[dict]:
     """``runs``, those recorded before the block lookup existed given its predictions, fit on the run's training
     records rebuilt from the split and the variant (copies: the results file is not changed)."""
+    from leanprogress.baselines import TacticLookup
     from leanprogress.data.records import has_initial_goal
 
     records = set_records(sources, split)
@@ -608,9 +603,10 @@ def with_block_lookup(runs: list[dict], sources, split: dict) -> list[dict]:
         train = fold_data(sources, split, run["fold"], variant)[0]
         if variant["initial"] == "drop":  # the trainer fits its lookups after dropping them
             train = [r for r in train if not has_initial_goal(r)]
+        lookups = {"block lookup": TacticLookup.fit(train, key="name+blocks")}
         predictions = {}
         for s, p in run["predictions"].items():
-            extra = block_lookup_predictions(train, [records[s][i] for i in p["rows"]]) if p["rows"] else {}
+            extra = lookup_predictions(lookups, [records[s][i] for i in p["rows"]]) if p["rows"] else {}
             predictions[s] = {"rows": p["rows"], "preds": {
                 **p["preds"], **{k: [round(float(x), 5) for x in v] for k, v in extra.items()}}}
         out.append({**run, "predictions": predictions})

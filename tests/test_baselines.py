@@ -64,8 +64,9 @@ def test_tactic_blocks_counts_multi_line_by_blocks_only():
 
 def test_name_and_blocks_key_separates_nested_proofs_and_backs_off():
     long_have = "have h : p := by\n  have a : q := by\n    simp\n  simp [a]"
+    small_cell = "simp [h] at h2 ⊢ <;> exact by\n  simp\n  simp"
     rows = records(*[(long_have, 6)] * MIN_CELL_ROWS, *[("have h : p", 1)] * (MIN_CELL_ROWS + 1),
-                   *[("simp [h] at h2 ⊢ <;> exact by\n  simp\n  simp", 3)] * (MIN_CELL_ROWS - 1), ("simp", 0), ("simp", 0))
+                   *[(small_cell, 3)] * (MIN_CELL_ROWS - 1), ("simp", 0), ("simp", 0))
     names = TacticLookup.fit(rows)
     blocks = TacticLookup.fit(rows, key="name+blocks")
     # The name alone puts every `have` at its mode, 1; the cell of `have` with two blocks knows better.

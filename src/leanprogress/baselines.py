@@ -11,11 +11,12 @@ The name says nothing about a nested proof: ``have h : p := by`` followed by
 a block of ten tactics is one step, and in a whole proof written with nested
 ``have`` blocks the first step is many steps from the end. ``key="name+blocks"``
 keys the table on the name and the number of multi-line ``by`` blocks the
-tactic opens (:func:`tactic_blocks`, bucketed 0 / 1 / 2-3 / 4+): a second, stronger baseline,
-still blind to the state. A cell with fewer than :data:`MIN_CELL_ROWS` training
+tactic opens (:func:`tactic_blocks`, bucketed 0 / 1 / 2-3 / 4+): a second,
+stronger baseline, still blind to the state. A cell with fewer than :data:`MIN_CELL_ROWS` training
 rows falls back to its name.
 
-The trainer fits the name lookup on the records it trains on and saves it with the model as
+The trainer fits the name lookup (the block lookup for ``--head-prior
+block-lookup``) on the records it trains on and saves it with the model as
 ``tactic_lookup.json``, so ``leanprogress evaluate`` can show it beside the model
 on any dataset. It also keeps how often each name took each number of steps
 (``counts``), from which :meth:`TacticLookup.class_log_prior` gives a
@@ -50,7 +51,8 @@ BLOCK_BUCKETS = (1, 2, 4)
 """Bucket edges of :func:`tactic_blocks` for ``key="name+blocks"``: 0, 1, 2-3, 4 or more blocks."""
 MIN_CELL_ROWS = 5
 """A (name, blocks) cell seen on fewer training rows is left out: its tactics get their name's statistics."""
-_DESCRIPTIONS = {"name": "tactic first word", "name+blocks": "tactic first word and its multi-line by blocks (0, 1, 2-3, 4+)"}
+_DESCRIPTIONS = {"name": "tactic first word",
+                 "name+blocks": "tactic first word and its multi-line by blocks (0, 1, 2-3, 4+)"}
 
 # Focusing dots and case bullets come before the tactic proper; the name ends at a space or an opening
 # bracket (``rw[h]``, ``simp(config := ...)``, ``nlinarith[sq_nonneg x]``).
@@ -146,7 +148,7 @@ class TacticLookup:
             >>> TacticLookup.fit(rows, key="name+blocks").predict(["have h : q := by\\n  ring"], "mode")
             [4.0]
         """
-        if key not in LOOKUP_KEYS:
+        if key not in LOOKUP_KEYS:  # before the records are read (the constructor checks it too, for load)
             raise ValueError(f"key must be one of {LOOKUP_KEYS}, got {key!r}")
         by_key: dict[str, list[int]] = defaultdict(list)
         everything: list[int] = []

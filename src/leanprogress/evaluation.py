@@ -547,6 +547,7 @@ def evaluate_model(
     metrics["comparison"] = compare_predictors(
         candidates, labels, groups, goals, tactics, reference="model", n_resamples=n_resamples,
         prefixes=[r["prefix"] for r in data])
-    metrics["comparison"]["lookup"] = ("saved with the model" + ("" if lookup.key == "name" else f", key {lookup.key}")
-                                       if lookup is not None else "none saved with the model")
+    saved = "none saved with the model" if lookup is None else "saved with the model" + (
+        "" if lookup.key == "name" else f", key {lookup.key}")
+    metrics["comparison"]["lookup"] = saved
     return metrics, preds, labels

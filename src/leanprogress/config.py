@@ -36,7 +36,8 @@ SELECTION_METRICS = ("mae", "accuracy", "mse", "loss")
 INITIAL_GOALS = ("read", "mark", "drop")
 """How training treats records whose goal is the initial state standing in (``goal_state: "initial"``)."""
 HEAD_PRIORS = ("none", "lookup", "block-lookup")
-"""What the distribution head's outputs are added to: nothing, or the tactic-name lookup's log step distribution."""
+"""What the distribution head's outputs are added to: nothing, or the log step distribution of the tactic-name
+lookup or of the block lookup (keyed on the name and the multi-line ``by`` blocks the tactic opens)."""
 NEGATIVE_SOURCES = ("source", "any")
 """Where the ranking objective draws negatives from (``ProgressTrainingArguments.ranking_negatives_from``)."""
 
